@@ -1,0 +1,36 @@
+"""ruleengine: declarative guarantee policies in YAML, checked at load, evaluated over order facts.
+
+>>> import ruleengine
+>>> policy = ruleengine.load_policy()            # the bundled default policy
+>>> decision = policy.evaluate(order_facts)      # doctest: +SKIP
+>>> decision.to_json()                           # doctest: +SKIP
+"""
+
+from .decision import Decision
+from .errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
+from .events import ActionApplied, Event, Listener, RuleVisited
+from .facts import read_facts
+from .limits import DEFAULT_LIMITS, Limits
+from .loader import load_policy
+from .policy import Policy
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ActionApplied",
+    "Decision",
+    "Diagnostic",
+    "EvaluationError",
+    "Event",
+    "FactsError",
+    "FactsProblem",
+    "Limits",
+    "Listener",
+    "Policy",
+    "PolicyError",
+    "RuleEngineError",
+    "RuleVisited",
+    "load_policy",
+    "read_facts",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,211 @@
+"""Condition trees: ``all`` / ``any`` / ``not`` over expressions, with three outcomes.
+
+A leaf that reads an optional fact which is absent is *not met*: it is neither
+true nor false, and ``not`` keeps it not met (as SQL's NULL or OPA's
+undefined). ``all`` is false at its first false child, else not met if a child
+was not met; ``any`` is true at its first true child, else not met if a child
+was not met. A rule's ``then`` runs when its condition is true, ``else`` when
+it is false or not met — so a missing fact can never approve anything by accident.
+
+Two evaluators share these semantics: ``compile_tree`` builds one Python
+function per rule for the fast path, ``walk`` visits node by node and reports
+each result with the values it read, for explanations, traces and coverage.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .expressions import Compiled, Environment, build_function
+
+ABSENT = None
+"""The third outcome of a condition: it read a fact that is absent."""
+
+
+@dataclass(eq=False)
+class Leaf:
+    compiled: Compiled
+    pointer: str
+    label: str
+    location: tuple[str, int, int]
+    fn: Callable[..., Any] = field(repr=False, default=lambda F, I, D: None)
+    env: Environment | None = field(repr=False, default=None)
+    globals_: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.compiled.text
+
+    @functools.cached_property
+    def probes(self) -> list[tuple[str, Callable[..., Any]]]:
+        """Functions reading each fact and comparison operand, built on first explanation."""
+        assert self.env is not None
+        out: list[tuple[str, Callable[..., Any]]] = []
+        seen: set[str] = set()
+        for name, py in [*self.compiled.operands, *self.compiled.reads.items()]:
+            if name in seen:
+                continue
+            seen.add(name)
+            out.append((name, build_function(py, self.env, self.globals_, f"probe {name}")))
+        for name in sorted(self.compiled.params_used):
+            typ, value = self.env.params[name]
+            out.append((f"params.{name}", functools.partial(_constant, value)))
+        return out
+
+
+def _constant(value: Any, *_: Any) -> Any:
+    return value
+
+
+@dataclass(eq=False)
+class Group:
+    op: str  # "all" | "any" | "not"
+    children: list[Condition]
+    pointer: str
+    label: str
+
+
+Condition = Leaf | Group
+
+
+def leaves(node: Condition) -> Iterator[Leaf]:
+    if isinstance(node, Leaf):
+        yield node
+    else:
+        for child in node.children:
+            yield from leaves(child)
+
+
+def nodes(node: Condition) -> Iterator[Condition]:
+    yield node
+    if isinstance(node, Group):
+        for child in node.children:
+            yield from nodes(child)
+
+
+# ---------------------------------------------------------------- fast path
+
+
+def compile_tree(root: Condition, env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
+    """One function ``f(F, I, D) -> True | False | None`` for the whole tree."""
+    counter = iter(range(1_000_000))
+    statements: list[ast.stmt] = []
+    result = _emit(root, statements, counter)
+    statements.append(ast.Return(result))
+    return build_function(statements, env, globals_, name)
+
+
+def _can_be_absent(node: Condition) -> bool:
+    return any(leaf.compiled.may_be_absent for leaf in leaves(node))
+
+
+def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.expr:
+    """Append statements computing ``node`` and return the expression holding its value."""
+    if not _can_be_absent(node):
+        return _pure(node)
+    var = f"_r{next(counter)}"
+    target = ast.Name(id=var, ctx=ast.Store())
+    load = ast.Name(id=var, ctx=ast.Load())
+    if isinstance(node, Leaf):
+        out.append(
+            ast.Try(
+                body=[ast.Assign([target], node.compiled.py)],
+                handlers=[ast.ExceptHandler(ast.Name(id="_fn_KeyError", ctx=ast.Load()), None, [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))])],
+                orelse=[],
+                finalbody=[],
+            )
+        )
+        return load
+    if node.op == "not":
+        inner = _emit(node.children[0], out, counter)
+        out.append(ast.Assign([target], ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner))))
+        return load
+    decisive = node.op == "any"  # the child value that ends the group
+    out.append(ast.Assign([target], ast.Constant(not decisive)))
+    body = out
+    for child in node.children:
+        value = _emit(child, body, counter)
+        rest: list[ast.stmt] = [
+            ast.If(ast.Compare(value, [ast.Is()], [ast.Constant(None)]), [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))], [])
+        ]
+        body.append(
+            ast.If(
+                ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
+                [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
+                rest,
+            )
+        )
+        body = rest
+    return load
+
+
+def _pure(node: Condition) -> ast.expr:
+    """A two-valued subtree as one Python expression (short-circuit ``and``/``or``)."""
+    if isinstance(node, Leaf):
+        return node.compiled.py
+    if node.op == "not":
+        return ast.UnaryOp(ast.Not(), _pure(node.children[0]))
+    if len(node.children) == 1:
+        return _pure(node.children[0])
+    return ast.BoolOp(ast.And() if node.op == "all" else ast.Or(), [_pure(c) for c in node.children])
+
+
+# ---------------------------------------------------------------- explaining path
+
+
+@dataclass
+class NodeResult:
+    """What one condition node gave, and what it read."""
+
+    node: Condition
+    result: bool | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def walk(node: Condition, facts: Any, item: Any, decision: Any, seen: list[NodeResult]) -> bool | None:
+    """Evaluate node by node, recording every visited node in ``seen`` (in order)."""
+    if isinstance(node, Leaf):
+        try:
+            result: bool | None = bool(node.fn(facts, item, decision))
+        except KeyError:
+            result = ABSENT
+        values = {}
+        for name, probe in node.probes:
+            try:
+                values[name] = probe(facts, item, decision)
+            except KeyError:
+                values[name] = ABSENT_VALUE
+            except Exception:  # noqa: BLE001 - a probe must never change the outcome
+                values[name] = ABSENT_VALUE
+        seen.append(NodeResult(node, result, values))
+        return result
+    record = NodeResult(node, None)
+    seen.append(record)
+    if node.op == "not":
+        inner = walk(node.children[0], facts, item, decision, seen)
+        record.result = None if inner is None else not inner
+        return record.result
+    decisive = node.op == "any"
+    outcome: bool | None = not decisive
+    for child in node.children:
+        value = walk(child, facts, item, decision, seen)
+        if value is decisive:
+            outcome = decisive
+            break
+        if value is None:
+            outcome = None
+    record.result = outcome
+    return outcome
+
+
+class _AbsentValue:
+    def __repr__(self) -> str:
+        return "absent"
+
+
+ABSENT_VALUE = _AbsentValue()
+"""What an explanation shows for a fact that is not in the order."""

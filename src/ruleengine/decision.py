@@ -1,0 +1,92 @@
+"""The decision: plain data matching ``schemas/decision.schema.json``, serialised canonically.
+
+``to_json`` writes money as exact decimals (``199.00``), keys in a fixed order
+and no floating point anywhere, so the same facts and rules give the same
+bytes on every run, machine and ``PYTHONHASHSEED``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass
+class Decision:
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as plain data (money as Decimal); a fresh object the caller owns."""
+        return self.data
+
+    def to_json(self, indent: int | None = None) -> str:
+        return dumps(self.data, indent)
+
+    @property
+    def fired(self) -> list[str]:
+        return list(self.data["fired"])
+
+    @property
+    def claim(self) -> dict[str, Any] | None:
+        return self.data.get("claim")
+
+    @property
+    def services(self) -> dict[str, list[str]]:
+        return dict(self.data["services"])
+
+    @property
+    def trace(self) -> list[dict[str, Any]] | None:
+        return self.data.get("trace")
+
+
+def dumps(value: Any, indent: int | None = None) -> str:
+    """Canonical JSON: Decimal as exact numbers, UTF-8 text unescaped, no NaN."""
+    parts: list[str] = []
+    _write(value, parts, indent, 0)
+    return "".join(parts)
+
+
+def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("non-finite number in a decision")
+        out.append(f"{value:f}")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if i:
+                out.append(",")
+            _newline(out, indent, level + 1)
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(": " if indent is not None else ":")
+            _write(item, out, indent, level + 1)
+        _newline(out, indent, level)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _newline(out, indent, level + 1)
+            _write(item, out, indent, level + 1)
+        _newline(out, indent, level)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot write {type(value).__name__} in a decision")
+
+
+def _newline(out: list[str], indent: int | None, level: int) -> None:
+    if indent is not None:
+        out.append("\n" + " " * (indent * level))

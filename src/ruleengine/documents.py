@@ -1,0 +1,367 @@
+"""Strict readers for YAML and JSON documents, with a position for every value.
+
+PyYAML and ``json`` are safe from code execution only with the right entry
+points, and even then they accept what a policy author never means: YAML 1.1
+booleans (``no``), sexagesimal numbers (``1:30``), octal (``010``), dates,
+duplicate keys, aliases, NaN. Here every such input is an error at a line and
+column, and every value keeps the position it came from (a JSON pointer maps to
+a line and column), so schema and expression errors can name ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from .limits import DEFAULT_LIMITS, Limits
+from .text import decode_utf8, find_refused_character, position, shorten
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem in a document, before it is known whether it is a policy or facts file."""
+
+    line: int
+    column: int
+    code: str
+    message: str
+    pointer: str = ""
+
+
+class DocumentError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+
+@dataclass
+class Document:
+    """A parsed document: plain data plus where each value stands in the text."""
+
+    name: str
+    text: str
+    data: Any
+    marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """JSON pointer → (line, column) of the value."""
+    key_marks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """JSON pointer → (line, column) of the mapping key that holds the value."""
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """JSON pointer of a text value → (start, end) character offsets in ``text``."""
+
+    def locate(self, pointer: str, key: bool = False) -> tuple[int, int]:
+        """Position of ``pointer``, or of its nearest ancestor that has one."""
+        table = self.key_marks if key else self.marks
+        p = pointer
+        while True:
+            if p in table:
+                return table[p]
+            if p in self.marks:
+                return self.marks[p]
+            if not p:
+                return (1, 1)
+            p = p.rsplit("/", 1)[0]
+
+    def locate_in_text(self, pointer: str, offset: int) -> tuple[int, int]:
+        """Position of character ``offset`` inside the text value at ``pointer``.
+
+        Walks the value and its source side by side, skipping what the source
+        has and the value does not (quotes, indentation, folded line breaks).
+        """
+        if pointer not in self.spans:
+            return self.locate(pointer)
+        start, end = self.spans[pointer]
+        value = _get(self.data, pointer)
+        if not isinstance(value, str):
+            return self.locate(pointer)
+        src = start
+        if src < end and self.text[src] in "|>":
+            src = self.text.find("\n", src, end) + 1 or end
+        for i, ch in enumerate(value):
+            if i >= offset:
+                break
+            while src < end and self.text[src] != ch:
+                src += 1
+            if src < end:
+                src += 1
+        while src < end and self.text[src] in " \n\"'" and offset < len(value) and value[offset] not in " \n\"'":
+            src += 1
+        return position(self.text, min(src, len(self.text)))
+
+
+def pointer_join(base: str, key: str | int) -> str:
+    return f"{base}/{str(key).replace('~', '~0').replace('/', '~1')}"
+
+
+def _get(data: Any, pointer: str) -> Any:
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+# ---------------------------------------------------------------- YAML
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_YAML11_BOOL = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_AMBIGUOUS_NUMBER = re.compile(
+    r"^[-+]?(?:0[0-9_]+|0[xXoObB][0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[0-9][0-9_]*_[0-9_]*(?:\.[0-9_]*)?)$"
+)
+_SPECIAL_FLOAT = re.compile(r"^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
+_DATE_LIKE = re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ]|$)")
+
+
+def resolve_plain_scalar(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[Any, str]:
+    """The value of an unquoted YAML scalar under YAML 1.2 core rules.
+
+    Returns ``(value, error)``; a non-empty error means the scalar means
+    different things to different YAML readers and must be quoted.
+    """
+    if _NULL.match(text):
+        return None, ""
+    if text in _BOOL:
+        return _BOOL[text], ""
+    if _YAML11_BOOL.match(text):
+        return None, f"'{text}' is a boolean in YAML 1.1 and text in YAML 1.2: quote it, or write true/false"
+    if _INT.match(text):
+        if len(text) > 18 or abs(int(text)) > limits.max_integer:
+            return None, f"integer {shorten(text, 30)} is out of range (limit {limits.max_integer})"
+        return int(text), ""
+    if _FLOAT.match(text):
+        try:
+            value = Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
+            return None, f"'{text}' is not a number"
+        if not value.is_finite() or abs(value.adjusted()) > 15:
+            return None, f"number {shorten(text, 30)} is out of range"
+        return value, ""
+    if _SPECIAL_FLOAT.match(text):
+        return None, f"'{text}' is not a finite number; quote it if you mean text"
+    if _AMBIGUOUS_NUMBER.match(text):
+        return None, f"'{text}' is read as a number by some YAML readers (octal, base 60 or with '_'): quote it"
+    if _DATE_LIKE.match(text):
+        return None, f"'{shorten(text, 40)}' looks like a date: quote it (dates and timestamps are text here)"
+    return text, ""
+
+
+def read_yaml(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Parse one YAML document strictly, or raise DocumentError with every position known."""
+    text = _decode(data, name, limits)
+    _prescan_yaml(text, limits)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise DocumentError([_yaml_problem(exc)]) from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:  # pragma: no cover - prescan catches these
+        raise DocumentError([Problem(1, 1, "yaml", shorten(str(exc)))]) from None
+    if node is None:
+        raise DocumentError([Problem(1, 1, "empty", "the file holds no YAML document")])
+    doc = Document(name=name, text=text, data=None)
+    problems: list[Problem] = []
+    doc.data = _construct(node, "", doc, problems, limits)
+    if problems:
+        raise DocumentError(problems)
+    return doc
+
+
+def _decode(data: bytes | str, name: str, limits: Limits) -> str:
+    size = len(data.encode("utf-8") if isinstance(data, str) else data)
+    if size > limits.max_file_bytes:
+        raise DocumentError(
+            [Problem(1, 1, "too_large", f"file too large: {size} bytes > limit {limits.max_file_bytes}")]
+        )
+    if isinstance(data, bytes):
+        text, offset, message = decode_utf8(data)
+        if text is None:
+            good = data.decode("utf-8", errors="replace")
+            line, col = position(good, offset)
+            raise DocumentError([Problem(line, col, "encoding", message + "; files must be UTF-8")])
+    else:
+        text = data.removeprefix("\ufeff")
+    bad = find_refused_character(text)
+    if bad is not None:
+        line, col = position(text, bad[0])
+        raise DocumentError([Problem(line, col, "character", bad[1])])
+    return text
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+    return Problem(line, col, "yaml_syntax", shorten(message))
+
+
+def _prescan_yaml(text: str, limits: Limits) -> None:
+    """Walk the event stream (iterative, cheap) to refuse what composing would trust."""
+    depth = 0
+    documents = 0
+    try:
+        for count, event in enumerate(yaml.parse(text, Loader=_Loader)):
+            mark = event.start_mark
+            where = (mark.line + 1, mark.column + 1)
+            if count > limits.max_nodes:
+                raise DocumentError(
+                    [Problem(*where, "too_large", f"more than {limits.max_nodes} YAML nodes")]
+                )
+            if isinstance(event, yaml.AliasEvent):
+                raise DocumentError(
+                    [Problem(*where, "alias", "aliases (*name) are not allowed: write the value out")]
+                )
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise DocumentError(
+                        [Problem(*where, "several_documents", "one YAML document per file: remove '---'")]
+                    )
+            if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                raise DocumentError(
+                    [Problem(*where, "anchor", f"anchors (&{shorten(event.anchor, 30)}) are not allowed")]
+                )
+            tag = getattr(event, "tag", None)
+            if tag is not None and isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
+                implicit = getattr(event, "implicit", True)
+                explicit = not (implicit[0] or implicit[1]) if isinstance(implicit, tuple) else not implicit
+                if explicit and tag != "!":
+                    raise DocumentError(
+                        [Problem(*where, "tag", f"YAML tags ({shorten(tag, 60)}) are not allowed")]
+                    )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limits.max_depth:
+                    raise DocumentError(
+                        [Problem(*where, "too_deep", f"nesting deeper than {limits.max_depth} levels")]
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        raise DocumentError([_yaml_problem(exc)]) from None
+    except (yaml.YAMLError, RecursionError, MemoryError) as exc:
+        raise DocumentError([Problem(1, 1, "yaml_syntax", shorten(str(exc)))]) from None
+
+
+def _construct(node: yaml.Node, pointer: str, doc: Document, problems: list[Problem], limits: Limits) -> Any:
+    mark = (node.start_mark.line + 1, node.start_mark.column + 1)
+    doc.marks[pointer] = mark
+    if isinstance(node, yaml.ScalarNode):
+        if node.style in (None, ""):
+            value, error = resolve_plain_scalar(node.value, limits)
+            if error:
+                problems.append(Problem(*mark, "ambiguous_scalar", error, pointer))
+            if isinstance(value, str):
+                doc.spans[pointer] = (node.start_mark.index, node.end_mark.index)
+            return value
+        doc.spans[pointer] = (node.start_mark.index, node.end_mark.index)
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(child, pointer_join(pointer, i), doc, problems, limits) for i, child in enumerate(node.value)]
+    assert isinstance(node, yaml.MappingNode)
+    out: dict[str, Any] = {}
+    first_seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key_mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(*key_mark, "key", "mapping keys must be text", pointer))
+            continue
+        if key_node.style in (None, ""):
+            key, error = resolve_plain_scalar(key_node.value, limits)
+            if key_node.value == "<<":
+                problems.append(Problem(*key_mark, "merge_key", "merge keys (<<) are not allowed", pointer))
+                continue
+            if error:
+                problems.append(Problem(*key_mark, "ambiguous_scalar", error, pointer))
+                continue
+        else:
+            key = key_node.value
+        if not isinstance(key, str):
+            problems.append(Problem(*key_mark, "key", f"mapping keys must be text, not {key!r}: quote it", pointer))
+            continue
+        child = pointer_join(pointer, key)
+        if key in first_seen:
+            problems.append(
+                Problem(*key_mark, "duplicate_key", f"duplicate key '{shorten(key, 60)}' (first at line {first_seen[key]})", child)
+            )
+            continue
+        first_seen[key] = key_mark[0]
+        doc.key_marks[child] = key_mark
+        out[key] = _construct(value_node, child, doc, problems, limits)
+    return out
+
+
+# ---------------------------------------------------------------- JSON
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"duplicate key '{shorten(key, 60)}'")
+            seen.add(key)
+    return out
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if not value.is_finite() or abs(value.adjusted()) > 15:
+        raise _Refused(f"number {shorten(text, 30)} is out of range")
+    return value
+
+
+def _integer(text: str, limit: int = DEFAULT_LIMITS.max_integer) -> int:
+    if len(text) > 19 or abs(value := int(text)) > limit:
+        raise _Refused(f"integer {shorten(text, 30)} is out of range")
+    return value
+
+
+def read_json(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse JSON strictly: Decimal numbers, no NaN, no duplicate keys, UTF-8 only."""
+    text = _decode(data, name, limits)
+    try:
+        return json.loads(
+            text,
+            parse_float=_decimal,
+            parse_int=lambda s: _integer(s, limits.max_integer),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_pairs,
+        )
+    except json.JSONDecodeError as exc:
+        raise DocumentError([Problem(exc.lineno, exc.colno, "json_syntax", exc.msg)]) from None
+    except _Refused as exc:
+        raise DocumentError([Problem(1, 1, "json_value", str(exc))]) from None
+    except RecursionError:
+        raise DocumentError([Problem(1, 1, "too_deep", "nesting too deep")]) from None
+    except ValueError as exc:
+        raise DocumentError([Problem(1, 1, "json_value", shorten(str(exc)))]) from None
+
+
+def check_depth(value: Any, limits: Limits) -> str | None:
+    """JSON pointer of the first value nested deeper than the limit, iteratively."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, pointer, depth = stack.pop()
+        if depth > limits.max_depth:
+            return pointer
+        if isinstance(item, dict):
+            stack.extend((v, pointer_join(pointer, k), depth + 1) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, pointer_join(pointer, i), depth + 1) for i, v in enumerate(item))
+    return None

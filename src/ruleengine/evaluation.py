@@ -1,0 +1,315 @@
+"""Evaluating a policy over prepared facts: deterministic, pure, all or nothing.
+
+Rules run by stage (the manifest's order), then priority (higher first), then
+file order. Each rule sees the facts and the decision so far (``decision.…``),
+so later rules chain on earlier ones. Actions write into a fresh decision;
+the caller gets it only if every rule succeeded — a failing rule is an
+EvaluationError naming the rule and its expression, never a partial decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
+from typing import Any
+
+from .conditions import NodeResult, leaves, walk
+from .decision import Decision
+from .errors import EvaluationError
+from .events import ActionApplied, Event, Listener, RuleVisited, TraceBuilder, plain
+from .facts import Prepared
+from .functions import round_money
+from .policy import Action, Policy, Rule
+from .templates import render
+from .text import shorten
+
+ZERO = Decimal("0.00")
+
+
+def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, listener: Listener | None = None) -> Decision:
+    trace = TraceBuilder() if explain else None
+    listeners = [x for x in (trace, listener) if x is not None]
+    emit = _fan_out(listeners) if listeners else None
+    run = _Run(policy, prepared, emit)
+    run.execute()
+    data = run.output()
+    if trace is not None:
+        data["trace"] = trace.entries
+    return Decision(data)
+
+
+def _fan_out(listeners: list[Listener]) -> Listener:
+    if len(listeners) == 1:
+        return listeners[0]
+
+    def emit(event: Event) -> None:
+        for listener in listeners:
+            listener(event)
+
+    return emit
+
+
+class _Run:
+    """The state of one evaluation; never shared between threads."""
+
+    def __init__(self, policy: Policy, prepared: Prepared, emit: Listener | None) -> None:
+        self.policy = policy
+        self.facts = prepared.facts
+        self.raw = prepared.raw
+        self.claimed = prepared.claimed
+        self.emit = emit
+        facts = self.facts
+        self.services: dict[str, list[str]] = {item["sku"]: [] for item in facts["items"]}
+        self.decision: dict[str, Any] = {"services": self.services, "compensations": [], "violations": []}
+        claim = facts.get("claim")
+        if claim is not None:
+            self.decision["claim"] = {
+                "id": claim["id"],
+                "type": claim["type"],
+                "outcome": "needs_review",
+                "resolution": "none",
+                "refund_amount": ZERO,
+                "compensation_amount": ZERO,
+                "refund_timing": "none",
+                "refund_channel": facts["payment"]["method"],
+                "return_shipping_payer": "none",
+                "deductions": [],
+                "reasons": [],
+            }
+        self.fired: dict[str, None] = {}
+        self.writers: dict[str, tuple[Rule, Any]] = {}
+        self.stopped: dict[tuple[str, str | None], str] = {}
+        self.steps = 0
+        self.deadline = time.monotonic() + policy.limits.max_evaluation_seconds
+
+    # -- the loop
+    def execute(self) -> None:
+        facts = self.facts
+        decision = self.decision
+        emit = self.emit
+        for rule in self.policy.rules:
+            instant = self._instant(rule)
+            if instant is None or not rule.in_effect(instant):
+                if emit is not None and rule.version == rule.versions and not self._any_version_in_effect(rule, instant):
+                    emit(RuleVisited(rule, None, "skipped", self._not_in_effect(rule, instant)))
+                continue
+            if rule.scope == "order":
+                bindings: list[Any] = [None]
+            elif rule.scope == "line":
+                bindings = facts["items"]
+            elif self.claimed is not None:
+                bindings = [self.claimed]
+            else:
+                if emit is not None:
+                    emit(RuleVisited(rule, None, "skipped", "no claim in the order"))
+                continue
+            for item in bindings:
+                self._budget(rule)
+                line = item["sku"] if item is not None else None
+                if rule.group:
+                    stopper = self.stopped.get((rule.group, line)) or self.stopped.get((rule.group, None))
+                    if stopper is not None:
+                        if emit is not None:
+                            emit(RuleVisited(rule, line, "skipped", f"group '{rule.group}' stopped by {stopper}"))
+                        continue
+                if emit is None:
+                    try:
+                        result = rule.condition_fn(facts, item, decision)
+                    except Exception as exc:  # noqa: BLE001 - every failure becomes an EvaluationError
+                        raise self._locate_failure(rule, item, exc) from None
+                    seen: tuple[NodeResult, ...] = ()
+                else:
+                    records: list[NodeResult] = []
+                    try:
+                        result = walk(rule.when, facts, item, decision, records)
+                    except Exception as exc:  # noqa: BLE001
+                        raise self._locate_failure(rule, item, exc) from None
+                    seen = tuple(records)
+                    outcome = "matched" if result is True else "not_met" if result is None else "not_matched"
+                    emit(RuleVisited(rule, line, outcome, "", seen))
+                actions = rule.then if result is True else rule.otherwise
+                if actions:
+                    self.fired.setdefault(rule.id, None)
+                    for action in actions:
+                        self._apply(rule, action, item, line)
+
+    def _instant(self, rule: Rule) -> dt.datetime | None:
+        on = rule.effective_on
+        if on == "claim.requested_at":
+            claim = self.facts.get("claim")
+            return claim["requested_at"] if claim is not None else None
+        value: dt.datetime = self.facts[on]
+        return value
+
+    def _any_version_in_effect(self, rule: Rule, instant: dt.datetime | None) -> bool:
+        return instant is not None and any(r.id == rule.id and r.in_effect(instant) for r in self.policy.rules)
+
+    def _not_in_effect(self, rule: Rule, instant: dt.datetime | None) -> str:
+        if instant is None:
+            return f"no {rule.effective_on} to choose a version by"
+        return f"no version in effect at {rule.effective_on} {instant.isoformat()}"
+
+    def _budget(self, rule: Rule) -> None:
+        self.steps += 1
+        if self.steps > self.policy.limits.max_evaluation_steps:
+            raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_steps} steps", *_loc(rule), code="budget")
+        if self.steps & 63 == 0 and time.monotonic() > self.deadline:
+            raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_seconds} s", *_loc(rule), code="budget")
+
+    def _locate_failure(self, rule: Rule, item: Any, exc: Exception) -> EvaluationError:
+        """Find the leaf that failed (the fast path does not know) and report it."""
+        for leaf in leaves(rule.when):
+            try:
+                leaf.fn(self.facts, item, self.decision)
+            except KeyError:
+                continue
+            except Exception as inner:  # noqa: BLE001
+                file, line, column = leaf.location
+                return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column)
+        return EvaluationError(rule.id, _describe(exc), *_loc(rule))
+
+    # -- actions
+    def _apply(self, rule: Rule, action: Action, item: Any, line: str | None) -> None:
+        kind = action.kind
+        try:
+            value = action.value(self.facts, item, self.decision) if action.value is not None else None
+            if kind == "add_service":
+                assert line is not None
+                services = self.services[line]
+                if action.target not in services:
+                    services.append(action.target)
+            elif kind == "set":
+                self._set(rule, action, value, line)
+                return
+            elif kind == "compensation":
+                amount = self._money(rule, action, value)
+                self.decision["compensations"].append(
+                    {"type": action.target, "amount": amount, "form": action.form, "payer": action.payer, "rule": rule.id}
+                )
+                value = amount
+            elif kind == "violation":
+                self.decision["violations"].append({"type": action.target, "rule": rule.id})
+            elif kind == "deduction":
+                amount = self._money(rule, action, value)
+                self._claim(rule, action)["deductions"].append({"type": action.target, "amount": amount})
+                value = amount
+            elif kind == "reason":
+                assert action.message is not None
+                zone = self.policy.zone
+                zh = render(action.message[0], self.facts, item, self.decision, zone, "zh")
+                en = render(action.message[1], self.facts, item, self.decision, zone, "en")
+                value = f"{zh} / {en}"
+                self._claim(rule, action)["reasons"].append({"rule": rule.id, "message": value})
+            elif kind == "stop":
+                self.stopped[(rule.group, line)] = rule.id
+        except EvaluationError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            loc = action.value.location if action.value is not None and action.value.location else action.location
+            raise EvaluationError(rule.id, f"{_describe(exc)} in action '{kind}'", loc.file, loc.line, loc.column) from None
+        if self.emit is not None:
+            self.emit(ActionApplied(rule, line, action, value))
+
+    def _claim(self, rule: Rule, action: Action) -> dict[str, Any]:
+        claim: dict[str, Any] | None = self.decision.get("claim")
+        if claim is None:
+            loc = action.location
+            raise EvaluationError(rule.id, f"action '{action.kind}' needs a claim, and the order has none", loc.file, loc.line, loc.column)
+        return claim
+
+    def _money(self, rule: Rule, action: Action, value: Any) -> Decimal:
+        amount = round_money(value)
+        if amount < 0:
+            loc = action.value.location if action.value is not None and action.value.location else action.location
+            raise EvaluationError(rule.id, f"{action.kind} amount {amount} is negative", loc.file, loc.line, loc.column, code="negative_amount")
+        return amount
+
+    def _set(self, rule: Rule, action: Action, value: Any, line: str | None) -> None:
+        name = action.target
+        claim = self._claim(rule, action)
+        key = name.removeprefix("claim.")
+        ftype = self.policy.environment.decision.fields["claim"].type.fields[key].type
+        loc = action.value.location if action.value is not None and action.value.location else action.location
+        if ftype.enum is not None and value not in ftype.enum:
+            raise EvaluationError(rule.id, f"{name} cannot be '{shorten(str(value), 40)}'; allowed: {', '.join(ftype.enum)}",
+                                  loc.file, loc.line, loc.column, code="enum_value")
+        if ftype.money:
+            value = self._money(rule, action, value)
+        status, note = "applied", ""
+        previous = self.writers.get(name)
+        if previous is not None:
+            prev_rule, prev_value = previous
+            if prev_rule.stage_index == rule.stage_index:
+                if prev_rule is not rule and prev_rule.priority > rule.priority:
+                    if self.emit is not None:
+                        self.emit(ActionApplied(rule, line, action, value, "overridden",
+                                                f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}"))
+                    return
+                if prev_value != value:
+                    raise EvaluationError(
+                        rule.id,
+                        f"conflict: {name} = {plain(value)} here, but {prev_rule.id} (same stage and priority {rule.priority}) set {plain(prev_value)}",
+                        loc.file, loc.line, loc.column, code="conflict",
+                    )
+            elif prev_value != value:
+                status, note = "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"
+        self.writers[name] = (rule, value)
+        claim[key] = value
+        if self.emit is not None:
+            self.emit(ActionApplied(rule, line, action, value, status, note))
+
+    # -- output
+    def output(self) -> dict[str, Any]:
+        policy = self.policy
+        out: dict[str, Any] = {
+            "order_id": self.raw["order_id"],
+            "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
+            "as_of": self.raw["as_of"],
+            "services": {sku: list(services) for sku, services in self.services.items()},
+        }
+        claim = self.decision.get("claim")
+        if claim is not None:
+            out["claim"] = {
+                "id": claim["id"],
+                "type": claim["type"],
+                "outcome": claim["outcome"],
+                "resolution": claim["resolution"],
+                "refund_amount": round_money(claim["refund_amount"]),
+                "compensation_amount": round_money(claim["compensation_amount"]),
+                "refund_timing": claim["refund_timing"],
+            }
+            if "refund_due_by" in claim:
+                out["claim"]["refund_due_by"] = claim["refund_due_by"].astimezone(policy.zone).isoformat()
+            out["claim"].update(
+                refund_channel=claim["refund_channel"],
+                return_shipping_payer=claim["return_shipping_payer"],
+                deductions=[dict(d) for d in claim["deductions"]],
+                reasons=[dict(r) for r in claim["reasons"]],
+            )
+        out["compensations"] = [dict(c) for c in self.decision["compensations"]]
+        out["violations"] = [dict(v) for v in self.decision["violations"]]
+        out["fired"] = list(self.fired)
+        return out
+
+
+def _loc(rule: Rule) -> tuple[str, int, int]:
+    return rule.location.file, rule.location.line, rule.location.column
+
+
+def _describe(exc: BaseException) -> str:
+    from decimal import DecimalException
+
+    from .functions import ExpressionFailure
+
+    if isinstance(exc, ExpressionFailure):
+        return str(exc)
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, DecimalException):
+        return f"arithmetic error ({type(exc).__name__})"
+    if isinstance(exc, KeyError):
+        return f"reads a fact that is absent ({shorten(str(exc), 60)}); guard it with has() or use default()"
+    if isinstance(exc, (OverflowError, MemoryError, RecursionError)):
+        return f"value too large ({type(exc).__name__})"
+    return f"{type(exc).__name__}: {shorten(str(exc), 120)}"

@@ -1,0 +1,140 @@
+"""The evaluation event stream: one source for traces, explanations, coverage and logs.
+
+The evaluator emits an event for every rule visit and every action; readers
+(the trace builder here, coverage and decision logs elsewhere) subscribe with a
+listener instead of instrumenting the evaluator again. With no listener and no
+trace, no event is built at all: the fast path stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .conditions import ABSENT_VALUE, Group, Leaf, NodeResult
+
+if TYPE_CHECKING:
+    from .policy import Action, Rule
+
+
+@dataclass(frozen=True)
+class RuleVisited:
+    """A rule (one version) was considered for the order or one line."""
+
+    rule: Rule
+    line: str | None
+    outcome: str
+    """matched | not_matched | not_met (read an absent fact) | skipped"""
+    reason: str = ""
+    """Why it was skipped: not in effect, no claim, stopped by another rule."""
+    conditions: tuple[NodeResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionApplied:
+    rule: Rule
+    line: str | None
+    action: Action
+    value: Any
+    status: str = "applied"
+    """applied | overridden (a higher-priority rule already set the field) | refined (a later stage changed it)"""
+    note: str = ""
+
+
+Event = RuleVisited | ActionApplied
+Listener = Callable[[Event], None]
+
+
+def plain(value: Any) -> Any:
+    """A value as plain JSON data (Decimal stays Decimal, times become RFC 3339 text)."""
+    if value is ABSENT_VALUE:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        return f"P{seconds // 86400}D" if seconds % 86400 == 0 else f"PT{seconds // 3600}H" if seconds % 3600 == 0 else f"PT{seconds}S"
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (bool, int, str, Decimal)) or value is None:
+        return value
+    return str(value)
+
+
+class TraceBuilder:
+    """Builds the decision's ``trace``: every rule visit, matched or not, with what decided it."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self._current: dict[tuple[str, str | None], dict[str, Any]] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RuleVisited):
+            entry: dict[str, Any] = {"rule": event.rule.id, "matched": event.outcome == "matched"}
+            if event.line is not None:
+                entry["line"] = event.line
+            if event.rule.versions > 1:
+                entry["version"] = event.rule.version
+            entry["outcome"] = event.outcome
+            if event.reason:
+                entry["reason"] = event.reason
+            if event.conditions:
+                entry["conditions"] = [_node(r) for r in event.conditions]
+                failing = decisive_failure(event.conditions)
+                if failing is not None and event.outcome != "matched":
+                    entry["failed"] = _node(failing)
+            entry["actions"] = []
+            self.entries.append(entry)
+            self._current[(event.rule.id, event.line)] = entry
+        else:
+            entry = self._current.get((event.rule.id, event.line), {})
+            record: dict[str, Any] = {"action": event.action.kind}
+            if event.action.target:
+                record["target"] = event.action.target
+            if event.value is not None:
+                record["value"] = plain(event.value)
+            if event.status != "applied":
+                record["status"] = event.status
+            if event.note:
+                record["note"] = event.note
+            entry.setdefault("actions", []).append(record)
+
+
+def _node(result: NodeResult) -> dict[str, Any]:
+    node = result.node
+    out: dict[str, Any] = {"at": node.pointer}
+    if node.label:
+        out["label"] = node.label
+    if isinstance(node, Leaf):
+        out["expr"] = node.text
+    else:
+        assert isinstance(node, Group)
+        out["op"] = node.op
+    out["result"] = "not_met" if result.result is None else result.result
+    if result.values:
+        out["values"] = {k: plain(v) for k, v in result.values.items()}
+        absent = [k for k, v in result.values.items() if v is ABSENT_VALUE]
+        if absent:
+            out["absent"] = absent
+    return out
+
+
+def decisive_failure(results: tuple[NodeResult, ...] | list[NodeResult]) -> NodeResult | None:
+    """The leaf that decided a failed condition: the first leaf that was false or not met
+    on the path that made the whole tree fail."""
+    for r in results:
+        if isinstance(r.node, Leaf) and r.result is not True:
+            # Inside a `not`, a true leaf is what fails; keep it simple: report the
+            # first non-true leaf, else the first leaf.
+            return r
+    leaves = [r for r in results if isinstance(r.node, Leaf)]
+    return leaves[0] if leaves else None

@@ -1,0 +1,508 @@
+"""Loading a policy folder: read every file, check everything, compile once, all or nothing.
+
+Every problem in every file is collected and reported together, sorted by
+location; a policy with any error is never returned, so a caller (or a
+running service) either gets a complete new policy or keeps its old one.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import types as t
+from .bundled import default_rules_dir
+from .conditions import Condition, Group, Leaf, compile_tree, leaves
+from .documents import Document, DocumentError, pointer_join, read_yaml
+from .errors import Diagnostic, PolicyError
+from .expressions import (
+    Compiled,
+    Definition,
+    Environment,
+    ExpressionProblem,
+    build_function,
+    compile_definition,
+    compile_expression,
+    parse,
+    runtime_globals,
+)
+from .facts import build_converter
+from .functions import make_calendar
+from .limits import DEFAULT_LIMITS, Limits
+from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
+from .schemas import did_you_mean, load_schema, parse_timestamp, validator
+from .templates import Placeholder, split
+
+
+@functools.cache
+def fact_types() -> tuple[t.Type, t.Type]:
+    """Expression types of the order facts and of the decision, from the bundled schemas."""
+    return t.from_schema(load_schema("order.schema.json")), t.from_schema(load_schema("decision.schema.json"))
+
+
+def load_policy(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    parameters: dict[str, Any] | None = None,
+) -> Policy:
+    """Load, check and compile a policy folder (``None``: the bundled default policy).
+
+    ``parameters`` overrides parameter values by name (a what-if), without
+    touching any file. Raises :class:`PolicyError` listing every problem.
+    """
+    root = Path(path) if path is not None else default_rules_dir()
+    return _Loader(root, limits, parameters or {}).load()
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def policy_files(root: Path) -> list[Path]:
+    """The YAML files of a policy folder; regression cases (``cases/``, ``*.cases.yaml``) are not part of it."""
+    found = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return sorted(
+        (p for p in found if "cases" not in p.relative_to(root).parts[:-1] and not p.name.endswith((".cases.yaml", ".cases.yml"))),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+
+
+@dataclass
+class _Loader:
+    root: Path
+    limits: Limits
+    overrides: dict[str, Any]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    docs: list[Document] = field(default_factory=list)
+    clean: set[str] = field(default_factory=set)
+    """Names of documents that passed the file schema (only those are compiled)."""
+
+    # -- reporting
+    def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None:
+        name = doc if isinstance(doc, str) else doc.name
+        self.diagnostics.append(Diagnostic(name, where[0], where[1], code, message, "error", pointer))
+
+    def expression_error(self, doc: Document, pointer: str, problem: ExpressionProblem, base: int = 0) -> None:
+        line, col = doc.locate_in_text(pointer, base + problem.offset)
+        self.error(doc, (line, col), problem.code, problem.message, pointer)
+
+    # -- the pipeline
+    def load(self) -> Policy:
+        files = self.read_files()
+        manifest = self.manifest()
+        facts_type, decision_type = fact_types()
+        params = self.parameters()
+        env = Environment(facts_type, decision_type, {n: (p.type, p.value) for n, p in params.items()}, limits=self.limits)
+        zone = manifest.get("timezone", "Asia/Shanghai")
+        globals_ = runtime_globals(make_calendar(zone))
+        self.definitions(env)
+        stages = tuple(manifest.get("stages", ()))
+        rules = self.rules(env, globals_, stages)
+        if self.diagnostics:
+            raise PolicyError(self.diagnostics)
+        digest = self.digest(files)
+        return Policy(
+            name=str(manifest["name"]),
+            version=str(manifest["version"]),
+            digest=digest,
+            timezone=zone,
+            stages=stages,
+            rules=tuple(sorted(rules, key=lambda r: r.sort_key)),
+            parameters=params,
+            definitions=env.definitions,
+            root=self.root,
+            files=tuple(_display(f) for f in files),
+            environment=env,
+            convert_facts=build_converter(facts_type),
+            limits=self.limits,
+        )
+
+    def read_files(self) -> list[Path]:
+        if not self.root.is_dir():
+            what = "is not a folder" if self.root.exists() else "does not exist"
+            raise PolicyError([Diagnostic(_display(self.root), 1, 1, "not_found", f"policy folder {what}")])
+        files = policy_files(self.root)
+        if not files:
+            raise PolicyError([Diagnostic(_display(self.root), 1, 1, "empty_policy", "no rule files (*.yaml) in the policy folder")])
+        if len(files) > self.limits.max_policy_files:
+            raise PolicyError([Diagnostic(_display(self.root), 1, 1, "too_large", f"more than {self.limits.max_policy_files} files")])
+        file_schema = validator("rule.schema.json")
+        for path in files:
+            name = _display(path)
+            try:
+                size = path.stat().st_size
+                if size > self.limits.max_file_bytes:
+                    self.error(name, (1, 1), "too_large", f"file too large: {size} bytes > limit {self.limits.max_file_bytes}")
+                    continue
+                doc = read_yaml(path.read_bytes(), name, self.limits)
+            except DocumentError as exc:
+                for p in exc.problems:
+                    self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
+                continue
+            except OSError as exc:
+                self.error(name, (1, 1), "unreadable", exc.strerror or "cannot read the file")
+                continue
+            self.docs.append(doc)
+            if not isinstance(doc.data, dict):
+                self.error(doc, (1, 1), "schema", "a policy file is a mapping with policy, parameters, definitions and/or rules")
+                continue
+            problems = file_schema.problems(doc.data)
+            for p in problems:
+                where = doc.locate(p.pointer, key=p.keyword == "additionalProperties")
+                self.error(doc, where, "schema", p.message, p.pointer)
+            if not problems:
+                self.clean.add(doc.name)
+        return files
+
+    def _sections(self, key: str) -> Iterator[tuple[Document, Any]]:
+        for doc in self.docs:
+            if doc.name in self.clean and key in doc.data:
+                yield doc, doc.data[key]
+
+    def manifest(self) -> dict[str, Any]:
+        found = list(self._sections("policy"))
+        if not found:
+            if not self.diagnostics:
+                self.error(_display(self.root), (1, 1), "no_manifest", "no file has the 'policy:' manifest (name, version, timezone, stages)")
+            raise PolicyError(self.diagnostics)
+        for doc, _ in found[1:]:
+            self.error(doc, doc.locate("/policy", key=True), "duplicate_manifest", f"a second 'policy:' manifest (the first is in {found[0][0].name})", "/policy")
+        doc, manifest = found[0]
+        try:
+            ZoneInfo(manifest["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(doc, doc.locate("/policy/timezone"), "timezone", f"unknown time zone '{manifest['timezone']}' (e.g. Asia/Shanghai)", "/policy/timezone")
+            manifest = {**manifest, "timezone": "UTC"}
+        return dict(manifest)
+
+    def parameters(self) -> dict[str, Parameter]:
+        out: dict[str, Parameter] = {}
+        for doc, section in self._sections("parameters"):
+            for name, spec in section.items():
+                pointer = pointer_join("/parameters", name)
+                where = doc.locate(pointer, key=True)
+                if name in out:
+                    self.error(doc, where, "duplicate_parameter", f"parameter '{name}' is already defined at {out[name].location}", pointer)
+                    continue
+                value = self.overrides.get(name, spec["value"])
+                typed = self._typed(doc, pointer, spec.get("type"), value, spec.get("unit", ""))
+                if typed is None:
+                    continue
+                out[name] = Parameter(name, typed[1], typed[0], spec["description"], spec.get("source", ""), spec.get("unit", ""), Location(doc.name, *where))
+        for name in self.overrides:
+            if name not in out:
+                hint = did_you_mean(name, out)
+                self.error("<parameters>", (1, 1), "unknown_parameter", f"override of unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+        return out
+
+    def _typed(self, doc: Document, pointer: str, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
+        def bad(message: str) -> None:
+            self.error(doc, doc.locate(pointer + "/value"), "parameter_type", message, pointer)
+
+        if isinstance(value, float):
+            value = Decimal(str(value))
+        if declared == "timestamp":
+            try:
+                return t.scalar(t.TIMESTAMP), parse_timestamp(value if isinstance(value, str) else "")
+            except ValueError as exc:
+                bad(f"{exc}; a timestamp parameter is RFC 3339 text with an offset")
+                return None
+        if isinstance(value, bool):
+            if declared not in (None, "boolean"):
+                bad(f"value is true/false but type is {declared}")
+                return None
+            return t.scalar(t.BOOL), value
+        if isinstance(value, (int, Decimal)):
+            if declared not in (None, "integer", "number", "money"):
+                bad(f"value is a number but type is {declared}")
+                return None
+            if declared == "integer" and not isinstance(value, int):
+                bad("value must be a whole number")
+                return None
+            money = declared == "money" or unit == "CNY"
+            if money and Decimal(value).as_tuple().exponent < -2:  # type: ignore[operator]
+                bad("money has at most 2 decimals")
+                return None
+            return t.scalar(t.NUMBER, integer=isinstance(value, int), money=money), value
+        if isinstance(value, str):
+            if declared not in (None, "text"):
+                bad(f"value is text but type is {declared}")
+                return None
+            return t.scalar(t.TEXT), value
+        if isinstance(value, list):
+            if declared not in (None, "list") or not all(isinstance(v, str) for v in value):
+                bad("a list parameter holds text values")
+                return None
+            if len(value) > self.limits.max_collection_items:
+                bad("list too long")
+                return None
+            return t.list_of(t.scalar(t.TEXT)), tuple(value)
+        bad("unsupported parameter value")
+        return None
+
+    def definitions(self, env: Environment) -> None:
+        kinds = {"number": t.scalar(t.NUMBER), "money": t.scalar(t.NUMBER, money=True), "text": t.scalar(t.TEXT),
+                 "boolean": t.scalar(t.BOOL), "timestamp": t.scalar(t.TIMESTAMP), "duration": t.scalar(t.DURATION), "date": t.scalar(t.DATE)}
+        docs: dict[str, Document] = {}
+        for doc, section in self._sections("definitions"):
+            for name, spec in section.items():
+                pointer = pointer_join("/definitions", name)
+                if name in env.definitions:
+                    first = env.definitions[name]
+                    self.error(doc, doc.locate(pointer, key=True), "duplicate_definition", f"definition '{name}' is already defined in {first.file}", pointer)
+                    continue
+                if name in env.facts.fields or name in ("item", "decision", "params", "true", "false"):
+                    self.error(doc, doc.locate(pointer, key=True), "definition_name", f"'{name}' already means something in expressions; choose another name", pointer)
+                    continue
+                params = tuple((p, kinds[k]) for p, k in spec.get("params", {}).items())
+                env.definitions[name] = Definition(name, params, spec["expr"], pointer=pointer + "/expr", file=doc.name)
+                docs[name] = doc
+        # Check each definition after those it uses; a cycle is an error.
+        uses: dict[str, set[str]] = {}
+        for name, d in env.definitions.items():
+            try:
+                tree = parse(d.text, self.limits)
+            except ExpressionProblem as exc:
+                self.expression_error(docs[name], d.pointer, exc)
+                uses[name] = set()
+                continue
+            uses[name] = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in env.definitions}
+        state: dict[str, int] = {}
+
+        def visit(name: str, chain: tuple[str, ...]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                cycle = " → ".join((*chain[chain.index(name):], name))
+                d = env.definitions[name]
+                self.error(docs[name], docs[name].locate(d.pointer), "definition_cycle", f"definitions refer to each other in a circle: {cycle}", d.pointer)
+                return
+            state[name] = 1
+            for used in sorted(uses.get(name, ())):
+                visit(used, (*chain, name))
+            state[name] = 2
+            d = env.definitions[name]
+            if any(env.definitions[u].compiled is None for u in uses.get(name, ())):
+                return
+            try:
+                compile_definition(d, env)
+            except ExpressionProblem as exc:
+                d.compiled = None
+                self.expression_error(docs[name], d.pointer, exc)
+
+        for name in list(env.definitions):
+            visit(name, ())
+
+    # -- rules
+    def rules(self, env: Environment, globals_: dict[str, Any], stages: tuple[str, ...]) -> list[Rule]:
+        out: list[Rule] = []
+        order = 0
+        for doc, section in self._sections("rules"):
+            for index, spec in enumerate(section):
+                pointer = f"/rules/{index}"
+                rule = self.rule(doc, pointer, spec, env, globals_, stages, order)
+                order += 1
+                if rule is not None:
+                    out.append(rule)
+        self.check_versions(out)
+        return out
+
+    def rule(self, doc: Document, pointer: str, spec: dict[str, Any], env: Environment, globals_: dict[str, Any],
+             stages: tuple[str, ...], order: int) -> Rule | None:
+        before = len(self.diagnostics)
+        rule_id = spec["id"]
+        scope = spec.get("scope", "order")
+        stage = spec["stage"]
+        if stage not in stages:
+            hint = did_you_mean(stage, stages)
+            self.error(doc, doc.locate(pointer + "/stage"), "unknown_stage",
+                       f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"), pointer + "/stage")
+        effective = spec.get("effective", {})
+        bounds: list[dt.datetime | None] = []
+        for key in ("from", "until"):
+            raw = effective.get(key)
+            bounds.append(parse_timestamp(raw) if raw is not None else None)
+        if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
+            self.error(doc, doc.locate(pointer + "/effective"), "effective_window", "'from' must be before 'until'", pointer + "/effective")
+        when = self.condition(doc, pointer + "/when", spec["when"], env, globals_, scope != "order", rule_id)
+        then = self.actions(doc, pointer + "/then", spec.get("then", []), env, globals_, scope, spec, rule_id)
+        otherwise = self.actions(doc, pointer + "/else", spec.get("else", []), env, globals_, scope, spec, rule_id)
+        if len(self.diagnostics) > before or when is None:
+            return None
+        rule = Rule(
+            id=rule_id, title_zh=spec["title"]["zh"], title_en=spec["title"]["en"], description=spec["description"],
+            source=spec.get("source", ""), guarantee=spec.get("guarantee", ""), stage=stage, stage_index=stages.index(stage),
+            priority=spec.get("priority", 0), scope=scope, group=spec.get("group", ""), effective_from=bounds[0],
+            effective_until=bounds[1], effective_on=effective.get("on", "paid_at"), when=when, then=then, otherwise=otherwise,
+            location=Location(doc.name, *doc.locate(pointer)), order=order,
+        )
+        rule.condition_fn = compile_tree(when, env, globals_, f"rule {rule_id}")
+        return rule
+
+    def condition(self, doc: Document, pointer: str, spec: Any, env: Environment, globals_: dict[str, Any],
+                  item: bool, rule_id: str) -> Condition | None:
+        if isinstance(spec, str) or "expr" in spec:
+            text_pointer = pointer if isinstance(spec, str) else pointer + "/expr"
+            text = spec if isinstance(spec, str) else spec["expr"]
+            try:
+                compiled = compile_expression(text, env, item=item, expect=t.BOOL)
+            except ExpressionProblem as exc:
+                self.expression_error(doc, text_pointer, exc)
+                return None
+            line, col = doc.locate_in_text(text_pointer, 0)
+            leaf = Leaf(compiled, pointer, "" if isinstance(spec, str) else spec.get("label", ""), (doc.name, line, col), env=env, globals_=globals_)
+            leaf.fn = build_function(compiled.py, env, globals_, f"rule {rule_id} {pointer}")
+            return leaf
+        op = next(k for k in ("all", "any", "not") if k in spec)
+        raw = spec[op] if op != "not" else [spec[op]]
+        children = []
+        for i, child in enumerate(raw):
+            child_pointer = f"{pointer}/{op}/{i}" if op != "not" else f"{pointer}/not"
+            built = self.condition(doc, child_pointer, child, env, globals_, item, rule_id)
+            if built is not None:
+                children.append(built)
+        if len(children) != len(raw):
+            return None
+        return Group(op, children, pointer, spec.get("label", ""))
+
+    def actions(self, doc: Document, pointer: str, specs: list[dict[str, Any]], env: Environment, globals_: dict[str, Any],
+                scope: str, rule: dict[str, Any], rule_id: str) -> list[Action]:
+        out = []
+        item = scope != "order"
+        for index, spec in enumerate(specs):
+            kind, value = next(iter(spec.items()))
+            p = f"{pointer}/{index}/{kind}"
+            loc = Location(doc.name, *doc.locate(p))
+            if kind == "add_service":
+                if scope == "order":
+                    self.error(doc, doc.locate(p), "scope", "add_service needs scope 'line' or 'claimed_line' (which line gets the service?)", p)
+                out.append(Action(kind, loc, target=value))
+            elif kind == "set":
+                for field_name, raw in value.items():
+                    fp = pointer_join(p, field_name)
+                    built = self.field_value(doc, fp, field_name, raw, env, globals_, item, rule_id)
+                    if built is not None:
+                        out.append(Action(kind, Location(doc.name, *doc.locate(fp)), target=field_name, value=built))
+            elif kind in ("compensation", "deduction"):
+                amount = self.money_value(doc, p + "/amount", value["amount"], env, globals_, item, rule_id)
+                if amount is not None:
+                    out.append(Action(kind, loc, target=value["type"], value=amount, form=value.get("form", ""), payer=value.get("payer", "merchant")))
+            elif kind == "violation":
+                out.append(Action(kind, loc, target=value))
+            elif kind == "reason":
+                parts = (self.template(doc, p + "/zh", value["zh"], env, globals_, item, rule_id),
+                         self.template(doc, p + "/en", value["en"], env, globals_, item, rule_id))
+                out.append(Action(kind, loc, message=parts))
+            elif kind == "stop":
+                if not rule.get("group"):
+                    self.error(doc, doc.locate(p), "stop_without_group", "'stop' ends the rule's group, but this rule has no 'group'", p)
+                out.append(Action(kind, loc))
+        return out
+
+    def field_value(self, doc: Document, pointer: str, name: str, raw: Any, env: Environment, globals_: dict[str, Any],
+                    item: bool, rule_id: str) -> ValueExpr | None:
+        claim_type = env.decision.fields["claim"].type
+        fld = claim_type.fields[name.removeprefix("claim.")]
+        loc = Location(doc.name, *doc.locate(pointer))
+        if isinstance(raw, str) and fld.type.enum and raw in fld.type.enum:
+            return ValueExpr(literal=raw, location=loc)
+        if isinstance(raw, bool) or (not isinstance(raw, str) and fld.type.kind != t.NUMBER):
+            self.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}", pointer)
+            return None
+        if not isinstance(raw, str):
+            return ValueExpr(literal=raw, location=loc)
+        try:
+            compiled = compile_expression(raw, env, item=item)
+        except ExpressionProblem as exc:
+            if fld.type.enum and exc.code == "unknown_name":
+                hint = did_you_mean(raw, fld.type.enum)
+                self.error(doc, loc_tuple(loc), "enum_value", f"'{raw}' is not a value of {name}" + (f" (did you mean '{hint}'?)" if hint else "") + f"; allowed: {', '.join(fld.type.enum)}", pointer)
+            else:
+                self.expression_error(doc, pointer, exc)
+            return None
+        if compiled.type.kind != fld.type.kind:
+            self.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}, but this expression gives {compiled.type.words()}", pointer)
+            return None
+        return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} {name}"), location=loc)
+
+    def money_value(self, doc: Document, pointer: str, raw: Any, env: Environment, globals_: dict[str, Any],
+                    item: bool, rule_id: str) -> ValueExpr | None:
+        loc = Location(doc.name, *doc.locate(pointer))
+        if not isinstance(raw, str):
+            return ValueExpr(literal=raw, location=loc)
+        try:
+            compiled = compile_expression(raw, env, item=item, expect=t.NUMBER)
+        except ExpressionProblem as exc:
+            self.expression_error(doc, pointer, exc)
+            return None
+        return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} amount"), location=loc)
+
+    def template(self, doc: Document, pointer: str, text: str, env: Environment, globals_: dict[str, Any],
+                 item: bool, rule_id: str) -> list[Any]:
+        parts: list[Any] = []
+        try:
+            pieces = split(text)
+        except ExpressionProblem as exc:
+            self.expression_error(doc, pointer, exc)
+            return parts
+        for piece, offset, is_expr in pieces:
+            if not is_expr:
+                parts.append(piece)
+                continue
+            try:
+                compiled = compile_expression(piece, env, item=item)
+            except ExpressionProblem as exc:
+                self.expression_error(doc, pointer, exc, base=offset)
+                continue
+            parts.append(Placeholder(compiled, offset, build_function(compiled.py, env, globals_, f"rule {rule_id} message")))
+        return parts
+
+    def check_versions(self, rules: list[Rule]) -> None:
+        by_id: dict[str, list[Rule]] = {}
+        for rule in rules:
+            by_id.setdefault(rule.id, []).append(rule)
+        for rule_id, versions in by_id.items():
+            if len(versions) == 1:
+                continue
+            ordered = sorted(versions, key=lambda r: (r.effective_from or dt.datetime.min.replace(tzinfo=dt.timezone.utc)))
+            for earlier, later in zip(ordered, ordered[1:]):
+                if earlier.effective_until is None or later.effective_from is None or earlier.effective_until > later.effective_from:
+                    loc = later.location
+                    self.diagnostics.append(Diagnostic(
+                        loc.file, loc.line, loc.column, "duplicate_rule",
+                        f"rule id '{rule_id}' is also used at {earlier.location}; versions of one rule need 'effective' windows that do not overlap"))
+            for number, rule in enumerate(ordered, 1):
+                rule.version = number
+                rule.versions = len(ordered)
+
+    def digest(self, files: list[Path]) -> str:
+        h = hashlib.sha256()
+        for path in files:
+            h.update(path.relative_to(self.root).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+        if self.overrides:
+            h.update(json.dumps(self.overrides, sort_keys=True, default=str).encode())
+        return "sha256:" + h.hexdigest()
+
+
+def loc_tuple(loc: Location) -> tuple[int, int]:
+    return (loc.line, loc.column)
+
+
+# Unused-import guard for names only used in type positions.
+_ = (Callable, Compiled, leaves)

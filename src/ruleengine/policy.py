@@ -1,0 +1,156 @@
+"""A loaded policy: immutable, checked, compiled; ``evaluate`` may be called from many threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from . import types as t
+from .conditions import Condition
+from .expressions import Compiled, Definition, Environment
+from .limits import DEFAULT_LIMITS, Limits
+from .templates import Part
+
+if TYPE_CHECKING:
+    from .decision import Decision
+    from .events import Listener
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: Any
+    type: t.Type
+    description: str
+    source: str
+    unit: str
+    location: Location
+
+
+@dataclass(eq=False)
+class ValueExpr:
+    """An action's value: a literal or a compiled expression."""
+
+    literal: Any = None
+    compiled: Compiled | None = None
+    fn: Callable[..., Any] | None = None
+    location: Location | None = None
+
+    def __call__(self, facts: Any, item: Any, decision: Any) -> Any:
+        return self.fn(facts, item, decision) if self.fn is not None else self.literal
+
+
+@dataclass(eq=False)
+class Action:
+    kind: str
+    """add_service | set | compensation | violation | deduction | reason | stop"""
+    location: Location
+    target: str = ""
+    """The service, decision field, compensation/violation/deduction type."""
+    value: ValueExpr | None = None
+    form: str = ""
+    payer: str = ""
+    message: tuple[list[Part], list[Part]] | None = None
+    """(zh parts, en parts) of a reason."""
+
+
+@dataclass(eq=False)
+class Rule:
+    """One version of a rule, ready to run."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    description: str
+    source: str
+    guarantee: str
+    stage: str
+    stage_index: int
+    priority: int
+    scope: str
+    group: str
+    effective_from: dt.datetime | None
+    effective_until: dt.datetime | None
+    effective_on: str
+    when: Condition
+    then: list[Action]
+    otherwise: list[Action]
+    location: Location
+    order: int
+    condition_fn: Callable[..., Any] = field(repr=False, default=lambda F, I, D: True)
+    version: int = 0
+    versions: int = 1
+
+    @property
+    def sort_key(self) -> tuple[int, int, int]:
+        return (self.stage_index, -self.priority, self.order)
+
+    def in_effect(self, instant: dt.datetime) -> bool:
+        if self.effective_from is not None and instant < self.effective_from:
+            return False
+        return self.effective_until is None or instant < self.effective_until
+
+
+@dataclass(eq=False)
+class Policy:
+    """A checked, compiled policy. Build it with :func:`ruleengine.load_policy`."""
+
+    name: str
+    version: str
+    digest: str
+    timezone: str
+    stages: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    parameters: dict[str, Parameter]
+    definitions: dict[str, Definition]
+    root: Path
+    files: tuple[str, ...]
+    environment: Environment = field(repr=False)
+    convert_facts: Callable[[Any, str], Any] = field(repr=False)
+    limits: Limits = DEFAULT_LIMITS
+    loaded_at: str = ""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def rule_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for rule in self.rules:
+            seen.setdefault(rule.id, None)
+        return list(seen)
+
+    def evaluate(
+        self,
+        facts: Any,
+        *,
+        explain: bool = False,
+        listener: Listener | None = None,
+        trusted: bool = False,
+    ) -> Decision:
+        """Decide one order.
+
+        ``facts`` is a mapping (as read from JSON with Decimal numbers), or JSON /
+        YAML text or bytes. It is validated against the order schema unless
+        ``trusted``. ``explain`` adds the trace; ``listener`` receives every
+        evaluation event (coverage, logs). Raises FactsError or EvaluationError.
+        """
+        from .evaluation import evaluate
+        from .facts import prepare
+
+        prepared = prepare(facts, self, trusted=trusted)
+        return evaluate(self, prepared, explain=explain, listener=listener)

@@ -1,0 +1,224 @@
+"""The bundled JSON Schemas, validated without network access and with formats enforced.
+
+jsonschema's defaults fetch remote ``$ref`` s, skip ``format``, and mix floats
+with decimals. Here schemas are read with ``Decimal`` numbers (so
+``multipleOf: 0.01`` is exact), references resolve only inside a registry of
+the bundled schemas, and ``date-time`` must carry an offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import referencing
+import referencing.jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, relevance
+
+from .bundled import schemas_dir
+from .text import shorten
+
+_DATE_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+FORMAT_CHECKER = FormatChecker(formats=())
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def is_date_time(value: object) -> bool:
+    """RFC 3339: a real calendar instant with an explicit offset (no naive times)."""
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.match(value):
+        return False
+    parse_timestamp(value)
+    return True
+
+
+@FORMAT_CHECKER.checks("date", raises=ValueError)
+def is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE.match(value):
+        return False
+    dt.date.fromisoformat(value)
+    return True
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """An RFC 3339 timestamp as an aware datetime; ValueError if it has no offset."""
+    if not _DATE_TIME.match(value):
+        raise ValueError(f"not an RFC 3339 timestamp with an offset: {shorten(value, 40)!r}")
+    parsed = dt.datetime.fromisoformat(value.replace("z", "Z"))
+    if parsed.tzinfo is None:  # pragma: no cover - the pattern requires an offset
+        raise ValueError("timestamp without an offset")
+    return parsed
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A bundled schema by file name, numbers as Decimal."""
+    with open(schemas_dir() / name, encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle, parse_float=Decimal)
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+SCHEMA_FILES = ("order.schema.json", "decision.schema.json", "rule.schema.json", "cases.schema.json")
+
+
+@functools.cache
+def registry() -> referencing.Registry[Any]:
+    """Every bundled schema by its ``$id``; nothing is ever retrieved from elsewhere."""
+    resources = []
+    for name in SCHEMA_FILES:
+        if (schemas_dir() / name).exists():
+            schema = load_schema(name)
+            resource = referencing.Resource.from_contents(schema, default_specification=referencing.jsonschema.DRAFT202012)
+            resources.append((schema.get("$id", name), resource))
+    return referencing.Registry().with_resources(resources).crawl()
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    pointer: str
+    message: str
+    keyword: str
+    key: str | None = None
+    """For an unexpected or missing property: its name."""
+
+
+class Validator:
+    """A compiled validator for one bundled schema, reporting the most relevant errors."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.schema = load_schema(name)
+        self._validator = Draft202012Validator(self.schema, registry=registry(), format_checker=FORMAT_CHECKER)
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self._validator.is_valid(instance))
+
+    def problems(self, instance: Any, limit: int = 20) -> list[SchemaProblem]:
+        out = []
+        for error in sorted(self._validator.iter_errors(instance), key=relevance):
+            out.append(_describe(_deepest(error)))
+            if len(out) >= limit:
+                break
+        out.sort(key=lambda p: p.pointer)
+        return out
+
+
+def _deepest(error: ValidationError) -> ValidationError:
+    """For anyOf/oneOf, the branch error that explains most, not the whole list."""
+    while error.context:
+        best = sorted(error.context, key=_branch_relevance)[-1]
+        if best.validator == "required" and all(e.validator == "required" for e in error.context):
+            return error
+        error = best
+    return error
+
+
+def _branch_relevance(error: ValidationError) -> tuple[int, int, int]:
+    # Prefer the branch that got furthest into the instance, then errors that
+    # are not about the instance's type (a type error means "wrong branch").
+    return (len(error.absolute_path), 0 if error.validator == "type" else 1, -len(list(_iter_context(error))))
+
+
+def _iter_context(error: ValidationError) -> Iterator[ValidationError]:
+    yield from error.context or ()
+
+
+def _pointer(error: ValidationError) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path)
+
+
+def _describe(error: ValidationError) -> SchemaProblem:
+    pointer = _pointer(error)
+    keyword = str(error.validator)
+    instance = error.instance
+    key: str | None = None
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in allowed)
+        key = extra[0] if extra else None
+        names = ", ".join(sorted(allowed))
+        message = f"unknown field '{shorten(str(key), 60)}'" + (f"; expected one of: {names}" if names else "")
+        suggestion = did_you_mean(str(key), allowed) if key is not None else None
+        if suggestion:
+            message = f"unknown field '{shorten(str(key), 60)}' (did you mean '{suggestion}'?)"
+        return SchemaProblem(pointer + "/" + str(key) if key else pointer, message, keyword, key)
+    if keyword == "required":
+        missing = [k for k in error.validator_value if isinstance(instance, dict) and k not in instance]
+        key = missing[0] if missing else None
+        return SchemaProblem(pointer, f"missing required field '{key}'", keyword, key)
+    if keyword in ("oneOf", "anyOf") and error.context and all(e.validator == "required" for e in error.context):
+        options = [str(e.validator_value[0]) for e in error.context if e.validator_value]
+        present = [k for k in options if isinstance(instance, dict) and k in instance]
+        if len(present) > 1:
+            return SchemaProblem(pointer, f"use only one of: {', '.join(present)}", keyword)
+        return SchemaProblem(pointer, f"needs one of: {', '.join(options)}", keyword)
+    if keyword == "enum":
+        allowed_values = ", ".join(str(v) for v in error.validator_value)
+        suggestion = did_you_mean(str(instance), [str(v) for v in error.validator_value])
+        hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+        return SchemaProblem(pointer, f"'{shorten(str(instance), 60)}' is not allowed{hint}; expected one of: {allowed_values}", keyword)
+    if keyword == "type":
+        return SchemaProblem(pointer, f"expected {_type_words(error.validator_value)}, got {_json_type(instance)} {shorten(_show(instance), 60)}", keyword)
+    if keyword == "format":
+        return SchemaProblem(pointer, f"{shorten(_show(instance), 60)} is not a valid {error.validator_value}" + (" (RFC 3339 with an offset, e.g. 2026-11-11T15:20:00+08:00)" if error.validator_value == "date-time" else ""), keyword)
+    if keyword == "multipleOf":
+        return SchemaProblem(pointer, f"{_show(instance)} has more decimals than allowed (step {error.validator_value})", keyword)
+    return SchemaProblem(pointer, shorten(error.message, 200), keyword)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        return _json_type(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, Decimal, float)):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _type_words(expected: Any) -> str:
+    words = {"object": "an object", "array": "a list", "string": "text", "integer": "an integer", "number": "a number", "boolean": "true or false", "null": "null"}
+    if isinstance(expected, list):
+        return " or ".join(words.get(str(t), str(t)) for t in expected)
+    return words.get(str(expected), str(expected))
+
+
+def did_you_mean(word: str, candidates: Any) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(word, sorted(str(c) for c in candidates), n=1, cutoff=0.75)
+    return matches[0] if matches else None
+
+
+@functools.cache
+def validator(name: str) -> Validator:
+    return Validator(name)

@@ -1,0 +1,109 @@
+"""Message templates: text with ``{expression}`` placeholders, formatted for people.
+
+Values are shown the way a service agent reads them: money with two decimals,
+instants as ``2026-11-19 00:00`` in the policy time zone, durations in days or
+hours. ``{{`` and ``}}`` are literal braces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import types as t
+from .expressions import Compiled, ExpressionProblem
+
+
+@dataclass
+class Placeholder:
+    compiled: Compiled
+    offset: int
+    """Where the expression starts inside the template text."""
+    fn: Callable[..., Any] | None = None
+
+
+Part = str | Placeholder
+
+
+def split(template: str) -> list[tuple[str, int, bool]]:
+    """``(text, offset, is_expression)`` pieces; raises ExpressionProblem on unbalanced braces."""
+    pieces: list[tuple[str, int, bool]] = []
+    buf: list[str] = []
+    i = 0
+    n = len(template)
+    while i < n:
+        ch = template[i]
+        if ch == "{" and template.startswith("{{", i):
+            buf.append("{")
+            i += 2
+        elif ch == "}" and template.startswith("}}", i):
+            buf.append("}")
+            i += 2
+        elif ch == "{":
+            if buf:
+                pieces.append(("".join(buf), i - len(buf), False))
+                buf = []
+            end, quote = i + 1, ""
+            while end < n and (template[end] != "}" or quote):
+                c = template[end]
+                if quote and c == quote:
+                    quote = ""
+                elif not quote and c in "'\"":
+                    quote = c
+                end += 1
+            if end >= n:
+                raise ExpressionProblem("'{' without a closing '}' (write '{{' for a literal brace)", i, "template")
+            expr = template[i + 1 : end]
+            if not expr.strip():
+                raise ExpressionProblem("empty placeholder {}", i, "template")
+            pieces.append((expr, i + 1, True))
+            i = end + 1
+        elif ch == "}":
+            raise ExpressionProblem("'}' without an opening '{' (write '}}' for a literal brace)", i, "template")
+        else:
+            buf.append(ch)
+            i += 1
+    if buf:
+        pieces.append(("".join(buf), n - len(buf), False))
+    return pieces
+
+
+def render(parts: list[Part], facts: Any, item: Any, decision: Any, zone: ZoneInfo, lang: str) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            assert part.fn is not None
+            out.append(format_value(part.fn(facts, item, decision), part.compiled.type, zone, lang))
+    return "".join(out)
+
+
+def format_value(value: Any, typ: t.Type | None, zone: ZoneInfo, lang: str = "zh") -> str:
+    """A value as a person reads it (also used by explanations)."""
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    if isinstance(value, Decimal) or (isinstance(value, int) and typ is not None and typ.money):
+        if typ is not None and typ.money:
+            return f"{Decimal(value).quantize(Decimal('0.01')):f}"
+        return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
+    if isinstance(value, dt.datetime):
+        local = value.astimezone(zone)
+        return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        if seconds % 86400 == 0:
+            return f"{seconds // 86400} 天" if lang == "zh" else f"{seconds // 86400} days"
+        if seconds % 3600 == 0:
+            return f"{seconds // 3600} 小时" if lang == "zh" else f"{seconds // 3600} h"
+        return f"{seconds} 秒" if lang == "zh" else f"{seconds} s"
+    if isinstance(value, (list, tuple, frozenset)):
+        sep = "、" if lang == "zh" else ", "
+        return sep.join(format_value(v, None, zone, lang) for v in (sorted(value) if isinstance(value, frozenset) else value))
+    return str(value)

@@ -1,0 +1,56 @@
+"""Text hygiene shared by every reader: strict decoding, refused characters, short messages."""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_QUOTE = 120
+
+# Bidi overrides and isolates (Trojan Source), zero-width characters and the BOM
+# inside text: allowed nowhere, because they make a rule read differently from
+# what runs.
+_FORMAT_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+_ALLOWED_CONTROLS = {"\n", "\t", "\r"}
+
+
+def shorten(text: str, limit: int = MAX_QUOTE) -> str:
+    """Escape control characters and cut long input, so a message never echoes megabytes."""
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} characters)"
+    return "".join(
+        ch if ch in " \n" or unicodedata.category(ch) not in _FORMAT_CATEGORIES else f"\\u{ord(ch):04x}"
+        for ch in text
+    )
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    start = text.rfind("\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+def decode_utf8(data: bytes) -> tuple[str | None, int, str]:
+    """Decode strict UTF-8 with one optional leading BOM.
+
+    Returns ``(text, offset, message)``; ``text`` is None when the bytes are
+    not UTF-8, and then ``offset`` is the character offset of the first bad byte.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), 0, ""
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8", errors="replace")
+        return None, len(good), f"invalid UTF-8 byte 0x{data[exc.start]:02x}"
+
+
+def find_refused_character(text: str) -> tuple[int, str] | None:
+    """The first NUL, control, bidi, zero-width or unassigned character, if any."""
+    for i, ch in enumerate(text):
+        if ch in _ALLOWED_CONTROLS:
+            continue
+        if ord(ch) < 0x20 or unicodedata.category(ch) in _FORMAT_CATEGORIES:
+            name = unicodedata.name(ch, "") or "control character"
+            return i, f"character U+{ord(ch):04X} {name} is not allowed"
+    return None
