@@ -32,7 +32,7 @@ class Leaf:
     pointer: str
     label: str
     location: tuple[str, int, int]
-    fn: Callable[..., Any] = field(repr=False, default=lambda F, I, D: None)
+    fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: None)
     env: Environment | None = field(repr=False, default=None)
     globals_: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -52,7 +52,7 @@ class Leaf:
             seen.add(name)
             out.append((name, build_function(py, self.env, self.globals_, f"probe {name}")))
         for name in sorted(self.compiled.params_used):
-            typ, value = self.env.params[name]
+            _, value = self.env.params[name]
             out.append((f"params.{name}", functools.partial(_constant, value)))
         return out
 
@@ -114,7 +114,13 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.e
         out.append(
             ast.Try(
                 body=[ast.Assign([target], node.compiled.py)],
-                handlers=[ast.ExceptHandler(ast.Name(id="_fn_KeyError", ctx=ast.Load()), None, [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))])],
+                handlers=[
+                    ast.ExceptHandler(
+                        ast.Name(id="_fn_KeyError", ctx=ast.Load()),
+                        None,
+                        [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
+                    )
+                ],
                 orelse=[],
                 finalbody=[],
             )
@@ -122,7 +128,11 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.e
         return load
     if node.op == "not":
         inner = _emit(node.children[0], out, counter)
-        out.append(ast.Assign([target], ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner))))
+        out.append(
+            ast.Assign(
+                [target], ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner))
+            )
+        )
         return load
     decisive = node.op == "any"  # the child value that ends the group
     out.append(ast.Assign([target], ast.Constant(not decisive)))
@@ -130,7 +140,11 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.e
     for child in node.children:
         value = _emit(child, body, counter)
         rest: list[ast.stmt] = [
-            ast.If(ast.Compare(value, [ast.Is()], [ast.Constant(None)]), [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))], [])
+            ast.If(
+                ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
+                [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
+                [],
+            )
         ]
         body.append(
             ast.If(
@@ -179,7 +193,7 @@ def walk(node: Condition, facts: Any, item: Any, decision: Any, seen: list[NodeR
                 values[name] = probe(facts, item, decision)
             except KeyError:
                 values[name] = ABSENT_VALUE
-            except Exception:  # noqa: BLE001 - a probe must never change the outcome
+            except Exception:
                 values[name] = ABSENT_VALUE
         seen.append(NodeResult(node, result, values))
         return result

@@ -176,9 +176,7 @@ def read_yaml(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> 
 def _decode(data: bytes | str, name: str, limits: Limits) -> str:
     size = len(data.encode("utf-8") if isinstance(data, str) else data)
     if size > limits.max_file_bytes:
-        raise DocumentError(
-            [Problem(1, 1, "too_large", f"file too large: {size} bytes > limit {limits.max_file_bytes}")]
-        )
+        raise DocumentError([Problem(1, 1, "too_large", f"file too large: {size} bytes > limit {limits.max_file_bytes}")])
     if isinstance(data, bytes):
         text, offset, message = decode_utf8(data)
         if text is None:
@@ -196,7 +194,7 @@ def _decode(data: bytes | str, name: str, limits: Limits) -> str:
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
     return Problem(line, col, "yaml_syntax", shorten(message))
 
@@ -207,40 +205,28 @@ def _prescan_yaml(text: str, limits: Limits) -> None:
     documents = 0
     try:
         for count, event in enumerate(yaml.parse(text, Loader=_Loader)):
-            mark = event.start_mark
+            mark: Any = event.start_mark
             where = (mark.line + 1, mark.column + 1)
             if count > limits.max_nodes:
-                raise DocumentError(
-                    [Problem(*where, "too_large", f"more than {limits.max_nodes} YAML nodes")]
-                )
+                raise DocumentError([Problem(*where, "too_large", f"more than {limits.max_nodes} YAML nodes")])
             if isinstance(event, yaml.AliasEvent):
-                raise DocumentError(
-                    [Problem(*where, "alias", "aliases (*name) are not allowed: write the value out")]
-                )
+                raise DocumentError([Problem(*where, "alias", "aliases (*name) are not allowed: write the value out")])
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise DocumentError(
-                        [Problem(*where, "several_documents", "one YAML document per file: remove '---'")]
-                    )
+                    raise DocumentError([Problem(*where, "several_documents", "one YAML document per file: remove '---'")])
             if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-                raise DocumentError(
-                    [Problem(*where, "anchor", f"anchors (&{shorten(event.anchor, 30)}) are not allowed")]
-                )
+                raise DocumentError([Problem(*where, "anchor", f"anchors (&{shorten(event.anchor, 30)}) are not allowed")])
             tag = getattr(event, "tag", None)
             if tag is not None and isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
                 implicit = getattr(event, "implicit", True)
                 explicit = not (implicit[0] or implicit[1]) if isinstance(implicit, tuple) else not implicit
                 if explicit and tag != "!":
-                    raise DocumentError(
-                        [Problem(*where, "tag", f"YAML tags ({shorten(tag, 60)}) are not allowed")]
-                    )
+                    raise DocumentError([Problem(*where, "tag", f"YAML tags ({shorten(tag, 60)}) are not allowed")])
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > limits.max_depth:
-                    raise DocumentError(
-                        [Problem(*where, "too_deep", f"nesting deeper than {limits.max_depth} levels")]
-                    )
+                    raise DocumentError([Problem(*where, "too_deep", f"nesting deeper than {limits.max_depth} levels")])
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:

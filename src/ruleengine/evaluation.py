@@ -116,14 +116,14 @@ class _Run:
                 if emit is None:
                     try:
                         result = rule.condition_fn(facts, item, decision)
-                    except Exception as exc:  # noqa: BLE001 - every failure becomes an EvaluationError
+                    except Exception as exc:
                         raise self._locate_failure(rule, item, exc) from None
                     seen: tuple[NodeResult, ...] = ()
                 else:
                     records: list[NodeResult] = []
                     try:
                         result = walk(rule.when, facts, item, decision, records)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         raise self._locate_failure(rule, item, exc) from None
                     seen = tuple(records)
                     outcome = "matched" if result is True else "not_met" if result is None else "not_matched"
@@ -153,7 +153,9 @@ class _Run:
     def _budget(self, rule: Rule) -> None:
         self.steps += 1
         if self.steps > self.policy.limits.max_evaluation_steps:
-            raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_steps} steps", *_loc(rule), code="budget")
+            raise EvaluationError(
+                rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_steps} steps", *_loc(rule), code="budget"
+            )
         if self.steps & 63 == 0 and time.monotonic() > self.deadline:
             raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_seconds} s", *_loc(rule), code="budget")
 
@@ -164,7 +166,7 @@ class _Run:
                 leaf.fn(self.facts, item, self.decision)
             except KeyError:
                 continue
-            except Exception as inner:  # noqa: BLE001
+            except Exception as inner:
                 file, line, column = leaf.location
                 return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column)
         return EvaluationError(rule.id, _describe(exc), *_loc(rule))
@@ -205,7 +207,7 @@ class _Run:
                 self.stopped[(rule.group, line)] = rule.id
         except EvaluationError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             loc = action.value.location if action.value is not None and action.value.location else action.location
             raise EvaluationError(rule.id, f"{_describe(exc)} in action '{kind}'", loc.file, loc.line, loc.column) from None
         if self.emit is not None:
@@ -222,7 +224,9 @@ class _Run:
         amount = round_money(value)
         if amount < 0:
             loc = action.value.location if action.value is not None and action.value.location else action.location
-            raise EvaluationError(rule.id, f"{action.kind} amount {amount} is negative", loc.file, loc.line, loc.column, code="negative_amount")
+            raise EvaluationError(
+                rule.id, f"{action.kind} amount {amount} is negative", loc.file, loc.line, loc.column, code="negative_amount"
+            )
         return amount
 
     def _set(self, rule: Rule, action: Action, value: Any, line: str | None) -> None:
@@ -232,8 +236,14 @@ class _Run:
         ftype = self.policy.environment.decision.fields["claim"].type.fields[key].type
         loc = action.value.location if action.value is not None and action.value.location else action.location
         if ftype.enum is not None and value not in ftype.enum:
-            raise EvaluationError(rule.id, f"{name} cannot be '{shorten(str(value), 40)}'; allowed: {', '.join(ftype.enum)}",
-                                  loc.file, loc.line, loc.column, code="enum_value")
+            raise EvaluationError(
+                rule.id,
+                f"{name} cannot be '{shorten(str(value), 40)}'; allowed: {', '.join(ftype.enum)}",
+                loc.file,
+                loc.line,
+                loc.column,
+                code="enum_value",
+            )
         if ftype.money:
             value = self._money(rule, action, value)
         status, note = "applied", ""
@@ -243,14 +253,26 @@ class _Run:
             if prev_rule.stage_index == rule.stage_index:
                 if prev_rule is not rule and prev_rule.priority > rule.priority:
                     if self.emit is not None:
-                        self.emit(ActionApplied(rule, line, action, value, "overridden",
-                                                f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}"))
+                        self.emit(
+                            ActionApplied(
+                                rule,
+                                line,
+                                action,
+                                value,
+                                "overridden",
+                                f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}",
+                            )
+                        )
                     return
                 if prev_value != value:
                     raise EvaluationError(
                         rule.id,
-                        f"conflict: {name} = {plain(value)} here, but {prev_rule.id} (same stage and priority {rule.priority}) set {plain(prev_value)}",
-                        loc.file, loc.line, loc.column, code="conflict",
+                        f"conflict: {name} = {plain(value)} here, but {prev_rule.id} "
+                        f"(same stage and priority {rule.priority}) set {plain(prev_value)}",
+                        loc.file,
+                        loc.line,
+                        loc.column,
+                        code="conflict",
                     )
             elif prev_value != value:
                 status, note = "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"

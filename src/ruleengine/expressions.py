@@ -101,26 +101,51 @@ class Environment:
 
     def constant(self, value: Any) -> ast.expr:
         """A Python name bound to ``value`` when the code is built (Decimal, datetime, frozenset…)."""
-        key = (type(value).__name__, value if not isinstance(value, (list, dict)) else repr(value))
-        try:
-            index = self._const_index[key]
-        except (KeyError, TypeError):
+        key = (type(value).__name__, value)
+        index = self._const_index.get(key)
+        if index is None:
             index = len(self.constants)
             self.constants.append(value)
-            try:
-                self._const_index[key] = index
-            except TypeError:  # pragma: no cover - unhashable constant
-                pass
+            self._const_index[key] = index
         return ast.Name(id=f"_k{index}", ctx=ast.Load())
 
 
 # ---------------------------------------------------------------- step 1-3: text and syntax
 
 _ALLOWED_NODES = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Compare, ast.Eq, ast.NotEq, ast.Lt,
-    ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.IfExp, ast.Name, ast.Load, ast.Attribute,
-    ast.Constant, ast.List, ast.Tuple, ast.Call, ast.GeneratorExp, ast.comprehension, ast.Store,
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.IfExp,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    ast.Call,
+    ast.GeneratorExp,
+    ast.comprehension,
+    ast.Store,
 )
 
 _REFUSED: dict[type, str] = {
@@ -159,9 +184,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ast.expr:
     if not isinstance(text, str):
         raise ExpressionProblem("an expression must be text", 0, "expression_type")
     if len(text) > limits.max_expression_chars:
-        raise ExpressionProblem(
-            f"expression too long: {len(text)} characters > limit {limits.max_expression_chars}", 0, "too_long"
-        )
+        raise ExpressionProblem(f"expression too long: {len(text)} characters > limit {limits.max_expression_chars}", 0, "too_long")
     if not text.strip():
         raise ExpressionProblem("empty expression", 0, "expression_syntax")
     bad = find_refused_character(text.replace("\n", " ").replace("\t", " "))
@@ -186,9 +209,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ast.expr:
         if count > limits.max_expression_nodes:
             raise ExpressionProblem(f"expression too large: more than {limits.max_expression_nodes} parts", 0, "too_complex")
         if depth > limits.max_expression_depth:
-            raise ExpressionProblem(
-                f"expression nested deeper than {limits.max_expression_depth}", _node_offset(text, node), "too_complex"
-            )
+            raise ExpressionProblem(f"expression nested deeper than {limits.max_expression_depth}", _node_offset(text, node), "too_complex")
         refused = _REFUSED.get(type(node))
         if refused is not None:
             raise ExpressionProblem(refused, _node_offset(text, node), "expression_feature")
@@ -371,7 +392,8 @@ class Checker:
         known = [*self.env.facts.fields, "item", "decision", "params", *self.env.definitions, *scope.variables]
         hint = did_you_mean(name, known)
         raise self.fail(
-            f"unknown name '{name}'" + (f" (did you mean '{hint}'?)" if hint else "; facts are read as e.g. shop.type, item.paid_amount, claim.requested_at"),
+            f"unknown name '{name}'"
+            + (f" (did you mean '{hint}'?)" if hint else "; facts are read as e.g. shop.type, item.paid_amount, claim.requested_at"),
             node,
             "unknown_name",
         )
@@ -399,7 +421,7 @@ class Checker:
             self.may_be_absent = True
         if fld.type.kind not in (t.OBJECT,):
             source = ast.get_source_segment(self.text.strip("\n"), node)
-            if source and not any(v in source for v in scope.variables) and source.split(".")[0] != "decision":
+            if source and source.split(".")[0] not in scope.variables and not scope.substitutions:
                 self.reads[source] = py
         return py, fld.type
 
@@ -442,7 +464,10 @@ class Checker:
         op = node.op
         if t.TEXT in kinds or t.LIST in kinds or t.BOOL in kinds:
             bad = lt if lt.kind in (t.TEXT, t.LIST, t.BOOL) else rt
-            raise self.fail(f"arithmetic on {bad.words()} is not allowed" + ("; use a message template to build text" if bad.kind == t.TEXT else ""), node)
+            raise self.fail(
+                f"arithmetic on {bad.words()} is not allowed" + ("; use a message template to build text" if bad.kind == t.TEXT else ""),
+                node,
+            )
         number = t.scalar(t.NUMBER, integer=lt.integer and rt.integer and not isinstance(op, ast.Div), money=lt.money or rt.money)
         if isinstance(op, ast.Add):
             result = {
@@ -480,7 +505,7 @@ class Checker:
         left_py, left_t = self.visit(node.left, scope)
         comparators = []
         prev_node, prev_t = node.left, left_t
-        for op, right in zip(node.ops, node.comparators):
+        for op, right in zip(node.ops, node.comparators, strict=True):
             right_py, right_t = self.visit(right, scope)
             if isinstance(op, (ast.In, ast.NotIn)):
                 if right_t.kind != t.LIST or right_t.elem is None:
@@ -515,11 +540,12 @@ class Checker:
             literals = [e for e in other.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
         for lit in literals:
             assert isinstance(lit, ast.Constant)
-            if lit.value not in typ.enum:
-                hint = did_you_mean(lit.value, typ.enum)
+            value = str(lit.value)
+            if value not in typ.enum:
+                hint = did_you_mean(value, typ.enum)
                 what = ast.get_source_segment(self.text.strip("\n"), subject) or "this field"
                 raise self.fail(
-                    f"'{shorten(lit.value, 40)}' is not a value of {what}"
+                    f"'{shorten(value, 40)}' is not a value of {what}"
                     + (f" (did you mean '{hint}'?)" if hint else "")
                     + f"; allowed: {', '.join(typ.enum)}",
                     lit,
@@ -595,7 +621,7 @@ class Checker:
             raise self.fail(f"{name}() takes {len(kinds)} argument{'s' if len(kinds) != 1 else ''}, got {len(node.args)}", node)
         args = []
         money = False
-        for arg, kind in zip(node.args, kinds):
+        for arg, kind in zip(node.args, kinds, strict=True):
             py, typ = self.visit(arg, scope)
             self._expect(typ, kind, arg, f"argument of {name}()")
             money = money or typ.money
@@ -643,9 +669,13 @@ class Checker:
         return _call(impl, [py_gen]), self._aggregate_type(name, elt_t)
 
     def _check_aggregate_elem(self, name: str, elem: t.Type, node: ast.expr) -> None:
-        need = {"sum": t.NUMBER, "min": elem.kind if elem.kind in (t.NUMBER, t.TIMESTAMP, t.DURATION, t.DATE) else t.NUMBER,
-                "max": elem.kind if elem.kind in (t.NUMBER, t.TIMESTAMP, t.DURATION, t.DATE) else t.NUMBER,
-                "any": t.BOOL, "all": t.BOOL}.get(name)
+        need = {
+            "sum": t.NUMBER,
+            "min": elem.kind if elem.kind in (t.NUMBER, t.TIMESTAMP, t.DURATION, t.DATE) else t.NUMBER,
+            "max": elem.kind if elem.kind in (t.NUMBER, t.TIMESTAMP, t.DURATION, t.DATE) else t.NUMBER,
+            "any": t.BOOL,
+            "all": t.BOOL,
+        }.get(name)
         if need is not None:
             self._expect(elem, need, node, f"the elements of {name}()")
 
@@ -663,7 +693,7 @@ class Checker:
         while isinstance(cursor, ast.Attribute):
             keys.insert(0, cursor.attr)
             cursor = cursor.value
-        if not isinstance(cursor, ast.Name) or not keys and cursor.id not in self.env.facts.fields:
+        if not isinstance(cursor, ast.Name) or (not keys and cursor.id not in self.env.facts.fields):
             raise self.fail("has() and default() take a fact path such as claim.merchant_received_at", node)
         if cursor.id in self.env.facts.fields:
             keys.insert(0, cursor.id)
@@ -689,17 +719,19 @@ class Checker:
         base, keys, typ, optional = self._path(node.args[0], scope)
         if not optional:
             what = ast.get_source_segment(self.text.strip("\n"), node.args[0])
-            raise self.fail(f"{what} is always present (required by the order schema); {name}() is not needed", node.args[0], "needless_presence_check")
+            raise self.fail(
+                f"{what} is always present (required by the order schema); {name}() is not needed", node.args[0], "needless_presence_check"
+            )
         source = ast.get_source_segment(self.text.strip("\n"), node.args[0]) or ".".join(keys)
         if not any(v in source.split(".")[0] for v in scope.variables):
-            self.reads[source] = _call("dig", [base, ast.Constant(tuple(keys)), ast.Constant(None)])
+            self.reads[source] = _call("dig", [base, _keys(keys), ast.Constant(None)])
         self.may_be_absent = saved
         if name == "has":
-            return _call("present", [base, ast.Constant(tuple(keys))]), t.scalar(t.BOOL)
+            return _call("present", [base, _keys(keys)]), t.scalar(t.BOOL)
         fallback, ft = self.visit(node.args[1], scope)
         if ft.kind != typ.kind:
             raise self.fail(f"the default must be {typ.words()}, not {ft.words()}", node.args[1])
-        return _call("dig", [base, ast.Constant(tuple(keys)), fallback]), typ
+        return _call("dig", [base, _keys(keys), fallback]), typ
 
     def _has_service(self, node: ast.Call, scope: _Scope) -> tuple[ast.expr, t.Type]:
         if len(node.args) != 2:
@@ -714,9 +746,16 @@ class Checker:
             raise self.fail("the second argument of has_service() is a service id in quotes", service)
         if allowed and service.value not in allowed:
             hint = did_you_mean(service.value, allowed)
-            raise self.fail(f"unknown service '{service.value}'" + (f" (did you mean '{hint}'?)" if hint else f"; services: {', '.join(allowed)}"), service, "enum_value")
-        services_py = ast.Subscript(ast.Subscript(ast.Name(id=DECISION, ctx=ast.Load()), ast.Constant("services"), ast.Load()),
-                                    ast.Subscript(line_py, ast.Constant("sku"), ast.Load()), ast.Load())
+            raise self.fail(
+                f"unknown service '{service.value}'" + (f" (did you mean '{hint}'?)" if hint else f"; services: {', '.join(allowed)}"),
+                service,
+                "enum_value",
+            )
+        services_py = ast.Subscript(
+            ast.Subscript(ast.Name(id=DECISION, ctx=ast.Load()), ast.Constant("services"), ast.Load()),
+            ast.Subscript(line_py, ast.Constant("sku"), ast.Load()),
+            ast.Load(),
+        )
         return ast.Compare(ast.Constant(service.value), [ast.In()], [services_py]), t.scalar(t.BOOL)
 
     def _expand(self, name: str, args: list[ast.expr], node: ast.expr, scope: _Scope) -> tuple[ast.expr, t.Type]:
@@ -732,7 +771,7 @@ class Checker:
         if definition.compiled.uses_item and not scope.item:
             raise self.fail(f"definition '{name}' reads 'item', which this rule's scope does not have", node, "unknown_name")
         substitutions: dict[str, Compiled] = {}
-        for arg, (pname, ptype) in zip(args, definition.params):
+        for arg, (pname, ptype) in zip(args, definition.params, strict=True):
             sub = Checker(self.env, self.text)
             py, typ = sub.visit(arg, scope)
             if typ.kind != ptype.kind:
@@ -773,13 +812,15 @@ class _Substitute(ast.NodeTransformer):
         return node
 
 
+def _keys(keys: list[str]) -> ast.Tuple:
+    return ast.Tuple([ast.Constant(k) for k in keys], ast.Load())
+
+
 def _call(name: str, args: list[ast.expr]) -> ast.Call:
     return ast.Call(ast.Name(id=f"_fn_{name}", ctx=ast.Load()), args, [])
 
 
-def compile_expression(
-    text: str, env: Environment, *, item: bool, expect: str | None = None
-) -> Compiled:
+def compile_expression(text: str, env: Environment, *, item: bool, expect: str | None = None) -> Compiled:
     """Parse, check and translate one expression; raises ExpressionProblem."""
     tree = parse(text, env.limits)
     return Checker(env, text).check(tree, _Scope(item=item), expect)
@@ -791,8 +832,7 @@ def compile_definition(definition: Definition, env: Environment) -> None:
     definition.tree = tree
     checker = Checker(env, definition.text)
     placeholders = {
-        pname: Compiled(definition.text, ast.Name(id=f"_p_{pname}", ctx=ast.Load()), ptype, False)
-        for pname, ptype in definition.params
+        pname: Compiled(definition.text, ast.Name(id=f"_p_{pname}", ctx=ast.Load()), ptype, False) for pname, ptype in definition.params
     }
     definition.compiled = checker.check(tree, _Scope(item=True, substitutions=placeholders))
 
@@ -830,12 +870,16 @@ def dig(base: Any, keys: tuple[str, ...], fallback: Any) -> Any:
     return base
 
 
-def build_function(
-    body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str
-) -> Callable[..., Any]:
+def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
     """Compile a translated tree into ``f(F, I, D)``; constants are bound as defaults."""
-    used = sorted({n.id for n in ast.walk(body if isinstance(body, ast.AST) else ast.Module(body, [])) if isinstance(n, ast.Name) and n.id.startswith("_k")},
-                  key=lambda s: int(s[2:]))
+    used = sorted(
+        {
+            n.id
+            for n in ast.walk(body if isinstance(body, ast.AST) else ast.Module(body, []))
+            if isinstance(n, ast.Name) and n.id.startswith("_k")
+        },
+        key=lambda s: int(s[2:]),
+    )
     args = ast.arguments(
         posonlyargs=[],
         args=[ast.arg(a) for a in _ARGS] + [ast.arg(k) for k in used],
@@ -844,13 +888,13 @@ def build_function(
         defaults=[ast.Name(id=f"_K{k[2:]}", ctx=ast.Load()) for k in used],
     )
     statements = body if isinstance(body, list) else [ast.Return(body)]
-    func = ast.FunctionDef(name="rule", args=args, body=statements, decorator_list=[], returns=None, type_params=[])
+    func = ast.FunctionDef(name="rule", args=args, body=list(statements), decorator_list=[], returns=None)
     module = ast.Module([func], type_ignores=[])
     ast.fix_missing_locations(module)
     namespace = dict(globals_)
     for k in used:
         namespace[f"_K{k[2:]}"] = env.constants[int(k[2:])]
     code = compile(module, f"<{name}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own tree: every name in it was written by the checker
+    exec(code, namespace)
     fn: Callable[..., Any] = namespace["rule"]
     return fn

@@ -43,9 +43,7 @@ def read_facts(data: bytes | str, name: str = "", policy: Policy | None = None) 
             return read_json(data, name, limits)
         return read_yaml(data, name, limits).data
     except DocumentError as exc:
-        raise FactsError(
-            [FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], name
-        ) from None
+        raise FactsError([FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], name) from None
 
 
 def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
@@ -57,10 +55,7 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
         deep = check_depth(facts, policy.limits)
         if deep is not None:
             raise FactsError([FactsProblem(deep, f"nested deeper than {policy.limits.max_depth} levels", "too_deep")])
-        problems = [
-            FactsProblem(p.pointer, p.message, p.keyword)
-            for p in validator("order.schema.json").problems(facts)
-        ]
+        problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in validator("order.schema.json").problems(facts)]
         if problems:
             raise FactsError(problems)
     converted = policy.convert_facts(facts, "")
@@ -88,10 +83,14 @@ def _consistency(facts: dict[str, Any]) -> list[FactsProblem]:
     if claim is not None and "sku" in claim:
         line = next((i for i in items if i.get("sku") == claim["sku"]), None)
         if line is None:
-            problems.append(FactsProblem("/claim/sku", f"the claim names sku '{claim['sku']}', which is not a line of the order", "unknown_sku"))
+            problems.append(
+                FactsProblem("/claim/sku", f"the claim names sku '{claim['sku']}', which is not a line of the order", "unknown_sku")
+            )
         elif claim.get("quantity", 0) > line.get("quantity", 0):
             problems.append(
-                FactsProblem("/claim/quantity", f"the claim returns {claim['quantity']} units of a line of {line['quantity']}", "claim_quantity")
+                FactsProblem(
+                    "/claim/quantity", f"the claim returns {claim['quantity']} units of a line of {line['quantity']}", "claim_quantity"
+                )
             )
     return problems
 
@@ -113,6 +112,7 @@ def build_converter(typ: t.Type) -> Converter:
         if inner is _same:
             fn = _copy_list
         else:
+
             def fn(value: Any, pointer: str, inner: Converter = inner) -> Any:
                 return [inner(v, f"{pointer}/{i}") for i, v in enumerate(value)]
     elif typ.kind == t.OBJECT:

@@ -11,6 +11,7 @@ import ast
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -161,11 +162,11 @@ class _Loader:
             if not isinstance(doc.data, dict):
                 self.error(doc, (1, 1), "schema", "a policy file is a mapping with policy, parameters, definitions and/or rules")
                 continue
-            problems = file_schema.problems(doc.data)
-            for p in problems:
-                where = doc.locate(p.pointer, key=p.keyword == "additionalProperties")
-                self.error(doc, where, "schema", p.message, p.pointer)
-            if not problems:
+            schema_problems = file_schema.problems(doc.data)
+            for sp in schema_problems:
+                where = doc.locate(sp.pointer, key=sp.keyword == "additionalProperties")
+                self.error(doc, where, "schema", sp.message, sp.pointer)
+            if not schema_problems:
                 self.clean.add(doc.name)
         return files
 
@@ -178,15 +179,29 @@ class _Loader:
         found = list(self._sections("policy"))
         if not found:
             if not self.diagnostics:
-                self.error(_display(self.root), (1, 1), "no_manifest", "no file has the 'policy:' manifest (name, version, timezone, stages)")
+                self.error(
+                    _display(self.root), (1, 1), "no_manifest", "no file has the 'policy:' manifest (name, version, timezone, stages)"
+                )
             raise PolicyError(self.diagnostics)
         for doc, _ in found[1:]:
-            self.error(doc, doc.locate("/policy", key=True), "duplicate_manifest", f"a second 'policy:' manifest (the first is in {found[0][0].name})", "/policy")
+            self.error(
+                doc,
+                doc.locate("/policy", key=True),
+                "duplicate_manifest",
+                f"a second 'policy:' manifest (the first is in {found[0][0].name})",
+                "/policy",
+            )
         doc, manifest = found[0]
         try:
             ZoneInfo(manifest["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            self.error(doc, doc.locate("/policy/timezone"), "timezone", f"unknown time zone '{manifest['timezone']}' (e.g. Asia/Shanghai)", "/policy/timezone")
+            self.error(
+                doc,
+                doc.locate("/policy/timezone"),
+                "timezone",
+                f"unknown time zone '{manifest['timezone']}' (e.g. Asia/Shanghai)",
+                "/policy/timezone",
+            )
             manifest = {**manifest, "timezone": "UTC"}
         return dict(manifest)
 
@@ -203,11 +218,18 @@ class _Loader:
                 typed = self._typed(doc, pointer, spec.get("type"), value, spec.get("unit", ""))
                 if typed is None:
                     continue
-                out[name] = Parameter(name, typed[1], typed[0], spec["description"], spec.get("source", ""), spec.get("unit", ""), Location(doc.name, *where))
+                out[name] = Parameter(
+                    name, typed[1], typed[0], spec["description"], spec.get("source", ""), spec.get("unit", ""), Location(doc.name, *where)
+                )
         for name in self.overrides:
             if name not in out:
                 hint = did_you_mean(name, out)
-                self.error("<parameters>", (1, 1), "unknown_parameter", f"override of unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+                self.error(
+                    "<parameters>",
+                    (1, 1),
+                    "unknown_parameter",
+                    f"override of unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else ""),
+                )
         return out
 
     def _typed(self, doc: Document, pointer: str, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
@@ -256,18 +278,37 @@ class _Loader:
         return None
 
     def definitions(self, env: Environment) -> None:
-        kinds = {"number": t.scalar(t.NUMBER), "money": t.scalar(t.NUMBER, money=True), "text": t.scalar(t.TEXT),
-                 "boolean": t.scalar(t.BOOL), "timestamp": t.scalar(t.TIMESTAMP), "duration": t.scalar(t.DURATION), "date": t.scalar(t.DATE)}
+        kinds = {
+            "number": t.scalar(t.NUMBER),
+            "money": t.scalar(t.NUMBER, money=True),
+            "text": t.scalar(t.TEXT),
+            "boolean": t.scalar(t.BOOL),
+            "timestamp": t.scalar(t.TIMESTAMP),
+            "duration": t.scalar(t.DURATION),
+            "date": t.scalar(t.DATE),
+        }
         docs: dict[str, Document] = {}
         for doc, section in self._sections("definitions"):
             for name, spec in section.items():
                 pointer = pointer_join("/definitions", name)
                 if name in env.definitions:
                     first = env.definitions[name]
-                    self.error(doc, doc.locate(pointer, key=True), "duplicate_definition", f"definition '{name}' is already defined in {first.file}", pointer)
+                    self.error(
+                        doc,
+                        doc.locate(pointer, key=True),
+                        "duplicate_definition",
+                        f"definition '{name}' is already defined in {first.file}",
+                        pointer,
+                    )
                     continue
                 if name in env.facts.fields or name in ("item", "decision", "params", "true", "false"):
-                    self.error(doc, doc.locate(pointer, key=True), "definition_name", f"'{name}' already means something in expressions; choose another name", pointer)
+                    self.error(
+                        doc,
+                        doc.locate(pointer, key=True),
+                        "definition_name",
+                        f"'{name}' already means something in expressions; choose another name",
+                        pointer,
+                    )
                     continue
                 params = tuple((p, kinds[k]) for p, k in spec.get("params", {}).items())
                 env.definitions[name] = Definition(name, params, spec["expr"], pointer=pointer + "/expr", file=doc.name)
@@ -288,9 +329,15 @@ class _Loader:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                cycle = " → ".join((*chain[chain.index(name):], name))
+                cycle = " → ".join((*chain[chain.index(name) :], name))
                 d = env.definitions[name]
-                self.error(docs[name], docs[name].locate(d.pointer), "definition_cycle", f"definitions refer to each other in a circle: {cycle}", d.pointer)
+                self.error(
+                    docs[name],
+                    docs[name].locate(d.pointer),
+                    "definition_cycle",
+                    f"definitions refer to each other in a circle: {cycle}",
+                    d.pointer,
+                )
                 return
             state[name] = 1
             for used in sorted(uses.get(name, ())):
@@ -322,16 +369,29 @@ class _Loader:
         self.check_versions(out)
         return out
 
-    def rule(self, doc: Document, pointer: str, spec: dict[str, Any], env: Environment, globals_: dict[str, Any],
-             stages: tuple[str, ...], order: int) -> Rule | None:
+    def rule(
+        self,
+        doc: Document,
+        pointer: str,
+        spec: dict[str, Any],
+        env: Environment,
+        globals_: dict[str, Any],
+        stages: tuple[str, ...],
+        order: int,
+    ) -> Rule | None:
         before = len(self.diagnostics)
         rule_id = spec["id"]
         scope = spec.get("scope", "order")
         stage = spec["stage"]
         if stage not in stages:
             hint = did_you_mean(stage, stages)
-            self.error(doc, doc.locate(pointer + "/stage"), "unknown_stage",
-                       f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"), pointer + "/stage")
+            self.error(
+                doc,
+                doc.locate(pointer + "/stage"),
+                "unknown_stage",
+                f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"),
+                pointer + "/stage",
+            )
         effective = spec.get("effective", {})
         bounds: list[dt.datetime | None] = []
         for key in ("from", "until"):
@@ -345,17 +405,32 @@ class _Loader:
         if len(self.diagnostics) > before or when is None:
             return None
         rule = Rule(
-            id=rule_id, title_zh=spec["title"]["zh"], title_en=spec["title"]["en"], description=spec["description"],
-            source=spec.get("source", ""), guarantee=spec.get("guarantee", ""), stage=stage, stage_index=stages.index(stage),
-            priority=spec.get("priority", 0), scope=scope, group=spec.get("group", ""), effective_from=bounds[0],
-            effective_until=bounds[1], effective_on=effective.get("on", "paid_at"), when=when, then=then, otherwise=otherwise,
-            location=Location(doc.name, *doc.locate(pointer)), order=order,
+            id=rule_id,
+            title_zh=spec["title"]["zh"],
+            title_en=spec["title"]["en"],
+            description=spec["description"],
+            source=spec.get("source", ""),
+            guarantee=spec.get("guarantee", ""),
+            stage=stage,
+            stage_index=stages.index(stage),
+            priority=spec.get("priority", 0),
+            scope=scope,
+            group=spec.get("group", ""),
+            effective_from=bounds[0],
+            effective_until=bounds[1],
+            effective_on=effective.get("on", "paid_at"),
+            when=when,
+            then=then,
+            otherwise=otherwise,
+            location=Location(doc.name, *doc.locate(pointer)),
+            order=order,
         )
         rule.condition_fn = compile_tree(when, env, globals_, f"rule {rule_id}")
         return rule
 
-    def condition(self, doc: Document, pointer: str, spec: Any, env: Environment, globals_: dict[str, Any],
-                  item: bool, rule_id: str) -> Condition | None:
+    def condition(
+        self, doc: Document, pointer: str, spec: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
+    ) -> Condition | None:
         if isinstance(spec, str) or "expr" in spec:
             text_pointer = pointer if isinstance(spec, str) else pointer + "/expr"
             text = spec if isinstance(spec, str) else spec["expr"]
@@ -365,7 +440,9 @@ class _Loader:
                 self.expression_error(doc, text_pointer, exc)
                 return None
             line, col = doc.locate_in_text(text_pointer, 0)
-            leaf = Leaf(compiled, pointer, "" if isinstance(spec, str) else spec.get("label", ""), (doc.name, line, col), env=env, globals_=globals_)
+            leaf = Leaf(
+                compiled, pointer, "" if isinstance(spec, str) else spec.get("label", ""), (doc.name, line, col), env=env, globals_=globals_
+            )
             leaf.fn = build_function(compiled.py, env, globals_, f"rule {rule_id} {pointer}")
             return leaf
         op = next(k for k in ("all", "any", "not") if k in spec)
@@ -380,8 +457,17 @@ class _Loader:
             return None
         return Group(op, children, pointer, spec.get("label", ""))
 
-    def actions(self, doc: Document, pointer: str, specs: list[dict[str, Any]], env: Environment, globals_: dict[str, Any],
-                scope: str, rule: dict[str, Any], rule_id: str) -> list[Action]:
+    def actions(
+        self,
+        doc: Document,
+        pointer: str,
+        specs: list[dict[str, Any]],
+        env: Environment,
+        globals_: dict[str, Any],
+        scope: str,
+        rule: dict[str, Any],
+        rule_id: str,
+    ) -> list[Action]:
         out = []
         item = scope != "order"
         for index, spec in enumerate(specs):
@@ -390,7 +476,9 @@ class _Loader:
             loc = Location(doc.name, *doc.locate(p))
             if kind == "add_service":
                 if scope == "order":
-                    self.error(doc, doc.locate(p), "scope", "add_service needs scope 'line' or 'claimed_line' (which line gets the service?)", p)
+                    self.error(
+                        doc, doc.locate(p), "scope", "add_service needs scope 'line' or 'claimed_line' (which line gets the service?)", p
+                    )
                 out.append(Action(kind, loc, target=value))
             elif kind == "set":
                 for field_name, raw in value.items():
@@ -401,12 +489,18 @@ class _Loader:
             elif kind in ("compensation", "deduction"):
                 amount = self.money_value(doc, p + "/amount", value["amount"], env, globals_, item, rule_id)
                 if amount is not None:
-                    out.append(Action(kind, loc, target=value["type"], value=amount, form=value.get("form", ""), payer=value.get("payer", "merchant")))
+                    out.append(
+                        Action(
+                            kind, loc, target=value["type"], value=amount, form=value.get("form", ""), payer=value.get("payer", "merchant")
+                        )
+                    )
             elif kind == "violation":
                 out.append(Action(kind, loc, target=value))
             elif kind == "reason":
-                parts = (self.template(doc, p + "/zh", value["zh"], env, globals_, item, rule_id),
-                         self.template(doc, p + "/en", value["en"], env, globals_, item, rule_id))
+                parts = (
+                    self.template(doc, p + "/zh", value["zh"], env, globals_, item, rule_id),
+                    self.template(doc, p + "/en", value["en"], env, globals_, item, rule_id),
+                )
                 out.append(Action(kind, loc, message=parts))
             elif kind == "stop":
                 if not rule.get("group"):
@@ -414,8 +508,9 @@ class _Loader:
                 out.append(Action(kind, loc))
         return out
 
-    def field_value(self, doc: Document, pointer: str, name: str, raw: Any, env: Environment, globals_: dict[str, Any],
-                    item: bool, rule_id: str) -> ValueExpr | None:
+    def field_value(
+        self, doc: Document, pointer: str, name: str, raw: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
+    ) -> ValueExpr | None:
         claim_type = env.decision.fields["claim"].type
         fld = claim_type.fields[name.removeprefix("claim.")]
         loc = Location(doc.name, *doc.locate(pointer))
@@ -431,17 +526,32 @@ class _Loader:
         except ExpressionProblem as exc:
             if fld.type.enum and exc.code == "unknown_name":
                 hint = did_you_mean(raw, fld.type.enum)
-                self.error(doc, loc_tuple(loc), "enum_value", f"'{raw}' is not a value of {name}" + (f" (did you mean '{hint}'?)" if hint else "") + f"; allowed: {', '.join(fld.type.enum)}", pointer)
+                self.error(
+                    doc,
+                    loc_tuple(loc),
+                    "enum_value",
+                    f"'{raw}' is not a value of {name}"
+                    + (f" (did you mean '{hint}'?)" if hint else "")
+                    + f"; allowed: {', '.join(fld.type.enum)}",
+                    pointer,
+                )
             else:
                 self.expression_error(doc, pointer, exc)
             return None
         if compiled.type.kind != fld.type.kind:
-            self.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}, but this expression gives {compiled.type.words()}", pointer)
+            self.error(
+                doc,
+                loc_tuple(loc),
+                "value_type",
+                f"{name} takes {fld.type.words()}, but this expression gives {compiled.type.words()}",
+                pointer,
+            )
             return None
         return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} {name}"), location=loc)
 
-    def money_value(self, doc: Document, pointer: str, raw: Any, env: Environment, globals_: dict[str, Any],
-                    item: bool, rule_id: str) -> ValueExpr | None:
+    def money_value(
+        self, doc: Document, pointer: str, raw: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
+    ) -> ValueExpr | None:
         loc = Location(doc.name, *doc.locate(pointer))
         if not isinstance(raw, str):
             return ValueExpr(literal=raw, location=loc)
@@ -452,8 +562,9 @@ class _Loader:
             return None
         return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} amount"), location=loc)
 
-    def template(self, doc: Document, pointer: str, text: str, env: Environment, globals_: dict[str, Any],
-                 item: bool, rule_id: str) -> list[Any]:
+    def template(
+        self, doc: Document, pointer: str, text: str, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
+    ) -> list[Any]:
         parts: list[Any] = []
         try:
             pieces = split(text)
@@ -479,13 +590,20 @@ class _Loader:
         for rule_id, versions in by_id.items():
             if len(versions) == 1:
                 continue
-            ordered = sorted(versions, key=lambda r: (r.effective_from or dt.datetime.min.replace(tzinfo=dt.timezone.utc)))
-            for earlier, later in zip(ordered, ordered[1:]):
+            ordered = sorted(versions, key=lambda r: r.effective_from or dt.datetime.min.replace(tzinfo=dt.UTC))
+            for earlier, later in itertools.pairwise(ordered):
                 if earlier.effective_until is None or later.effective_from is None or earlier.effective_until > later.effective_from:
                     loc = later.location
-                    self.diagnostics.append(Diagnostic(
-                        loc.file, loc.line, loc.column, "duplicate_rule",
-                        f"rule id '{rule_id}' is also used at {earlier.location}; versions of one rule need 'effective' windows that do not overlap"))
+                    self.diagnostics.append(
+                        Diagnostic(
+                            loc.file,
+                            loc.line,
+                            loc.column,
+                            "duplicate_rule",
+                            f"rule id '{rule_id}' is also used at {earlier.location}; "
+                            "versions of one rule need 'effective' windows that do not overlap",
+                        )
+                    )
             for number, rule in enumerate(ordered, 1):
                 rule.version = number
                 rule.versions = len(ordered)

@@ -91,7 +91,7 @@ class Rule:
     otherwise: list[Action]
     location: Location
     order: int
-    condition_fn: Callable[..., Any] = field(repr=False, default=lambda F, I, D: True)
+    condition_fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: True)
     version: int = 0
     versions: int = 1
 

@@ -25,9 +25,7 @@ from jsonschema.exceptions import ValidationError, relevance
 from .bundled import schemas_dir
 from .text import shorten
 
-_DATE_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 FORMAT_CHECKER = FormatChecker(formats=())
@@ -146,9 +144,11 @@ def _describe(error: ValidationError) -> SchemaProblem:
     pointer = _pointer(error)
     keyword = str(error.validator)
     instance = error.instance
+    schema: Any = error.schema
+    expected: Any = error.validator_value
     key: str | None = None
     if keyword == "additionalProperties" and isinstance(instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        allowed = set(schema.get("properties", {}))
         extra = sorted(k for k in instance if k not in allowed)
         key = extra[0] if extra else None
         names = ", ".join(sorted(allowed))
@@ -158,27 +158,38 @@ def _describe(error: ValidationError) -> SchemaProblem:
             message = f"unknown field '{shorten(str(key), 60)}' (did you mean '{suggestion}'?)"
         return SchemaProblem(pointer + "/" + str(key) if key else pointer, message, keyword, key)
     if keyword == "required":
-        missing = [k for k in error.validator_value if isinstance(instance, dict) and k not in instance]
+        missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         key = missing[0] if missing else None
         return SchemaProblem(pointer, f"missing required field '{key}'", keyword, key)
     if keyword in ("oneOf", "anyOf") and error.context and all(e.validator == "required" for e in error.context):
-        options = [str(e.validator_value[0]) for e in error.context if e.validator_value]
+        options = [str(_first(e.validator_value)) for e in error.context]
         present = [k for k in options if isinstance(instance, dict) and k in instance]
         if len(present) > 1:
             return SchemaProblem(pointer, f"use only one of: {', '.join(present)}", keyword)
         return SchemaProblem(pointer, f"needs one of: {', '.join(options)}", keyword)
     if keyword == "enum":
-        allowed_values = ", ".join(str(v) for v in error.validator_value)
-        suggestion = did_you_mean(str(instance), [str(v) for v in error.validator_value])
+        allowed_values = ", ".join(str(v) for v in expected)
+        suggestion = did_you_mean(str(instance), [str(v) for v in expected])
         hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
         return SchemaProblem(pointer, f"'{shorten(str(instance), 60)}' is not allowed{hint}; expected one of: {allowed_values}", keyword)
     if keyword == "type":
-        return SchemaProblem(pointer, f"expected {_type_words(error.validator_value)}, got {_json_type(instance)} {shorten(_show(instance), 60)}", keyword)
+        return SchemaProblem(
+            pointer, f"expected {_type_words(error.validator_value)}, got {_json_type(instance)} {shorten(_show(instance), 60)}", keyword
+        )
     if keyword == "format":
-        return SchemaProblem(pointer, f"{shorten(_show(instance), 60)} is not a valid {error.validator_value}" + (" (RFC 3339 with an offset, e.g. 2026-11-11T15:20:00+08:00)" if error.validator_value == "date-time" else ""), keyword)
+        return SchemaProblem(
+            pointer,
+            f"{shorten(_show(instance), 60)} is not a valid {error.validator_value}"
+            + (" (RFC 3339 with an offset, e.g. 2026-11-11T15:20:00+08:00)" if error.validator_value == "date-time" else ""),
+            keyword,
+        )
     if keyword == "multipleOf":
         return SchemaProblem(pointer, f"{_show(instance)} has more decimals than allowed (step {error.validator_value})", keyword)
     return SchemaProblem(pointer, shorten(error.message, 200), keyword)
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
 
 
 def _show(value: Any) -> str:
@@ -206,7 +217,15 @@ def _json_type(value: Any) -> str:
 
 
 def _type_words(expected: Any) -> str:
-    words = {"object": "an object", "array": "a list", "string": "text", "integer": "an integer", "number": "a number", "boolean": "true or false", "null": "null"}
+    words = {
+        "object": "an object",
+        "array": "a list",
+        "string": "text",
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "true or false",
+        "null": "null",
+    }
     if isinstance(expected, list):
         return " or ".join(words.get(str(t), str(t)) for t in expected)
     return words.get(str(expected), str(expected))

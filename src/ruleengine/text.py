@@ -17,10 +17,7 @@ def shorten(text: str, limit: int = MAX_QUOTE) -> str:
     """Escape control characters and cut long input, so a message never echoes megabytes."""
     if len(text) > limit:
         text = text[:limit] + f"… ({len(text)} characters)"
-    return "".join(
-        ch if ch in " \n" or unicodedata.category(ch) not in _FORMAT_CATEGORIES else f"\\u{ord(ch):04x}"
-        for ch in text
-    )
+    return "".join(ch if ch in " \n" or unicodedata.category(ch) not in _FORMAT_CATEGORIES else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def position(text: str, offset: int) -> tuple[int, int]:

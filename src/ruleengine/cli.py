@@ -1,0 +1,159 @@
+"""The ``ruleengine`` command: validate a policy, evaluate orders (one, many, or a JSON-lines batch).
+
+Exit codes: 0 ok; 1 a facts or evaluation error; 2 a policy or usage error.
+Errors print as ``file:line:col: code: message`` (or JSON with ``--format json``),
+never as a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .decision import dumps
+from .errors import EvaluationError, FactsError, PolicyError, RuleEngineError
+from .facts import read_facts
+from .loader import load_policy
+from .policy import Policy
+from .report import decision_text
+
+OK, FACTS_ERROR, POLICY_ERROR = 0, 1, 2
+
+
+def _load(rules: str | None, fmt: str) -> Policy:
+    try:
+        return load_policy(rules)
+    except PolicyError as exc:
+        _report_policy_error(exc, fmt)
+        sys.exit(POLICY_ERROR)
+
+
+def _report_policy_error(exc: PolicyError, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(dumps(exc.to_dict(), 2))
+    else:
+        for d in exc.diagnostics:
+            click.echo(str(d), err=True)
+        n = len(exc.diagnostics)
+        click.echo(f"{n} error{'s' if n != 1 else ''}: the policy was not loaded", err=True)
+
+
+def _report_error(exc: RuleEngineError, source: str, fmt: str) -> None:
+    if fmt == "json":
+        data = exc.to_dict()
+        if source and "source" not in data:
+            data["source"] = source
+        click.echo(dumps(data, 2))
+        return
+    if isinstance(exc, FactsError):
+        for p in exc.problems:
+            where = f"{source}:{p.line}:{p.column}" if p.line is not None else f"{source}#{p.pointer or '/'}"
+            click.echo(f"{where}: {p.code}: {p.message}", err=True)
+    else:
+        click.echo(f"{source}: {exc}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ruleengine")
+def main() -> None:
+    """Declarative guarantee policies: validate rules, evaluate orders."""
+
+
+@main.command()
+@click.argument("rules", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate(rules: str | None, fmt: str) -> None:
+    """Check a policy folder (default: the bundled policy) and report every error."""
+    policy = _load(rules, fmt)
+    if fmt == "json":
+        click.echo(
+            dumps(
+                {
+                    "ok": True,
+                    "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
+                    "rules": len(policy.rule_ids()),
+                    "files": list(policy.files),
+                },
+                2,
+            )
+        )
+    else:
+        click.echo(f"ok: {policy.name} {policy.version}: {len(policy.rule_ids())} rules in {len(policy.files)} files ({policy.digest})")
+
+
+@main.command()
+@click.argument("orders", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--rules", type=click.Path(file_okay=False), help="Policy folder (default: the bundled policy).")
+@click.option("--explain", is_flag=True, help="Add the trace: every rule, matched or not, and why.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="text: a summary for policy staff; json: the decision document. Default: json for --batch, else text.",
+)
+@click.option("--batch", type=click.Path(dir_okay=False, allow_dash=True), help="A JSON-lines file of orders: one decision per line.")
+def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str | None, batch: str | None) -> None:
+    """Decide orders (JSON or YAML files, '-' for standard input)."""
+    if batch is None and not orders:
+        _usage("give an order file, '-' for standard input, or --batch FILE.jsonl")
+    if batch is not None and orders:
+        _usage("give either order files or --batch, not both")
+    fmt = fmt or ("json" if batch else "text")
+    policy = _load(rules, fmt)
+    if batch is not None:
+        sys.exit(_batch(policy, batch, explain))
+    status = OK
+    for index, name in enumerate(orders):
+        source = "<stdin>" if name == "-" else name
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            decision = policy.evaluate(read_facts(data, source, policy), explain=explain)
+        except OSError as exc:
+            click.echo(f"{source}: cannot read: {exc.strerror}", err=True)
+            status = FACTS_ERROR
+            continue
+        except (FactsError, EvaluationError) as exc:
+            _report_error(exc, source, fmt)
+            status = FACTS_ERROR
+            continue
+        if fmt == "json":
+            click.echo(decision.to_json(indent=2))
+        else:
+            if index:
+                click.echo("\n" + "─" * 60)
+            click.echo(decision_text(decision.to_dict(), policy))
+    sys.exit(status)
+
+
+def _batch(policy: Policy, path: str, explain: bool) -> int:
+    """Stream a JSON-lines file: one decision or one error object per input line, in order."""
+    status = OK
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    with stream:
+        for number, raw in enumerate(stream, 1):
+            if not raw.strip():
+                continue
+            source = f"{'<stdin>' if path == '-' else path}:{number}"
+            try:
+                decision = policy.evaluate(read_facts(raw, source, policy), explain=explain)
+                click.echo(decision.to_json())
+            except RuleEngineError as exc:
+                status = FACTS_ERROR
+                error: dict[str, Any] = {"line": number, **exc.to_dict()}
+                click.echo(json.dumps(error, ensure_ascii=False, default=str))
+                click.echo(f"{source}: {str(exc).splitlines()[0]}", err=True)
+    return status
+
+
+def _usage(message: str) -> NoReturn:
+    click.echo(f"usage error: {message}", err=True)
+    sys.exit(POLICY_ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
