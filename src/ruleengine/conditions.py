@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .expressions import Compiled, Environment, build_function
+from .interpreter import Interpreter
 
 ABSENT = None
 """The third outcome of a condition: it read a fact that is absent."""
@@ -33,32 +34,30 @@ class Leaf:
     label: str
     location: tuple[str, int, int]
     fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: None)
-    env: Environment | None = field(repr=False, default=None)
-    globals_: dict[str, Any] = field(repr=False, default_factory=dict)
+    interpreter: Interpreter | None = field(repr=False, default=None)
 
     @property
     def text(self) -> str:
         return self.compiled.text
 
+    def interpret(self, facts: Any, item: Any, decision: Any) -> Any:
+        """The leaf's value by the explaining path (simpleeval over the checked tree)."""
+        assert self.interpreter is not None
+        return self.interpreter.evaluate(self.compiled.py, self.text, facts, item, decision)
+
     @functools.cached_property
-    def probes(self) -> list[tuple[str, Callable[..., Any]]]:
-        """Functions reading each fact and comparison operand, built on first explanation."""
-        assert self.env is not None
-        out: list[tuple[str, Callable[..., Any]]] = []
+    def probes(self) -> list[tuple[str, ast.expr | None, Any]]:
+        """(name, tree, constant) for each fact, comparison operand and parameter the leaf reads."""
+        out: list[tuple[str, ast.expr | None, Any]] = []
         seen: set[str] = set()
         for name, py in [*self.compiled.operands, *self.compiled.reads.items()]:
-            if name in seen:
-                continue
-            seen.add(name)
-            out.append((name, build_function(py, self.env, self.globals_, f"probe {name}")))
+            if name not in seen:
+                seen.add(name)
+                out.append((name, py, None))
+        assert self.interpreter is not None
         for name in sorted(self.compiled.params_used):
-            _, value = self.env.params[name]
-            out.append((f"params.{name}", functools.partial(_constant, value)))
+            out.append((f"params.{name}", None, self.interpreter.env.params[name][1]))
         return out
-
-
-def _constant(value: Any, *_: Any) -> Any:
-    return value
 
 
 @dataclass(eq=False)
@@ -184,15 +183,17 @@ def walk(node: Condition, facts: Any, item: Any, decision: Any, seen: list[NodeR
     """Evaluate node by node, recording every visited node in ``seen`` (in order)."""
     if isinstance(node, Leaf):
         try:
-            result: bool | None = bool(node.fn(facts, item, decision))
+            result: bool | None = bool(node.interpret(facts, item, decision))
         except KeyError:
             result = ABSENT
-        values = {}
-        for name, probe in node.probes:
+        values: dict[str, Any] = {}
+        assert node.interpreter is not None
+        for name, tree, constant in node.probes:
+            if tree is None:
+                values[name] = constant
+                continue
             try:
-                values[name] = probe(facts, item, decision)
-            except KeyError:
-                values[name] = ABSENT_VALUE
+                values[name] = node.interpreter.evaluate(tree, name, facts, item, decision)
             except Exception:
                 values[name] = ABSENT_VALUE
         seen.append(NodeResult(node, result, values))

@@ -39,6 +39,7 @@ from .expressions import (
 )
 from .facts import build_converter
 from .functions import make_calendar
+from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
 from .schemas import did_you_mean, load_schema, parse_timestamp, validator
@@ -91,6 +92,7 @@ class _Loader:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     docs: list[Document] = field(default_factory=list)
     clean: set[str] = field(default_factory=set)
+    interpreter: Interpreter | None = None
     """Names of documents that passed the file schema (only those are compiled)."""
 
     # -- reporting
@@ -111,6 +113,7 @@ class _Loader:
         env = Environment(facts_type, decision_type, {n: (p.type, p.value) for n, p in params.items()}, limits=self.limits)
         zone = manifest.get("timezone", "Asia/Shanghai")
         globals_ = runtime_globals(make_calendar(zone))
+        self.interpreter = Interpreter(env, globals_)
         self.definitions(env)
         stages = tuple(manifest.get("stages", ()))
         rules = self.rules(env, globals_, stages)
@@ -440,9 +443,8 @@ class _Loader:
                 self.expression_error(doc, text_pointer, exc)
                 return None
             line, col = doc.locate_in_text(text_pointer, 0)
-            leaf = Leaf(
-                compiled, pointer, "" if isinstance(spec, str) else spec.get("label", ""), (doc.name, line, col), env=env, globals_=globals_
-            )
+            label = "" if isinstance(spec, str) else spec.get("label", "")
+            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), interpreter=self.interpreter)
             leaf.fn = build_function(compiled.py, env, globals_, f"rule {rule_id} {pointer}")
             return leaf
         op = next(k for k in ("all", "any", "not") if k in spec)
