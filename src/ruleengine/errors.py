@@ -82,7 +82,7 @@ class PolicyError(RuleEngineError):
 
     def _summary(self) -> str:
         n = len(self.diagnostics)
-        head = f"{n} error{'s' if n != 1 else ''} in the policy"
+        head = f"{n} error{'s' if n != 1 else ''}"
         return head + ":\n" + "\n".join(str(d) for d in self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:

@@ -149,8 +149,15 @@ class Policy:
         ``trusted``. ``explain`` adds the trace; ``listener`` receives every
         evaluation event (coverage, logs). Raises FactsError or EvaluationError.
         """
+        from .errors import EvaluationError, RuleEngineError
         from .evaluation import evaluate
         from .facts import prepare
 
-        prepared = prepare(facts, self, trusted=trusted)
-        return evaluate(self, prepared, explain=explain, listener=listener)
+        try:
+            prepared = prepare(facts, self, trusted=trusted)
+            return evaluate(self, prepared, explain=explain, listener=listener)
+        except RuleEngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - nothing outside the error family leaves the API
+            hint = " (trusted facts skip validation: do they match the order schema?)" if trusted else ""
+            raise EvaluationError("", f"{type(exc).__name__}: {exc}{hint}", code="internal") from exc
