@@ -158,6 +158,6 @@ class Policy:
             return evaluate(self, prepared, explain=explain, listener=listener)
         except RuleEngineError:
             raise
-        except Exception as exc:  # noqa: BLE001 - nothing outside the error family leaves the API
+        except Exception as exc:  # nothing outside the error family leaves the API
             hint = " (trusted facts skip validation: do they match the order schema?)" if trusted else ""
             raise EvaluationError("", f"{type(exc).__name__}: {exc}{hint}", code="internal") from exc
