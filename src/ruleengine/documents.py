@@ -36,8 +36,10 @@ class Problem:
 
 
 class DocumentError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], document: Document | None = None) -> None:
         self.problems = problems
+        self.document = document
+        """What could be read despite the problems (duplicate keys, ambiguous scalars), if the syntax was sound."""
         super().__init__("; ".join(p.message for p in problems))
 
 
@@ -83,16 +85,29 @@ class Document:
         src = start
         if src < end and self.text[src] in "|>":
             src = self.text.find("\n", src, end) + 1 or end
+        double = self.text[start] == '"'
         for i, ch in enumerate(value):
             if i >= offset:
                 break
             while src < end and self.text[src] != ch:
+                if double and self.text[src] == "\\" and src + 1 < end:
+                    src += _escape_length(self.text, src)
+                    break
                 src += 1
-            if src < end:
-                src += 1
+            else:
+                if src < end:
+                    src += 1
         while src < end and self.text[src] in " \n\"'" and offset < len(value) and value[offset] not in " \n\"'":
             src += 1
         return position(self.text, min(src, len(self.text)))
+
+
+_ESCAPE_LENGTHS = {"x": 4, "u": 6, "U": 10}
+
+
+def _escape_length(text: str, index: int) -> int:
+    """Source characters of the YAML escape at ``index`` (it stands for one value character)."""
+    return _ESCAPE_LENGTHS.get(text[index + 1], 2)
 
 
 def pointer_join(base: str, key: str | int) -> str:
@@ -110,7 +125,7 @@ def _get(data: Any, pointer: str) -> Any:
 
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_YAML11_BOOL = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+_YAML11_BOOL = re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
 _INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _AMBIGUOUS_NUMBER = re.compile(
@@ -136,6 +151,10 @@ def resolve_plain_scalar(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
         if len(text) > 18 or abs(int(text)) > limits.max_integer:
             return None, f"integer {shorten(text, 30)} is out of range (limit {limits.max_integer})"
         return int(text), ""
+    if _SPECIAL_FLOAT.match(text):
+        return None, f"'{text}' is not a finite number; quote it if you mean text"
+    if _AMBIGUOUS_NUMBER.match(text):
+        return None, f"'{text}' is read as a number by some YAML readers (octal, base 60 or with '_'): quote it"
     if _FLOAT.match(text):
         try:
             value = Decimal(text)
@@ -144,10 +163,6 @@ def resolve_plain_scalar(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
         if not value.is_finite() or abs(value.adjusted()) > 15:
             return None, f"number {shorten(text, 30)} is out of range"
         return value, ""
-    if _SPECIAL_FLOAT.match(text):
-        return None, f"'{text}' is not a finite number; quote it if you mean text"
-    if _AMBIGUOUS_NUMBER.match(text):
-        return None, f"'{text}' is read as a number by some YAML readers (octal, base 60 or with '_'): quote it"
     if _DATE_LIKE.match(text):
         return None, f"'{shorten(text, 40)}' looks like a date: quote it (dates and timestamps are text here)"
     return text, ""
@@ -169,7 +184,7 @@ def read_yaml(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> 
     problems: list[Problem] = []
     doc.data = _construct(node, "", doc, problems, limits)
     if problems:
-        raise DocumentError(problems)
+        raise DocumentError(problems, doc)
     return doc
 
 
@@ -196,7 +211,21 @@ def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-    return Problem(line, col, "yaml_syntax", shorten(message))
+    for known, hint in _YAML_HINTS.items():
+        if known in message:
+            message += f" ({hint})"
+            break
+    return Problem(line, col, "yaml_syntax", shorten(message, 300))
+
+
+_YAML_HINTS = {
+    "mapping values are not allowed": "a ': ' inside an unquoted value? put the value in quotes",
+    "did not find expected key": "check the indentation here, and look for an unclosed quote above",
+    "did not find expected '-' indicator": "list items must line up under each other",
+    "found character '\\t'": "indent with spaces, not tabs",
+    "found undefined alias": "aliases (*name) are not allowed: write the value out",
+    "while scanning a quoted scalar": "a quote is not closed",
+}
 
 
 def _prescan_yaml(text: str, limits: Limits) -> None:
@@ -247,6 +276,9 @@ def _construct(node: yaml.Node, pointer: str, doc: Document, problems: list[Prob
                 doc.spans[pointer] = (node.start_mark.index, node.end_mark.index)
             return value
         doc.spans[pointer] = (node.start_mark.index, node.end_mark.index)
+        bad = find_refused_character(node.value)
+        if bad is not None:
+            problems.append(Problem(*mark, "character", f"{bad[1]} (written as an escape)", pointer))
         return node.value
     if isinstance(node, yaml.SequenceNode):
         return [_construct(child, pointer_join(pointer, i), doc, problems, limits) for i, child in enumerate(node.value)]

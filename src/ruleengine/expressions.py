@@ -32,13 +32,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import types as t
+from . import valuetypes as t
 from .functions import IMPLEMENTATIONS, SIGNATURES
 from .limits import DEFAULT_LIMITS, Limits
 from .schemas import did_you_mean
 from .text import find_refused_character, shorten
 
 FACTS, ITEM, DECISION = "F", "I", "D"
+SUPPRESSED = "suppressed"
+"""Code of a problem that only repeats one reported elsewhere; the loader drops it."""
 
 
 class ExpressionProblem(Exception):
@@ -90,6 +92,8 @@ class Environment:
     params: dict[str, tuple[t.Type, Any]]
     definitions: dict[str, Definition] = field(default_factory=dict)
     limits: Limits = DEFAULT_LIMITS
+    broken: set[str] = field(default_factory=set)
+    """Parameters and definitions whose own errors are already reported: uses of them are not errors again."""
     constants: list[Any] = field(default_factory=list)
     _const_index: dict[tuple[str, Any], int] = field(default_factory=dict)
 
@@ -190,15 +194,20 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ast.expr:
     bad = find_refused_character(text.replace("\n", " ").replace("\t", " "))
     if bad is not None:
         raise ExpressionProblem(bad[1], bad[0], "character")
-    _check_identifiers(text)
+    _check_identifiers(text.replace("\n", " "))
+    flat = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
     try:
-        tree = ast.parse(text.strip("\n"), mode="eval")
+        tree = ast.parse(flat, mode="eval")
     except SyntaxError as exc:
-        offset = _offset(text, exc.lineno or 1, (exc.offset or 1) - 1)
+        offset = (exc.offset or 1) - 1
         message = exc.msg
-        if "invalid syntax" in message and "=" in text and "==" not in text:
+        if "invalid syntax" in message and "=" in text and "==" not in text and "!=" not in text and "<=" not in text and ">=" not in text:
             message += "; to compare, write =="
-        raise ExpressionProblem(message, offset, "expression_syntax") from None
+        elif offset >= len(flat.rstrip()) or message.startswith(("unexpected EOF", "'(' was never closed", "invalid syntax. Perhaps")):
+            message += ": the expression is incomplete"
+        elif "leading zeros" in message:
+            message = "numbers cannot start with 0; to write a date or time, use a parameter of type timestamp"
+        raise ExpressionProblem(message, min(offset, len(text)), "expression_syntax") from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExpressionProblem(f"expression too complex: {shorten(str(exc), 80)}", 0, "too_complex") from None
     count = 0
@@ -240,18 +249,15 @@ def _check_identifiers(text: str) -> None:
 
 
 def _offset(text: str, line: int, col: int) -> int:
-    lines = text.strip("\n").split("\n")
-    lead = len(text) - len(text.lstrip("\n"))
-    return lead + sum(len(x) + 1 for x in lines[: max(line - 1, 0)]) + max(col, 0)
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[: max(line - 1, 0)]) + max(col, 0)
 
 
-def _node_offset(text: str, node: ast.AST) -> int:
-    line = getattr(node, "lineno", 1)
-    col = getattr(node, "col_offset", 0)
-    # col_offset counts UTF-8 bytes; convert to characters on that line.
-    raw = text.strip("\n").split("\n")[line - 1] if text.strip("\n") else ""
-    col = len(raw.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
-    return _offset(text, line, col)
+def _node_offset(text: str, node: ast.AST, end: bool = False) -> int:
+    """Character offset of a node (expressions are parsed as one line: newlines became spaces)."""
+    col = getattr(node, "end_col_offset" if end else "col_offset", 0) or 0
+    # col_offset counts UTF-8 bytes; convert to characters.
+    return len(text.replace("\n", " ").encode("utf-8")[:col].decode("utf-8", errors="ignore"))
 
 
 # ---------------------------------------------------------------- step 4-5: types and translation
@@ -276,6 +282,7 @@ class Checker:
     def __init__(self, env: Environment, text: str) -> None:
         self.env = env
         self.text = text
+        self.flat = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
         self.reads: dict[str, ast.expr] = {}
         self.params_used: set[str] = set()
         self.definitions_used: set[str] = set()
@@ -284,6 +291,10 @@ class Checker:
 
     def fail(self, message: str, node: ast.AST, code: str = "expression_type") -> ExpressionProblem:
         return ExpressionProblem(message, _node_offset(self.text, node), code)
+
+    def fail_at_name(self, message: str, node: ast.Attribute, code: str) -> ExpressionProblem:
+        """An error about ``x.name``, placed on ``name`` itself."""
+        return ExpressionProblem(message, _node_offset(self.text, node, end=True) - len(node.attr), code)
 
     def check(self, tree: ast.expr, scope: _Scope, expect: str | None = None) -> Compiled:
         py, typ = self.visit(tree, scope)
@@ -316,7 +327,7 @@ class Checker:
                 for side in [node.left, *node.comparators]:
                     if isinstance(side, (ast.Constant, ast.List, ast.Tuple)):
                         continue
-                    source = ast.get_source_segment(self.text.strip("\n"), side) or ast.unparse(side)
+                    source = ast.get_source_segment(self.flat, side) or ast.unparse(side)
                     if source in self.reads or any(source == s for s, _ in out):
                         continue
                     sub = Checker(self.env, self.text)
@@ -341,7 +352,7 @@ class Checker:
                 raise self.fail(f"number out of range (limit {self.env.limits.max_integer})", node, "out_of_range")
             return ast.Constant(value), t.scalar(t.NUMBER, integer=True)
         if isinstance(value, float):
-            source = ast.get_source_segment(self.text.strip("\n"), node) or repr(value)
+            source = ast.get_source_segment(self.flat, node) or repr(value)
             try:
                 exact = Decimal(source.replace("_", ""))
             except InvalidOperation:
@@ -385,6 +396,8 @@ class Checker:
             return py, fld.type
         if name in self.env.definitions:
             return self._expand(name, [], node, scope)
+        if name in self.env.broken:
+            raise ExpressionProblem(f"definition '{name}' has errors (reported where it is defined)", 0, SUPPRESSED)
         if name == "params":
             raise self.fail("write params.NAME to use a parameter", node, "unknown_name")
         if name in SIGNATURES or name in IMPLEMENTATIONS:
@@ -405,12 +418,12 @@ class Checker:
             return self._param(node)
         base_py, base_type = self.visit(node.value, scope)
         if base_type.kind != t.OBJECT:
-            raise self.fail(f"{base_type.words()} has no field '{node.attr}'", node, "unknown_field")
+            raise self.fail_at_name(f"{base_type.words()} has no field '{node.attr}'", node, "unknown_field")
         fld = base_type.fields.get(node.attr)
         if fld is None:
             hint = did_you_mean(node.attr, base_type.fields)
-            owner = ast.get_source_segment(self.text.strip("\n"), node.value) or base_type.name
-            raise self.fail(
+            owner = ast.get_source_segment(self.flat, node.value) or base_type.name
+            raise self.fail_at_name(
                 f"'{owner}' has no field '{node.attr}'"
                 + (f" (did you mean '{hint}'?)" if hint else f"; its fields are: {', '.join(base_type.fields)}"),
                 node,
@@ -420,16 +433,18 @@ class Checker:
         if fld.optional:
             self.may_be_absent = True
         if fld.type.kind not in (t.OBJECT,):
-            source = ast.get_source_segment(self.text.strip("\n"), node)
+            source = ast.get_source_segment(self.flat, node)
             if source and source.split(".")[0] not in scope.variables and not scope.substitutions:
                 self.reads[source] = py
         return py, fld.type
 
     def _param(self, node: ast.Attribute) -> tuple[ast.expr, t.Type]:
         name = node.attr
+        if name in self.env.broken:
+            raise ExpressionProblem(f"parameter '{name}' has errors (reported where it is defined)", 0, SUPPRESSED)
         if name not in self.env.params:
             hint = did_you_mean(name, self.env.params)
-            raise self.fail(
+            raise self.fail_at_name(
                 f"unknown parameter '{name}'" + (f" (did you mean '{hint}'?)" if hint else "; parameters are defined in parameters.yaml"),
                 node,
                 "unknown_parameter",
@@ -543,7 +558,7 @@ class Checker:
             value = str(lit.value)
             if value not in typ.enum:
                 hint = did_you_mean(value, typ.enum)
-                what = ast.get_source_segment(self.text.strip("\n"), subject) or "this field"
+                what = ast.get_source_segment(self.flat, subject) or "this field"
                 raise self.fail(
                     f"'{shorten(value, 40)}' is not a value of {what}"
                     + (f" (did you mean '{hint}'?)" if hint else "")
@@ -593,6 +608,8 @@ class Checker:
         name = node.func.id
         if name in self.env.definitions:
             return self._expand(name, node.args, node, scope)
+        if name in self.env.broken:
+            raise ExpressionProblem(f"definition '{name}' has errors (reported where it is defined)", 0, SUPPRESSED)
         sig = SIGNATURES.get(name)
         if sig is None:
             hint = did_you_mean(name, [*SIGNATURES, *self.env.definitions])
@@ -618,7 +635,9 @@ class Checker:
                 raise self.fail(f"{name}() needs at least two values, or one generator", node)
             kinds = [kind] * len(node.args)
         if len(node.args) != len(kinds):
-            raise self.fail(f"{name}() takes {len(kinds)} argument{'s' if len(kinds) != 1 else ''}, got {len(node.args)}", node)
+            raise self.fail(
+                f"{name}() takes {len(kinds)} argument{'s' if len(kinds) != 1 else ''}, got {len(node.args)}", node, "arguments"
+            )
         args = []
         money = False
         for arg, kind in zip(node.args, kinds, strict=True):
@@ -718,11 +737,11 @@ class Checker:
         saved = self.may_be_absent
         base, keys, typ, optional = self._path(node.args[0], scope)
         if not optional:
-            what = ast.get_source_segment(self.text.strip("\n"), node.args[0])
+            what = ast.get_source_segment(self.flat, node.args[0])
             raise self.fail(
                 f"{what} is always present (required by the order schema); {name}() is not needed", node.args[0], "needless_presence_check"
             )
-        source = ast.get_source_segment(self.text.strip("\n"), node.args[0]) or ".".join(keys)
+        source = ast.get_source_segment(self.flat, node.args[0]) or ".".join(keys)
         if not any(v in source.split(".")[0] for v in scope.variables):
             self.reads[source] = _call("dig", [base, _keys(keys), ast.Constant(None)])
         self.may_be_absent = saved
@@ -761,12 +780,13 @@ class Checker:
     def _expand(self, name: str, args: list[ast.expr], node: ast.expr, scope: _Scope) -> tuple[ast.expr, t.Type]:
         definition = self.env.definitions[name]
         if definition.compiled is None or definition.tree is None:
-            raise self.fail(f"definition '{name}' has errors or refers to itself", node, "definition")
+            raise ExpressionProblem(f"definition '{name}' has errors (reported where it is defined)", 0, SUPPRESSED)
         if len(args) != len(definition.params):
             raise self.fail(
                 f"{name} takes {len(definition.params)} argument{'s' if len(definition.params) != 1 else ''} "
                 f"({', '.join(p for p, _ in definition.params)}), got {len(args)}",
                 node,
+                "arguments",
             )
         if definition.compiled.uses_item and not scope.item:
             raise self.fail(f"definition '{name}' reads 'item', which this rule's scope does not have", node, "unknown_name")

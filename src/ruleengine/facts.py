@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import types as t
+from . import valuetypes as t
 from .documents import DocumentError, check_depth, read_json, read_yaml
 from .errors import FactsError, FactsProblem
 from .schemas import parse_timestamp, validator
@@ -55,7 +55,11 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
         deep = check_depth(facts, policy.limits)
         if deep is not None:
             raise FactsError([FactsProblem(deep, f"nested deeper than {policy.limits.max_depth} levels", "too_deep")])
-        problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in validator("order.schema.json").problems(facts)]
+        try:
+            problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in validator("order.schema.json").problems(facts)]
+        except (TypeError, ArithmeticError):
+            # jsonschema cannot mix a float with the schema's exact Decimal bounds.
+            problems = _floats(facts) or [FactsProblem("", "numbers must be int or Decimal", "type")]
         if problems:
             raise FactsError(problems)
     converted = policy.convert_facts(facts, "")
@@ -67,6 +71,21 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
     if claim is not None:
         claimed = next((i for i in converted["items"] if i["sku"] == claim["sku"]), None)
     return Prepared(converted, facts, claimed)
+
+
+def _floats(facts: Any) -> list[FactsProblem]:
+    """Every binary float in the facts: they cannot hold 19.99 exactly."""
+    found = []
+    stack: list[tuple[Any, str]] = [(facts, "")]
+    while stack:
+        value, pointer = stack.pop()
+        if isinstance(value, float):
+            found.append(FactsProblem(pointer, "binary floating-point numbers are refused: pass Decimal, or JSON text", "float"))
+        elif isinstance(value, dict):
+            stack.extend((v, f"{pointer}/{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value))
+    return sorted(found, key=lambda p: p.pointer)
 
 
 def _consistency(facts: dict[str, Any]) -> list[FactsProblem]:

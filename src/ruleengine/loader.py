@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,12 +22,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import types as t
+from . import valuetypes as t
 from .bundled import default_rules_dir
 from .conditions import Condition, Group, Leaf, compile_tree, leaves
 from .documents import Document, DocumentError, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
 from .expressions import (
+    SUPPRESSED,
     Compiled,
     Definition,
     Environment,
@@ -38,7 +40,7 @@ from .expressions import (
     runtime_globals,
 )
 from .facts import build_converter
-from .functions import make_calendar
+from .functions import SIGNATURES, make_calendar
 from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
@@ -91,9 +93,10 @@ class _Loader:
     overrides: dict[str, Any]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     docs: list[Document] = field(default_factory=list)
-    clean: set[str] = field(default_factory=set)
+    bad: dict[str, list[str]] = field(default_factory=dict)
+    """Document name → JSON pointers with schema errors; entries under them are not compiled."""
     interpreter: Interpreter | None = None
-    """Names of documents that passed the file schema (only those are compiled)."""
+    broken_names: set[str] = field(default_factory=set)
 
     # -- reporting
     def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None:
@@ -101,6 +104,8 @@ class _Loader:
         self.diagnostics.append(Diagnostic(name, where[0], where[1], code, message, "error", pointer))
 
     def expression_error(self, doc: Document, pointer: str, problem: ExpressionProblem, base: int = 0) -> None:
+        if problem.code == SUPPRESSED:
+            return
         line, col = doc.locate_in_text(pointer, base + problem.offset)
         self.error(doc, (line, col), problem.code, problem.message, pointer)
 
@@ -111,6 +116,7 @@ class _Loader:
         facts_type, decision_type = fact_types()
         params = self.parameters()
         env = Environment(facts_type, decision_type, {n: (p.type, p.value) for n, p in params.items()}, limits=self.limits)
+        env.broken |= self.broken_names
         zone = manifest.get("timezone", "Asia/Shanghai")
         globals_ = runtime_globals(make_calendar(zone))
         self.interpreter = Interpreter(env, globals_)
@@ -157,6 +163,13 @@ class _Loader:
             except DocumentError as exc:
                 for p in exc.problems:
                     self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
+                if exc.document is None or not isinstance(exc.document.data, dict):
+                    continue
+                # Keep what was readable, so one duplicate key does not make every name in the file unknown.
+                doc = exc.document
+                self.docs.append(doc)
+                self.bad[doc.name] = [p.pointer for p in exc.problems]
+                self.bad[doc.name] += [sp.pointer for sp in file_schema.problems(doc.data, limit=50)]
                 continue
             except OSError as exc:
                 self.error(name, (1, 1), "unreadable", exc.strerror or "cannot read the file")
@@ -165,21 +178,26 @@ class _Loader:
             if not isinstance(doc.data, dict):
                 self.error(doc, (1, 1), "schema", "a policy file is a mapping with policy, parameters, definitions and/or rules")
                 continue
-            schema_problems = file_schema.problems(doc.data)
+            schema_problems = file_schema.problems(doc.data, limit=50)
             for sp in schema_problems:
-                where = doc.locate(sp.pointer, key=sp.keyword == "additionalProperties")
+                where = doc.locate(sp.pointer, key=sp.keyword in ("additionalProperties", "propertyNames"))
                 self.error(doc, where, "schema", sp.message, sp.pointer)
-            if not schema_problems:
-                self.clean.add(doc.name)
+            self.bad[doc.name] = [sp.pointer for sp in schema_problems]
         return files
 
     def _sections(self, key: str) -> Iterator[tuple[Document, Any]]:
+        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list}
         for doc in self.docs:
-            if doc.name in self.clean and key in doc.data:
+            if isinstance(doc.data, dict) and isinstance(doc.data.get(key), kinds[key]) and not self.broken(doc, "/" + key, exact=True):
                 yield doc, doc.data[key]
+
+    def broken(self, doc: Document, pointer: str, exact: bool = False) -> bool:
+        """Whether the file schema found an error at ``pointer`` (or, unless ``exact``, inside it)."""
+        return any(bad == pointer or (not exact and bad.startswith(pointer + "/")) for bad in self.bad.get(doc.name, ()))
 
     def manifest(self) -> dict[str, Any]:
         found = list(self._sections("policy"))
+        found = [(doc, m) for doc, m in found if not self.broken(doc, "/policy")]
         if not found:
             if not self.diagnostics:
                 self.error(
@@ -213,6 +231,9 @@ class _Loader:
         for doc, section in self._sections("parameters"):
             for name, spec in section.items():
                 pointer = pointer_join("/parameters", name)
+                if self.broken(doc, pointer):
+                    self.broken_names.add(name)
+                    continue
                 where = doc.locate(pointer, key=True)
                 if name in out:
                     self.error(doc, where, "duplicate_parameter", f"parameter '{name}' is already defined at {out[name].location}", pointer)
@@ -294,6 +315,19 @@ class _Loader:
         for doc, section in self._sections("definitions"):
             for name, spec in section.items():
                 pointer = pointer_join("/definitions", name)
+                if self.broken(doc, pointer):
+                    env.broken.add(name)
+                    continue
+                if name in SIGNATURES:
+                    self.error(
+                        doc,
+                        doc.locate(pointer, key=True),
+                        "definition_name",
+                        f"'{name}' is a built-in function; choose another name",
+                        pointer,
+                    )
+                    env.broken.add(name)
+                    continue
                 if name in env.definitions:
                     first = env.definitions[name]
                     self.error(
@@ -365,6 +399,9 @@ class _Loader:
         for doc, section in self._sections("rules"):
             for index, spec in enumerate(section):
                 pointer = f"/rules/{index}"
+                if self.broken(doc, pointer):
+                    order += 1
+                    continue
                 rule = self.rule(doc, pointer, spec, env, globals_, stages, order)
                 order += 1
                 if rule is not None:
@@ -519,7 +556,18 @@ class _Loader:
         if isinstance(raw, str) and fld.type.enum and raw in fld.type.enum:
             return ValueExpr(literal=raw, location=loc)
         if isinstance(raw, bool) or (not isinstance(raw, str) and fld.type.kind != t.NUMBER):
-            self.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}", pointer)
+            allowed = f": one of {', '.join(fld.type.enum)}" if fld.type.enum else ""
+            self.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}{allowed}", pointer)
+            return None
+        if isinstance(raw, str) and fld.type.kind == t.TIMESTAMP and _LOOKS_LIKE_TIME.match(raw):
+            self.error(
+                doc,
+                loc_tuple(loc),
+                "value_type",
+                f"{name} takes an expression giving a timestamp, e.g. add_days(claim.merchant_received_at, 7); "
+                "a fixed instant belongs in parameters.yaml with type: timestamp",
+                pointer,
+            )
             return None
         if not isinstance(raw, str):
             return ValueExpr(literal=raw, location=loc)
@@ -618,6 +666,9 @@ class _Loader:
         if self.overrides:
             h.update(json.dumps(self.overrides, sort_keys=True, default=str).encode())
         return "sha256:" + h.hexdigest()
+
+
+_LOOKS_LIKE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 
 
 def loc_tuple(loc: Location) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from . import types as t
+from . import valuetypes as t
 from .conditions import Condition
 from .expressions import Compiled, Definition, Environment
 from .limits import DEFAULT_LIMITS, Limits

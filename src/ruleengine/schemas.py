@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -108,7 +107,7 @@ class Validator:
 
     def problems(self, instance: Any, limit: int = 20) -> list[SchemaProblem]:
         out = []
-        for error in sorted(self._validator.iter_errors(instance), key=relevance):
+        for error in sorted(self._validator.iter_errors(instance), key=relevance, reverse=True):
             out.append(_describe(_deepest(error)))
             if len(out) >= limit:
                 break
@@ -117,23 +116,30 @@ class Validator:
 
 
 def _deepest(error: ValidationError) -> ValidationError:
-    """For anyOf/oneOf, the branch error that explains most, not the whole list."""
-    while error.context:
-        best = sorted(error.context, key=_branch_relevance)[-1]
-        if best.validator == "required" and all(e.validator == "required" for e in error.context):
+    """For anyOf/oneOf, the error of the branch the author meant, not the whole list.
+
+    A branch is the wrong one when the value is not even of its kind (a type
+    error, or its distinguishing key is missing); of the branches left, the
+    one whose error goes deepest into the value explains most.
+    """
+    while error.context and str(error.validator) in ("anyOf", "oneOf"):
+        branches: dict[int, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+        meant = [errs for errs in branches.values() if not any(_wrong_kind(e, error) for e in errs)]
+        if not meant:
             return error
+        best = max((e for errs in meant for e in errs), key=lambda e: (len(e.absolute_path), -_weak(e)))
         error = best
     return error
 
 
-def _branch_relevance(error: ValidationError) -> tuple[int, int, int]:
-    # Prefer the branch that got furthest into the instance, then errors that
-    # are not about the instance's type (a type error means "wrong branch").
-    return (len(error.absolute_path), 0 if error.validator == "type" else 1, -len(list(_iter_context(error))))
+def _wrong_kind(sub: ValidationError, parent: ValidationError) -> bool:
+    return len(sub.absolute_path) == len(parent.absolute_path) and str(sub.validator) in ("type", "required", "const")
 
 
-def _iter_context(error: ValidationError) -> Iterator[ValidationError]:
-    yield from error.context or ()
+def _weak(error: ValidationError) -> int:
+    return 1 if str(error.validator) in ("anyOf", "oneOf") else 0
 
 
 def _pointer(error: ValidationError) -> str:
@@ -161,12 +167,21 @@ def _describe(error: ValidationError) -> SchemaProblem:
         missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
         key = missing[0] if missing else None
         return SchemaProblem(pointer, f"missing required field '{key}'", keyword, key)
-    if keyword in ("oneOf", "anyOf") and error.context and all(e.validator == "required" for e in error.context):
-        options = [str(_first(e.validator_value)) for e in error.context]
-        present = [k for k in options if isinstance(instance, dict) and k in instance]
-        if len(present) > 1:
-            return SchemaProblem(pointer, f"use only one of: {', '.join(present)}", keyword)
-        return SchemaProblem(pointer, f"needs one of: {', '.join(options)}", keyword)
+    if "propertyNames" in error.schema_path and isinstance(instance, str):
+        allowed_names = [str(v) for v in expected] if keyword == "enum" else []
+        hint = did_you_mean(instance, allowed_names)
+        message = f"unknown field '{shorten(instance, 60)}'" + (f" (did you mean '{hint}'?)" if hint else "")
+        if allowed_names and not hint:
+            message += f"; expected one of: {', '.join(allowed_names)}"
+        elif not allowed_names:
+            message = f"'{shorten(instance, 60)}' is not an allowed name here"
+        return SchemaProblem(pointer + "/" + instance, message, "propertyNames", instance)
+    if keyword in ("oneOf", "anyOf") and error.context:
+        return _no_branch(pointer, instance, error)
+    if keyword == "maxLength" and isinstance(instance, str):
+        return SchemaProblem(pointer, f"text too long: {len(instance)} characters > limit {expected}", keyword)
+    if keyword == "minLength":
+        return SchemaProblem(pointer, "must not be empty", keyword)
     if keyword == "enum":
         allowed_values = ", ".join(str(v) for v in expected)
         suggestion = did_you_mean(str(instance), [str(v) for v in expected])
@@ -188,8 +203,40 @@ def _describe(error: ValidationError) -> SchemaProblem:
     return SchemaProblem(pointer, shorten(error.message, 200), keyword)
 
 
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
+def _no_branch(pointer: str, instance: Any, error: ValidationError) -> SchemaProblem:
+    """No alternative fits: say which keys or kinds would."""
+    keyword = str(error.validator)
+    options: list[str] = []
+    known: set[str] = set()
+    kinds: list[str] = []
+    for sub in error.context or ():
+        required: Any = sub.validator_value
+        if str(sub.validator) == "required":
+            options += [str(k) for k in required if str(k) not in options]
+        if str(sub.validator) == "type":
+            kinds.append(_type_words(sub.validator_value))
+        schema: Any = sub.schema
+        if isinstance(schema, dict):
+            known |= set(schema.get("properties", {}))
+    if isinstance(instance, dict):
+        unknown = [k for k in instance if known and k not in known]
+        if unknown:
+            hint = did_you_mean(str(unknown[0]), known)
+            return SchemaProblem(
+                pointer + "/" + str(unknown[0]),
+                f"unknown field '{shorten(str(unknown[0]), 60)}'"
+                + (f" (did you mean '{hint}'?)" if hint else f"; expected one of: {', '.join(sorted(known))}"),
+                "additionalProperties",
+                str(unknown[0]),
+            )
+        present = [k for k in options if k in instance]
+        if len(present) > 1:
+            return SchemaProblem(pointer, f"use only one of: {', '.join(present)}", keyword)
+        if options:
+            return SchemaProblem(pointer, f"needs one of: {', '.join(options)}", keyword)
+    if kinds:
+        return SchemaProblem(pointer, f"expected {' or '.join(dict.fromkeys(kinds))}, got {_json_type(instance)}", keyword)
+    return SchemaProblem(pointer, shorten(error.message, 200), keyword)
 
 
 def _show(value: Any) -> str:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import types as t
+from . import valuetypes as t
 from .expressions import Compiled, ExpressionProblem
 
 
