@@ -130,6 +130,20 @@ def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str
     sys.exit(status)
 
 
+@main.command()
+@click.argument("rules", required=False, type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
+def catalogue(rules: str | None, output: str | None) -> None:
+    """Write the policy catalogue (Markdown) for policy staff: guarantees, rules in plain words, parameters."""
+    from .catalogue import markdown
+
+    text = markdown(_load(rules, "text"))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
 def _batch(policy: Policy, path: str, explain: bool) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
     status = OK

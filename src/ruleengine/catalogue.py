@@ -1,0 +1,161 @@
+"""The policy catalogue for policy staff: every guarantee, its rules in plain words, its parameters.
+
+Generated from a loaded policy (``ruleengine catalogue``) into ``docs/policy.md``;
+a test fails when the committed file is stale, so it is never edited by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .conditions import Condition, Group, Leaf
+from .policy import Action, Policy, Rule
+from .report import SERVICE_NAMES
+from .templates import Placeholder, format_value
+
+GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
+GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}
+SCOPES = {"order": "整单 the order", "line": "每个商品行 each line", "claimed_line": "申请的商品行 the claimed line"}
+OPS = {"all": "全部满足 all of", "any": "任一满足 any of", "not": "不满足 not"}
+
+
+def markdown(policy: Policy) -> str:
+    out = [
+        "# 保障服务目录 / Policy catalogue",
+        "",
+        f"策略 Policy **{policy.name} {policy.version}**, 时区 time zone {policy.timezone}. "
+        "本文件由 `ruleengine catalogue` 从 `rules/` 生成，请勿手工编辑 / generated from `rules/` by "
+        "`ruleengine catalogue`: do not edit by hand.",
+        "",
+        "阶段顺序 Stages, in order: " + " → ".join(f"`{s}`" for s in policy.stages),
+        "",
+    ]
+    by_guarantee: dict[str, list[Rule]] = {}
+    for rule in policy.rules:
+        by_guarantee.setdefault(rule.guarantee or "claims", []).append(rule)
+    ordered = sorted(by_guarantee, key=lambda g: (GUARANTEE_ORDER.index(g) if g in GUARANTEE_ORDER else 99, g))
+    out.append("## 目录 Contents")
+    out.append("")
+    for g in ordered:
+        out.append(f"- [{GUARANTEE_TITLES.get(g, g)} — `{g}`](#{g.replace('_', '-')})")
+    out.append("- [参数 Parameters](#parameters)")
+    out.append("")
+    for g in ordered:
+        out.append(f'<a id="{g.replace("_", "-")}"></a>')
+        out.append(f"## {GUARANTEE_TITLES.get(g, g)} — `{g}`")
+        out.append("")
+        for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version)):
+            out += list(_rule(rule, policy))
+    out += list(_parameters(policy))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _rule(rule: Rule, policy: Policy) -> Iterator[str]:
+    version = f" (版本 version {rule.version}/{rule.versions})" if rule.versions > 1 else ""
+    yield f"### `{rule.id}`{version} — {rule.title_zh} / {rule.title_en}"
+    yield ""
+    yield " ".join(rule.description.split())
+    yield ""
+    facts = [f"阶段 stage `{rule.stage}`", f"优先级 priority {rule.priority}", f"范围 scope: {SCOPES[rule.scope]}"]
+    if rule.group:
+        facts.append(f"组 group `{rule.group}`")
+    yield "- " + " · ".join(facts)
+    if rule.effective_from or rule.effective_until:
+        start = rule.effective_from.isoformat() if rule.effective_from else "…"
+        end = rule.effective_until.isoformat() if rule.effective_until else "…"
+        yield f"- 生效 effective: `{rule.effective_on}` in [{start}, {end})"
+    if rule.source:
+        yield f"- 来源 source: {rule.source}"
+    yield "- 条件 when:"
+    yield from _condition(rule.when, 1)
+    if rule.then:
+        yield "- 则 then:"
+        yield from (f"  - {_action(a)}" for a in rule.then)
+    if rule.otherwise:
+        yield "- 否则 else:"
+        yield from (f"  - {_action(a)}" for a in rule.otherwise)
+    used = sorted(_params_used(rule))
+    if used:
+        yield "- 参数 parameters: " + ", ".join(f"[`{p}`](#param-{p.replace('_', '-')})" for p in used)
+    yield ""
+
+
+def _condition(node: Condition, depth: int) -> Iterator[str]:
+    pad = "  " * depth
+    if isinstance(node, Leaf):
+        label = f"{node.label} — " if node.label else ""
+        yield f"{pad}- {label}`{' '.join(node.text.split())}`"
+        return
+    assert isinstance(node, Group)
+    label = f" ({node.label})" if node.label else ""
+    yield f"{pad}- {OPS[node.op]}{label}:"
+    for child in node.children:
+        yield from _condition(child, depth + 1)
+
+
+def _action(action: Action) -> str:
+    value = ""
+    if action.value is not None:
+        value = f"`{' '.join(action.value.compiled.text.split())}`" if action.value.compiled else f"`{action.value.literal}`"
+    if action.kind == "add_service":
+        return f"授予服务 add service `{action.target}`"
+    if action.kind == "set":
+        return f"设置 set `{action.target}` = {value}"
+    if action.kind == "compensation":
+        return f"赔付 compensation `{action.target}` {value} ({action.form}, {action.payer})"
+    if action.kind == "deduction":
+        return f"扣减 deduction `{action.target}` {value}"
+    if action.kind == "violation":
+        return f"记违规 violation `{action.target}`"
+    if action.kind == "reason":
+        assert action.message is not None
+        return "原因 reason: " + _template(action.message[0]) + " / " + _template(action.message[1])
+    return "结束本组 stop the group"
+
+
+def _template(parts: list[Any]) -> str:
+    return "".join(
+        p if isinstance(p, str) else "{" + " ".join(p.compiled.text.split()) + "}" for p in parts if isinstance(p, (str, Placeholder))
+    )
+
+
+def _params_used(rule: Rule) -> set[str]:
+    used: set[str] = set()
+    stack: list[Condition] = [rule.when]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Leaf):
+            used |= node.compiled.params_used
+        else:
+            stack.extend(node.children)
+    for action in [*rule.then, *rule.otherwise]:
+        if action.value is not None and action.value.compiled is not None:
+            used |= action.value.compiled.params_used
+        if action.message is not None:
+            for parts in action.message:
+                for p in parts:
+                    if isinstance(p, Placeholder):
+                        used |= p.compiled.params_used
+    return used
+
+
+def _parameters(policy: Policy) -> Iterator[str]:
+    users: dict[str, list[str]] = {}
+    for rule in policy.rules:
+        for p in _params_used(rule):
+            if rule.id not in users.setdefault(p, []):
+                users[p].append(rule.id)
+    yield '<a id="parameters"></a>'
+    yield "## 参数 Parameters"
+    yield ""
+    yield "| 参数 parameter | 值 value | 说明 description | 来源 source | 使用规则 used by |"
+    yield "|---|---|---|---|---|"
+    for name, param in policy.parameters.items():
+        value = format_value(param.value, param.type, policy.zone, "en")
+        if param.unit and param.unit not in ("rate",):
+            value += f" {param.unit}"
+        used = ", ".join(f"`{r}`" for r in users.get(name, [])) or "—（未使用 unused）"
+        cell = " ".join(param.description.split()).replace("|", "\\|")
+        yield f'| <a id="param-{name.replace("_", "-")}"></a>`{name}` | {value} | {cell} | {param.source or "—"} | {used} |'
+    yield ""
