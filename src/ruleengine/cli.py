@@ -38,7 +38,7 @@ def _report_policy_error(exc: PolicyError, fmt: str) -> None:
     else:
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
-        n = len(exc.diagnostics)
+        n = sum(1 for d in exc.diagnostics if d.severity == "error")
         click.echo(f"{n} error{'s' if n != 1 else ''}: the policy was not loaded", err=True)
 
 

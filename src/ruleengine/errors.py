@@ -36,7 +36,8 @@ class Diagnostic:
     path: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.code}: {self.message}"
+        kind = self.code if self.severity == "error" else f"{self.severity}: {self.code}"
+        return f"{self.file}:{self.line}:{self.column}: {kind}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,11 +78,11 @@ class PolicyError(RuleEngineError):
     """A policy could not be loaded: every problem found, sorted by location."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = sorted(diagnostics)
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.column, d.severity != "error", d.code))
         super().__init__(self._summary())
 
     def _summary(self) -> str:
-        n = len(self.diagnostics)
+        n = sum(1 for d in self.diagnostics if d.severity == "error")
         head = f"{n} error{'s' if n != 1 else ''}"
         return head + ":\n" + "\n".join(str(d) for d in self.diagnostics)
 

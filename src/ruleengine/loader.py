@@ -97,6 +97,8 @@ class _Loader:
     """Document name → JSON pointers with schema errors; entries under them are not compiled."""
     interpreter: Interpreter | None = None
     broken_names: set[str] = field(default_factory=set)
+    unreadable: list[str] = field(default_factory=list)
+    """Files with YAML syntax errors: nothing in them could be read."""
 
     # -- reporting
     def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None:
@@ -124,7 +126,7 @@ class _Loader:
         stages = tuple(manifest.get("stages", ()))
         rules = self.rules(env, globals_, stages)
         if self.diagnostics:
-            raise PolicyError(self.diagnostics)
+            raise PolicyError(self.without_cascades())
         digest = self.digest(files)
         return Policy(
             name=str(manifest["name"]),
@@ -164,6 +166,7 @@ class _Loader:
                 for p in exc.problems:
                     self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
                 if exc.document is None or not isinstance(exc.document.data, dict):
+                    self.unreadable.append(name)
                     continue
                 # Keep what was readable, so one duplicate key does not make every name in the file unknown.
                 doc = exc.document
@@ -184,6 +187,27 @@ class _Loader:
                 self.error(doc, where, "schema", sp.message, sp.pointer)
             self.bad[doc.name] = [sp.pointer for sp in schema_problems]
         return files
+
+    def without_cascades(self) -> list[Diagnostic]:
+        """When a file could not be read at all, names it defines look unknown everywhere else: hide those."""
+        if not self.unreadable:
+            return self.diagnostics
+        cascade = {"unknown_parameter", "unknown_function", "unknown_name"}
+        kept = [d for d in self.diagnostics if d.code not in cascade or d.file in self.unreadable]
+        hidden = len(self.diagnostics) - len(kept)
+        if hidden:
+            first = min(d for d in kept if d.file in self.unreadable)
+            kept.append(
+                Diagnostic(
+                    first.file,
+                    first.line,
+                    first.column,
+                    "hidden_errors",
+                    f"{hidden} errors about unknown names elsewhere are not shown: this file may define them; fix it first",
+                    "info",
+                )
+            )
+        return kept
 
     def _sections(self, key: str) -> Iterator[tuple[Document, Any]]:
         kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list}
