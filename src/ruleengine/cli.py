@@ -159,8 +159,10 @@ def _batch(policy: Policy, path: str, explain: bool) -> int:
             except RuleEngineError as exc:
                 status = FACTS_ERROR
                 error: dict[str, Any] = {"line": number, **exc.to_dict()}
+                error.setdefault("source", source)
                 click.echo(json.dumps(error, ensure_ascii=False, default=str))
-                click.echo(f"{source}: {str(exc).splitlines()[0]}", err=True)
+                first = str(exc).splitlines()[0]
+                click.echo(first if first.startswith(source) else f"{source}: {first}", err=True)
     return status
 
 

@@ -18,8 +18,9 @@ class Decision:
     data: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        """The decision as plain data (money as Decimal); a fresh object the caller owns."""
-        return self.data
+        """The decision as plain data (money as Decimal); a fresh copy the caller owns."""
+        copied: dict[str, Any] = _copy(self.data)
+        return copied
 
     def to_json(self, indent: int | None = None) -> str:
         return dumps(self.data, indent)
@@ -30,15 +31,26 @@ class Decision:
 
     @property
     def claim(self) -> dict[str, Any] | None:
-        return self.data.get("claim")
+        claim = self.data.get("claim")
+        return _copy(claim) if claim is not None else None
 
     @property
     def services(self) -> dict[str, list[str]]:
-        return dict(self.data["services"])
+        services: dict[str, list[str]] = _copy(self.data["services"])
+        return services
 
     @property
     def trace(self) -> list[dict[str, Any]] | None:
-        return self.data.get("trace")
+        trace = self.data.get("trace")
+        return _copy(trace) if trace is not None else None
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def dumps(value: Any, indent: int | None = None) -> str:

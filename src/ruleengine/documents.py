@@ -322,11 +322,14 @@ def _construct(node: yaml.Node, pointer: str, doc: Document, problems: list[Prob
 
 
 class _Refused(ValueError):
-    pass
+    def __init__(self, message: str, token: str, duplicate: bool = False) -> None:
+        super().__init__(message)
+        self.token = token
+        self.duplicate = duplicate
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
+    raise _Refused(f"{name} is not a JSON number", name)
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -335,7 +338,7 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Refused(f"duplicate key '{shorten(key, 60)}'")
+                raise _Refused(f"duplicate key '{shorten(key, 60)}'", key, duplicate=True)
             seen.add(key)
     return out
 
@@ -343,14 +346,46 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _decimal(text: str) -> Decimal:
     value = Decimal(text)
     if not value.is_finite() or abs(value.adjusted()) > 15:
-        raise _Refused(f"number {shorten(text, 30)} is out of range")
+        raise _Refused(f"number {shorten(text, 30)} is out of range", text)
     return value
 
 
 def _integer(text: str, limit: int = DEFAULT_LIMITS.max_integer) -> int:
     if len(text) > 19 or abs(value := int(text)) > limit:
-        raise _Refused(f"integer {shorten(text, 30)} is out of range")
+        raise _Refused(f"integer {shorten(text, 30)} is out of range", text)
     return value
+
+
+_JSON_TOKEN = re.compile(r'\s+|"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+
+
+def _find_token(text: str, refused: _Refused) -> int:
+    """Offset of the refused value (or of the repeated key) in JSON text; 0 if not found."""
+    keys: list[set[str] | None] = []
+    previous = ""
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token.isspace():
+            continue
+        if token == "{":
+            keys.append(set())
+        elif token == "[":
+            keys.append(None)
+        elif token in "}]":
+            if keys:
+                keys.pop()
+        elif refused.duplicate and token.startswith('"') and keys and keys[-1] is not None and previous in ("{", ","):
+            try:
+                key = json.loads(token)
+            except ValueError:
+                key = token
+            if key == refused.token and key in keys[-1]:
+                return match.start()
+            keys[-1].add(key)
+        elif not refused.duplicate and token == refused.token:
+            return match.start()
+        previous = token
+    return 0
 
 
 def read_json(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -367,7 +402,8 @@ def read_json(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> 
     except json.JSONDecodeError as exc:
         raise DocumentError([Problem(exc.lineno, exc.colno, "json_syntax", exc.msg)]) from None
     except _Refused as exc:
-        raise DocumentError([Problem(1, 1, "json_value", str(exc))]) from None
+        line, col = position(text, _find_token(text, exc))
+        raise DocumentError([Problem(line, col, "json_value", str(exc))]) from None
     except RecursionError:
         raise DocumentError([Problem(1, 1, "too_deep", "nesting too deep")]) from None
     except ValueError as exc:

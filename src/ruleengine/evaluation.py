@@ -91,7 +91,7 @@ class _Run:
         for rule in self.policy.rules:
             instant = self._instant(rule)
             if instant is None or not rule.in_effect(instant):
-                if emit is not None and rule.version == rule.versions and not self._any_version_in_effect(rule, instant):
+                if emit is not None:
                     emit(RuleVisited(rule, None, "skipped", self._not_in_effect(rule, instant)))
                 continue
             if rule.scope == "order":
@@ -142,13 +142,13 @@ class _Run:
         value: dt.datetime = self.facts[on]
         return value
 
-    def _any_version_in_effect(self, rule: Rule, instant: dt.datetime | None) -> bool:
-        return instant is not None and any(r.id == rule.id and r.in_effect(instant) for r in self.policy.rules)
-
     def _not_in_effect(self, rule: Rule, instant: dt.datetime | None) -> str:
         if instant is None:
             return f"no {rule.effective_on} to choose a version by"
-        return f"no version in effect at {rule.effective_on} {instant.isoformat()}"
+        start = rule.effective_from.isoformat() if rule.effective_from else "…"
+        end = rule.effective_until.isoformat() if rule.effective_until else "…"
+        which = f"version {rule.version} of {rule.versions}" if rule.versions > 1 else "the rule"
+        return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
 
     def _budget(self, rule: Rule) -> None:
         self.steps += 1

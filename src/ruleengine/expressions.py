@@ -30,7 +30,7 @@ import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from . import valuetypes as t
 from .functions import IMPLEMENTATIONS, SIGNATURES
@@ -310,30 +310,8 @@ class Checker:
             definitions_used=self.definitions_used,
             uses_item=self.uses_item,
         )
-        compiled.operands = self._operands(tree, scope)
+        compiled.operands = operands(py, self.env, skip=set(self.reads))
         return compiled
-
-    def _operands(self, tree: ast.expr, scope: _Scope) -> list[tuple[str, ast.expr]]:
-        """Sub-expressions worth showing in an explanation: the sides of comparisons."""
-        out: list[tuple[str, ast.expr]] = []
-        nodes: list[ast.expr] = [tree]
-        while nodes:
-            node = nodes.pop(0)
-            if isinstance(node, ast.BoolOp):
-                nodes.extend(node.values)
-            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-                nodes.append(node.operand)
-            elif isinstance(node, ast.Compare):
-                for side in [node.left, *node.comparators]:
-                    if isinstance(side, (ast.Constant, ast.List, ast.Tuple)):
-                        continue
-                    source = ast.get_source_segment(self.flat, side) or ast.unparse(side)
-                    if source in self.reads or any(source == s for s, _ in out):
-                        continue
-                    sub = Checker(self.env, self.text)
-                    py, _ = sub.visit(side, scope)
-                    out.append((source, py))
-        return out
 
     # -- dispatch
     def visit(self, node: ast.expr, scope: _Scope) -> tuple[ast.expr, t.Type]:
@@ -830,6 +808,98 @@ class _Substitute(ast.NodeTransformer):
         if node.id.startswith("_p_") and node.id[3:] in self.substitutions:
             return copy.deepcopy(self.substitutions[node.id[3:]].py)
         return node
+
+
+def operands(py: ast.expr, env: Environment, skip: set[str]) -> list[tuple[str, ast.expr]]:
+    """The sides of the comparisons that decide a condition, as readable text and as trees.
+
+    Works on the translated tree, so values computed inside definitions (a
+    window's end, say) are shown too.
+    """
+    out: list[tuple[str, ast.expr]] = []
+    seen = set(skip)
+    nodes: list[ast.expr] = [py]
+    while nodes:
+        node = nodes.pop(0)
+        if isinstance(node, ast.BoolOp):
+            nodes.extend(node.values)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            nodes.append(node.operand)
+        elif isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                if isinstance(side, (ast.Constant, ast.Tuple)) or (isinstance(side, ast.Name) and side.id.startswith("_k")):
+                    continue
+                text = readable(side, env)
+                if text not in seen:
+                    seen.add(text)
+                    out.append((text, side))
+    return out
+
+
+def readable(py: ast.expr, env: Environment) -> str:
+    """The translated tree written back the way an author writes it (``claim.requested_at``, ``days(8)``)."""
+    return ast.unparse(_Readable(env).visit(copy.deepcopy(py)))
+
+
+class _Readable(ast.NodeTransformer):
+    _ROOTS: ClassVar[dict[str, str]] = {ITEM: "item", DECISION: "decision"}
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        base = node.value
+        key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+        if isinstance(base, ast.Name) and base.id == FACTS and isinstance(key, str):
+            return ast.Name(id=key, ctx=ast.Load())
+        value = self.visit(base)
+        if isinstance(key, str):
+            return ast.Attribute(value=value, attr=key, ctx=ast.Load())
+        return ast.Subscript(value=value, slice=self.visit(node.slice), ctx=ast.Load())
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        name = node.id
+        if name in self._ROOTS:
+            return ast.Name(id=self._ROOTS[name], ctx=ast.Load())
+        if name.startswith("_fn_"):
+            return ast.Name(id=name[4:], ctx=ast.Load())
+        if name.startswith("_k"):
+            return ast.Name(id=_literal(self.env.constants[int(name[2:])]), ctx=ast.Load())
+        if name.startswith("_v"):
+            return ast.Name(id=name.split("_", 2)[2], ctx=ast.Load())
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        func = node.func.id if isinstance(node.func, ast.Name) else ""
+        args = [self.visit(a) for a in node.args]
+        if func == "_fn_divide" and len(args) == 2:
+            return ast.BinOp(args[0], ast.Div(), args[1])
+        if func == "_fn_scale" and len(args) == 2:
+            return ast.BinOp(args[0], ast.Mult(), args[1])
+        if func in ("_fn_present", "_fn_dig") and isinstance(node.args[1], ast.Tuple):
+            path: ast.expr = args[0]
+            for key in node.args[1].elts:
+                if isinstance(key, ast.Constant):
+                    path = (
+                        ast.Name(id=str(key.value), ctx=ast.Load())
+                        if isinstance(path, ast.Name) and path.id == FACTS
+                        else ast.Attribute(path, str(key.value), ast.Load())
+                    )
+            name = "has" if func == "_fn_present" else "default"
+            extra = [] if func == "_fn_present" else [args[2]]
+            return ast.Call(ast.Name(id=name, ctx=ast.Load()), [path, *extra], [])
+        return ast.Call(self.visit(node.func), args, [])
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, (tuple, list, frozenset)):
+        items = sorted(value) if isinstance(value, frozenset) else list(value)
+        return "[" + ", ".join(repr(v) if isinstance(v, str) else _literal(v) for v in items) + "]"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return repr(value)
 
 
 def _keys(keys: list[str]) -> ast.Tuple:

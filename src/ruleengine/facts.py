@@ -58,8 +58,8 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
         try:
             problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in validator("order.schema.json").problems(facts)]
         except (TypeError, ArithmeticError):
-            # jsonschema cannot mix a float with the schema's exact Decimal bounds.
-            problems = _floats(facts) or [FactsProblem("", "numbers must be int or Decimal", "type")]
+            # jsonschema cannot compare a float, NaN or an absurd exponent with the schema's exact bounds.
+            problems = _unusable_numbers(facts) or [FactsProblem("", "numbers must be finite int or Decimal values", "type")]
         if problems:
             raise FactsError(problems)
     converted = policy.convert_facts(facts, "")
@@ -73,14 +73,16 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
     return Prepared(converted, facts, claimed)
 
 
-def _floats(facts: Any) -> list[FactsProblem]:
-    """Every binary float in the facts: they cannot hold 19.99 exactly."""
+def _unusable_numbers(facts: Any) -> list[FactsProblem]:
+    """Binary floats (they cannot hold 19.99), NaN, infinities and absurd exponents, by pointer."""
     found = []
     stack: list[tuple[Any, str]] = [(facts, "")]
     while stack:
         value, pointer = stack.pop()
         if isinstance(value, float):
             found.append(FactsProblem(pointer, "binary floating-point numbers are refused: pass Decimal, or JSON text", "float"))
+        elif isinstance(value, Decimal) and (not value.is_finite() or abs(value.adjusted()) > 15):
+            found.append(FactsProblem(pointer, f"{value} is not a usable number", "not_finite"))
         elif isinstance(value, dict):
             stack.extend((v, f"{pointer}/{k}") for k, v in value.items())
         elif isinstance(value, list):

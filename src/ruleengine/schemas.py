@@ -164,8 +164,8 @@ def _describe(error: ValidationError) -> SchemaProblem:
             message = f"unknown field '{shorten(str(key), 60)}' (did you mean '{suggestion}'?)"
         return SchemaProblem(pointer + "/" + str(key) if key else pointer, message, keyword, key)
     if keyword == "required":
-        missing = [k for k in expected if isinstance(instance, dict) and k not in instance]
-        key = missing[0] if missing else None
+        match = re.match(r"^'(.+)' is a required property$", str(error.message))
+        key = match.group(1) if match else str(_first(expected))
         return SchemaProblem(pointer, f"missing required field '{key}'", keyword, key)
     if "propertyNames" in error.schema_path and isinstance(instance, str):
         allowed_names = [str(v) for v in expected] if keyword == "enum" else []
@@ -188,9 +188,19 @@ def _describe(error: ValidationError) -> SchemaProblem:
         hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
         return SchemaProblem(pointer, f"'{shorten(str(instance), 60)}' is not allowed{hint}; expected one of: {allowed_values}", keyword)
     if keyword == "type":
-        return SchemaProblem(
-            pointer, f"expected {_type_words(error.validator_value)}, got {_json_type(instance)} {shorten(_show(instance), 60)}", keyword
-        )
+        shown = "" if instance is None or isinstance(instance, (dict, list)) else " " + shorten(_show(instance), 60)
+        return SchemaProblem(pointer, f"expected {_type_words(expected)}, got {_json_type(instance)}{shown}", keyword)
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {
+            "minimum": "below the minimum",
+            "maximum": "above the maximum",
+            "exclusiveMinimum": "not above",
+            "exclusiveMaximum": "not below",
+        }[keyword]
+        return SchemaProblem(pointer, f"{shorten(_show(instance), 40)} is {words} {_show(expected)}", keyword)
+    if keyword in ("minItems", "maxItems"):
+        bound = "at least" if keyword == "minItems" else "at most"
+        return SchemaProblem(pointer, f"{bound} {expected} items, got {len(instance)}", keyword)
     if keyword == "format":
         return SchemaProblem(
             pointer,
@@ -237,6 +247,10 @@ def _no_branch(pointer: str, instance: Any, error: ValidationError) -> SchemaPro
     if kinds:
         return SchemaProblem(pointer, f"expected {' or '.join(dict.fromkeys(kinds))}, got {_json_type(instance)}", keyword)
     return SchemaProblem(pointer, shorten(error.message, 200), keyword)
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
 
 
 def _show(value: Any) -> str:

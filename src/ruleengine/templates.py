@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -89,7 +89,7 @@ def format_value(value: Any, typ: t.Type | None, zone: ZoneInfo, lang: str = "zh
         return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
     if isinstance(value, Decimal) or (isinstance(value, int) and typ is not None and typ.money):
         if typ is not None and typ.money:
-            return f"{Decimal(value).quantize(Decimal('0.01')):f}"
+            return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
         return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
     if isinstance(value, dt.datetime):
         local = value.astimezone(zone)
