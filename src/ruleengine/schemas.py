@@ -200,7 +200,8 @@ def _describe(error: ValidationError) -> SchemaProblem:
         return SchemaProblem(pointer, f"{shorten(_show(instance), 40)} is {words} {_show(expected)}", keyword)
     if keyword in ("minItems", "maxItems"):
         bound = "at least" if keyword == "minItems" else "at most"
-        return SchemaProblem(pointer, f"{bound} {expected} items, got {len(instance)}", keyword)
+        count = len(instance) if isinstance(instance, list) else 0
+        return SchemaProblem(pointer, f"{bound} {expected} items, got {count}", keyword)
     if keyword == "format":
         return SchemaProblem(
             pointer,
