@@ -540,29 +540,26 @@ def test_partial_return_of_a_multi_unit_line(policy: ruleengine.Policy) -> None:
 # ---------------------------------------------------------------- not implemented yet: never approved by default
 
 
-@pytest.mark.parametrize(
-    ("name", "claim_type"),
-    [
-        ("counterfeit-global-confirmed-ninefold.json", "counterfeit"),
-        ("quality-issue-full-return-refunds-postage.json", "quality_issue"),
-    ],
-)
-def test_undecided_claim_types_stay_needs_review(policy: ruleengine.Policy, name: str, claim_type: str) -> None:
-    data = decide(policy, load_example(name))
+def test_counterfeit_on_tmall_global_is_compensated_ninefold(policy: ruleengine.Policy) -> None:
+    data = decide(policy, load_example("counterfeit-global-confirmed-ninefold.json"))
     claim = data["claim"]
-    assert claim["type"] == claim_type
-    assert claim["outcome"] == "needs_review"
-    _not_owed(claim)
-    assert [r["rule"] for r in claim["reasons"]] == ["claims.undecided"]
-    assert claim_type in claim["reasons"][0]["message"]
-    assert "转人工审核" in claim["reasons"][0]["message"]
-    assert data["compensations"] == []
-    assert data["fired"][-1] == "claims.undecided"
+    assert (claim["outcome"], claim["resolution"], claim["refund_amount"]) == ("approved", "refund", D("860.00"))
+    assert claim["compensation_amount"] == D("7740.00")
+    assert claim["return_shipping_payer"] == "merchant"
+    assert data["compensations"] == [
+        {"type": "counterfeit", "amount": D("7740.00"), "form": "cash", "payer": "merchant", "rule": "authenticity.approve"}
+    ]
+
+
+def test_quality_return_of_every_unit_refunds_the_postage(policy: ruleengine.Policy) -> None:
+    claim = decide(policy, load_example("quality-issue-full-return-refunds-postage.json"))["claim"]
+    assert (claim["outcome"], claim["refund_amount"], claim["refund_timing"]) == ("approved", D("137.00"), "immediate")
+    assert claim["return_shipping_payer"] == "merchant"
 
 
 @pytest.mark.parametrize(
     "claim_type",
-    ["quality_issue", "damaged_on_arrival", "counterfeit", "not_as_described", "price_drop", "installation_issue", "trade_in", "repair"],
+    ["quality_issue", "counterfeit", "not_as_described", "price_drop", "installation_issue", "trade_in", "repair"],
 )
 def test_no_claim_type_is_approved_by_default(policy: ruleengine.Policy, claim_type: str) -> None:
     facts = load_example("fast-refund-immediate.json")
