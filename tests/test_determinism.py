@@ -72,7 +72,7 @@ def test_cli_output_is_identical_across_hash_seeds(policy: ruleengine.Policy, ex
 def test_one_policy_from_eight_threads_matches_single_threaded_results() -> None:
     fresh = ruleengine.load_policy(RULES)  # nothing cached yet: lazy state is built under contention
     facts = {name: load_example(name) for name in NAMES}
-    rounds, threads = 50, 8
+    rounds, threads = 12, 8
     barrier = threading.Barrier(threads)
     results: list[list[tuple[str, bool, str]]] = [[] for _ in range(threads)]
     failures: list[BaseException] = []

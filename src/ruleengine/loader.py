@@ -8,6 +8,7 @@ running service) either gets a complete new policy or keeps its old one.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import valuetypes as t
 from .bundled import default_rules_dir
 from .conditions import Condition, Group, Leaf, compile_tree, leaves
-from .documents import Document, DocumentError, pointer_join, read_yaml
+from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
 from .expressions import (
     SUPPRESSED,
@@ -44,7 +45,7 @@ from .functions import SIGNATURES, make_calendar
 from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
-from .schemas import did_you_mean, load_schema, parse_timestamp, validator
+from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .templates import Placeholder, split
 
 
@@ -98,6 +99,7 @@ class _Loader:
     interpreter: Interpreter | None = None
     broken_names: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
+    contents: dict[Path, bytes] = field(default_factory=dict)
     """Files with YAML syntax errors: nothing in them could be read."""
 
     # -- reporting
@@ -153,7 +155,6 @@ class _Loader:
             raise PolicyError([Diagnostic(_display(self.root), 1, 1, "empty_policy", "no rule files (*.yaml) in the policy folder")])
         if len(files) > self.limits.max_policy_files:
             raise PolicyError([Diagnostic(_display(self.root), 1, 1, "too_large", f"more than {self.limits.max_policy_files} files")])
-        file_schema = validator("rule.schema.json")
         for path in files:
             name = _display(path)
             try:
@@ -161,27 +162,26 @@ class _Loader:
                 if size > self.limits.max_file_bytes:
                     self.error(name, (1, 1), "too_large", f"file too large: {size} bytes > limit {self.limits.max_file_bytes}")
                     continue
-                doc = read_yaml(path.read_bytes(), name, self.limits)
-            except DocumentError as exc:
-                for p in exc.problems:
-                    self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
-                if exc.document is None or not isinstance(exc.document.data, dict):
-                    self.unreadable.append(name)
-                    continue
-                # Keep what was readable, so one duplicate key does not make every name in the file unknown.
-                doc = exc.document
-                self.docs.append(doc)
-                self.bad[doc.name] = [p.pointer for p in exc.problems]
-                self.bad[doc.name] += [sp.pointer for sp in file_schema.problems(doc.data, limit=50)]
-                continue
+                data = path.read_bytes()
+                self.contents[path] = data
+                doc, problems, schema_problems = _read_policy_file(data, name, self.limits)
             except OSError as exc:
                 self.error(name, (1, 1), "unreadable", exc.strerror or "cannot read the file")
                 continue
+            for p in problems:
+                self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
+            if doc is None:
+                if problems:
+                    self.unreadable.append(name)
+                continue
             self.docs.append(doc)
+            if problems:
+                # Keep what was readable, so one duplicate key does not make every name in the file unknown.
+                self.bad[doc.name] = [p.pointer for p in problems] + [sp.pointer for sp in schema_problems]
+                continue
             if not isinstance(doc.data, dict):
                 self.error(doc, (1, 1), "schema", "a policy file is a mapping with policy, parameters, definitions and/or rules")
                 continue
-            schema_problems = file_schema.problems(doc.data, limit=50)
             for sp in schema_problems:
                 where = doc.locate(sp.pointer, key=sp.keyword in ("additionalProperties", "propertyNames"))
                 self.error(doc, where, "schema", sp.message, sp.pointer)
@@ -686,13 +686,33 @@ class _Loader:
         h = hashlib.sha256()
         for path in files:
             h.update(path.relative_to(self.root).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
+            h.update(self.contents[path] + b"\0")
         if self.overrides:
             h.update(json.dumps(self.overrides, sort_keys=True, default=str).encode())
         return "sha256:" + h.hexdigest()
 
 
 _LOOKS_LIKE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+
+
+def _read_policy_file(data: bytes, name: str, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+    """Parse and schema-check one file; reloading a policy re-reads only the files that changed."""
+    doc, problems, schema_problems = _parse_policy_file(data, limits)
+    return (dataclasses.replace(doc, name=name) if doc is not None else None), problems, schema_problems
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+    """Cached by the file's exact bytes. The Document is shared: nothing downstream modifies it."""
+    doc: Document | None
+    try:
+        doc = read_yaml(data, "", limits)
+        problems: tuple[Problem, ...] = ()
+    except DocumentError as exc:
+        doc, problems = exc.document, tuple(exc.problems)
+    if doc is None or not isinstance(doc.data, dict):
+        return doc, problems, ()
+    return doc, problems, tuple(validator("rule.schema.json").problems(doc.data, limit=50))
 
 
 def loc_tuple(loc: Location) -> tuple[int, int]:

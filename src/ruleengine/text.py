@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_QUOTE = 120
@@ -42,12 +43,27 @@ def decode_utf8(data: bytes) -> tuple[str | None, int, str]:
         return None, len(good), f"invalid UTF-8 byte 0x{data[exc.start]:02x}"
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def find_refused_character(text: str) -> tuple[int, str] | None:
     """The first NUL, control, bidi, zero-width or unassigned character, if any."""
-    for i, ch in enumerate(text):
-        if ch in _ALLOWED_CONTROLS:
-            continue
-        if ord(ch) < 0x20 or unicodedata.category(ch) in _FORMAT_CATEGORIES:
-            name = unicodedata.name(ch, "") or "control character"
-            return i, f"character U+{ord(ch):04X} {name} is not allowed"
-    return None
+    if text.isascii():
+        match = _ASCII_CONTROL.search(text)
+        if match is None:
+            return None
+        bad_chars = {match.group()}
+    else:
+        bad_chars = {ch for ch in set(text) if _refused(ch)}
+        if not bad_chars:
+            return None
+    index = min(text.index(ch) for ch in bad_chars)
+    ch = text[index]
+    name = unicodedata.name(ch, "") or "control character"
+    return index, f"character U+{ord(ch):04X} {name} is not allowed"
+
+
+def _refused(ch: str) -> bool:
+    if ch in _ALLOWED_CONTROLS:
+        return False
+    return ord(ch) < 0x20 or unicodedata.category(ch) in _FORMAT_CATEGORIES
