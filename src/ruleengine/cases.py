@@ -18,7 +18,7 @@ from typing import Any
 
 from .documents import DocumentError, read_yaml
 from .errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEngineError
-from .events import plain
+from .events import Listener, plain
 from .facts import read_facts
 from .loader import _display, load_policy
 from .policy import Policy
@@ -204,13 +204,13 @@ class PolicyCache:
         return found
 
 
-def run_case(case: Case, policy: Policy) -> CaseResult:
+def run_case(case: Case, policy: Policy, listener: Listener | None = None) -> CaseResult:
     if case.problem:
         return CaseResult(case, "error", message=case.problem)
     assert case.facts is not None
     expected_error = case.expect.get("error") if set(case.expect) == {"error"} else None
     try:
-        decision = policy.evaluate(case.facts).to_dict()
+        decision = policy.evaluate(case.facts, listener=listener).to_dict()
     except FactsError as exc:
         if expected_error == "facts":
             return CaseResult(case, "passed")
@@ -311,3 +311,38 @@ def _explain_mismatches(mismatches: list[Mismatch], case: Case, policy: Policy) 
                     label = failed.get("label") or failed.get("expr")
                     values = ", ".join(f"{k} = {_show(v)}" for k, v in failed.get("values", {}).items())
                     m.writers.append(f"  {entry['rule']}: not met: {label}" + (f" ({values})" if values else ""))
+
+
+@dataclass
+class Run:
+    results: list[CaseResult] = field(default_factory=list)
+    broken_files: list[tuple[str, PolicyError]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for r in self.results if r.passed)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed + len(self.broken_files)
+
+
+def run_files(paths: list[Path], rules: Path | None = None, listener: Listener | None = None) -> Run:
+    """Run every case of every case file; a file or policy that does not load counts as a failure."""
+    run = Run()
+    cache = PolicyCache()
+    for path in case_files(paths):
+        try:
+            cases = load_cases(path)
+        except PolicyError as exc:
+            run.broken_files.append((_display(path), exc))
+            continue
+        root = rules if rules is not None else policy_root_for(path)
+        for case in cases:
+            try:
+                policy = cache.get(root, case.parameters)
+            except PolicyError as exc:
+                run.results.append(CaseResult(case, "error", message=f"the policy does not load:\n{exc}"))
+                continue
+            run.results.append(run_case(case, policy, listener))
+    return run

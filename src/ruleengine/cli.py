@@ -130,6 +130,62 @@ def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str
     sys.exit(status)
 
 
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--rules", type=click.Path(file_okay=False), help="Policy folder for every case (default: the folder above each case file's cases/)."
+)
+@click.option("--coverage", "with_coverage", is_flag=True, help="Report rule, condition-branch and parameter coverage.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), help="Fail when rule coverage is below this percentage.")
+@click.option("--format", "fmt", type=click.Choice(["text", "junit", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the junit/json report to this file.")
+def test_command(
+    paths: tuple[str, ...], rules: str | None, with_coverage: bool, fail_under: float | None, fmt: str, output: str | None
+) -> None:
+    """Run regression cases (YAML case files; default: rules/cases)."""
+    import time
+
+    from .cases import run_files
+    from .coverage import Coverage
+    from .reporting import junit_xml, run_json, run_text
+
+    targets = [Path(p) for p in paths] or [Path(rules or "rules") / "cases"]
+    missing = [str(t) for t in targets if not t.exists()]
+    if missing:
+        _usage(f"no case files at {', '.join(missing)}")
+    coverage: Coverage | None = None
+    if with_coverage or fail_under is not None:
+        coverage = Coverage(_load(rules or str(_policy_root(targets[0])), "text"))
+    started = time.monotonic()
+    run = run_files(targets, Path(rules) if rules else None, coverage)
+    elapsed = time.monotonic() - started
+    report = coverage.report() if coverage is not None else None
+    if fmt == "junit":
+        text = junit_xml(run, elapsed)
+    elif fmt == "json":
+        text = run_json(run, report)
+    else:
+        text = run_text(run, elapsed, report)
+    if output and fmt != "text":
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"{run.passed} passed, {run.failed} failed")
+    else:
+        click.echo(text)
+    failed = run.failed > 0 or not run.results
+    if report is not None and fail_under is not None and report.rule_percent < fail_under:
+        click.echo(f"rule coverage {report.rule_percent:.1f}% is below --fail-under {fail_under}", err=True)
+        failed = True
+    sys.exit(FACTS_ERROR if failed else OK)
+
+
+def _policy_root(target: Path) -> Path:
+    from .cases import policy_root_for
+
+    if target.is_dir() and target.name == "cases":
+        return target.parent
+    return policy_root_for(target if target.is_file() else target / "x.yaml")
+
+
 @main.command()
 @click.argument("rules", required=False, type=click.Path(file_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
