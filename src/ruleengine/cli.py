@@ -130,6 +130,35 @@ def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str
     sys.exit(status)
 
 
+@main.command()
+@click.argument("order", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--rules", type=click.Path(file_okay=False), help="Policy folder (default: the bundled policy).")
+@click.option("--all", "show_all", is_flag=True, help="Also show rules that did not apply to this kind of order, and skipped ones.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def explain(order: str, rules: str | None, show_all: bool, fmt: str) -> None:
+    """Why an order got its decision: for each guarantee, what applied and the condition that decided."""
+    from .report import explanation_text
+
+    policy = _load(rules, fmt)
+    source = "<stdin>" if order == "-" else order
+    try:
+        data = sys.stdin.buffer.read() if order == "-" else Path(order).read_bytes()
+        decision = policy.evaluate(read_facts(data, source, policy), explain=True).to_dict()
+    except OSError as exc:
+        click.echo(f"{source}: cannot read: {exc.strerror}", err=True)
+        sys.exit(FACTS_ERROR)
+    except (FactsError, EvaluationError) as exc:
+        _report_error(exc, source, fmt)
+        sys.exit(FACTS_ERROR)
+    if fmt == "json":
+        click.echo(dumps(decision, 2))
+        return
+    trace = decision.pop("trace")
+    click.echo(decision_text(decision, policy))
+    click.echo("")
+    click.echo(explanation_text(trace, policy, show_all))
+
+
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .policy import Policy
+from .templates import format_value
 
 SERVICE_NAMES = {
     "official_store": "官方旗舰店",
@@ -87,26 +91,84 @@ def decision_text(decision: dict[str, Any], policy: Policy) -> str:
     return "\n".join(lines)
 
 
-def explanation_text(trace: list[dict[str, Any]], policy: Policy) -> str:
-    """A tree: for each rule visit, whether it matched, and the condition that decided."""
-    titles = {r.id: r.title_zh + " / " + r.title_en for r in policy.rules}
-    out = ["规则说明 Explanation"]
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
+
+
+def _human(value: Any, zone: ZoneInfo) -> str:
+    """A trace value as policy staff read it: local times, money as text, absent facts named."""
+    if value is None:
+        return "（缺失 absent）"
+    if isinstance(value, str) and _ISO.match(value):
+        return format_value(dt.datetime.fromisoformat(value.replace("Z", "+00:00")), None, zone)
+    if isinstance(value, bool):
+        return "是 true" if value else "否 false"
+    if isinstance(value, list):
+        return "[" + "、".join(_human(v, zone) for v in value) + "]" if len(value) < 12 else f"[{len(value)} items]"
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)
+
+
+def explanation_text(trace: list[dict[str, Any]], policy: Policy, show_all: bool = False) -> str:
+    """Chinese first, by guarantee: what applied, what did not and the condition that decided, with its values.
+
+    Rules that did not apply to this kind of order at all (their first condition failed, e.g. another
+    claim type) and skipped rules are counted, not shown, unless ``show_all``.
+    """
+    zone = policy.zone
+    rules = {r.id: r for r in policy.rules}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for entry in trace:
-        mark = {"matched": "✔", "not_matched": "✘", "not_met": "∅", "skipped": "–"}.get(entry.get("outcome", ""), "?")
-        where = f" [{entry['line']}]" if "line" in entry else ""
-        out.append(f"{mark} {entry['rule']}{where}  {titles.get(entry['rule'], '')}")
-        if "reason" in entry:
-            out.append(f"    跳过 skipped: {entry['reason']}")
-        failed = entry.get("failed")
-        if failed is not None:
-            label = failed.get("label") or failed.get("expr")
-            out.append(f"    未满足 not met: {label}")
-            out.append(f"      {failed.get('expr', '')}")
-            for name, value in failed.get("values", {}).items():
-                out.append(f"      {name} = {'（缺失 absent）' if value is None else value}")
-        for action in entry.get("actions", []):
-            status = f" ({action['status']}: {action.get('note', '')})" if "status" in action else ""
-            target = f" {action['target']}" if "target" in action else ""
-            value = f" = {action['value']}" if "value" in action else ""
-            out.append(f"    → {action['action']}{target}{value}{status}")
+        rule = rules.get(entry["rule"])
+        groups.setdefault(rule.guarantee if rule and rule.guarantee else "claims", []).append(entry)
+    out = ["规则说明 Explanation"]
+    order = [*SERVICE_NAMES, "claims"]
+    for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else 99):
+        entries = groups[guarantee]
+        shown = [e for e in entries if show_all or _relevant(e)]
+        hidden = len(entries) - len(shown)
+        title = SERVICE_NAMES.get(guarantee, "跨保障规则 cross-cutting")
+        out.append(f"{title} {guarantee}" + (f"  （另有 {hidden} 条规则不适用于此订单 / {hidden} more did not apply）" if hidden else ""))
+        for entry in shown:
+            out += _entry(entry, rules, zone)
     return "\n".join(out)
+
+
+def _relevant(entry: dict[str, Any]) -> bool:
+    if entry.get("outcome") == "skipped":
+        return False
+    if entry.get("matched"):
+        return True
+    failed = entry.get("failed")
+    conditions = entry.get("conditions", [])
+    leaves = [c for c in conditions if "expr" in c]
+    # Not applicable: it failed on its very first condition (another claim type, a gift line …).
+    return not (failed is not None and leaves and failed["at"] == leaves[0]["at"])
+
+
+def _entry(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) -> list[str]:
+    rule = rules.get(entry["rule"])
+    mark = {"matched": "✔", "not_matched": "✘", "not_met": "∅", "skipped": "–"}.get(entry.get("outcome", ""), "?")
+    line = f" [{entry['line']}]" if "line" in entry else ""
+    title = f"  {rule.title_zh} / {rule.title_en}" if rule else ""
+    out = [f"  {mark} {entry['rule']}{line}{title}"]
+    if "reason" in entry:
+        out.append(f"      跳过 skipped: {entry['reason']}")
+    failed = entry.get("failed")
+    if failed is not None and not entry.get("matched"):
+        label = failed.get("label") or failed.get("expr")
+        word = "条件缺失事实 not met (absent fact)" if failed.get("result") == "not_met" else "未满足 not met"
+        out.append(f"      {word}: {label}")
+        out.append(f"        {failed.get('expr', '')}")
+        out += [f"        {k} = {_human(v, zone)}" for k, v in failed.get("values", {}).items()]
+    if entry.get("matched"):
+        for condition in entry.get("conditions", []):
+            if condition.get("values") and condition.get("result") is True:
+                out.append(f"      满足 met: {condition.get('label') or condition.get('expr')}")
+                out += [f"        {k} = {_human(v, zone)}" for k, v in condition["values"].items()]
+    for action in entry.get("actions", []):
+        status = f" ({action['status']}: {action.get('note', '')})" if "status" in action else ""
+        target = f" {action['target']}" if "target" in action else ""
+        value = f" = {_human(action['value'], zone)}" if "value" in action else ""
+        out.append(f"      → {action['action']}{target}{value}{status}")
+    return out
