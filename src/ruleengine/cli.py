@@ -131,6 +131,49 @@ def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str
 
 
 @main.command()
+@click.argument("orders", type=click.Path(exists=True))
+@click.option(
+    "--base", required=True, help="The policy to compare against: a git revision (e.g. HEAD) of the rules folder, or another folder."
+)
+@click.option("--rules", type=click.Path(file_okay=False), help="The changed policy folder (default: ./rules).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff(orders: str, base: str, rules: str | None, fmt: str) -> None:
+    """Impact of a policy change: decide ORDERS (JSON lines, or a folder of .json) with both policies and compare."""
+    from .impact import base_policy, compare, read_orders
+
+    folder = Path(rules or "rules")
+    new = _load(str(folder), fmt)
+    try:
+        old, base_name = base_policy(base, folder)
+    except PolicyError as exc:
+        _report_policy_error(exc, fmt)
+        sys.exit(POLICY_ERROR)
+    impact = compare(old, new, read_orders(Path(orders)), base_name, str(folder))
+    click.echo(dumps(impact.to_dict(), 2) if fmt == "json" else impact.text())
+
+
+@main.command()
+@click.argument("rules", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def lint(rules: str | None, fmt: str) -> None:
+    """Check a policy: every load error, plus warnings (unused names, rules that never match, likely conflicts)."""
+    from .lint import lint as run_lint
+
+    try:
+        policy = load_policy(rules)
+    except PolicyError as exc:
+        _report_policy_error(exc, fmt)
+        sys.exit(POLICY_ERROR)
+    findings = run_lint(policy)
+    if fmt == "json":
+        click.echo(dumps({"errors": 0, "warnings": len(findings), "diagnostics": [d.to_dict() for d in findings]}, 2))
+    else:
+        for d in findings:
+            click.echo(str(d))
+        click.echo(f"0 errors, {len(findings)} warning{'s' if len(findings) != 1 else ''}")
+
+
+@main.command()
 @click.argument("order", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--rules", type=click.Path(file_okay=False), help="Policy folder (default: the bundled policy).")
 @click.option("--all", "show_all", is_flag=True, help="Also show rules that did not apply to this kind of order, and skipped ones.")

@@ -1,0 +1,195 @@
+"""Static checks beyond what loading refuses: unused names, rules that can never fire, likely conflicts.
+
+Loading already refuses unknown facts and fields (with did-you-mean), enum typos, type mismatches,
+duplicate rule ids and overlapping versions. Lint adds warnings about a policy that loads but is
+probably not what its author meant. Every finding is a Diagnostic at ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterator
+
+from . import valuetypes as t
+from .conditions import Condition, Group, Leaf
+from .errors import Diagnostic
+from .expressions import Compiled, readable
+from .policy import Policy, Rule
+from .templates import Placeholder
+
+Domain = frozenset[str] | None
+"""The values a text fact may still take under a condition (None: unconstrained)."""
+
+
+def lint(policy: Policy) -> list[Diagnostic]:
+    found = [*_unused(policy), *_never_fire(policy), *_same_field_same_priority(policy)]
+    return sorted(found, key=lambda d: (d.file, d.line, d.column, d.code))
+
+
+# ---------------------------------------------------------------- unused names
+
+
+def _unused(policy: Policy) -> Iterator[Diagnostic]:
+    params: set[str] = set()
+    definitions: set[str] = set()
+    for rule in policy.rules:
+        for compiled in _expressions(rule):
+            params |= compiled.params_used
+            definitions |= compiled.definitions_used
+    for name, param in policy.parameters.items():
+        if name not in params:
+            loc = param.location
+            yield Diagnostic(loc.file, loc.line, loc.column, "unused_parameter", f"parameter '{name}' is not used by any rule", "warning")
+    for name, definition in policy.definitions.items():
+        if name not in definitions:
+            yield Diagnostic(definition.file, 1, 1, "unused_definition", f"definition '{name}' is not used by any rule", "warning")
+
+
+def _expressions(rule: Rule) -> Iterator[Compiled]:
+    stack: list[Condition] = [rule.when]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Leaf):
+            yield node.compiled
+        else:
+            stack.extend(node.children)
+    for action in [*rule.then, *rule.otherwise]:
+        if action.value is not None and action.value.compiled is not None:
+            yield action.value.compiled
+        if action.message is not None:
+            for parts in action.message:
+                yield from (p.compiled for p in parts if isinstance(p, Placeholder))
+
+
+# ---------------------------------------------------------------- conditions that can never hold
+
+
+def _never_fire(policy: Policy) -> Iterator[Diagnostic]:
+    for rule in policy.rules:
+        domains = _constraints(rule.when, policy)
+        for path, domain in domains.items():
+            if domain is not None and not domain:
+                loc = rule.location
+                yield Diagnostic(
+                    loc.file,
+                    loc.line,
+                    loc.column,
+                    "never_fires",
+                    f"rule {rule.id} can never match: its conditions leave no value for {path}",
+                    "warning",
+                )
+
+
+def _constraints(node: Condition, policy: Policy) -> dict[str, Domain]:
+    """Allowed values per text fact that every ``all`` branch of the condition requires."""
+    if isinstance(node, Leaf):
+        out: dict[str, Domain] = {}
+        for path, values in _leaf_constraints(node.compiled.py, policy):
+            out[path] = _meet(out.get(path), values)
+        return out
+    assert isinstance(node, Group)
+    if node.op != "all":
+        return {}
+    merged: dict[str, Domain] = {}
+    for child in node.children:
+        for path, domain in _constraints(child, policy).items():
+            merged[path] = _meet(merged.get(path), domain)
+    return merged
+
+
+def _meet(a: Domain, b: Domain) -> Domain:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a & b
+
+
+def _leaf_constraints(py: ast.expr, policy: Policy) -> Iterator[tuple[str, frozenset[str]]]:
+    parts = py.values if isinstance(py, ast.BoolOp) and isinstance(py.op, ast.And) else [py]
+    for part in parts:
+        if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
+            continue
+        path = readable(part.left, policy.environment)
+        enum = _enum_of(path, policy)
+        if enum is None:
+            continue
+        values = _literal_values(part.comparators[0], policy)
+        if values is None:
+            continue
+        op = part.ops[0]
+        if isinstance(op, (ast.Eq, ast.In)):
+            yield path, frozenset(values)
+        elif isinstance(op, (ast.NotEq, ast.NotIn)):
+            yield path, frozenset(enum) - frozenset(values)
+
+
+def _literal_values(node: ast.expr, policy: Policy) -> list[str] | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Name) and node.id.startswith("_k"):
+        value = policy.environment.constants[int(node.id[2:])]
+        if isinstance(value, (tuple, frozenset)) and all(isinstance(v, str) for v in value):
+            return list(value)
+    return None
+
+
+def _enum_of(path: str, policy: Policy) -> tuple[str, ...] | None:
+    parts = path.split(".")
+    env = policy.environment
+    typ = env.item if parts[0] == "item" else env.facts.fields[parts[0]].type if parts[0] in env.facts.fields else None
+    for key in parts[1:]:
+        if typ is None or typ.kind != t.OBJECT or key not in typ.fields:
+            return None
+        typ = typ.fields[key].type
+    return typ.enum if typ is not None else None
+
+
+# ---------------------------------------------------------------- likely conflicts
+
+
+def _same_field_same_priority(policy: Policy) -> Iterator[Diagnostic]:
+    """Two rules of one stage and priority that set one field conflict at run time unless they exclude each other."""
+    writers: dict[tuple[int, int], list[tuple[Rule, set[str]]]] = {}
+    for rule in policy.rules:
+        fields = {a.target for a in rule.then if a.kind == "set"}
+        if fields:
+            writers.setdefault((rule.stage_index, rule.priority), []).append((rule, fields))
+    for (_, priority), entries in writers.items():
+        for (a, fa), (b, fb) in itertools.combinations(entries, 2):
+            shared = sorted(fa & fb)
+            if not shared or a.id == b.id or _exclusive(a, b, policy):
+                continue
+            loc = b.location
+            yield Diagnostic(
+                loc.file,
+                loc.line,
+                loc.column,
+                "same_priority_write",
+                f"rules {a.id} and {b.id} both set {', '.join(shared)} in stage {b.stage} at priority {priority}; "
+                "if both match with different values the evaluation fails: give one a higher priority",
+                "warning",
+            )
+
+
+def _exclusive(a: Rule, b: Rule, policy: Policy) -> bool:
+    if _disjoint_windows(a, b):
+        return True
+    first = a if a.sort_key <= b.sort_key else b
+    if a.group and a.group == b.group and any(action.kind == "stop" for action in first.then):
+        return True  # the first one to match ends the group
+    ca, cb = _constraints(a.when, policy), _constraints(b.when, policy)
+    for path in ca.keys() & cb.keys():
+        da, db = ca[path], cb[path]
+        if da is not None and db is not None and not da & db:
+            return True
+    return False
+
+
+def _disjoint_windows(a: Rule, b: Rule) -> bool:
+    if a.effective_on != b.effective_on:
+        return False
+    a_ends_first = a.effective_until is not None and b.effective_from is not None and a.effective_until <= b.effective_from
+    b_ends_first = b.effective_until is not None and a.effective_from is not None and b.effective_until <= a.effective_from
+    return a_ends_first or b_ends_first
