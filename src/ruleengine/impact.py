@@ -237,12 +237,11 @@ def base_policy(spec: str, rules: Path) -> tuple[Policy, str]:
         return load_policy(candidate), str(candidate)
     top = _git(rules, "rev-parse", "--show-toplevel").decode().strip()
     relative = rules.resolve().relative_to(Path(top).resolve()).as_posix()
-    archive = _git(rules, "archive", "--format=tar", spec, "--", relative)
-    folder = Path(tempfile.mkdtemp(prefix="ruleengine-base-"))
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="data")
+    archive = _git(Path(top), "archive", "--format=tar", spec, "--", relative)
     revision = _git(rules, "rev-parse", "--short", spec).decode().strip()
-    return load_policy(folder / relative), f"{spec} ({revision})"
+    with tempfile.TemporaryDirectory(prefix="ruleengine-base-") as folder, tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+        return load_policy(Path(folder) / relative), f"{spec} ({revision})"
 
 
 def _git(where: Path, *args: str) -> bytes:

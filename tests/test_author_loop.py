@@ -1,0 +1,239 @@
+"""The policy author's loop, through the CLI: edit a rule → lint → test --coverage → explain → diff."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ruleengine.cli import main
+
+from conftest import EXAMPLES, RULES, replace_in
+
+ROOT = RULES.parent
+SEVEN = Path("guarantees") / "seven_day_return.yaml"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+# ---------------------------------------------------------------- lint
+
+
+def test_lint_of_the_bundled_policy_is_clean() -> None:
+    code, out, _ = run("lint", str(RULES))
+    assert code == 0
+    assert out.strip().endswith("0 errors, 0 warnings")
+
+
+def test_lint_names_a_misspelled_fact_with_did_you_mean(policy_copy: Callable[..., Path]) -> None:
+    root = policy_copy()
+    replace_in(root / SEVEN, "expr: not item.gift\n", "expr: not item.gfit\n")
+    code, out, err = run("lint", str(root))
+    assert code == 2
+    assert "seven_day_return.yaml:" in err and "unknown_field" in err and "did you mean 'gift'" in err
+    assert "Traceback" not in out + err
+
+
+def test_lint_lists_the_allowed_values_of_a_misspelled_enum(policy_copy: Callable[..., Path]) -> None:
+    root = policy_copy()
+    replace_in(root / "guarantees" / "official_store.yaml", "expr: shop.type in params.official_store_types",
+               "expr: shop.type == 'offical_flagship'")
+    code, _, err = run("lint", str(root), "--format", "json")
+    assert code == 2
+    data = json.loads(_stdout_json(root))
+    (d,) = data["diagnostics"]
+    assert d["code"] == "enum_value" and "did you mean 'official_flagship'" in d["message"]
+    assert "allowed: official_flagship, tmall_global_direct, flagship, specialty, franchise" in d["message"]
+
+
+def _stdout_json(root: Path) -> str:
+    return CliRunner().invoke(main, ["lint", str(root), "--format", "json"]).stdout
+
+
+def test_lint_warns_about_unused_parameters_rules_that_never_match_and_same_priority_writes(policy_copy: Callable[..., Path]) -> None:
+    root = policy_copy()
+    (root / "extra.yaml").write_text(
+        """# yaml-language-server: $schema=../schemas/rule.schema.json
+parameters:
+  forgotten_cap: {value: 10, description: 未使用 / not used}
+rules:
+  - id: extra.contradiction
+    title: {zh: 矛盾, en: Contradiction}
+    description: never true
+    stage: claim
+    priority: 70
+    scope: claimed_line
+    when:
+      all:
+        - claim.type == 'no_reason_return'
+        - claim.type == 'quality_issue'
+    then:
+      - set: {claim.outcome: rejected}
+  - id: extra.rival
+    title: {zh: 冲突, en: Rival}
+    description: sets the outcome at the same priority as seven_day_return.approve_return
+    stage: claim
+    priority: 70
+    scope: claimed_line
+    when: claim.item_condition == 'intact'
+    then:
+      - set: {claim.outcome: needs_review}
+""",
+        encoding="utf-8",
+    )
+    code, out, _ = run("lint", str(root))
+    assert code == 0  # warnings do not fail
+    assert "unused_parameter: parameter 'forgotten_cap' is not used by any rule" in out
+    assert "never_fires: rule extra.contradiction can never match: its conditions leave no value for claim.type" in out
+    assert "same_priority_write: rules" in out and "extra.rival" in out and "claim.outcome" in out
+
+
+# ---------------------------------------------------------------- test
+
+
+def test_the_bundled_cases_pass_with_full_rule_coverage() -> None:
+    code, out, _ = run("test", str(RULES / "cases"), "--coverage", "--fail-under", "100")
+    assert code == 0, out
+    last = out.strip().splitlines()
+    assert any(line.endswith(" passed, 0 failed") for line in last[-2:])
+    assert "coverage: rules " in out and "(100.0%)" in out.split("coverage: rules ")[1].split(",")[0]
+
+
+def _single_case(tmp: Path, body: str) -> Path:
+    shutil.copytree(RULES, tmp / "rules", ignore=shutil.ignore_patterns("cases"))
+    (tmp / "rules" / "cases").mkdir()
+    shutil.copytree(EXAMPLES.parent, tmp / "examples")
+    path = tmp / "rules" / "cases" / "one.yaml"
+    path.write_text("cases:\n" + body, encoding="utf-8")
+    return path
+
+
+def test_a_failing_case_shows_field_expected_actual_and_the_rule(tmp_path: Path) -> None:
+    path = _single_case(tmp_path, """  - name: wrong on purpose
+    example: seven-day-return-late-rejected.json
+    expect: {claim.outcome: approved}
+""")
+    code, out, _ = run("test", str(path))
+    assert code == 1
+    assert "FAILED" in out and "wrong on purpose" in out
+    assert "claim.outcome: expected approved, got rejected" in out
+    assert "by seven_day_return.late (" in out and "seven_day_return.yaml:" in out
+    assert out.strip().splitlines()[-2] == "0 passed, 1 failed"
+
+
+def test_junit_report_for_ci(tmp_path: Path) -> None:
+    path = _single_case(tmp_path, """  - name: passes
+    example: seven-day-return-late-rejected.json
+    expect: {claim.outcome: rejected}
+  - name: fails
+    example: seven-day-return-late-rejected.json
+    expect: {claim.outcome: approved}
+""")
+    report = tmp_path / "junit.xml"
+    code, out, _ = run("test", str(path), "--format", "junit", "-o", str(report))
+    assert code == 1 and out.strip() == "1 passed, 1 failed"
+    suites = ET.fromstring(report.read_text(encoding="utf-8"))
+    assert suites.get("tests") == "2" and suites.get("failures") == "1"
+    failure = suites.find(".//testcase[@name='fails']/failure")
+    assert failure is not None and "expected approved, got rejected" in (failure.text or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("  - name: asserts nothing\n    example: plain-order-no-claim.json\n    expect: {}\n", "case_schema"),
+        ("  - name: bad facts\n    example: plain-order-no-claim.json\n    set: {shop.type: boutique}\n    expect: {fired: []}\n", "does not validate"),
+        ("  - name: no such example\n    example: nope.json\n    expect: {fired: []}\n", "not found"),
+    ],
+)
+def test_a_case_that_asserts_nothing_or_has_bad_facts_is_an_error_never_a_pass(tmp_path: Path, body: str, words: str) -> None:
+    path = _single_case(tmp_path, body)
+    code, out, _ = run("test", str(path))
+    assert code == 1
+    assert words in out
+    assert out.strip().splitlines()[-2].startswith("0 passed, 1 failed")
+
+
+def test_coverage_shows_a_shadowed_rule_that_never_fires(tmp_path: Path) -> None:
+    path = _single_case(tmp_path, """  - name: a late request
+    example: seven-day-return-late-rejected.json
+    expect: {claim.outcome: rejected}
+""")
+    # A copy of the late rule, placed below a rule that always stops the group first: it can never fire.
+    seven = tmp_path / "rules" / SEVEN
+    text = seven.read_text(encoding="utf-8")
+    shadow = text[text.index("  - id: seven_day_return.late"):text.index("  - id: seven_day_return.condition")]
+    seven.write_text(text + "\n" + shadow.replace("seven_day_return.late", "seven_day_return.late_again").replace("priority: 90", "priority: 89"),
+                     encoding="utf-8")
+    code, out, _ = run("test", str(path), "--coverage", "--fail-under", "100")
+    assert code == 1
+    assert "rules never fired:" in out and "  seven_day_return.late_again" in out
+    assert "condition branches" in out and "never true" in out or "never false" in out
+
+
+# ---------------------------------------------------------------- explain
+
+
+def test_explain_says_why_in_chinese_first_with_the_values() -> None:
+    code, out, _ = run("explain", str(EXAMPLES / "seven-day-return-late-rejected.json"))
+    assert code == 0
+    assert "规则说明 Explanation" in out
+    assert "申请时间 2026-11-19 00:00 不早于 7 天期限截止时刻 2026-11-19 00:00（签收 2026-11-11 15:20）" in out
+    assert "start_of_day(logistics.signed_at) + days(7 + 1) = 2026-11-19 00:00" in out
+    assert "params.seven_day_window_days = 7" in out
+    assert "7天无理由退换货 seven_day_return" in out
+
+
+# ---------------------------------------------------------------- diff
+
+
+def _corpus(tmp: Path) -> Path:
+    lines = [json.dumps(json.loads(p.read_text(encoding="utf-8")), ensure_ascii=False) for p in sorted(EXAMPLES.glob("*.json"))]
+    path = tmp / "orders.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_diff_against_a_folder_reports_changes_money_and_examples(tmp_path: Path, policy_copy: Callable[..., Path]) -> None:
+    changed = policy_copy()
+    replace_in(changed / "parameters.yaml", "  seven_day_window_days:\n    value: 7\n", "  seven_day_window_days:\n    value: 15\n")
+    code, out, _ = run("diff", str(_corpus(tmp_path)), "--base", str(RULES), "--rules", str(changed), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["changed"] >= 1 and data["orders"] == len(list(EXAMPLES.glob("*.json")))
+    kinds = {(c["guarantee"], c["field"], c["change"]): c for c in data["changes"]}
+    flip = kinds[("seven_day_return", "claim.outcome", "rejected → approved")]
+    assert "TM2026110800003" in flip["examples"]
+    assert data["money"]["refunds"]["delta"] > 0
+    assert data["money"]["compensations"]["delta"] == 0
+
+
+def test_diff_against_a_git_revision(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(RULES, repo / "rules")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "rules"], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], check=True)
+    replace_in(repo / "rules" / "parameters.yaml", "  fast_refund_min_credit_score:\n    value: 600\n",
+               "  fast_refund_min_credit_score:\n    value: 650\n")
+    code, out, _ = run("diff", str(_corpus(tmp_path)), "--base", "HEAD", "--rules", str(repo / "rules"))
+    assert code == 0, out
+    assert "against HEAD (" in out
+    assert "fast_refund  services  -fast_refund" in out
+    unchanged = run("diff", str(_corpus(tmp_path)), "--base", "HEAD", "--rules", str(RULES))
+    assert unchanged[0] == 2 or "no decision changed" in unchanged[1]  # the bundled rules are not in that repo
+
+
+def test_the_readme_shows_the_authors_loop() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in ("ruleengine lint", "ruleengine test --coverage", "ruleengine diff --base HEAD", "ruleengine explain"):
+        assert command in readme
