@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES, RULES, replace_in
 
 from ruleengine.cli import main
-
-from conftest import EXAMPLES, RULES, replace_in
 
 ROOT = RULES.parent
 SEVEN = Path("guarantees") / "seven_day_return.yaml"
@@ -47,7 +46,7 @@ def test_lint_lists_the_allowed_values_of_a_misspelled_enum(policy_copy: Callabl
     root = policy_copy()
     replace_in(root / "guarantees" / "official_store.yaml", "expr: shop.type in params.official_store_types",
                "expr: shop.type == 'offical_flagship'")
-    code, _, err = run("lint", str(root), "--format", "json")
+    code, _, _ = run("lint", str(root), "--format", "json")
     assert code == 2
     data = json.loads(_stdout_json(root))
     (d,) = data["diagnostics"]
@@ -151,7 +150,10 @@ def test_junit_report_for_ci(tmp_path: Path) -> None:
     ("body", "words"),
     [
         ("  - name: asserts nothing\n    example: plain-order-no-claim.json\n    expect: {}\n", "case_schema"),
-        ("  - name: bad facts\n    example: plain-order-no-claim.json\n    set: {shop.type: boutique}\n    expect: {fired: []}\n", "does not validate"),
+        (
+            "  - name: bad facts\n    example: plain-order-no-claim.json\n    set: {shop.type: boutique}\n    expect: {fired: []}\n",
+            "does not validate",
+        ),
         ("  - name: no such example\n    example: nope.json\n    expect: {fired: []}\n", "not found"),
     ],
 )
@@ -172,12 +174,12 @@ def test_coverage_shows_a_shadowed_rule_that_never_fires(tmp_path: Path) -> None
     seven = tmp_path / "rules" / SEVEN
     text = seven.read_text(encoding="utf-8")
     shadow = text[text.index("  - id: seven_day_return.late"):text.index("  - id: seven_day_return.condition")]
-    seven.write_text(text + "\n" + shadow.replace("seven_day_return.late", "seven_day_return.late_again").replace("priority: 90", "priority: 89"),
-                     encoding="utf-8")
+    shadow = shadow.replace("seven_day_return.late", "seven_day_return.late_again").replace("priority: 90", "priority: 89")
+    seven.write_text(text + "\n" + shadow, encoding="utf-8")
     code, out, _ = run("test", str(path), "--coverage", "--fail-under", "100")
     assert code == 1
     assert "rules never fired:" in out and "  seven_day_return.late_again" in out
-    assert "condition branches" in out and "never true" in out or "never false" in out
+    assert ("condition branches" in out and "never true" in out) or "never false" in out
 
 
 # ---------------------------------------------------------------- explain

@@ -23,7 +23,7 @@ def test_the_catalogue_lists_every_guarantee_rule_and_parameter(policy: ruleengi
         assert f"`{name}`" in text
         assert " ".join(parameter.description.split()) in text
     for guarantee in ("seven_day_return", "authenticity", "on_time_shipment", "trade_in", "livestream_parity"):
-        assert f"## " in text and f"`{guarantee}`" in text
+        assert "## " in text and f"`{guarantee}`" in text
     assert "7天无理由退换货" in text and "不符包赔" in text
 
 
