@@ -223,11 +223,23 @@ def run_case(case: Case, policy: Policy, listener: Listener | None = None) -> Ca
         return CaseResult(case, "error", message=str(exc))
     if expected_error is not None:
         return CaseResult(case, "failed", [Mismatch("error", expected_error, "a decision")])
+    unknown = sorted(_named_rules(case.expect) - set(policy.rule_ids()))
+    if unknown:
+        return CaseResult(case, "error", message=f"the case names rules the policy does not have: {', '.join(unknown)}")
     mismatches = [m for m in _compare(decision, case.expect)]
     if mismatches:
         _explain_mismatches(mismatches, case, policy)
         return CaseResult(case, "failed", mismatches)
     return CaseResult(case, "passed")
+
+
+def _named_rules(expect: dict[str, Any]) -> set[str]:
+    fired = expect.get("fired")
+    if isinstance(fired, list):
+        return {str(x) for x in fired}
+    if isinstance(fired, dict):
+        return {str(x) for key in ("contains", "excludes") for x in (fired.get(key) or [])}
+    return set()
 
 
 def _compare(decision: dict[str, Any], expect: dict[str, Any]) -> Iterator[Mismatch]:

@@ -81,7 +81,7 @@ class _Run:
         self.writers: dict[str, tuple[Rule, Any]] = {}
         self.stopped: dict[tuple[str, str | None], str] = {}
         self.steps = 0
-        self.deadline = time.monotonic() + policy.limits.max_evaluation_seconds
+        self.deadline = time.thread_time() + policy.limits.max_evaluation_seconds
 
     # -- the loop
     def execute(self) -> None:
@@ -156,7 +156,7 @@ class _Run:
             raise EvaluationError(
                 rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_steps} steps", *_loc(rule), code="budget"
             )
-        if self.steps & 63 == 0 and time.monotonic() > self.deadline:
+        if self.steps & 63 == 0 and time.thread_time() > self.deadline:
             raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_seconds} s", *_loc(rule), code="budget")
 
     def _locate_failure(self, rule: Rule, item: Any, exc: Exception) -> EvaluationError:

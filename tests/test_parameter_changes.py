@@ -1,0 +1,100 @@
+"""A policy author changes one parameter: exactly the decisions it should change, change — no others.
+
+The corpus is every example order and every regression case's order. For each change, the orders it
+must affect are computed from the facts (not from the engine), and the test checks both directions:
+every affected order's decision changed in the expected way, and no other decision changed at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ruleengine
+from ruleengine.cases import case_files, load_cases
+
+ROOT = Path(__file__).resolve().parent.parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def corpus() -> list[dict[str, Any]]:
+    orders = [json.loads(p.read_text(encoding="utf-8"), parse_float=Decimal) for p in sorted((ROOT / "examples" / "orders").glob("*.json"))]
+    for path in case_files([ROOT / "rules" / "cases"]):
+        for case in load_cases(path):
+            if case.facts is not None and not case.parameters and set(case.expect) != {"error"}:
+                orders.append(case.facts)
+    return orders
+
+
+def decide(policy: ruleengine.Policy, facts: dict[str, Any]) -> dict[str, Any] | str:
+    """The substance of a decision: the digest (which names the parameters) and the wording of reasons
+    (which quote them) are left out; which rules gave reasons is kept."""
+    try:
+        decision = policy.evaluate(facts).to_dict()
+        decision.pop("policy")
+        if "claim" in decision:
+            decision["claim"]["reasons"] = [r["rule"] for r in decision["claim"]["reasons"]]
+        return decision
+    except ruleengine.RuleEngineError as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _window_end(signed: str, days: int) -> dt.datetime:
+    local = _instant(signed).astimezone(SHANGHAI)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=days + 1)
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(corpus()) >= 50
+
+
+def test_widening_the_seven_day_window_changes_only_requests_between_the_old_and_new_ends(policy: ruleengine.Policy) -> None:
+    wider = ruleengine.load_policy(ROOT / "rules", parameters={"seven_day_window_days": 15})
+    changed, affected = 0, 0
+    for facts in corpus():
+        before, after = decide(policy, facts), decide(wider, facts)
+        claim = facts.get("claim") or {}
+        signed = facts.get("logistics", {}).get("signed_at")
+        in_gap = (
+            claim.get("type") in ("no_reason_return", "no_reason_exchange")
+            and signed is not None
+            and _window_end(signed, 7) <= _instant(claim["requested_at"]) < _window_end(signed, 15)
+        )
+        if isinstance(before, dict) and in_gap and "seven_day_return.late" in before["fired"]:
+            affected += 1
+            assert isinstance(after, dict)
+            assert "seven_day_return.late" not in after["fired"], facts["order_id"]
+            assert after["claim"]["outcome"] != "rejected" or after["claim"]["reasons"][0]["rule"] != "seven_day_return.late"
+        if before != after:
+            changed += 1
+            assert in_gap, f"{facts['order_id']}: changed by the window parameter but not requested between the old and new ends"
+    assert affected >= 2 and changed >= affected  # the corpus really contains late requests the change approves
+
+
+def test_raising_the_fast_refund_threshold_changes_only_buyers_between_600_and_649(policy: ruleengine.Policy) -> None:
+    stricter = ruleengine.load_policy(ROOT / "rules", parameters={"fast_refund_min_credit_score": 650})
+    affected = 0
+    for facts in corpus():
+        before, after = decide(policy, facts), decide(stricter, facts)
+        buyer = facts.get("buyer", {})
+        lines = [i for i in facts.get("items", []) if not i.get("gift")]
+        in_band = 600 <= buyer.get("credit_score", 0) < 650 and not buyer.get("abuse_flag") and bool(lines)
+        if in_band and isinstance(before, dict):
+            affected += 1
+            assert isinstance(after, dict)
+            for line in lines:
+                assert "fast_refund" in before["services"][line["sku"]]
+                assert "fast_refund" not in after["services"][line["sku"]], facts["order_id"]
+            if before.get("claim", {}).get("refund_timing") == "immediate" and "fast_refund.immediate" in before["fired"]:
+                assert after["claim"]["refund_timing"] == "on_return_received"
+        if before != after:
+            assert in_band, f"{facts['order_id']}: changed by the credit threshold but the buyer is outside [600, 650)"
+    assert affected >= 2
