@@ -7,6 +7,7 @@ never as a Python traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import click
 from .decision import dumps
 from .errors import EvaluationError, FactsError, PolicyError, RuleEngineError
 from .facts import read_facts
+from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_policy
 from .policy import Policy
 from .report import decision_text
@@ -26,7 +28,7 @@ OK, FACTS_ERROR, POLICY_ERROR = 0, 1, 2
 
 def _load(rules: str | None, fmt: str) -> Policy:
     try:
-        return load_policy(rules)
+        return load_policy(rules, limits=_limits())
     except PolicyError as exc:
         _report_policy_error(exc, fmt)
         sys.exit(POLICY_ERROR)
@@ -57,10 +59,55 @@ def _report_error(exc: RuleEngineError, source: str, fmt: str) -> None:
         click.echo(f"{source}: {exc}", err=True)
 
 
+def _parse_limits(values: tuple[str, ...]) -> Limits:
+    limits = DEFAULT_LIMITS
+    known = {f.name: f.type for f in dataclasses.fields(Limits)}
+    for item in values:
+        name, _, raw = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in known or not raw:
+            _usage(f"--limit takes NAME=VALUE with NAME one of: {', '.join(known)}")
+        try:
+            value: int | float = float(raw) if known[name] in (float, "float") else int(raw)
+        except ValueError:
+            _usage(f"--limit {name}: '{raw}' is not a number")
+        if value <= 0:
+            _usage(f"--limit {name} must be positive")
+        limits = dataclasses.replace(limits, **{name: value})
+    return limits
+
+
+def _limits() -> Limits:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Limits) if ctx is not None else None
+    return found if found is not None else DEFAULT_LIMITS
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ruleengine")
-def main() -> None:
+@click.option(
+    "--limit",
+    "limit_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a limit on input size, nesting or evaluation (see README: Limits), e.g. --limit max_file_bytes=2097152.",
+)
+@click.pass_context
+def main(ctx: click.Context, limit_values: tuple[str, ...]) -> None:
     """Declarative guarantee policies: validate rules, evaluate orders."""
+    ctx.obj = _parse_limits(limit_values)
+
+
+def entry() -> None:
+    """The console script: bad input never shows a traceback; a bug says so, briefly."""
+    try:
+        main(prog_name="ruleengine")
+    except SystemExit:
+        raise
+    except Exception as exc:
+        click.echo(f"ruleengine: internal error: {type(exc).__name__}: {str(exc)[:200]}", err=True)
+        click.echo("This is a bug in ruleengine, not in your input; please report it (SECURITY.md).", err=True)
+        sys.exit(3)
 
 
 @main.command()
@@ -160,7 +207,7 @@ def lint(rules: str | None, fmt: str) -> None:
     from .lint import lint as run_lint
 
     try:
-        policy = load_policy(rules)
+        policy = load_policy(rules, limits=_limits())
     except PolicyError as exc:
         _report_policy_error(exc, fmt)
         sys.exit(POLICY_ERROR)
@@ -300,4 +347,4 @@ def _usage(message: str) -> NoReturn:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    entry()
