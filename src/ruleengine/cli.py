@@ -60,7 +60,7 @@ def _report_error(exc: RuleEngineError, source: str, fmt: str) -> None:
 
 
 def _parse_limits(values: tuple[str, ...]) -> Limits:
-    limits = DEFAULT_LIMITS
+    changes: dict[str, Any] = {}
     known = {f.name: f.type for f in dataclasses.fields(Limits)}
     for item in values:
         name, _, raw = item.partition("=")
@@ -73,8 +73,8 @@ def _parse_limits(values: tuple[str, ...]) -> Limits:
             _usage(f"--limit {name}: '{raw}' is not a number")
         if value <= 0:
             _usage(f"--limit {name} must be positive")
-        limits = dataclasses.replace(limits, **{name: value})
-    return limits
+        changes[name] = value
+    return dataclasses.replace(DEFAULT_LIMITS, **changes)
 
 
 def _limits() -> Limits:
