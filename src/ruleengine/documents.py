@@ -410,15 +410,22 @@ def read_json(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> 
         raise DocumentError([Problem(1, 1, "json_value", shorten(str(exc)))]) from None
 
 
-def check_depth(value: Any, limits: Limits) -> str | None:
-    """JSON pointer of the first value nested deeper than the limit, iteratively."""
+def check_shape(value: Any, limits: Limits) -> tuple[str, str, str] | None:
+    """(pointer, code, message) of the first value nested too deep or list too long, or of a document with too
+    many values; walked iteratively, before any validator or rule touches the data."""
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    count = 0
     while stack:
         item, pointer, depth = stack.pop()
+        count += 1
+        if count > limits.max_nodes:
+            return "", "too_large", f"more than {limits.max_nodes} values"
         if depth > limits.max_depth:
-            return pointer
+            return pointer, "too_deep", f"nested deeper than {limits.max_depth} levels"
         if isinstance(item, dict):
             stack.extend((v, pointer_join(pointer, k), depth + 1) for k, v in item.items())
         elif isinstance(item, list):
+            if len(item) > limits.max_collection_items:
+                return pointer, "too_large", f"{len(item)} items, more than the limit of {limits.max_collection_items}"
             stack.extend((v, pointer_join(pointer, i), depth + 1) for i, v in enumerate(item))
     return None

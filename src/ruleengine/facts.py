@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import valuetypes as t
-from .documents import DocumentError, check_depth, read_json, read_yaml
+from .documents import DocumentError, check_shape, read_json, read_yaml
 from .errors import FactsError, FactsProblem
 from .schemas import parse_timestamp, validator
 
@@ -52,9 +52,9 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
     if not isinstance(facts, dict):
         raise FactsError([FactsProblem("", "an order document must be a JSON object", "type")])
     if not trusted:
-        deep = check_depth(facts, policy.limits)
-        if deep is not None:
-            raise FactsError([FactsProblem(deep, f"nested deeper than {policy.limits.max_depth} levels", "too_deep")])
+        shape = check_shape(facts, policy.limits)
+        if shape is not None:
+            raise FactsError([FactsProblem(shape[0], shape[2], shape[1])])
         try:
             problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in validator("order.schema.json").problems(facts)]
         except (TypeError, ArithmeticError):
