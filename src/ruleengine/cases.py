@@ -147,7 +147,10 @@ def _build_facts(path: Path, spec: dict[str, Any], defaults: dict[str, Any]) -> 
         facts = _merge(facts, copy.deepcopy(spec["facts"]))
     if not facts:
         raise ValueError("a case needs 'example' or 'facts'")
-    for dotted, value in {**defaults.get("set", {}), **spec.get("set", {})}.items():
+    # The file's default changes belong to the default example: a case naming its own order starts clean.
+    own_order = "example" in spec or "facts" in spec
+    changes = {**({} if own_order else defaults.get("set", {})), **spec.get("set", {})}
+    for dotted, value in changes.items():
         _set_path(facts, dotted, value)
     return facts
 

@@ -91,7 +91,7 @@ def _unusable_numbers(facts: Any) -> list[FactsProblem]:
 
 
 def _consistency(facts: dict[str, Any]) -> list[FactsProblem]:
-    """What the order schema cannot say: unique skus, a claim on a real line."""
+    """What the order schema cannot say: unique skus, a claim on a real line, time running forwards."""
     problems = []
     seen: dict[str, int] = {}
     items = facts.get("items", [])
@@ -100,7 +100,12 @@ def _consistency(facts: dict[str, Any]) -> list[FactsProblem]:
         if sku in seen:
             problems.append(FactsProblem(f"/items/{index}/sku", f"sku '{sku}' repeats line {seen[sku]}", "duplicate_sku"))
         seen.setdefault(sku, index)
+    for earlier, later in (("placed_at", "paid_at"), ("paid_at", "as_of")):
+        if earlier in facts and later in facts and facts[earlier] > facts[later]:
+            problems.append(FactsProblem(f"/{later}", f"{later} is before {earlier}", "chronology"))
     claim = facts.get("claim")
+    if claim is not None and "requested_at" in claim and "as_of" in facts and claim["requested_at"] > facts["as_of"]:
+        problems.append(FactsProblem("/claim/requested_at", "the claim is requested after as_of, the decision instant", "chronology"))
     if claim is not None and "sku" in claim:
         line = next((i for i in items if i.get("sku") == claim["sku"]), None)
         if line is None:
