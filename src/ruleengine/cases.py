@@ -318,6 +318,9 @@ def _explain_mismatches(mismatches: list[Mismatch], case: Case, policy: Policy) 
                     where = f" ({rule.location})" if rule else ""
                     status = f" [{action['status']}]" if "status" in action else ""
                     m.writers.append(f"{action['action']} {target} = {_show(action.get('value'))} by {entry['rule']}{where}{status}")
+                    met = [c.get("label") or c.get("expr") for c in entry.get("conditions", []) if "expr" in c and c.get("result") is True]
+                    if met:
+                        m.writers.append("  because: " + "; ".join(str(x) for x in met))
         if not m.writers and head == "claim":
             m.writers.append("no rule set it; rules that did not match:")
             for entry in trace:
