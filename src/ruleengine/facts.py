@@ -52,16 +52,20 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
     if not isinstance(facts, dict):
         raise FactsError([FactsProblem("", "an order document must be a JSON object", "type")])
     if not trusted:
-        shape = check_shape(facts, policy.limits)
-        if shape is not None:
-            raise FactsError([FactsProblem(shape[0], shape[2], shape[1])])
-        try:
-            problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in validator("order.schema.json").problems(facts)]
-        except (TypeError, ArithmeticError):
-            # jsonschema cannot compare a float, NaN or an absurd exponent with the schema's exact bounds.
-            problems = _unusable_numbers(facts) or [FactsProblem("", "numbers must be finite int or Decimal values", "type")]
-        if problems:
-            raise FactsError(problems)
+        order = validator("order.schema.json")
+        if not order.is_valid(facts):
+            # Only now walk the whole document: the compiled validator stops at the first unknown or
+            # mistyped value, but jsonschema (which explains) would visit everything.
+            shape = check_shape(facts, policy.limits)
+            if shape is not None:
+                raise FactsError([FactsProblem(shape[0], shape[2], shape[1])])
+            try:
+                problems = [FactsProblem(p.pointer, p.message, p.keyword) for p in order.problems(facts)]
+            except (TypeError, ArithmeticError):
+                # jsonschema cannot compare a float, NaN or an absurd exponent with the schema's exact bounds.
+                problems = _unusable_numbers(facts) or [FactsProblem("", "numbers must be finite int or Decimal values", "type")]
+            if problems:  # jsonschema is the authority; the compiled validator only speeds up the happy path
+                raise FactsError(problems)
     converted = policy.convert_facts(facts, "")
     problems = _consistency(converted)
     if problems:
