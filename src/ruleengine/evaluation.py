@@ -25,6 +25,8 @@ from .templates import render
 from .text import shorten
 
 ZERO = Decimal("0.00")
+_ORDER: list[Any] = [None]
+"""The single binding of an order-scope rule."""
 
 
 def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, listener: Listener | None = None) -> Decision:
@@ -88,24 +90,39 @@ class _Run:
         facts = self.facts
         decision = self.decision
         emit = self.emit
+        claim = facts.get("claim")
+        claim_type = claim["type"] if claim is not None else None
+        instants: dict[str, dt.datetime | None] = {
+            "paid_at": facts["paid_at"],
+            "placed_at": facts["placed_at"],
+            "as_of": facts["as_of"],
+            "claim.requested_at": claim["requested_at"] if claim is not None else None,
+        }
+        items = facts["items"]
+        claimed = [self.claimed] if self.claimed is not None else None
+        max_steps = self.policy.limits.max_evaluation_steps
         for rule in self.policy.rules:
-            instant = self._instant(rule)
+            instant = instants[rule.effective_on]
             if instant is None or not rule.in_effect(instant):
                 if emit is not None:
                     emit(RuleVisited(rule, None, "skipped", self._not_in_effect(rule, instant)))
                 continue
+            if emit is None and rule.claim_types is not None and claim_type not in rule.claim_types:
+                continue  # its condition requires another claim type: false, and it has no else
             if rule.scope == "order":
-                bindings: list[Any] = [None]
+                bindings: list[Any] = _ORDER
             elif rule.scope == "line":
-                bindings = facts["items"]
-            elif self.claimed is not None:
-                bindings = [self.claimed]
+                bindings = items
+            elif claimed is not None:
+                bindings = claimed
             else:
                 if emit is not None:
                     emit(RuleVisited(rule, None, "skipped", "no claim in the order"))
                 continue
             for item in bindings:
-                self._budget(rule)
+                self.steps += 1
+                if self.steps > max_steps or self.steps & 63 == 0:
+                    self._budget(rule)
                 line = item["sku"] if item is not None else None
                 if rule.group:
                     stopper = self.stopped.get((rule.group, line)) or self.stopped.get((rule.group, None))
@@ -118,29 +135,19 @@ class _Run:
                         result = rule.condition_fn(facts, item, decision)
                     except Exception as exc:
                         raise self._locate_failure(rule, item, exc) from None
-                    seen: tuple[NodeResult, ...] = ()
                 else:
                     records: list[NodeResult] = []
                     try:
                         result = walk(rule.when, facts, item, decision, records)
                     except Exception as exc:
                         raise self._locate_failure(rule, item, exc) from None
-                    seen = tuple(records)
                     outcome = "matched" if result is True else "not_met" if result is None else "not_matched"
-                    emit(RuleVisited(rule, line, outcome, "", seen))
+                    emit(RuleVisited(rule, line, outcome, "", tuple(records)))
                 actions = rule.then if result is True else rule.otherwise
                 if actions:
                     self.fired.setdefault(rule.id, None)
                     for action in actions:
                         self._apply(rule, action, item, line)
-
-    def _instant(self, rule: Rule) -> dt.datetime | None:
-        on = rule.effective_on
-        if on == "claim.requested_at":
-            claim = self.facts.get("claim")
-            return claim["requested_at"] if claim is not None else None
-        value: dt.datetime = self.facts[on]
-        return value
 
     def _not_in_effect(self, rule: Rule, instant: dt.datetime | None) -> str:
         if instant is None:
@@ -151,12 +158,12 @@ class _Run:
         return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
 
     def _budget(self, rule: Rule) -> None:
-        self.steps += 1
+        """Called every 64 rule visits, and when the step budget is spent."""
         if self.steps > self.policy.limits.max_evaluation_steps:
             raise EvaluationError(
                 rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_steps} steps", *_loc(rule), code="budget"
             )
-        if self.steps & 63 == 0 and time.thread_time() > self.deadline:
+        if time.thread_time() > self.deadline:
             raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_seconds} s", *_loc(rule), code="budget")
 
     def _locate_failure(self, rule: Rule, item: Any, exc: Exception) -> EvaluationError:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from . import valuetypes as t
 from .conditions import Condition, Group, Leaf
 from .errors import Diagnostic
-from .expressions import Compiled, readable
+from .expressions import Compiled, Environment, readable
 from .policy import Policy, Rule
 from .templates import Placeholder
 
@@ -67,7 +67,7 @@ def _expressions(rule: Rule) -> Iterator[Compiled]:
 
 def _never_fire(policy: Policy) -> Iterator[Diagnostic]:
     for rule in policy.rules:
-        domains = _constraints(rule.when, policy)
+        domains = constraints(rule.when, policy.environment)
         for path, domain in domains.items():
             if domain is not None and not domain:
                 loc = rule.location
@@ -81,11 +81,11 @@ def _never_fire(policy: Policy) -> Iterator[Diagnostic]:
                 )
 
 
-def _constraints(node: Condition, policy: Policy) -> dict[str, Domain]:
-    """Allowed values per text fact that every ``all`` branch of the condition requires."""
+def constraints(node: Condition, env: Environment) -> dict[str, Domain]:
+    """Allowed values per enum fact that the condition requires (through ``all`` groups and ``and``)."""
     if isinstance(node, Leaf):
         out: dict[str, Domain] = {}
-        for path, values in _leaf_constraints(node.compiled.py, policy):
+        for path, values in _leaf_constraints(node.compiled.py, env):
             out[path] = _meet(out.get(path), values)
         return out
     assert isinstance(node, Group)
@@ -93,7 +93,7 @@ def _constraints(node: Condition, policy: Policy) -> dict[str, Domain]:
         return {}
     merged: dict[str, Domain] = {}
     for child in node.children:
-        for path, domain in _constraints(child, policy).items():
+        for path, domain in constraints(child, env).items():
             merged[path] = _meet(merged.get(path), domain)
     return merged
 
@@ -106,16 +106,16 @@ def _meet(a: Domain, b: Domain) -> Domain:
     return a & b
 
 
-def _leaf_constraints(py: ast.expr, policy: Policy) -> Iterator[tuple[str, frozenset[str]]]:
+def _leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, frozenset[str]]]:
     parts = py.values if isinstance(py, ast.BoolOp) and isinstance(py.op, ast.And) else [py]
     for part in parts:
         if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
             continue
-        path = readable(part.left, policy.environment)
-        enum = _enum_of(path, policy)
+        path = readable(part.left, env)
+        enum = _enum_of(path, env)
         if enum is None:
             continue
-        values = _literal_values(part.comparators[0], policy)
+        values = _literal_values(part.comparators[0], env)
         if values is None:
             continue
         op = part.ops[0]
@@ -125,19 +125,18 @@ def _leaf_constraints(py: ast.expr, policy: Policy) -> Iterator[tuple[str, froze
             yield path, frozenset(enum) - frozenset(values)
 
 
-def _literal_values(node: ast.expr, policy: Policy) -> list[str] | None:
+def _literal_values(node: ast.expr, env: Environment) -> list[str] | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
     if isinstance(node, ast.Name) and node.id.startswith("_k"):
-        value = policy.environment.constants[int(node.id[2:])]
+        value = env.constants[int(node.id[2:])]
         if isinstance(value, (tuple, frozenset)) and all(isinstance(v, str) for v in value):
             return list(value)
     return None
 
 
-def _enum_of(path: str, policy: Policy) -> tuple[str, ...] | None:
+def _enum_of(path: str, env: Environment) -> tuple[str, ...] | None:
     parts = path.split(".")
-    env = policy.environment
     typ = env.item if parts[0] == "item" else env.facts.fields[parts[0]].type if parts[0] in env.facts.fields else None
     for key in parts[1:]:
         if typ is None or typ.kind != t.OBJECT or key not in typ.fields:
@@ -179,7 +178,7 @@ def _exclusive(a: Rule, b: Rule, policy: Policy) -> bool:
     first = a if a.sort_key <= b.sort_key else b
     if a.group and a.group == b.group and any(action.kind == "stop" for action in first.then):
         return True  # the first one to match ends the group
-    ca, cb = _constraints(a.when, policy), _constraints(b.when, policy)
+    ca, cb = constraints(a.when, policy.environment), constraints(b.when, policy.environment)
     for path in ca.keys() & cb.keys():
         da, db = ca[path], cb[path]
         if da is not None and db is not None and not da & db:

@@ -44,6 +44,7 @@ from .facts import build_converter
 from .functions import SIGNATURES, make_calendar
 from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
+from .lint import constraints
 from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .templates import Placeholder, split
@@ -490,6 +491,9 @@ class _Loader:
             order=order,
         )
         rule.condition_fn = compile_tree(when, env, globals_, f"rule {rule_id}")
+        if not otherwise:
+            # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
+            rule.claim_types = constraints(when, env).get("claim.type")
         return rule
 
     def condition(

@@ -94,6 +94,8 @@ class Rule:
     condition_fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: True)
     version: int = 0
     versions: int = 1
+    claim_types: frozenset[str] | None = None
+    """Claim types the condition requires (None: any). The fast path skips the rule for other types."""
 
     @property
     def sort_key(self) -> tuple[int, int, int]:
