@@ -8,9 +8,12 @@ bytes on every run, machine and ``PYTHONHASHSEED``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -61,8 +64,11 @@ def dumps(value: Any, indent: int | None = None) -> str:
 
 
 def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        out.append(json.dumps(value, ensure_ascii=False))
+    if isinstance(value, str):
+        # A lone surrogate (possible only in facts passed as Python objects) cannot be encoded: escape it.
+        out.append(json.dumps(value, ensure_ascii=not value.isascii() and _SURROGATE.search(value) is not None))
+    elif isinstance(value, bool) or value is None:
+        out.append(json.dumps(value))
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("non-finite number in a decision")

@@ -83,9 +83,11 @@ class Document:
         if not isinstance(value, str):
             return self.locate(pointer)
         src = start
-        if src < end and self.text[src] in "|>":
+        double = src < end and self.text[src] == '"'
+        if src < end and self.text[src] in "\"'":
+            src += 1  # the opening quote is not part of the value
+        elif src < end and self.text[src] in "|>":
             src = self.text.find("\n", src, end) + 1 or end
-        double = self.text[start] == '"'
         for i, ch in enumerate(value):
             if i >= offset:
                 break
@@ -97,8 +99,9 @@ class Document:
             else:
                 if src < end:
                     src += 1
-        while src < end and self.text[src] in " \n\"'" and offset < len(value) and value[offset] not in " \n\"'":
-            src += 1
+        if offset < len(value) and not value[offset].isspace():
+            while src < end and self.text[src] != value[offset] and self.text[src] in " \t\n\r":
+                src += 1
         return position(self.text, min(src, len(self.text)))
 
 
@@ -178,7 +181,7 @@ def read_yaml(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> 
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        raise DocumentError([_yaml_problem(exc)]) from None
+        raise DocumentError([_yaml_problem(exc, text)]) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:  # pragma: no cover - prescan catches these
         raise DocumentError([Problem(1, 1, "yaml", shorten(str(exc)))]) from None
     if node is None:
@@ -210,10 +213,13 @@ def _decode(data: bytes | str, name: str, limits: Limits) -> str:
     return text
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str = "") -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        message += " (a tab: indent with spaces, not tabs)"
+        return Problem(line, col, "yaml_syntax", shorten(message, 300))
     for known, hint in _YAML_HINTS.items():
         if known in message:
             message += f" ({hint})"
@@ -262,7 +268,7 @@ def _prescan_yaml(text: str, limits: Limits) -> None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.MarkedYAMLError as exc:
-        raise DocumentError([_yaml_problem(exc)]) from None
+        raise DocumentError([_yaml_problem(exc, text)]) from None
     except (yaml.YAMLError, RecursionError, MemoryError) as exc:
         raise DocumentError([Problem(1, 1, "yaml_syntax", shorten(str(exc)))]) from None
 
@@ -388,9 +394,57 @@ def _find_token(text: str, refused: _Refused) -> int:
     return 0
 
 
+_SUSPECT_ESCAPE = re.compile(
+    r"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2}|20[0-6][0-9a-fA-F]|feff|FEFF|fff[0-9a-fA-F]|FFF[0-9a-fA-F])"
+)
+
+
+def _refused_in_strings(value: Any) -> tuple[str, str] | None:
+    """(pointer, message) of the first decoded string holding a refused character or a lone surrogate."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, pointer = stack.pop()
+        if isinstance(item, str):
+            bad = find_refused_character(item)
+            if bad is not None:
+                return pointer, bad[1] + " (written as an escape)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                bad_key = find_refused_character(key)
+                if bad_key is not None:
+                    return pointer, bad_key[1] + " (in a key)"
+                stack.append((child, pointer_join(pointer, key)))
+        elif isinstance(item, list):
+            stack.extend((child, pointer_join(pointer, i)) for i, child in enumerate(item))
+    return None
+
+
 def read_json(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Parse JSON strictly: Decimal numbers, no NaN, no duplicate keys, UTF-8 only."""
     text = _decode(data, name, limits)
+    value = _loads(text, limits)
+    if _SUSPECT_ESCAPE.search(text):  # the raw text was clean; an escape may still decode to NUL, bidi, a surrogate
+        bad = _refused_in_strings(value)
+        if bad is not None:
+            line, col = position(text, _escape_offset(text))
+            raise DocumentError([Problem(line, col, "character", bad[1], bad[0])])
+    return value
+
+
+def _escape_offset(text: str) -> int:
+    """Offset of the first escape that decodes to a refused character or a lone surrogate."""
+    for match in _SUSPECT_ESCAPE.finditer(text):
+        code = int(match.group()[2:], 16)
+        if 0xD800 <= code <= 0xDBFF and re.match(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}", text[match.end() : match.end() + 6]):
+            continue  # a high surrogate followed by a low one: a valid pair
+        if 0xDC00 <= code <= 0xDFFF and re.match(r"\\u[dD][89abAB][0-9a-fA-F]{2}$", text[max(0, match.start() - 6) : match.start()]):
+            continue
+        if 0xD800 <= code <= 0xDFFF or find_refused_character(chr(code)) is not None:
+            return match.start()
+    return 0
+
+
+def _loads(text: str, limits: Limits) -> Any:
     try:
         return json.loads(
             text,
@@ -405,9 +459,24 @@ def read_json(data: bytes | str, name: str, limits: Limits = DEFAULT_LIMITS) -> 
         line, col = position(text, _find_token(text, exc))
         raise DocumentError([Problem(line, col, "json_value", str(exc))]) from None
     except RecursionError:
-        raise DocumentError([Problem(1, 1, "too_deep", "nesting too deep")]) from None
+        line, col = position(text, _depth_offset(text, limits.max_depth))
+        raise DocumentError([Problem(line, col, "too_deep", f"nested deeper than {limits.max_depth} levels")]) from None
     except ValueError as exc:
         raise DocumentError([Problem(1, 1, "json_value", shorten(str(exc)))]) from None
+
+
+def _depth_offset(text: str, limit: int) -> int:
+    """Offset of the bracket that nests deeper than ``limit`` (strings skipped); 0 if none."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("{", "["):
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif token in ("}", "]"):
+            depth -= 1
+    return 0
 
 
 def check_shape(value: Any, limits: Limits) -> tuple[str, str, str] | None:

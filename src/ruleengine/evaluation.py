@@ -18,8 +18,9 @@ from .conditions import NodeResult, leaves, walk
 from .decision import Decision
 from .errors import EvaluationError
 from .events import ActionApplied, Event, Listener, RuleVisited, TraceBuilder, plain
+from .expressions import BUDGET_KEY
 from .facts import Prepared
-from .functions import round_money
+from .functions import BudgetExceeded, round_money
 from .policy import Action, Policy, Rule
 from .templates import render
 from .text import shorten
@@ -84,6 +85,7 @@ class _Run:
         self.stopped: dict[tuple[str, str | None], str] = {}
         self.steps = 0
         self.deadline = time.thread_time() + policy.limits.max_evaluation_seconds
+        self.decision[BUDGET_KEY] = self._charge
 
     # -- the loop
     def execute(self) -> None:
@@ -157,6 +159,15 @@ class _Run:
         which = f"version {rule.version} of {rule.versions}" if rule.versions > 1 else "the rule"
         return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
 
+    def _charge(self, steps: int) -> None:
+        """Generator iterations inside expressions count against the same budget as rule visits."""
+        self.steps += steps
+        limits = self.policy.limits
+        if self.steps > limits.max_evaluation_steps:
+            raise BudgetExceeded(f"evaluation exceeded {limits.max_evaluation_steps} steps")
+        if time.thread_time() > self.deadline:
+            raise BudgetExceeded(f"evaluation exceeded {limits.max_evaluation_seconds} s")
+
     def _budget(self, rule: Rule) -> None:
         """Called every 64 rule visits, and when the step budget is spent."""
         if self.steps > self.policy.limits.max_evaluation_steps:
@@ -175,8 +186,9 @@ class _Run:
                 continue
             except Exception as inner:
                 file, line, column = leaf.location
-                return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column)
-        return EvaluationError(rule.id, _describe(exc), *_loc(rule))
+                code = "budget" if isinstance(inner, BudgetExceeded) else "evaluation"
+                return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column, code=code)
+        return EvaluationError(rule.id, _describe(exc), *_loc(rule), code="budget" if isinstance(exc, BudgetExceeded) else "evaluation")
 
     # -- actions
     def _apply(self, rule: Rule, action: Action, item: Any, line: str | None) -> None:
@@ -216,7 +228,8 @@ class _Run:
             raise
         except Exception as exc:
             loc = action.value.location if action.value is not None and action.value.location else action.location
-            raise EvaluationError(rule.id, f"{_describe(exc)} in action '{kind}'", loc.file, loc.line, loc.column) from None
+            code = "budget" if isinstance(exc, BudgetExceeded) else "evaluation"
+            raise EvaluationError(rule.id, f"{_describe(exc)} in action '{kind}'", loc.file, loc.line, loc.column, code=code) from None
         if self.emit is not None:
             self.emit(ActionApplied(rule, line, action, value))
 

@@ -300,6 +300,7 @@ class Checker:
         py, typ = self.visit(tree, scope)
         if expect is not None and typ.kind != expect:
             raise self.fail(f"this expression gives {typ.words()}, but {t.WORDS[expect]} is needed here", tree)
+        py = bound_work(py, self.env)
         compiled = Compiled(
             text=self.text,
             py=py,
@@ -646,8 +647,7 @@ class Checker:
         var = gen.target.id
         if var in self.env.facts.fields or var in ("item", "decision", "params") or var in scope.variables:
             raise self.fail(f"'{var}' already has a meaning; choose another name", gen.target)
-        depth = sum(1 for _ in scope.variables)
-        if depth >= 2:
+        if len(scope.variables) >= MAX_GENERATOR_DEPTH:
             raise self.fail("generators nest at most two deep", arg, "too_complex")
         iter_py, iter_t = self.visit(gen.iter, scope)
         if iter_t.kind != t.LIST or iter_t.elem is None:
@@ -916,6 +916,84 @@ def compile_expression(text: str, env: Environment, *, item: bool, expect: str |
     return Checker(env, text).check(tree, _Scope(item=item), expect)
 
 
+EXPANDED_NODES_FACTOR = 4
+"""An expression may grow this many times its own size limit once definitions are written out."""
+MAX_GENERATOR_DEPTH = 2
+MAX_ITERATIONS = 100_000
+"""Static bound on the generator iterations of one expression (lines × lines × …)."""
+COUNTED_ABOVE = 500
+"""Generators that may iterate more than this are counted against the evaluation's budget as they run."""
+FACT_LIST_BOUND = 100
+DECISION_LIST_BOUND = 1000
+
+
+def bound_work(py: ast.expr, env: Environment) -> ast.expr:
+    """Check, on the tree with every definition written out, what the source alone cannot show.
+
+    Definitions can hide size (a definition using another twice doubles the tree) and nesting (a
+    generator inside a definition inside a generator). Here the expanded tree's size, its generator
+    depth and its worst-case iteration count are bounded; generators that may iterate many times are
+    wrapped so that each iteration counts against the evaluation's step and time budget.
+    """
+    size = sum(1 for _ in ast.walk(py))
+    limit = env.limits.max_expression_nodes * EXPANDED_NODES_FACTOR
+    if size > limit:
+        raise ExpressionProblem(f"expression too large once its definitions are written out: {size} parts > {limit}", 0, "too_complex")
+    total = _iterations(py, env, 1)
+    if total > MAX_ITERATIONS:
+        raise ExpressionProblem(
+            f"generators here could iterate {total} times (lists of facts and parameters nested); at most {MAX_ITERATIONS}",
+            0,
+            "too_complex",
+        )
+    counted: ast.expr = _Counted(env).visit(py)
+    return counted
+
+
+def _iterations(node: ast.AST, env: Environment, outer: int, depth: int = 0) -> int:
+    """Worst-case generator iterations under ``node``, given ``outer`` iterations around it."""
+    if isinstance(node, ast.GeneratorExp):
+        if depth >= MAX_GENERATOR_DEPTH:
+            raise ExpressionProblem(
+                f"generators nest at most {MAX_GENERATOR_DEPTH} deep (counting those inside definitions)", 0, "too_complex"
+            )
+        bound = outer * _iter_bound(node.generators[0].iter, env)
+        inner = [*node.generators[0].ifs, node.elt]
+        return (
+            bound
+            + sum(_iterations(child, env, bound, depth + 1) for child in inner)
+            + _iterations(node.generators[0].iter, env, outer, depth)
+        )
+    return sum(_iterations(child, env, outer, depth) for child in ast.iter_child_nodes(node))
+
+
+def _iter_bound(node: ast.expr, env: Environment) -> int:
+    if isinstance(node, ast.Name) and node.id.startswith("_k"):
+        value = env.constants[int(node.id[2:])]
+        return len(value) if isinstance(value, (tuple, frozenset, list)) else 1
+    root: ast.expr = node
+    while isinstance(root, (ast.Subscript, ast.Call)):
+        root = root.value if isinstance(root, ast.Subscript) else (root.args[0] if root.args else root.func)
+    if isinstance(root, ast.Name) and root.id == DECISION:
+        return DECISION_LIST_BOUND
+    return FACT_LIST_BOUND
+
+
+class _Counted(ast.NodeTransformer):
+    """Wraps the iterable of every generator that may run long in ``_fn_counted(D, …)``."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.expr:
+        self.generic_visit(node)
+        if _iterations(node, self.env, 1) > COUNTED_ABOVE:
+            gen = node.generators[0]
+            if not (isinstance(gen.iter, ast.Call) and isinstance(gen.iter.func, ast.Name) and gen.iter.func.id == "_fn_counted"):
+                gen.iter = _call("counted", [ast.Name(id=DECISION, ctx=ast.Load()), gen.iter])
+        return node
+
+
 def compile_definition(definition: Definition, env: Environment) -> None:
     """Check a definition once, its parameters standing for typed placeholders."""
     tree = parse(definition.text, env.limits)
@@ -939,9 +1017,23 @@ def runtime_globals(calendar: dict[str, Callable[..., Any]]) -> dict[str, Any]:
     for name, fn in {**IMPLEMENTATIONS, **calendar}.items():
         names[f"_fn_{name}"] = fn
     names["_fn_present"] = present
+    names["_fn_counted"] = counted
     names["_fn_dig"] = dig
     names["_fn_KeyError"] = KeyError
     return names
+
+
+BUDGET_KEY = "\x00budget"
+"""Where the evaluation keeps its step budget in the decision-so-far (no expression can name it)."""
+
+
+def counted(decision: Any, iterable: Any) -> Any:
+    """Iterate, charging every 256 items to the evaluation's budget (see ``bound_work``)."""
+    budget = decision.get(BUDGET_KEY) if isinstance(decision, dict) else None
+    for index, value in enumerate(iterable):
+        if budget is not None and index & 255 == 0:
+            budget(256)
+        yield value
 
 
 def present(base: Any, keys: tuple[str, ...]) -> bool:

@@ -23,6 +23,10 @@ class ExpressionFailure(Exception):
     """A run-time failure inside an expression (division by zero, empty min)."""
 
 
+class BudgetExceeded(ExpressionFailure):
+    """The evaluation used up its step or time budget inside an expression."""
+
+
 def round_money(value: Decimal | int) -> Decimal:
     """Half-up to 0.01: the one rounding rule for money."""
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,0 +1,54 @@
+"""A legal but costly policy ends in a budget error, not a hang: generators count as they run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import RULES, load_example
+
+import ruleengine
+
+RULE = """# yaml-language-server: $schema=../schemas/rule.schema.json
+parameters:
+  long_list: {value: [%s], description: a long list}
+rules:
+  - id: costly.rule
+    title: {zh: 昂贵, en: Costly}
+    description: two nested generators, within the static bound, iterating thousands of times
+    stage: compensation
+    scope: line
+    when: sum(count(x for x in params.long_list if x != item.sku) for l in items) > 0
+    then:
+      - violation: late_shipment
+"""
+
+
+@pytest.fixture
+def costly(tmp_path: Path) -> Path:
+    root = tmp_path / "rules"
+    root.mkdir()
+    for name in ("policy.yaml", "parameters.yaml", "definitions.yaml"):
+        shutil.copy(RULES / name, root / name)
+    (root / "costly.yaml").write_text(RULE % ", ".join(f"v{i}" for i in range(900)), encoding="utf-8")
+    return root
+
+
+def test_generator_iterations_count_against_the_step_budget(costly: Path) -> None:
+    facts = load_example("multi-line-partial-return.json")  # 3 lines: 3 × 3 × 900 iterations
+    assert ruleengine.load_policy(costly).evaluate(facts).to_dict()["violations"]  # within the default budget
+    small = ruleengine.load_policy(costly, limits=ruleengine.Limits(max_evaluation_steps=2000))
+    with pytest.raises(ruleengine.EvaluationError) as info:
+        small.evaluate(facts)
+    assert (info.value.rule, info.value.code) == ("costly.rule", "budget")
+    assert info.value.file.endswith("costly.yaml") and info.value.line == 10
+
+
+def test_a_static_bound_refuses_generators_that_could_run_too_long(costly: Path) -> None:
+    text = (costly / "costly.yaml").read_text(encoding="utf-8")
+    (costly / "costly.yaml").write_text(text.replace("for l in items", "for l in params.long_list"), encoding="utf-8")
+    with pytest.raises(ruleengine.PolicyError) as info:
+        ruleengine.load_policy(costly)
+    (d,) = info.value.diagnostics
+    assert d.code == "too_complex" and "could iterate 810900 times" in d.message
