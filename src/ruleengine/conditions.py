@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expressions import Compiled, Environment, build_function
+from .expressions import Compiled, Environment, build_function, operands
 from .interpreter import Interpreter
 
 ABSENT = None
@@ -33,12 +33,18 @@ class Leaf:
     pointer: str
     label: str
     location: tuple[str, int, int]
-    fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: None)
+    build: Callable[[], Callable[..., Any]] | None = field(repr=False, default=None)
+    """Compiles the leaf on its own when first needed (to locate a failure); the fast path uses the rule's function."""
     interpreter: Interpreter | None = field(repr=False, default=None)
 
     @property
     def text(self) -> str:
         return self.compiled.text
+
+    @functools.cached_property
+    def fn(self) -> Callable[..., Any]:
+        assert self.build is not None
+        return self.build()
 
     def interpret(self, facts: Any, item: Any, decision: Any) -> Any:
         """The leaf's value by the explaining path (simpleeval over the checked tree)."""
@@ -50,7 +56,9 @@ class Leaf:
         """(name, tree, constant) for each fact, comparison operand and parameter the leaf reads."""
         out: list[tuple[str, ast.expr | None, Any]] = []
         seen: set[str] = set()
-        for name, py in [*self.compiled.operands, *self.compiled.reads.items()]:
+        assert self.interpreter is not None
+        sides = operands(self.compiled.py, self.interpreter.env, skip=set(self.compiled.reads))
+        for name, py in [*sides, *self.compiled.reads.items()]:
             if name not in seen:
                 seen.add(name)
                 out.append((name, py, None))

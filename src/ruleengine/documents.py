@@ -10,6 +10,7 @@ a line and column), so schema and expression errors can name ``file:line:col``.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -102,7 +103,16 @@ class Document:
         if offset < len(value) and not value[offset].isspace():
             while src < end and self.text[src] != value[offset] and self.text[src] in " \t\n\r":
                 src += 1
-        return position(self.text, min(src, len(self.text)))
+        return self.position(min(src, len(self.text)))
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset (line starts computed once per document)."""
+        starts = self.__dict__.get("_line_starts")
+        if starts is None:
+            starts = [0, *(i + 1 for i, ch in enumerate(self.text) if ch == "\n")]
+            self.__dict__["_line_starts"] = starts
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
 
 
 _ESCAPE_LENGTHS = {"x": 4, "u": 6, "U": 10}

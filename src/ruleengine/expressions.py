@@ -79,8 +79,6 @@ class Compiled:
     params_used: set[str] = field(default_factory=set)
     definitions_used: set[str] = field(default_factory=set)
     uses_item: bool = False
-    operands: list[tuple[str, ast.expr]] = field(default_factory=list)
-    """Top-level comparison operands as written → their Python trees (for explanations)."""
 
 
 @dataclass
@@ -194,7 +192,8 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ast.expr:
     bad = find_refused_character(text.replace("\n", " ").replace("\t", " "))
     if bad is not None:
         raise ExpressionProblem(bad[1], bad[0], "character")
-    _check_identifiers(text.replace("\n", " "))
+    if not text.isascii() or ";" in text:  # only then can a name be a look-alike, or a ';' need its own message
+        _check_identifiers(text.replace("\n", " "))
     flat = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
     try:
         tree = ast.parse(flat, mode="eval")
@@ -311,7 +310,6 @@ class Checker:
             definitions_used=self.definitions_used,
             uses_item=self.uses_item,
         )
-        compiled.operands = operands(py, self.env, skip=set(self.reads))
         return compiled
 
     # -- dispatch
@@ -836,6 +834,21 @@ def operands(py: ast.expr, env: Environment, skip: set[str]) -> list[tuple[str, 
     return out
 
 
+def dotted_path(py: ast.expr) -> str | None:
+    """``claim.type`` for the translated ``F['claim']['type']`` (also ``item.…``, ``decision.…``); else None."""
+    keys: list[str] = []
+    node = py
+    while isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        keys.append(node.slice.value)
+        node = node.value
+    if not isinstance(node, ast.Name) or not keys:
+        return None
+    root = {FACTS: "", ITEM: "item", DECISION: "decision"}.get(node.id)
+    if root is None:
+        return None
+    return ".".join(([root] if root else []) + keys[::-1])
+
+
 def readable(py: ast.expr, env: Environment) -> str:
     """The translated tree written back the way an author writes it (``claim.requested_at``, ``days(8)``)."""
     return ast.unparse(_Readable(env).visit(copy.deepcopy(py)))
@@ -935,10 +948,16 @@ def bound_work(py: ast.expr, env: Environment) -> ast.expr:
     depth and its worst-case iteration count are bounded; generators that may iterate many times are
     wrapped so that each iteration counts against the evaluation's step and time budget.
     """
-    size = sum(1 for _ in ast.walk(py))
+    size = 0
+    generators = False
+    for node in ast.walk(py):
+        size += 1
+        generators = generators or isinstance(node, ast.GeneratorExp)
     limit = env.limits.max_expression_nodes * EXPANDED_NODES_FACTOR
     if size > limit:
         raise ExpressionProblem(f"expression too large once its definitions are written out: {size} parts > {limit}", 0, "too_complex")
+    if not generators:
+        return py
     total = _iterations(py, env, 1)
     if total > MAX_ITERATIONS:
         raise ExpressionProblem(
@@ -1054,28 +1073,34 @@ def dig(base: Any, keys: tuple[str, ...], fallback: Any) -> Any:
 
 def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
     """Compile a translated tree into ``f(F, I, D)``; constants are bound as defaults."""
-    used = sorted(
-        {
-            n.id
-            for n in ast.walk(body if isinstance(body, ast.AST) else ast.Module(body, []))
-            if isinstance(n, ast.Name) and n.id.startswith("_k")
-        },
-        key=lambda s: int(s[2:]),
-    )
+    statements = body if isinstance(body, list) else [ast.Return(body)]
+    used: set[int] = set()
+    stack: list[ast.AST] = list(statements)
+    while stack:  # one pass: give every node a location (the tree is ours) and find the constants it uses
+        node = stack.pop()
+        if "lineno" in node._attributes:
+            node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+            node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
+        if isinstance(node, ast.Name) and node.id.startswith("_k"):
+            used.add(int(node.id[2:]))
+        stack.extend(ast.iter_child_nodes(node))
+    order = sorted(used)
     args = ast.arguments(
         posonlyargs=[],
-        args=[ast.arg(a) for a in _ARGS] + [ast.arg(k) for k in used],
+        args=[ast.arg(a) for a in _ARGS] + [ast.arg(f"_k{k}") for k in order],
         kwonlyargs=[],
         kw_defaults=[],
-        defaults=[ast.Name(id=f"_K{k[2:]}", ctx=ast.Load()) for k in used],
+        defaults=[ast.Name(id=f"_K{k}", ctx=ast.Load()) for k in order],
     )
-    statements = body if isinstance(body, list) else [ast.Return(body)]
     func = ast.FunctionDef(name="rule", args=args, body=list(statements), decorator_list=[], returns=None)
     module = ast.Module([func], type_ignores=[])
-    ast.fix_missing_locations(module)
+    for node in (func, args, *args.args, *args.defaults):
+        if "lineno" in node._attributes:
+            node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+            node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
     namespace = dict(globals_)
-    for k in used:
-        namespace[f"_K{k[2:]}"] = env.constants[int(k[2:])]
+    for k in order:
+        namespace[f"_K{k}"] = env.constants[k]
     code = compile(module, f"<{name}>", "exec")
     exec(code, namespace)
     fn: Callable[..., Any] = namespace["rule"]

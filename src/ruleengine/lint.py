@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from . import valuetypes as t
 from .conditions import Condition, Group, Leaf
 from .errors import Diagnostic
-from .expressions import Compiled, Environment, readable
+from .expressions import Compiled, Environment, dotted_path
 from .policy import Policy, Rule
 from .templates import Placeholder
 
@@ -111,7 +111,9 @@ def _leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, fro
     for part in parts:
         if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
             continue
-        path = readable(part.left, env)
+        path = dotted_path(part.left)
+        if path is None:
+            continue
         enum = _enum_of(path, env)
         if enum is None:
             continue

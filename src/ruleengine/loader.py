@@ -510,7 +510,7 @@ class _Loader:
             line, col = doc.locate_in_text(text_pointer, 0)
             label = "" if isinstance(spec, str) else spec.get("label", "")
             leaf = Leaf(compiled, pointer, label, (doc.name, line, col), interpreter=self.interpreter)
-            leaf.fn = build_function(compiled.py, env, globals_, f"rule {rule_id} {pointer}")
+            leaf.build = functools.partial(build_function, compiled.py, env, globals_, f"rule {rule_id} {pointer}")
             return leaf
         op = next(k for k in ("all", "any", "not") if k in spec)
         raw = spec[op] if op != "not" else [spec[op]]
@@ -699,6 +699,10 @@ class _Loader:
 _LOOKS_LIKE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 
 
+MAX_RULES_PER_FILE = 2000
+"""Mirrors ``maxItems`` of ``rules`` in rule.schema.json."""
+
+
 def _read_policy_file(data: bytes, name: str, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
     """Parse and schema-check one file; reloading a policy re-reads only the files that changed."""
     doc, problems, schema_problems = _parse_policy_file(data, limits)
@@ -716,7 +720,18 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
         doc, problems = exc.document, tuple(exc.problems)
     if doc is None or not isinstance(doc.data, dict):
         return doc, problems, ()
-    return doc, problems, tuple(validator("rule.schema.json").problems(doc.data, limit=50))
+    file_schema = validator("rule.schema.json")
+    rules = doc.data.get("rules")
+    if isinstance(rules, list) and len(rules) > MAX_RULES_PER_FILE:
+        # Refused before jsonschema, which would otherwise walk every one of them to explain.
+        line, col = doc.locate("/rules", key=True)
+        too_many = Problem(
+            line, col, "too_large", f"{len(rules)} rules in one file; at most {MAX_RULES_PER_FILE}: split the file", "/rules"
+        )
+        return None, (*problems, too_many), ()
+    if file_schema.is_valid(doc.data):
+        return doc, problems, ()
+    return doc, problems, tuple(file_schema.problems(doc.data, limit=50))
 
 
 def loc_tuple(loc: Location) -> tuple[int, int]:
