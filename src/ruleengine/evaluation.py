@@ -42,6 +42,25 @@ def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, liste
     return Decision(data)
 
 
+class _Budget:
+    """The steps and CPU time one evaluation may use; rule visits and generator iterations both count."""
+
+    __slots__ = ("deadline", "max_seconds", "max_steps", "steps")
+
+    def __init__(self, max_steps: int, max_seconds: float) -> None:
+        self.steps = 0
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.deadline = time.thread_time() + max_seconds
+
+    def __call__(self, steps: int) -> None:
+        self.steps += steps
+        if self.steps > self.max_steps:
+            raise BudgetExceeded(f"evaluation exceeded {self.max_steps} steps")
+        if time.thread_time() > self.deadline:
+            raise BudgetExceeded(f"evaluation exceeded {self.max_seconds} s")
+
+
 def _fan_out(listeners: list[Listener]) -> Listener:
     if len(listeners) == 1:
         return listeners[0]
@@ -83,9 +102,10 @@ class _Run:
         self.fired: dict[str, None] = {}
         self.writers: dict[str, tuple[Rule, Any]] = {}
         self.stopped: dict[tuple[str, str | None], str] = {}
-        self.steps = 0
-        self.deadline = time.thread_time() + policy.limits.max_evaluation_seconds
-        self.decision[BUDGET_KEY] = self._charge
+        self.budget = _Budget(policy.limits.max_evaluation_steps, policy.limits.max_evaluation_seconds)
+        # Expressions reach the budget through the decision; the budget holds no reference back, so an
+        # evaluation leaves no reference cycle behind for the garbage collector.
+        self.decision[BUDGET_KEY] = self.budget
 
     # -- the loop
     def execute(self) -> None:
@@ -103,6 +123,7 @@ class _Run:
         items = facts["items"]
         claimed = [self.claimed] if self.claimed is not None else None
         max_steps = self.policy.limits.max_evaluation_steps
+        budget = self.budget
         for rule in self.policy.rules:
             instant = instants[rule.effective_on]
             if instant is None or not rule.in_effect(instant):
@@ -122,8 +143,8 @@ class _Run:
                     emit(RuleVisited(rule, None, "skipped", "no claim in the order"))
                 continue
             for item in bindings:
-                self.steps += 1
-                if self.steps > max_steps or self.steps & 63 == 0:
+                budget.steps += 1
+                if budget.steps > max_steps or budget.steps & 63 == 0:
                     self._budget(rule)
                 line = item["sku"] if item is not None else None
                 if rule.group:
@@ -159,23 +180,12 @@ class _Run:
         which = f"version {rule.version} of {rule.versions}" if rule.versions > 1 else "the rule"
         return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
 
-    def _charge(self, steps: int) -> None:
-        """Generator iterations inside expressions count against the same budget as rule visits."""
-        self.steps += steps
-        limits = self.policy.limits
-        if self.steps > limits.max_evaluation_steps:
-            raise BudgetExceeded(f"evaluation exceeded {limits.max_evaluation_steps} steps")
-        if time.thread_time() > self.deadline:
-            raise BudgetExceeded(f"evaluation exceeded {limits.max_evaluation_seconds} s")
-
     def _budget(self, rule: Rule) -> None:
         """Called every 64 rule visits, and when the step budget is spent."""
-        if self.steps > self.policy.limits.max_evaluation_steps:
-            raise EvaluationError(
-                rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_steps} steps", *_loc(rule), code="budget"
-            )
-        if time.thread_time() > self.deadline:
-            raise EvaluationError(rule.id, f"evaluation exceeded {self.policy.limits.max_evaluation_seconds} s", *_loc(rule), code="budget")
+        try:
+            self.budget(0)
+        except BudgetExceeded as exc:
+            raise EvaluationError(rule.id, str(exc), *_loc(rule), code="budget") from None
 
     def _locate_failure(self, rule: Rule, item: Any, exc: Exception) -> EvaluationError:
         """Find the leaf that failed (the fast path does not know) and report it."""
