@@ -8,7 +8,6 @@ never as a Python traceback.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -144,7 +143,11 @@ def validate(rules: str | None, fmt: str) -> None:
     help="text: a summary for policy staff; json: the decision document. Default: json for --batch, else text.",
 )
 @click.option("--batch", type=click.Path(dir_okay=False, allow_dash=True), help="A JSON-lines file of orders: one decision per line.")
-def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str | None, batch: str | None) -> None:
+@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes for --batch.")
+@click.option("--progress/--no-progress", default=None, help="Show a counter on standard error (default: when it is a terminal).")
+def evaluate(
+    orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str | None, batch: str | None, jobs: int, progress: bool | None
+) -> None:
     """Decide orders (JSON or YAML files, '-' for standard input)."""
     if batch is None and not orders:
         _usage("give an order file, '-' for standard input, or --batch FILE.jsonl")
@@ -153,7 +156,7 @@ def evaluate(orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str
     fmt = fmt or ("json" if batch else "text")
     policy = _load(rules, fmt)
     if batch is not None:
-        sys.exit(_batch(policy, batch, explain))
+        sys.exit(_batch(policy, rules, batch, explain, jobs, sys.stderr.isatty() if progress is None else progress))
     status = OK
     for index, name in enumerate(orders):
         source = "<stdin>" if name == "-" else name
@@ -319,26 +322,25 @@ def catalogue(rules: str | None, output: str | None) -> None:
         Path(output).write_text(text, encoding="utf-8")
 
 
-def _batch(policy: Policy, path: str, explain: bool) -> int:
+def _batch(policy: Policy, rules: str | None, path: str, explain: bool, jobs: int, progress: bool) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
-    status = OK
+    from .batch import run
+
     stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     with stream:
-        for number, raw in enumerate(stream, 1):
-            if not raw.strip():
-                continue
-            source = f"{'<stdin>' if path == '-' else path}:{number}"
-            try:
-                decision = policy.evaluate(read_facts(raw, source, policy), explain=explain)
-                click.echo(decision.to_json())
-            except RuleEngineError as exc:
-                status = FACTS_ERROR
-                error: dict[str, Any] = {"line": number, **exc.to_dict()}
-                error.setdefault("source", source)
-                click.echo(json.dumps(error, ensure_ascii=False, default=str))
-                first = str(exc).splitlines()[0]
-                click.echo(first if first.startswith(source) else f"{source}: {first}", err=True)
-    return status
+        result = run(
+            stream,
+            sys.stdout,
+            sys.stderr,
+            rules=rules,
+            limits=_limits(),
+            source="<stdin>" if path == "-" else path,
+            jobs=jobs,
+            explain=explain,
+            progress=progress,
+            policy=policy,
+        )
+    return FACTS_ERROR if result.refused else OK
 
 
 def _usage(message: str) -> NoReturn:

@@ -1,0 +1,143 @@
+"""Batch evaluation of JSON-lines orders: streamed, in order, in constant memory, over N processes.
+
+Each worker process loads the policy once; lines travel in chunks, and at most a few chunks per worker
+are in flight, so memory stays flat however long the input is. Output keeps input order: one decision,
+or one error object naming the line, per non-empty input line.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from .errors import RuleEngineError
+from .facts import read_facts
+from .limits import DEFAULT_LIMITS, Limits
+from .loader import load_policy
+from .policy import Policy
+
+CHUNK_LINES = 200
+IN_FLIGHT_PER_JOB = 3
+
+
+@dataclass
+class BatchResult:
+    decided: int = 0
+    refused: int = 0
+
+
+def decide_lines(policy: Policy, chunk: list[tuple[int, bytes]], source: str, explain: bool) -> list[tuple[bool, str, str]]:
+    """(ok, output line, message for stderr) for each (line number, raw line)."""
+    out = []
+    for number, raw in chunk:
+        where = f"{source}:{number}"
+        try:
+            decision = policy.evaluate(read_facts(raw, where, policy), explain=explain)
+            out.append((True, decision.to_json(), ""))
+        except RuleEngineError as exc:
+            error: dict[str, Any] = {"line": number, **exc.to_dict()}
+            error.setdefault("source", where)
+            first = str(exc).splitlines()[0]
+            message = first if first.startswith(where) else f"{where}: {first}"
+            out.append((False, json.dumps(error, ensure_ascii=False, default=str), message))
+    return out
+
+
+def _chunks(stream: Iterable[bytes], size: int = CHUNK_LINES) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(stream, 1):
+        if raw.strip():
+            chunk.append((number, raw))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+# -- worker processes: the policy is loaded once per process
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(rules: str | None, limits: Limits, parameters: dict[str, Any] | None, source: str, explain: bool) -> None:
+    _WORKER.update(policy=load_policy(rules, limits=limits, parameters=parameters), source=source, explain=explain)
+
+
+def _work(chunk: list[tuple[int, bytes]]) -> list[tuple[bool, str, str]]:
+    return decide_lines(_WORKER["policy"], chunk, _WORKER["source"], _WORKER["explain"])
+
+
+def run(
+    stream: Iterable[bytes],
+    out: IO[str],
+    err: IO[str],
+    *,
+    rules: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    parameters: dict[str, Any] | None = None,
+    source: str = "<stdin>",
+    jobs: int = 1,
+    explain: bool = False,
+    progress: bool = False,
+    policy: Policy | None = None,
+) -> BatchResult:
+    """Decide every line of ``stream``; write decisions to ``out`` and one message per bad line to ``err``."""
+    result = BatchResult()
+    meter = _Progress(err) if progress else None
+
+    def emit(rows: list[tuple[bool, str, str]]) -> None:
+        for ok, line, message in rows:
+            out.write(line + "\n")
+            if ok:
+                result.decided += 1
+            else:
+                result.refused += 1
+                err.write(message + "\n")
+        if meter is not None:
+            meter.update(result.decided + result.refused)
+
+    if jobs <= 1:
+        loaded = policy or load_policy(rules, limits=limits, parameters=parameters)
+        for chunk in _chunks(stream):
+            emit(decide_lines(loaded, chunk, source, explain))
+    else:
+        context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+        with context.Pool(jobs, _init_worker, (rules, limits, parameters, source, explain)) as pool:
+            pending: deque[Any] = deque()
+            for chunk in _chunks(stream):
+                pending.append(pool.apply_async(_work, (chunk,)))
+                if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
+                    emit(pending.popleft().get())
+            while pending:
+                emit(pending.popleft().get())
+    if meter is not None:
+        meter.done(result.decided + result.refused)
+    return result
+
+
+class _Progress:
+    """A one-line counter on a terminal, refreshed at most twice a second."""
+
+    def __init__(self, err: IO[str]) -> None:
+        self.err = err
+        self.started = time.monotonic()
+        self.shown = 0.0
+
+    def update(self, count: int) -> None:
+        now = time.monotonic()
+        if now - self.shown >= 0.5:
+            self.shown = now
+            rate = count / max(now - self.started, 1e-9)
+            self.err.write(f"\r{count:,} orders, {rate:,.0f}/s")
+            self.err.flush()
+
+    def done(self, count: int) -> None:
+        elapsed = time.monotonic() - self.started
+        self.err.write(f"\r{count:,} orders in {elapsed:.1f}s ({count / max(elapsed, 1e-9):,.0f}/s)\n")
