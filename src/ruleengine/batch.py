@@ -22,7 +22,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_policy
 from .policy import Policy
 
-CHUNK_LINES = 200
+CHUNK_LINES = 500
 IN_FLIGHT_PER_JOB = 3
 
 
@@ -67,11 +67,15 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(rules: str | None, limits: Limits, parameters: dict[str, Any] | None, source: str, explain: bool) -> None:
-    _WORKER.update(policy=load_policy(rules, limits=limits, parameters=parameters), source=source, explain=explain)
+    if "policy" not in _WORKER:  # a forked worker already has the parent's policy; a spawned one loads it
+        _WORKER["policy"] = load_policy(rules, limits=limits, parameters=parameters)
+    _WORKER.update(source=source, explain=explain)
 
 
-def _work(chunk: list[tuple[int, bytes]]) -> list[tuple[bool, str, str]]:
-    return decide_lines(_WORKER["policy"], chunk, _WORKER["source"], _WORKER["explain"])
+def _work(chunk: list[tuple[int, bytes]]) -> tuple[str, int, list[str]]:
+    """One chunk, returned as one block of output text (cheap to send back), a count and the messages."""
+    rows = decide_lines(_WORKER["policy"], chunk, _WORKER["source"], _WORKER["explain"])
+    return "".join(line + "\n" for _, line, _ in rows), sum(1 for ok, _, _ in rows if ok), [m for ok, _, m in rows if not ok]
 
 
 def run(
@@ -92,23 +96,25 @@ def run(
     result = BatchResult()
     meter = _Progress(err) if progress else None
 
-    def emit(rows: list[tuple[bool, str, str]]) -> None:
-        for ok, line, message in rows:
-            out.write(line + "\n")
-            if ok:
-                result.decided += 1
-            else:
-                result.refused += 1
-                err.write(message + "\n")
+    def emit(block: tuple[str, int, list[str]]) -> None:
+        text, decided, messages = block
+        out.write(text)
+        result.decided += decided
+        result.refused += len(messages)
+        for message in messages:
+            err.write(message + "\n")
         if meter is not None:
             meter.update(result.decided + result.refused)
 
     if jobs <= 1:
         loaded = policy or load_policy(rules, limits=limits, parameters=parameters)
         for chunk in _chunks(stream):
-            emit(decide_lines(loaded, chunk, source, explain))
+            rows = decide_lines(loaded, chunk, source, explain)
+            emit(("".join(line + "\n" for _, line, _ in rows), sum(1 for ok, _, _ in rows if ok), [m for ok, _, m in rows if not ok]))
     else:
         context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
+        if policy is not None and context.get_start_method() == "fork":
+            _WORKER["policy"] = policy
         with context.Pool(jobs, _init_worker, (rules, limits, parameters, source, explain)) as pool:
             pending: deque[Any] = deque()
             for chunk in _chunks(stream):
