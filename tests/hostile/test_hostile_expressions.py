@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import pytest
 from hostile_support import (
     ORDER_FILE,
     ChildRunner,
-    bounded,
     child_outcome,
     load_outcome,
     minimal_policy,
@@ -31,12 +30,6 @@ from hostile_support import (
 import ruleengine
 from ruleengine import Limits
 from ruleengine.expressions import ExpressionProblem, parse
-
-
-@pytest.fixture(autouse=True)
-def _budget() -> Iterator[None]:
-    with bounded():
-        yield
 
 
 def when(tmp_path: Path, expression: str) -> dict[str, Any]:

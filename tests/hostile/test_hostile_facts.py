@@ -10,20 +10,14 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hostile_support import ORDER_FILE, ChildRunner, bounded, child_outcome, claim_outcome, only_problem, order_text, outcome
+from hostile_support import ORDER_FILE, ChildRunner, child_outcome, claim_outcome, only_problem, order_text, outcome
 
 import ruleengine
-
-
-@pytest.fixture(autouse=True)
-def _budget() -> Iterator[None]:
-    with bounded():
-        yield
 
 
 def line_col(text: str, needle: str) -> tuple[int, int]:

@@ -10,14 +10,13 @@ budget (see hostile_support).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hostile_support import (
     ChildRunner,
-    bounded,
     child_outcome,
     load_outcome,
     minimal_policy,
@@ -27,12 +26,6 @@ from hostile_support import (
 )
 
 from ruleengine import Limits
-
-
-@pytest.fixture(autouse=True)
-def _budget() -> Iterator[None]:
-    with bounded():
-        yield
 
 
 def load_with(tmp_path: Path, content: str | bytes, name: str = "hostile.yaml", limits: Limits | None = None) -> dict[str, Any]:

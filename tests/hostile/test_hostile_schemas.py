@@ -17,17 +17,11 @@ from typing import Any, ClassVar
 
 import pytest
 import referencing.exceptions
-from hostile_support import ORDER_FILE, ChildRunner, bounded, child_outcome, only_problem, outcome
+from hostile_support import ORDER_FILE, ChildRunner, child_outcome, only_problem, outcome
 from jsonschema import Draft202012Validator
 
 import ruleengine
 from ruleengine.schemas import FORMAT_CHECKER, SCHEMA_FILES, load_schema, registry, validator
-
-
-@pytest.fixture(autouse=True)
-def _budget() -> Iterator[None]:
-    with bounded():
-        yield
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
