@@ -16,7 +16,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,12 +25,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import valuetypes as t
 from .bundled import default_rules_dir
-from .conditions import Condition, Group, Leaf, compile_tree, leaves
+from .conditions import Condition, Group, Leaf, compile_tree
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
 from .expressions import (
     SUPPRESSED,
-    Compiled,
     Definition,
     Environment,
     ExpressionProblem,
@@ -736,7 +735,3 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
 
 def loc_tuple(loc: Location) -> tuple[int, int]:
     return (loc.line, loc.column)
-
-
-# Unused-import guard for names only used in type positions.
-_ = (Callable, Compiled, leaves)
