@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import ruleengine
 from ruleengine import EvaluationError, FactsError, Limits, PolicyError
 
@@ -378,3 +380,10 @@ def assert_clean_stderr(stderr: str) -> None:
             ch for ch in line if (ord(ch) < 0x20 and ch != "\t") or ch in "\x7f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b"
         ]
         assert not raw, f"raw control characters {raw!r} in: {line[:200]}"
+
+
+@pytest.fixture(autouse=True)
+def bounded_case() -> Iterator[None]:
+    """Every hostile case runs under the same time and memory bound (imported by each test module)."""
+    with bounded():
+        yield

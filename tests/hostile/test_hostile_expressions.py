@@ -18,6 +18,7 @@ import pytest
 from hostile_support import (
     ORDER_FILE,
     ChildRunner,
+    bounded_case,  # noqa: F401 - the autouse time and memory bound
     child_outcome,
     load_outcome,
     minimal_policy,

@@ -15,7 +15,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hostile_support import ORDER_FILE, ChildRunner, child_outcome, claim_outcome, only_problem, order_text, outcome
+from hostile_support import (
+    ORDER_FILE,
+    ChildRunner,
+    bounded_case,  # noqa: F401 - the autouse time and memory bound
+    child_outcome,
+    claim_outcome,
+    only_problem,
+    order_text,
+    outcome,
+)
 
 import ruleengine
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hostile_support import (
     ChildRunner,
+    bounded_case,  # noqa: F401 - the autouse time and memory bound
     child_outcome,
     load_outcome,
     minimal_policy,

@@ -17,7 +17,14 @@ from typing import Any, ClassVar
 
 import pytest
 import referencing.exceptions
-from hostile_support import ORDER_FILE, ChildRunner, child_outcome, only_problem, outcome
+from hostile_support import (
+    ORDER_FILE,
+    ChildRunner,
+    bounded_case,  # noqa: F401 - the autouse time and memory bound
+    child_outcome,
+    only_problem,
+    outcome,
+)
 from jsonschema import Draft202012Validator
 
 import ruleengine
