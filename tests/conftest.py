@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import shutil
 from collections.abc import Callable
 from decimal import Decimal
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
 
 import ruleengine
 
@@ -60,3 +63,40 @@ def replace_in(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
     path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- shared checks, independent of the engine's own
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+FORMATS = FormatChecker()
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value: object) -> bool:
+    """jsonschema skips date-time without an optional package: check RFC 3339 with an offset here."""
+    if not isinstance(value, str):
+        return True
+    return bool(RFC3339.match(value)) and dt.datetime.fromisoformat(value).tzinfo is not None
+
+
+def _decision_validator() -> Draft202012Validator:
+    with open(ROOT / "schemas" / "decision.schema.json", encoding="utf-8") as handle:
+        schema = json.load(handle, parse_float=Decimal)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FORMATS)
+
+
+DECISION_SCHEMA = _decision_validator()
+"""The decision schema, checked by jsonschema with a strict date-time format: what tests hold decisions to."""
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters, as the engine counts them) of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def locate(text: str, marker: str) -> tuple[int, int]:
+    """Where the one occurrence of ``marker`` starts in ``text``."""
+    assert text.count(marker) == 1, f"{marker!r} occurs {text.count(marker)} times"
+    return line_col(text, text.index(marker))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from conftest import line_col, locate
 
 from ruleengine.documents import DocumentError, Problem, read_json, read_yaml, resolve_plain_scalar
 from ruleengine.limits import DEFAULT_LIMITS, Limits
@@ -20,16 +21,6 @@ from ruleengine.limits import DEFAULT_LIMITS, Limits
 # ---------------------------------------------------------------- helpers
 
 
-def line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column (in characters) of ``offset`` in ``text``."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
-def locate(text: str, marker: str) -> tuple[int, int]:
-    """Where the one occurrence of ``marker`` starts in ``text``."""
-    assert text.count(marker) == 1, f"{marker!r} occurs {text.count(marker)} times"
-    return line_col(text, text.index(marker))
 
 
 def yaml_problems(data: str | bytes, limits: Limits = DEFAULT_LIMITS) -> list[Problem]:

@@ -9,7 +9,6 @@ with a reason from ``claims.undecided``: never approved by default.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import re
 from decimal import Decimal
@@ -17,38 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, load_example
-from jsonschema import Draft202012Validator, FormatChecker
+from conftest import DECISION_SCHEMA, EXAMPLES, load_example
 
 import ruleengine
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTED = {"seven_day_return", "return_shipping_insurance", "fast_refund", "on_time_shipment"}
 D = Decimal
-
-
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-FORMATS = FormatChecker()
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _date_time(value: object) -> bool:
-    """jsonschema skips date-time without an optional package: check RFC 3339 with an offset here."""
-    if not isinstance(value, str):
-        return True
-    if not RFC3339.match(value):
-        return False
-    return dt.datetime.fromisoformat(value).tzinfo is not None
-
-
-def _decision_validator() -> Draft202012Validator:
-    with open(ROOT / "schemas" / "decision.schema.json", encoding="utf-8") as handle:
-        schema = json.load(handle, parse_float=Decimal)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FORMATS)
-
-
-DECISION_SCHEMA = _decision_validator()
 
 
 def decide(policy: ruleengine.Policy, facts: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 
 import pytest
 from click.testing import CliRunner
-from conftest import RULES, replace_in
+from conftest import RULES, line_col, locate, replace_in
 
 import ruleengine
 from ruleengine.cli import main
@@ -38,16 +38,6 @@ DIAGNOSTIC_LINE = re.compile(r"^.+\.ya?ml:\d+:\d+: [a-z_]+: .+$")
 # ---------------------------------------------------------------- helpers
 
 
-def line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column (in characters, as the engine counts them) of ``offset``."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
-def locate(text: str, marker: str) -> tuple[int, int]:
-    """Position of the single occurrence of ``marker`` in ``text``."""
-    assert text.count(marker) == 1, f"{marker!r} occurs {text.count(marker)} times"
-    return line_col(text, text.index(marker))
 
 
 def where(after: str, start: int, new: str, marker: str, nth: int = 0) -> tuple[int, int]:

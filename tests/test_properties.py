@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import re
 import shutil
 import time
 from decimal import Decimal
@@ -20,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, RULES, load_example
+from conftest import DECISION_SCHEMA, EXAMPLES, RFC3339, RULES, load_example
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator, FormatChecker
 
 import ruleengine
 from ruleengine.decision import dumps
@@ -31,21 +29,6 @@ from ruleengine.decision import dumps
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(p.name for p in EXAMPLES.glob("*.json"))
 EXAMPLE_DATA = {name: load_example(name) for name in NAMES}
-
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-FORMATS = FormatChecker()
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    return bool(RFC3339.match(value)) and dt.datetime.fromisoformat(value).tzinfo is not None
-
-
-with open(ROOT / "schemas" / "decision.schema.json", encoding="utf-8") as _handle:
-    DECISION_SCHEMA = Draft202012Validator(json.load(_handle, parse_float=Decimal), format_checker=FORMATS)
-
 
 def check_decision(decision: ruleengine.Decision, facts: dict[str, Any]) -> None:
     data = json.loads(decision.to_json(), parse_float=Decimal)
