@@ -85,6 +85,19 @@ def test_unknown_field_with_a_near_name_suggests_it(policy: ruleengine.Policy) -
     assert "did you mean 'channel'" in p.message
 
 
+
+def set_at(pointer: str, value: Any) -> Any:
+    """A facts change that puts ``value`` at a JSON pointer."""
+
+    def change(f: dict[str, Any]) -> None:
+        *parents, last = [int(k) if k.isdigit() else k for k in pointer.strip("/").split("/")]
+        target: Any = f
+        for key in parents:
+            target = target[key]
+        target[last] = value
+
+    return change
+
 @pytest.mark.parametrize(
     ("pointer", "value", "suggestion"),
     [
@@ -95,14 +108,7 @@ def test_unknown_field_with_a_near_name_suggests_it(policy: ruleengine.Policy) -
     ],
 )
 def test_wrong_enum_value_suggests_the_near_one(policy: ruleengine.Policy, pointer: str, value: str, suggestion: str) -> None:
-    def change(f: dict[str, Any]) -> None:
-        *parents, last = [int(k) if k.isdigit() else k for k in pointer.strip("/").split("/")]
-        target: Any = f
-        for key in parents:
-            target = target[key]
-        target[last] = value
-
-    p = the_one(problems_of(policy, mutated(change)), pointer)
+    p = the_one(problems_of(policy, mutated(set_at(pointer, value))), pointer)
     assert p.code == "enum"
     assert f"did you mean '{suggestion}'" in p.message
     assert value in p.message
@@ -165,14 +171,7 @@ def test_more_than_two_decimals(policy: ruleengine.Policy) -> None:
     [("/buyer", [], "a list a list"), ("/claim", None, "null null"), ("/items/0/paid_amount", Decimal("-1.00"), "Decimal(")],
 )
 def test_messages_read_well(policy: ruleengine.Policy, pointer: str, value: Any, unwanted: str) -> None:
-    def change(f: dict[str, Any]) -> None:
-        *parents, last = [int(k) if k.isdigit() else k for k in pointer.strip("/").split("/")]
-        target: Any = f
-        for key in parents:
-            target = target[key]
-        target[last] = value
-
-    p = the_one(problems_of(policy, mutated(change)), pointer)
+    p = the_one(problems_of(policy, mutated(set_at(pointer, value))), pointer)
     assert unwanted not in p.message
 
 
