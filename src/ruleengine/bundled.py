@@ -1,7 +1,8 @@
 """Where the bundled default policy and the JSON Schemas live.
 
 In an installed wheel they are package data under ``ruleengine/_bundled``;
-in a source checkout they are the repository's own ``rules/`` and ``schemas/``.
+in a source checkout they are the repository's own ``rules/``, ``schemas/`` and
+``examples/orders/`` (the example orders the service's playground offers).
 """
 
 from __future__ import annotations
@@ -24,3 +25,8 @@ def default_rules_dir() -> Path:
 
 def schemas_dir() -> Path:
     return _root() / "schemas"
+
+
+def bundled_path(relative: str) -> Path:
+    """A bundled folder by its path in the repository (``examples/orders``)."""
+    return _root() / relative

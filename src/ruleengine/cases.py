@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .documents import DocumentError, read_yaml
 from .errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEngineError
 from .events import Listener, plain
@@ -364,3 +366,54 @@ def run_files(paths: list[Path], rules: Path | None = None, listener: Listener |
                 continue
             run.results.append(run_case(case, policy, listener))
     return run
+
+
+CLAIM_FIELDS = (
+    "outcome",
+    "resolution",
+    "refund_amount",
+    "compensation_amount",
+    "refund_timing",
+    "refund_due_by",
+    "return_shipping_payer",
+)
+
+
+def case_file_text(name: str, facts: dict[str, Any], decision: dict[str, Any], parameters: dict[str, Any] | None = None) -> str:
+    """A case file pinning what a policy decides for one order today: services, the claim, money and rules fired.
+
+    The order is written out in full (a case that named an example would change
+    when the example does), so the file runs anywhere with ``ruleengine test``.
+    """
+    expect: dict[str, Any] = {}
+    for sku, services in decision["services"].items():
+        if "." not in sku:  # a dotted path cannot name a key with a dot in it
+            expect[f"services.{sku}"] = list(services)
+    claim = decision.get("claim")
+    if claim is not None:
+        expect.update({f"claim.{key}": claim[key] for key in CLAIM_FIELDS if key in claim})
+        expect["claim.deductions"] = claim["deductions"]
+    expect["compensations"] = decision["compensations"]
+    expect["violations"] = decision["violations"]
+    expect["fired"] = decision["fired"]
+    case: dict[str, Any] = {"name": name}
+    if parameters:
+        case["parameters"] = parameters
+    case["facts"] = facts
+    case["expect"] = expect
+    header = (
+        f"# Pinned from policy {decision['policy']['name']} {decision['policy']['version']} ({decision['policy']['digest'][:19]}…).\n"
+        "# Run it with: ruleengine test THIS_FILE --rules RULES_FOLDER\n"
+    )
+    return header + yaml.dump({"cases": [case]}, Dumper=_CaseDumper, allow_unicode=True, sort_keys=False, width=120)
+
+
+class _CaseDumper(yaml.SafeDumper):
+    """Money as exact plain numbers (``259.00``), read back by the strict reader as the same Decimal."""
+
+
+def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:float", f"{value:f}")
+
+
+_CaseDumper.add_representer(Decimal, _decimal)

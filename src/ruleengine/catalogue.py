@@ -6,11 +6,12 @@ a test fails when the committed file is stale, so it is never edited by hand.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 from .conditions import Condition, Group, Leaf
-from .policy import Action, Policy, Rule
+from .policy import Action, Parameter, Policy, Rule
 from .report import SERVICE_NAMES
 from .templates import Placeholder, format_value
 
@@ -18,6 +19,104 @@ GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
 GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}
 SCOPES = {"order": "整单 the order", "line": "每个商品行 each line", "claimed_line": "申请的商品行 the claimed line"}
 OPS = {"all": "全部满足 all of", "any": "任一满足 any of", "not": "不满足 not"}
+
+
+def catalogue_data(policy: Policy) -> dict[str, Any]:
+    """The catalogue as plain data (what the service's ``/v1/policy/catalogue`` returns): the same content as the markdown."""
+    by_guarantee = _by_guarantee(policy)
+    users = _parameter_users(policy)
+    return {
+        "name": policy.name,
+        "version": policy.version,
+        "digest": policy.digest,
+        "timezone": policy.timezone,
+        "stages": list(policy.stages),
+        "guarantees": [
+            {
+                "id": g,
+                "title": GUARANTEE_TITLES.get(g, g),
+                "rules": [_rule_data(rule) for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version))],
+            }
+            for g in by_guarantee
+        ],
+        "parameters": [
+            {
+                "name": name,
+                "value": _plain(param.value),
+                "display": _parameter_value(param, policy),
+                "type": param.type.words(),
+                "unit": param.unit,
+                "description": " ".join(param.description.split()),
+                "source": param.source,
+                "used_by": users.get(name, []),
+            }
+            for name, param in policy.parameters.items()
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _rule_data(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "version": rule.version,
+        "versions": rule.versions,
+        "title_zh": rule.title_zh,
+        "title_en": rule.title_en,
+        "description": " ".join(rule.description.split()),
+        "source": rule.source,
+        "stage": rule.stage,
+        "priority": rule.priority,
+        "scope": SCOPES[rule.scope],
+        "group": rule.group,
+        "effective": {
+            "on": rule.effective_on,
+            "from": rule.effective_from.isoformat() if rule.effective_from else None,
+            "until": rule.effective_until.isoformat() if rule.effective_until else None,
+        },
+        "when": _condition_data(rule.when),
+        "then": [_action(a) for a in rule.then],
+        "else": [_action(a) for a in rule.otherwise],
+        "parameters": sorted(_params_used(rule)),
+    }
+
+
+def _condition_data(node: Condition) -> dict[str, Any]:
+    if isinstance(node, Leaf):
+        return {"label": node.label, "expr": " ".join(node.text.split())}
+    assert isinstance(node, Group)
+    return {"op": node.op, "words": OPS[node.op], "label": node.label, "children": [_condition_data(c) for c in node.children]}
+
+
+def _by_guarantee(policy: Policy) -> dict[str, list[Rule]]:
+    found: dict[str, list[Rule]] = {}
+    for rule in policy.rules:
+        found.setdefault(rule.guarantee or "claims", []).append(rule)
+    ordered = sorted(found, key=lambda g: (GUARANTEE_ORDER.index(g) if g in GUARANTEE_ORDER else 99, g))
+    return {g: found[g] for g in ordered}
+
+
+def _parameter_users(policy: Policy) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for rule in policy.rules:
+        for p in _params_used(rule):
+            if rule.id not in users.setdefault(p, []):
+                users[p].append(rule.id)
+    return users
+
+
+def _parameter_value(param: Parameter, policy: Policy) -> str:
+    value = format_value(param.value, param.type, policy.zone, "en")
+    if param.unit and param.unit not in ("rate",):
+        value += f" {param.unit}"
+    return value
 
 
 def markdown(policy: Policy) -> str:
@@ -31,10 +130,8 @@ def markdown(policy: Policy) -> str:
         "阶段顺序 Stages, in order: " + " → ".join(f"`{s}`" for s in policy.stages),
         "",
     ]
-    by_guarantee: dict[str, list[Rule]] = {}
-    for rule in policy.rules:
-        by_guarantee.setdefault(rule.guarantee or "claims", []).append(rule)
-    ordered = sorted(by_guarantee, key=lambda g: (GUARANTEE_ORDER.index(g) if g in GUARANTEE_ORDER else 99, g))
+    by_guarantee = _by_guarantee(policy)
+    ordered = list(by_guarantee)
     out.append("## 目录 Contents")
     out.append("")
     for g in ordered:
@@ -141,20 +238,14 @@ def _params_used(rule: Rule) -> set[str]:
 
 
 def _parameters(policy: Policy) -> Iterator[str]:
-    users: dict[str, list[str]] = {}
-    for rule in policy.rules:
-        for p in _params_used(rule):
-            if rule.id not in users.setdefault(p, []):
-                users[p].append(rule.id)
+    users = _parameter_users(policy)
     yield '<a id="parameters"></a>'
     yield "## 参数 Parameters"
     yield ""
     yield "| 参数 parameter | 值 value | 说明 description | 来源 source | 使用规则 used by |"
     yield "|---|---|---|---|---|"
     for name, param in policy.parameters.items():
-        value = format_value(param.value, param.type, policy.zone, "en")
-        if param.unit and param.unit not in ("rate",):
-            value += f" {param.unit}"
+        value = _parameter_value(param, policy)
         used = ", ".join(f"`{r}`" for r in users.get(name, [])) or "—（未使用 unused）"
         cell = " ".join(param.description.split()).replace("|", "\\|")
         yield f'| <a id="param-{name.replace("_", "-")}"></a>`{name}` | {value} | {cell} | {param.source or "—"} | {used} |'

@@ -322,6 +322,72 @@ def catalogue(rules: str | None, output: str | None) -> None:
         Path(output).write_text(text, encoding="utf-8")
 
 
+@main.command()
+@click.option("--rules", type=click.Path(file_okay=False), help="Policy folder, watched for changes (default: the bundled policy).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes, each with the policy loaded.")
+@click.option("--decision-log", type=click.Path(dir_okay=False), help="One JSON line per decision (rotated by size).")
+@click.option("--log-facts", is_flag=True, help="Also log the facts, with buyer ids masked (default: only their hash).")
+@click.option("--log-max-bytes", type=click.IntRange(1024), default=64 << 20, show_default=True, help="Rotate the log at this size.")
+@click.option("--log-backups", type=click.IntRange(0, 1000), default=5, show_default=True, help="Rotated decision logs kept.")
+@click.option("--watch/--no-watch", default=True, show_default=True, help="Reload when a policy file changes (SIGHUP always reloads).")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=1 << 20, show_default=True, help="Larger requests get 413.")
+@click.option("--max-batch", type=click.IntRange(1), default=1000, show_default=True, help="Orders per batch request.")
+@click.option("--max-batch-bytes", type=click.IntRange(1024), default=16 << 20, show_default=True, help="Larger batch requests get 413.")
+@click.option("--request-timeout", type=click.FloatRange(0.01), default=10.0, show_default=True, help="Seconds one request may take.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(
+    rules: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    decision_log: str | None,
+    log_facts: bool,
+    log_max_bytes: int,
+    log_backups: int,
+    watch: bool,
+    max_body_bytes: int,
+    max_batch: int,
+    max_batch_bytes: int,
+    request_timeout: float,
+    access_log: bool,
+) -> None:
+    """Run the HTTP decision service (needs: pip install 'ruleengine[server]').
+
+    POST /v1/decisions with an order, GET /v1/policy, /metrics, /openapi.json;
+    the playground page is at /. A bad policy edit is reported and the last
+    good policy keeps serving.
+    """
+    try:
+        from .server import ServerConfig
+        from .server import serve as run_server
+    except ImportError as exc:
+        _usage(f"the service needs its extra: pip install 'ruleengine[server]' ({exc})")
+    config = ServerConfig(
+        rules=Path(rules) if rules is not None else None,
+        host=host,
+        port=port,
+        workers=workers,
+        decision_log=Path(decision_log) if decision_log else None,
+        log_facts=log_facts,
+        log_max_bytes=log_max_bytes,
+        log_backups=log_backups,
+        watch=watch,
+        max_body_bytes=max_body_bytes,
+        max_batch_items=max_batch,
+        max_batch_bytes=max_batch_bytes,
+        request_seconds=request_timeout,
+        limits=_limits(),
+        access_log=access_log,
+    )
+    try:
+        run_server(config)
+    except PolicyError as exc:
+        _report_policy_error(exc, "text")
+        sys.exit(POLICY_ERROR)
+
+
 def _batch(policy: Policy, rules: str | None, path: str, explain: bool, jobs: int, progress: bool) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
     from .batch import run

@@ -70,6 +70,16 @@ def load_policy(
     return _Loader(root, limits, parameters or {}).load()
 
 
+def with_parameters(policy: Policy, parameters: dict[str, Any]) -> Policy:
+    """The same policy with some parameter values changed: rebuilt from the bytes it was loaded from.
+
+    The files on disk are not read again, so a what-if always starts from the
+    running policy, even while its folder is being edited.
+    """
+    loader = _Loader(policy.root, policy.limits, dict(parameters), sources=policy.sources)
+    return loader.load()
+
+
 def _display(path: Path) -> str:
     try:
         rel = os.path.relpath(path)
@@ -100,7 +110,8 @@ class _Loader:
     broken_names: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
     contents: dict[Path, bytes] = field(default_factory=dict)
-    """Files with YAML syntax errors: nothing in them could be read."""
+    sources: dict[str, bytes] | None = None
+    """The policy's files by relative path, instead of reading the folder (a what-if of a loaded policy)."""
 
     # -- reporting
     def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None:
@@ -144,9 +155,17 @@ class _Loader:
             environment=env,
             convert_facts=build_converter(facts_type),
             limits=self.limits,
+            sources={f.relative_to(self.root).as_posix(): self.contents[f] for f in files},
+            loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
 
     def read_files(self) -> list[Path]:
+        if self.sources is not None:
+            files = [self.root / rel for rel in self.sources]
+            for path, data in zip(files, self.sources.values(), strict=True):
+                self.contents[path] = data
+            self.read_documents(files)
+            return files
         if not self.root.is_dir():
             what = "is not a folder" if self.root.exists() else "does not exist"
             raise PolicyError([Diagnostic(_display(self.root), 1, 1, "not_found", f"policy folder {what}")])
@@ -162,12 +181,16 @@ class _Loader:
                 if size > self.limits.max_file_bytes:
                     self.error(name, (1, 1), "too_large", f"file too large: {size} bytes > limit {self.limits.max_file_bytes}")
                     continue
-                data = path.read_bytes()
-                self.contents[path] = data
-                doc, problems, schema_problems = _read_policy_file(data, name, self.limits)
+                self.contents[path] = path.read_bytes()
             except OSError as exc:
                 self.error(name, (1, 1), "unreadable", exc.strerror or "cannot read the file")
-                continue
+        self.read_documents([f for f in files if f in self.contents])
+        return files
+
+    def read_documents(self, files: list[Path]) -> None:
+        for path in files:
+            name = _display(path)
+            doc, problems, schema_problems = _read_policy_file(self.contents[path], name, self.limits)
             for p in problems:
                 self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
             if doc is None:
@@ -186,7 +209,6 @@ class _Loader:
                 where = doc.locate(sp.pointer, key=sp.keyword in ("additionalProperties", "propertyNames"))
                 self.error(doc, where, "schema", sp.message, sp.pointer)
             self.bad[doc.name] = [sp.pointer for sp in schema_problems]
-        return files
 
     def without_cascades(self) -> list[Diagnostic]:
         """When a file could not be read at all, names it defines look unknown everywhere else: hide those."""
@@ -262,8 +284,9 @@ class _Loader:
                 if name in out:
                     self.error(doc, where, "duplicate_parameter", f"parameter '{name}' is already defined at {out[name].location}", pointer)
                     continue
-                value = self.overrides.get(name, spec["value"])
-                typed = self._typed(doc, pointer, spec.get("type"), value, spec.get("unit", ""))
+                typed = self._typed(doc, pointer, spec.get("type"), spec["value"], spec.get("unit", ""))
+                if typed is not None and name in self.overrides:
+                    typed = self._override(name, typed[0], spec)
                 if typed is None:
                     continue
                 out[name] = Parameter(
@@ -280,9 +303,37 @@ class _Loader:
                 )
         return out
 
-    def _typed(self, doc: Document, pointer: str, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
+    def _override(self, name: str, declared: t.Type, spec: dict[str, Any]) -> tuple[t.Type, Any] | None:
+        """An override must have the file's type: a window in days stays a whole number, a cap stays money."""
+        value = self.overrides[name]
+        if isinstance(value, float):
+            value = Decimal(str(value))
+        kind = "a whole number" if declared.kind == t.NUMBER and declared.integer else declared.words()
+        if declared.kind == t.NUMBER and (isinstance(value, bool) or not isinstance(value, (int, Decimal))):
+            ok = False
+        elif declared.kind == t.NUMBER:
+            ok = not declared.integer or value == int(value)
+            value = int(value) if declared.integer else value
+            ok = ok and not (declared.money and Decimal(value).as_tuple().exponent < -2)  # type: ignore[operator]
+        else:
+            ok = True
+        typed = self._typed_value(spec.get("type"), value, spec.get("unit", "")) if ok else None
+        if typed is None or not typed[0].same_kind(declared):
+            self.error("<parameters>", (1, 1), "parameter_type", f"override of '{name}' must be {kind}, like its value {spec['value']!r}")
+            return None
+        return (declared if declared.kind == t.NUMBER else typed[0]), typed[1]
+
+    def _typed_value(self, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
+        """Type a value without reporting (an override is reported by its name, not at a file position)."""
+        saved = len(self.diagnostics)
+        typed = self._typed(None, "", declared, value, unit)
+        del self.diagnostics[saved:]
+        return typed
+
+    def _typed(self, doc: Document | None, pointer: str, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
         def bad(message: str) -> None:
-            self.error(doc, doc.locate(pointer + "/value"), "parameter_type", message, pointer)
+            if doc is not None:
+                self.error(doc, doc.locate(pointer + "/value"), "parameter_type", message, pointer)
 
         if isinstance(value, float):
             value = Decimal(str(value))

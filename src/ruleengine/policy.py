@@ -125,6 +125,8 @@ class Policy:
     convert_facts: Callable[[Any, str], Any] = field(repr=False)
     limits: Limits = DEFAULT_LIMITS
     loaded_at: str = ""
+    sources: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """The bytes of every file, by path relative to ``root``: what was loaded, whatever the folder holds now."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -135,6 +137,15 @@ class Policy:
         for rule in self.rules:
             seen.setdefault(rule.id, None)
         return list(seen)
+
+    def with_parameters(self, parameters: dict[str, Any]) -> Policy:
+        """This policy with some parameter values changed (a what-if); this one is not modified.
+
+        Raises :class:`PolicyError` when a name is unknown or a value has the wrong type.
+        """
+        from .loader import with_parameters
+
+        return with_parameters(self, parameters)
 
     def evaluate(
         self,
