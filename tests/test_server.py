@@ -449,3 +449,15 @@ def test_sigterm_drains_requests_in_flight(tmp_path: Path) -> None:
     assert response.status_code == 200
     assert all("decision" in item for item in response.json())
     assert len(log.read_text(encoding="utf-8").splitlines()) == 1000
+
+
+def test_two_workers_serve_and_sum_their_metrics(tmp_path: Path) -> None:
+    with running_server(tmp_path, "--workers", "2") as server:
+        with httpx.Client(base_url=server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            for _ in range(20):  # a new connection each time: the kernel spreads them over both workers
+                assert c.post("/v1/decisions", content=_body(LAST_MINUTE)).status_code == 200
+            text = c.get("/metrics").text
+        assert server.stop() in GRACEFUL
+    assert _metric(text, "ruleengine_http_requests_total", route="/v1/decisions", status="200") == 20
+    assert _metric(text, "ruleengine_decisions_total", guarantee="seven_day_return", outcome="approved") == 20
+    assert len({line.split("[")[1].split("]")[0] for line in server.output().splitlines() if "Started server process" in line}) == 2
