@@ -107,7 +107,9 @@ async def reload_script(url: str, rules: Path, seconds: float, report: dict[str,
         await asyncio.sleep(max(0.0, seconds / 3 - (time.perf_counter() - edited)))
         seven_day.write_text(seven_day.read_text(encoding="utf-8").replace(TYPO, WINDOW), encoding="utf-8")
         text = parameters.read_text(encoding="utf-8")
-        parameters.write_text(text.replace("seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 15"), encoding="utf-8")
+        parameters.write_text(
+            text.replace("seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 15"), encoding="utf-8"
+        )
         edited = time.perf_counter()
         while True:
             status = (await http.get("/v1/policy")).json()
@@ -235,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
     reload_ok = not reload_report or (
-        reload_report.get("broken_kept_digest") and reload_report.get("good_live_after_s") is not None and reload_report["good_live_after_s"] < 2
+        reload_report.get("broken_kept_digest")
+        and reload_report.get("good_live_after_s") is not None
+        and reload_report["good_live_after_s"] < 2
     )
     return 0 if errors == 0 and reload_ok else 1
 
