@@ -461,3 +461,21 @@ def test_two_workers_serve_and_sum_their_metrics(tmp_path: Path) -> None:
     assert _metric(text, "ruleengine_http_requests_total", route="/v1/decisions", status="200") == 20
     assert _metric(text, "ruleengine_decisions_total", guarantee="seven_day_return", outcome="approved") == 20
     assert len({line.split("[")[1].split("]")[0] for line in server.output().splitlines() if "Started server process" in line}) == 2
+
+
+def test_a_body_that_trickles_in_is_a_408(tmp_path: Path) -> None:
+    import socket
+
+    with running_server(tmp_path, "--request-timeout", "0.5") as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            started = time.monotonic()
+            answer = ""
+            while "}" not in answer.partition("\r\n\r\n")[2]:
+                answer += sock.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert '"error":"timeout"' in answer
+        assert 0.4 < time.monotonic() - started < 5
+        with server.client() as c:  # and the server goes on serving
+            assert c.post("/v1/decisions", content=_body(LAST_MINUTE)).status_code == 200

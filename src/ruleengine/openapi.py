@@ -29,6 +29,7 @@ _ERRORS = {
         {"oneOf": [_ref("FactsError"), _ref("RequestError")]},
         "Unreadable JSON/YAML, or an order that violates the order schema: every problem with its JSON pointer.",
     ),
+    "408": _json(_ref("RequestError"), "The request body did not arrive within the request's time limit."),
     "413": _json(_ref("RequestError"), "The request body (or the batch) is larger than the service's limit."),
     "422": _json(_ref("EvaluationError"), "A rule failed while deciding this order: the rule and where its expression is."),
 }

@@ -253,17 +253,23 @@ def _log_reload(result: ReloadResult) -> None:
 # -- request helpers
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def _body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refused past ``limit`` bytes (413) or when it trickles in slower than ``seconds`` (408)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BadRequest(413, {"error": "too_large", "message": f"request body of {declared} bytes; the limit is {limit}", "limit": limit})
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, {"error": "too_large", "message": f"request body larger than the limit of {limit} bytes", "limit": limit})
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    message = f"request body larger than the limit of {limit} bytes"
+                    raise BadRequest(413, {"error": "too_large", "message": message, "limit": limit})
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadRequest(408, {"error": "timeout", "message": f"the request body did not arrive within {seconds} s"}) from None
     return b"".join(chunks)
 
 
@@ -342,7 +348,7 @@ def _endpoint(service: Service, route: str, handler: Handler) -> Callable[[Reque
 async def decisions(service: Service, request: Request) -> Response:
     policy = service.live.policy  # taken once: a reload during this request does not change it
     explain = _flag(request, "explain")
-    body = await _body(request, service.config.max_body_bytes)
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, policy)
     return JSON(service.decide(policy, facts, request.state.request_id, explain))
 
@@ -351,7 +357,7 @@ async def batch(service: Service, request: Request) -> Response:
     policy = service.live.policy
     explain = _flag(request, "explain")
     config = service.config
-    body = await _body(request, config.max_batch_bytes)
+    body = await _body(request, config.max_batch_bytes, config.request_seconds)
     # The list is one document: as large as its orders together, one level deeper than one of them.
     limits = dataclasses.replace(
         config.limits, max_file_bytes=config.max_batch_bytes, max_nodes=config.limits.max_nodes * 16, max_depth=config.limits.max_depth + 1
@@ -397,7 +403,7 @@ async def batch(service: Service, request: Request) -> Response:
 async def what_if(service: Service, request: Request) -> Response:
     """The order decided by the running policy and by the same policy with some parameters changed."""
     explain = _flag(request, "explain")
-    body = _read_json_object(await _body(request, service.config.max_body_bytes), service.config.limits)
+    body = _read_json_object(await _body(request, service.config.max_body_bytes, service.config.request_seconds), service.config.limits)
     unknown = sorted(set(body) - {"order", "parameters"})
     if unknown or "order" not in body:
         raise BadRequest(
@@ -449,7 +455,7 @@ async def example(service: Service, request: Request) -> Response:
 
 async def case_file(service: Service, request: Request) -> Response:
     """A regression case file for an order and what the running policy decides for it (ready to commit)."""
-    body = _read_json_object(await _body(request, service.config.max_body_bytes), service.config.limits)
+    body = _read_json_object(await _body(request, service.config.max_body_bytes, service.config.request_seconds), service.config.limits)
     if "order" not in body or not isinstance(body.get("name", ""), str):
         raise BadRequest(400, {"error": "type", "message": 'send {"order": {...}, "name": "what the case shows"}'})
     policy = service.live.policy
