@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from test_properties import mutated_orders
 
 pytest.importorskip("starlette", reason="the service needs the [server] extra")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from ruleengine.decision import dumps  # noqa: E402
-from ruleengine.server import ServerConfig, create_app  # noqa: E402
+from ruleengine.decision import dumps
+from ruleengine.server import ServerConfig, create_app
 
 ANSWERS = {200, 400, 413, 422}
 
