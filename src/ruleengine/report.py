@@ -109,11 +109,14 @@ def _human(value: Any, zone: ZoneInfo) -> str:
     return str(value)
 
 
-def explanation_text(trace: list[dict[str, Any]], policy: Policy, show_all: bool = False) -> str:
-    """Chinese first, by guarantee: what applied, what did not and the condition that decided, with its values.
+def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
+    """The explanation as data (the service's ``/v1/explanations``), computed once for the CLI text and the playground.
 
-    Rules that did not apply to this kind of order at all (their first condition failed, e.g. another
-    claim type) and skipped rules are counted, not shown, unless ``show_all``.
+    By guarantee (in the catalogue's order): each rule visited with its outcome, whether it is
+    relevant to this order (``explanation_text`` hides the others), the conditions as a tree
+    (``depth``) with ``decided`` on the ones that decided it — the failed one when it did not
+    match, the met ones that read values when it did — and every value shown as policy staff
+    read it (``display``), parameters marked.
     """
     zone = policy.zone
     rules = {r.id: r for r in policy.rules}
@@ -121,16 +124,35 @@ def explanation_text(trace: list[dict[str, Any]], policy: Policy, show_all: bool
     for entry in trace:
         rule = rules.get(entry["rule"])
         groups.setdefault(rule.guarantee if rule and rule.guarantee else "claims", []).append(entry)
-    out = ["规则说明 Explanation"]
     order = [*SERVICE_NAMES, "claims"]
+    out = []
     for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else 99):
-        entries = groups[guarantee]
-        shown = [e for e in entries if show_all or _relevant(e)]
-        hidden = len(entries) - len(shown)
-        title = SERVICE_NAMES.get(guarantee, "跨保障规则 cross-cutting")
-        out.append(f"{title} {guarantee}" + (f"  （另有 {hidden} 条规则不适用于此订单 / {hidden} more did not apply）" if hidden else ""))
+        entries = [_entry_data(entry, rules, zone) for entry in groups[guarantee]]
+        out.append(
+            {
+                "guarantee": guarantee,
+                "title": SERVICE_NAMES.get(guarantee, "跨保障规则 cross-cutting"),
+                "hidden": sum(1 for e in entries if not e["relevant"]),
+                "entries": entries,
+            }
+        )
+    return out
+
+
+def explanation_text(trace: list[dict[str, Any]], policy: Policy, show_all: bool = False) -> str:
+    """Chinese first, by guarantee: what applied, what did not and the condition that decided, with its values.
+
+    Rules that did not apply to this kind of order at all (their first condition failed, e.g. another
+    claim type) and skipped rules are counted, not shown, unless ``show_all``.
+    """
+    out = ["规则说明 Explanation"]
+    for group in explanation_data(trace, policy):
+        shown = [e for e in group["entries"] if show_all or e["relevant"]]
+        hidden = len(group["entries"]) - len(shown)
+        more = f"  （另有 {hidden} 条规则不适用于此订单 / {hidden} more did not apply）" if hidden else ""
+        out.append(f"{group['title']} {group['guarantee']}{more}")
         for entry in shown:
-            out += _entry(entry, rules, zone)
+            out += _entry_lines(entry)
     return "\n".join(out)
 
 
@@ -146,29 +168,90 @@ def _relevant(entry: dict[str, Any]) -> bool:
     return not (failed is not None and leaves and failed["at"] == leaves[0]["at"])
 
 
-def _entry(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) -> list[str]:
+MARKS = {"matched": "✔", "not_matched": "✘", "not_met": "∅", "skipped": "–"}
+
+
+def _values(values: dict[str, Any], zone: ZoneInfo) -> list[dict[str, Any]]:
+    return [{"name": k, "value": v, "display": _human(v, zone), "parameter": k.startswith("params.")} for k, v in values.items()]
+
+
+def _condition_data(condition: dict[str, Any], zone: ZoneInfo, decided: bool, base: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"at": condition.get("at", ""), "depth": max(0, condition.get("at", "").count("/") - base) // 2}
+    for key in ("op", "label", "expr", "result"):
+        if key in condition:
+            out[key] = condition[key]
+    out["values"] = _values(condition.get("values", {}), zone)
+    out["decided"] = decided
+    return out
+
+
+def _entry_data(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     rule = rules.get(entry["rule"])
-    mark = {"matched": "✔", "not_matched": "✘", "not_met": "∅", "skipped": "–"}.get(entry.get("outcome", ""), "?")
+    outcome = entry.get("outcome", "")
+    matched = bool(entry.get("matched"))
+    failed = entry.get("failed") if not matched else None
+    conditions = entry.get("conditions", [])
+    base = conditions[0]["at"].count("/") if conditions else 0
+
+    def decides(c: dict[str, Any]) -> bool:
+        if failed is not None:
+            return bool(c.get("at") == failed.get("at"))
+        return matched and bool(c.get("values")) and c.get("result") is True
+
+    data: dict[str, Any] = {"rule": entry["rule"]}
+    if "line" in entry:
+        data["line"] = entry["line"]
+    data.update(
+        {
+            "title_zh": rule.title_zh if rule else "",
+            "title_en": rule.title_en if rule else "",
+            "outcome": outcome,
+            "mark": MARKS.get(outcome, "?"),
+            "matched": matched,
+            "relevant": _relevant(entry),
+        }
+    )
+    if "reason" in entry:
+        data["reason"] = entry["reason"]
+    if failed is not None:
+        data["failed"] = {
+            "label": failed.get("label"),
+            "expr": failed.get("expr", ""),
+            "result": failed.get("result"),
+            "values": _values(failed.get("values", {}), zone),
+        }
+    data["conditions"] = [_condition_data(c, zone, decides(c), base) for c in conditions]
+    actions = []
+    for action in entry.get("actions", []):
+        shown = dict(action)
+        if "value" in action:
+            shown["display"] = _human(action["value"], zone)
+        actions.append(shown)
+    data["actions"] = actions
+    return data
+
+
+def _entry_lines(entry: dict[str, Any]) -> list[str]:
     line = f" [{entry['line']}]" if "line" in entry else ""
-    title = f"  {rule.title_zh} / {rule.title_en}" if rule else ""
-    out = [f"  {mark} {entry['rule']}{line}{title}"]
+    title = f"  {entry['title_zh']} / {entry['title_en']}" if entry["title_zh"] or entry["title_en"] else ""
+    out = [f"  {entry['mark']} {entry['rule']}{line}{title}"]
     if "reason" in entry:
         out.append(f"      跳过 skipped: {entry['reason']}")
     failed = entry.get("failed")
-    if failed is not None and not entry.get("matched"):
-        label = failed.get("label") or failed.get("expr")
-        word = "条件缺失事实 not met (absent fact)" if failed.get("result") == "not_met" else "未满足 not met"
+    if failed is not None:
+        label = failed["label"] or failed["expr"]
+        word = "条件缺失事实 not met (absent fact)" if failed["result"] == "not_met" else "未满足 not met"
         out.append(f"      {word}: {label}")
-        out.append(f"        {failed.get('expr', '')}")
-        out += [f"        {k} = {_human(v, zone)}" for k, v in failed.get("values", {}).items()]
-    if entry.get("matched"):
-        for condition in entry.get("conditions", []):
-            if condition.get("values") and condition.get("result") is True:
+        out.append(f"        {failed['expr']}")
+        out += [f"        {v['name']} = {v['display']}" for v in failed["values"]]
+    if entry["matched"]:
+        for condition in entry["conditions"]:
+            if condition["decided"]:
                 out.append(f"      满足 met: {condition.get('label') or condition.get('expr')}")
-                out += [f"        {k} = {_human(v, zone)}" for k, v in condition["values"].items()]
-    for action in entry.get("actions", []):
+                out += [f"        {v['name']} = {v['display']}" for v in condition["values"]]
+    for action in entry["actions"]:
         status = f" ({action['status']}: {action.get('note', '')})" if "status" in action else ""
         target = f" {action['target']}" if "target" in action else ""
-        value = f" = {_human(action['value'], zone)}" if "value" in action else ""
+        value = f" = {action['display']}" if "value" in action else ""
         out.append(f"      → {action['action']}{target}{value}{status}")
     return out
