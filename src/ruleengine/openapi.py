@@ -121,6 +121,11 @@ _WHAT_IF_RESPONSE = {
         "parameters": {"type": "object", "description": "Each overridden parameter: {current, changed}."},
         "current": _ref("Decision"),
         "changed": _ref("Decision"),
+        "explanation": {
+            "type": "object",
+            "description": "With ?explain=true: the explanation of each decision.",
+            "properties": {"current": _ref("Explanation"), "changed": _ref("Explanation")},
+        },
         "changes": {
             "type": "array",
             "items": {
@@ -129,6 +134,32 @@ _WHAT_IF_RESPONSE = {
             },
         },
     },
+}
+
+
+_EXPLANATION = {
+    "type": "array",
+    "description": (
+        "By guarantee (what `ruleengine explain` prints, as data): each rule visited with its outcome, whether it is "
+        "relevant to this order, its conditions as a tree (`depth`) with `decided` on the ones that decided it, and "
+        "each value read with its `display` text (`parameter`: a policy parameter)."
+    ),
+    "items": {
+        "type": "object",
+        "required": ["guarantee", "title", "hidden", "entries"],
+        "properties": {
+            "guarantee": {"type": "string"},
+            "title": {"type": "string", "description": "The guarantee's Chinese name."},
+            "hidden": {"type": "integer", "description": "Rules that did not apply to this order (not relevant)."},
+            "entries": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+
+_EXPLANATION_RESPONSE = {
+    "type": "object",
+    "required": ["decision", "explanation"],
+    "properties": {"decision": _ref("Decision"), "explanation": _ref("Explanation")},
 }
 
 
@@ -160,6 +191,22 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_EXPLAIN],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("WhatIfRequest")}}},
                 "responses": {"200": _json(_ref("WhatIfResponse"), "Both decisions and what changed."), **_ERRORS},
+            }
+        },
+        "/v1/explanations": {
+            "post": {
+                "summary": "Decide one order and explain it by guarantee: which condition decided, with its values and parameters",
+                "operationId": "explain",
+                "requestBody": _ORDER_BODY,
+                "responses": {"200": _json(_ref("ExplanationResponse"), "The decision (with its trace) and the explanation."), **_ERRORS},
+            }
+        },
+        "/v1/orders/read": {
+            "post": {
+                "summary": "Read an order document (JSON or YAML text) and return it as JSON, not yet checked against the schema",
+                "operationId": "readOrder",
+                "requestBody": {"required": True, "content": {"application/json": {}, "application/yaml": {}}},
+                "responses": {"200": _json({"type": "object"}, "The document as JSON."), **_ERRORS},
             }
         },
         "/v1/policy": {
@@ -234,6 +281,8 @@ def openapi_document() -> dict[str, Any]:
                 "BatchItem": _BATCH_ITEM,
                 "WhatIfRequest": _WHAT_IF_REQUEST,
                 "WhatIfResponse": _WHAT_IF_RESPONSE,
+                "Explanation": _EXPLANATION,
+                "ExplanationResponse": _EXPLANATION_RESPONSE,
             }
         },
     }

@@ -47,6 +47,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .livepolicy import LivePolicy, ReloadResult
 from .openapi import openapi_document
 from .policy import Policy
+from .report import explanation_data
 
 __all__ = ["ServerConfig", "create_app", "serve"]
 
@@ -353,6 +354,26 @@ async def decisions(service: Service, request: Request) -> Response:
     return JSON(service.decide(policy, facts, request.state.request_id, explain))
 
 
+async def explanations(service: Service, request: Request) -> Response:
+    """The decision with its trace and the explanation by guarantee (what ``ruleengine explain`` prints, as data)."""
+    policy = service.live.policy
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    facts = _read_order(body, policy)
+    decision = service.decide(policy, facts, request.state.request_id, True)
+    return JSON({"decision": decision, "explanation": explanation_data(decision["trace"], policy)})
+
+
+async def read_order(service: Service, request: Request) -> Response:
+    """An order document (JSON or YAML text) read and returned as JSON, not yet checked against the schema.
+
+    The playground's paste: what it sends to the other routes is then plain JSON; the
+    schema's problems come from deciding it, each at its pointer.
+    """
+    policy = service.live.policy
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    return JSON(_read_order(body, policy))
+
+
 async def batch(service: Service, request: Request) -> Response:
     policy = service.live.policy
     explain = _flag(request, "explain")
@@ -421,16 +442,18 @@ async def what_if(service: Service, request: Request) -> Response:
     before = Decision(service.decide(current, body["order"], request_id, explain)).to_dict()
     after = changed.evaluate(body["order"], explain=explain).to_dict()
     guarantees = _guarantee_of(current)
-    return JSON(
-        {
-            "parameters": {
-                name: {"current": current.parameters[name].value, "changed": changed.parameters[name].value} for name in parameters
-            },
-            "current": before,
-            "changed": after,
-            "changes": [{"guarantee": g, "field": f, "change": c} for g, f, c in changes(before, after, guarantees)],
+    result: dict[str, Any] = {
+        "parameters": {name: {"current": current.parameters[name].value, "changed": changed.parameters[name].value} for name in parameters},
+        "current": before,
+        "changed": after,
+        "changes": [{"guarantee": g, "field": f, "change": c} for g, f, c in changes(before, after, guarantees)],
+    }
+    if explain:
+        result["explanation"] = {
+            "current": explanation_data(before["trace"], current),
+            "changed": explanation_data(after["trace"], changed),
         }
-    )
+    return JSON(result)
 
 
 async def policy_status(service: Service, request: Request) -> Response:
@@ -507,6 +530,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         ("/v1/decisions", "POST", decisions),
         ("/v1/decisions/batch", "POST", batch),
         ("/v1/decisions/what-if", "POST", what_if),
+        ("/v1/explanations", "POST", explanations),
+        ("/v1/orders/read", "POST", read_order),
         ("/v1/policy", "GET", policy_status),
         ("/v1/policy/catalogue", "GET", policy_catalogue),
         ("/v1/examples", "GET", examples),

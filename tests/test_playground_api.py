@@ -1,0 +1,107 @@
+"""The routes the playground page needs, over real HTTP: the explanation as data, reading a pasted order, the page itself.
+
+The page shows only what these return (the API is the single source): the
+explanation is computed by the same code as ``ruleengine explain``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLES, load_example
+from server_support import Server, running_server
+
+import ruleengine
+from ruleengine.decision import dumps
+from ruleengine.report import explanation_data, explanation_text
+
+LATE = "seven-day-return-late-rejected.json"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    server: Server
+    with running_server(tmp_path_factory.mktemp("playground-api")) as server, server.client() as c:
+        yield c
+
+
+def _entry(explanation: list[dict[str, Any]], rule: str) -> dict[str, Any]:
+    return next(e for g in explanation for e in g["entries"] if e["rule"] == rule)
+
+
+def test_an_explanation_names_the_deciding_condition_with_its_values_and_parameters(client: httpx.Client) -> None:
+    response = client.post("/v1/explanations", content=(EXAMPLES / LATE).read_bytes())
+    assert response.status_code == 200
+    body = response.json()
+    policy = ruleengine.load_policy()
+    expected = policy.evaluate((EXAMPLES / LATE).read_bytes(), explain=True).to_json()
+    assert response.text.startswith('{"decision":' + expected + ',"explanation":')
+    late = _entry(body["explanation"], "seven_day_return.late")
+    assert (late["mark"], late["matched"], late["relevant"], late["title_zh"]) == ("✔", True, True, "超过7天无理由期限")
+    decided = [c for c in late["conditions"] if c["decided"]]
+    window = decided[-1]
+    assert window["label"] == "超过签收次日起7天 / after the window" and window["depth"] == 1
+    values = {v["name"]: v for v in window["values"]}
+    assert values["params.seven_day_window_days"] == {"name": "params.seven_day_window_days", "value": 7, "display": "7", "parameter": True}
+    assert values["logistics.signed_at"]["display"] == "2026-11-11 15:20" and not values["logistics.signed_at"]["parameter"]
+    approve = _entry(body["explanation"], "seven_day_return.approve_return")
+    assert approve["outcome"] == "skipped" or not approve["matched"]
+    groups = [g["guarantee"] for g in body["explanation"]]
+    assert groups.index("seven_day_return") < groups.index("claims")
+
+
+def test_the_explanation_data_is_what_the_cli_text_prints() -> None:
+    policy = ruleengine.load_policy()
+    trace = policy.evaluate((EXAMPLES / LATE).read_bytes(), explain=True).to_dict()["trace"]
+    data = explanation_data(trace, policy)
+    text = explanation_text(trace, policy)
+    for group in data:
+        assert f"{group['title']} {group['guarantee']}" in text
+        for entry in group["entries"]:
+            shown = re.search(rf"^  {entry['mark']} {re.escape(entry['rule'])}( \[|  |$)", text, re.MULTILINE)
+            assert (shown is not None) is entry["relevant"], entry["rule"]
+
+
+def test_a_not_matched_rule_is_decided_by_its_failed_condition(client: httpx.Client) -> None:
+    body = client.post("/v1/explanations", content=(EXAMPLES / "seven-day-return-last-minute-approved.json").read_bytes()).json()
+    late = _entry(body["explanation"], "seven_day_return.late")
+    assert late["matched"] is False and late["failed"]["label"] == "超过签收次日起7天 / after the window"
+    assert [c["at"] for c in late["conditions"] if c["decided"]] == ["/rules/3/when/all/1"]
+
+
+def test_an_unusable_order_is_a_400_with_pointers_not_an_explanation(client: httpx.Client) -> None:
+    order = load_example(LATE)
+    order["items"][0]["quantity"] = 0
+    response = client.post("/v1/explanations", content=dumps(order).encode())
+    assert response.status_code == 400
+    assert [p["pointer"] for p in response.json()["problems"]] == ["/items/0/quantity"]
+
+
+def test_a_pasted_yaml_order_is_read_back_as_json(client: httpx.Client) -> None:
+    response = client.post("/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: 12.50, quantity: 0}\n")
+    assert response.status_code == 200
+    assert response.text == '{"order_id":"A1","items":[{"sku":"X","unit_price":12.50,"quantity":0}]}'
+    json_text = (EXAMPLES / LATE).read_bytes()
+    assert client.post("/v1/orders/read", content=json_text).json() == load_example(LATE)
+    bad = client.post("/v1/orders/read", content=b"order_id: [A1\n")
+    assert bad.status_code == 400
+    problem = bad.json()["problems"][0]
+    assert (problem["code"], problem["line"]) == ("yaml_syntax", 2)
+    assert client.post("/v1/orders/read", content=b"").status_code == 400
+
+
+def test_a_what_if_with_explain_explains_both_decisions(client: httpx.Client) -> None:
+    request = {"order": load_example(LATE), "parameters": {"seven_day_window_days": 15}}
+    body = client.post("/v1/decisions/what-if?explain=true", content=dumps(request).encode()).json()
+    assert (body["current"]["claim"]["outcome"], body["changed"]["claim"]["outcome"]) == ("rejected", "approved")
+    current = _entry(body["explanation"]["current"], "seven_day_return.late")
+    changed = _entry(body["explanation"]["changed"], "seven_day_return.late")
+    assert (current["matched"], changed["matched"]) == (True, False)
+    shown = {v["name"]: v["display"] for v in changed["failed"]["values"]}
+    assert shown["params.seven_day_window_days"] == "15"
+    plain = client.post("/v1/decisions/what-if", content=dumps(request).encode()).json()
+    assert "explanation" not in plain
