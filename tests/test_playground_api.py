@@ -105,3 +105,19 @@ def test_a_what_if_with_explain_explains_both_decisions(client: httpx.Client) ->
     assert shown["params.seven_day_window_days"] == "15"
     plain = client.post("/v1/decisions/what-if", content=dumps(request).encode()).json()
     assert "explanation" not in plain
+
+
+def test_the_page_its_files_and_the_new_routes_are_served_and_described(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for asset in ("/static/playground.js", "/static/playground.css"):
+        assert client.get(asset).status_code == 200, asset
+        assert f'"{asset}"' in page.text
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/explanations", "/v1/orders/read"} <= set(spec["paths"])
+    assert {"Explanation", "ExplanationResponse"} <= set(spec["components"]["schemas"])
+
+
+def test_the_catalogue_carries_the_words_for_decision_values(client: httpx.Client) -> None:
+    words = client.get("/v1/policy/catalogue").json()["words"]
+    assert (words["approved"], words["insurance"]) == ("批准 approved", "运费险 insurance")

@@ -47,7 +47,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .livepolicy import LivePolicy, ReloadResult
 from .openapi import openapi_document
 from .policy import Policy
-from .report import explanation_data
+from .report import WORDS, explanation_data
 
 __all__ = ["ServerConfig", "create_app", "serve"]
 
@@ -461,7 +461,8 @@ async def policy_status(service: Service, request: Request) -> Response:
 
 
 async def policy_catalogue(service: Service, request: Request) -> Response:
-    return JSON(catalogue_data(service.live.policy))
+    # With the words policy staff read for the decision's values (approved → 批准 approved), as the CLI prints them.
+    return JSON({**catalogue_data(service.live.policy), "words": WORDS})
 
 
 async def examples(service: Service, request: Request) -> Response:

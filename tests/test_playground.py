@@ -1,0 +1,211 @@
+"""The policy playground in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+One ``ruleengine serve`` child process and one browser for the module; each
+test opens a fresh page on the real server over loopback, and does what policy
+staff would do: load an example, edit a field, try a parameter, download a case.
+Nothing downloads a browser: Playwright drives the system's ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from conftest import EXAMPLES, RULES
+from server_support import Server, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (pip install '.[test]')")
+expect = sync_api.expect
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--lang=zh-CN",
+]
+EXPECTED = re.compile(r"status of 4\d\d")
+"""The browser logs every 4xx answer to fetch; a 400 for a bad order is what these tests provoke."""
+LAST_MINUTE = "seven-day-return-last-minute-approved"
+LATE = "seven-day-return-late-rejected"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("playground")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" and not EXPECTED.search(message.text) else None
+    )
+    page.set_default_timeout(10_000)
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def by(page: Any, testid: str) -> Any:
+    return page.get_by_test_id(testid)
+
+
+def load(page: Any, name: str) -> None:
+    by(page, "example-select").select_option(name)
+    expect(by(page, "field-order_id")).to_have_value(json.loads((EXAMPLES / f"{name}.json").read_text())["order_id"])
+    expect(page.locator("body")).to_have_attribute("data-state", "ok")
+
+
+def test_an_example_is_loaded_and_decided_with_chinese_service_names(page: Any) -> None:
+    expect(by(page, "example-select")).to_have_value(LAST_MINUTE)
+    expect(by(page, "policy-line")).to_contain_text("tmall-guarantees")
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "claim-refund_amount-current")).to_have_text("259.00 元")
+    expect(by(page, "claim-return_shipping_payer-current")).to_have_text("运费险 insurance")
+    badges = by(page, "decision-current").get_by_test_id("service-badge")
+    expect(badges.filter(has_text="7天无理由退换货")).to_have_count(1)
+    expect(badges.filter(has_text="退货包运费")).to_have_count(1)
+    expect(by(page, "reasons-current")).to_contain_text("seven_day_return.approve_return")
+    approve = by(page, "rule-seven_day_return.approve_return")
+    expect(approve).to_have_class("rule matched")
+    expect(by(page, "group-seven_day_return")).to_have_attribute("open", "")
+
+
+def test_signing_a_day_earlier_is_past_the_window_and_the_explanation_shows_the_window_parameter(page: Any) -> None:
+    by(page, "field-logistics.signed_at").fill("2026-11-10T15:20:00")
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    expect(by(page, "reasons-current")).to_contain_text("seven_day_return.late")
+    late = by(page, "rule-seven_day_return.late")
+    expect(late).to_have_class("rule matched")
+    decided = late.get_by_test_id("decided-condition").filter(has_text="超过签收次日起7天")
+    expect(decided).to_contain_text("logistics.signed_at = 2026-11-10 15:20")
+    expect(decided.get_by_test_id("parameter-value")).to_have_text("参数 parameter params.seven_day_window_days = 7")
+    # the form's order is what was decided: the text view shows the edit
+    assert json.loads(by(page, "order-text").input_value())["logistics"]["signed_at"] == "2026-11-10T15:20:00+08:00"
+
+
+def test_a_parameter_override_shows_the_changed_decision_beside_the_current_one(page: Any, server: Server) -> None:
+    load(page, LATE)
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("15")
+    by(page, "apply-whatif").click()
+    expect(by(page, "claim-outcome-changed")).to_have_text("批准 approved")
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    expect(by(page, "claim-outcome-changed")).to_have_class("diff")
+    expect(by(page, "changes")).to_contain_text("seven_day_window_days 7 → 15")
+    expect(by(page, "change-list")).to_contain_text("outcome")
+    # the explanation follows the what-if side: the window rule no longer matched, with the changed value
+    late = by(page, "rule-seven_day_return.late")
+    expect(late).to_have_class("rule not_matched")
+    expect(late.get_by_test_id("parameter-value")).to_have_text("参数 parameter params.seven_day_window_days = 15")
+    by(page, "explain-current").click()
+    expect(by(page, "rule-seven_day_return.late").get_by_test_id("parameter-value").first).to_contain_text("= 7")
+    # the policy being served did not change
+    with server.client() as client:
+        parameters = {p["name"]: p["value"] for p in client.get("/v1/policy/catalogue").json()["parameters"]}
+    assert parameters["seven_day_window_days"] == 7
+    by(page, "clear-whatif").click()
+    expect(by(page, "decision-changed")).to_have_count(0)
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+
+
+def test_a_downloaded_case_file_passes_with_ruleengine_test(page: Any, tmp_path: Path) -> None:
+    by(page, "field-logistics.signed_at").fill("2026-11-10T15:20:00")
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    by(page, "case-name").fill("签收后第 8 天申请，驳回 / requested on day 8, rejected")
+    with page.expect_download() as info:
+        by(page, "download-case").click()
+    download = info.value
+    assert download.suggested_filename == "TM2026110800002.cases.yaml"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert "签收后第 8 天申请" in json.dumps(case, ensure_ascii=False)
+    ruleengine = shutil.which("ruleengine") or str(Path(sys.executable).parent / "ruleengine")
+    result = subprocess.run([ruleengine, "test", str(path), "--rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_a_schema_error_is_shown_next_to_its_field(page: Any) -> None:
+    by(page, "field-items.0.quantity").fill("0")
+    expect(by(page, "field-items.0.quantity-error")).to_contain_text("0 is below the minimum 1")
+    expect(by(page, "field-items.0.quantity")).to_have_attribute("aria-invalid", "true")
+    expect(by(page, "problems")).to_contain_text("/items/0/quantity")
+    expect(by(page, "status")).to_contain_text("未能决策")
+    by(page, "field-items.0.quantity").fill("1")
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "problems")).to_be_hidden()
+    expect(by(page, "field-items.0.quantity-error")).to_have_text("")
+
+
+def test_a_missing_required_field_is_shown_at_that_field(page: Any) -> None:
+    by(page, "field-claim.requested_at").fill("")
+    expect(by(page, "field-claim.requested_at-error")).to_contain_text("missing required field 'requested_at'")
+
+
+def test_a_pasted_yaml_order_is_decided_and_fills_the_form(page: Any) -> None:
+    order = json.loads((EXAMPLES / f"{LATE}.json").read_text())
+    order["order_id"] = "TM-PASTED-1"
+    by(page, "subtab-text").click()
+    by(page, "order-text").fill(yaml.safe_dump(order, allow_unicode=True, sort_keys=False))
+    by(page, "apply-text").click()
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    by(page, "subtab-form").click()
+    expect(by(page, "field-order_id")).to_have_value("TM-PASTED-1")
+    expect(by(page, "example-select")).to_have_value("")
+    by(page, "subtab-text").click()
+    by(page, "order-text").fill("order_id: [unclosed\n")
+    by(page, "apply-text").click()
+    expect(by(page, "text-problems")).to_contain_text("line 2")
+
+
+def test_the_policy_tab_lists_every_guarantee_with_its_rules_and_parameters(page: Any, server: Server) -> None:
+    catalogue = httpx.get(server.url + "/v1/policy/catalogue").json()
+    by(page, "tab-policy").click()
+    expect(by(page, "view-policy")).to_be_visible()
+    for guarantee in catalogue["guarantees"]:
+        section = by(page, f"catalogue-{guarantee['id']}")
+        expect(section).to_contain_text(guarantee["title"])
+        expect(section.locator("article.crule")).to_have_count(len(guarantee["rules"]))
+    late = page.locator("article.crule[data-rule='seven_day_return.late']")
+    expect(late).to_contain_text("超过7天无理由期限")
+    expect(late).to_contain_text("超过签收次日起7天 / after the window")
+    expect(late).to_contain_text("seven_day_window_days = 7 days")
+    expect(by(page, "catalogue-parameters").locator("tbody tr")).to_have_count(len(catalogue["parameters"]))
+    late.get_by_test_id("try-seven_day_window_days").click()
+    expect(by(page, "view-try")).to_be_visible()
+    expect(by(page, "param-input-seven_day_window_days")).to_be_focused()
