@@ -723,6 +723,11 @@ function conditionWords(node) {
   return h("li", {}, node.label ? h("span", { class: "label", text: node.label }) : null, " ", h("code", { class: "expr", text: node.expr }));
 }
 
+function actionWords(text) {
+  // the catalogue's words mark names and values with `backticks` (Markdown): shown as code
+  return h("li", {}, text.split("`").map((part, i) => (i % 2 ? h("code", { text: part }) : part)));
+}
+
 function renderCatalogue() {
   const cat = state.catalogue;
   const root = document.getElementById("catalogue");
@@ -750,8 +755,8 @@ function renderCatalogue() {
           r.versions > 1 ? ` · 版本 version ${r.version}/${r.versions}` : "",
           r.effective.from || r.effective.until ? ` · 生效 effective ${r.effective.from || "…"} – ${r.effective.until || "…"} (${r.effective.on})` : ""),
         h("div", { class: "when" }, h("h4", {}, ...bi("条件", "When")), h("ul", { class: "cond-tree" }, conditionWords(r.when))),
-        h("div", { class: "then" }, h("h4", {}, ...bi("则", "Then")), h("ul", {}, r.then.map((a) => h("li", { text: a })))),
-        r.else.length ? h("div", { class: "else" }, h("h4", {}, ...bi("否则", "Else")), h("ul", {}, r.else.map((a) => h("li", { text: a })))) : null,
+        h("div", { class: "then" }, h("h4", {}, ...bi("则", "Then")), h("ul", {}, r.then.map(actionWords))),
+        r.else.length ? h("div", { class: "else" }, h("h4", {}, ...bi("否则", "Else")), h("ul", {}, r.else.map(actionWords))) : null,
         used.length ? h("div", { class: "params" }, h("h4", {}, ...bi("参数", "Parameters")), h("ul", {}, used)) : null));
     }
     root.append(section);
