@@ -110,6 +110,8 @@ def test_a_what_if_with_explain_explains_both_decisions(client: httpx.Client) ->
 def test_the_page_its_files_and_the_new_routes_are_served_and_described(client: httpx.Client) -> None:
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # Only its own files, no inline script or style (the browser tests fail on any violation it logs)
+    assert page.headers["content-security-policy"].startswith("default-src 'self';")
     for asset in ("/static/playground.js", "/static/playground.css"):
         assert client.get(asset).status_code == 200, asset
         assert f'"{asset}"' in page.text

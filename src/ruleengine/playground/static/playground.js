@@ -613,7 +613,7 @@ function entryView(entry) {
 function conditionView(c, entry) {
   const decidedWord = c.decided ? (entry.matched ? ["满足，决定命中", "met: decided the match"] : c.result === "not_met" ? ["缺少事实，决定未命中", "absent fact: decided"] : ["未满足，决定未命中", "not met: decided"]) : null;
   const result = c.result === true ? "✔" : c.result === false ? "✘" : c.result === "not_met" ? "∅" : "·";
-  const li = h("li", { class: `condition depth-${c.depth}${c.decided ? " decided" : ""}`, style: `--depth:${c.depth}`, "data-testid": c.decided ? "decided-condition" : null });
+  const li = h("li", { class: `condition depth-${Math.min(c.depth, 8)}${c.decided ? " decided" : ""}`, "data-testid": c.decided ? "decided-condition" : null });
   const head = h("p", {}, h("span", { class: "result", text: result }), " ");
   if (c.op) head.append(h("span", { class: "op", text: { all: "全部满足 all of", any: "任一满足 any of", not: "不满足 not" }[c.op] || c.op }), " ");
   if (c.label) head.append(h("span", { class: "label", text: c.label }), " ");
