@@ -217,3 +217,15 @@ def test_the_policy_tab_lists_every_guarantee_with_its_rules_and_parameters(page
     late.get_by_test_id("try-seven_day_window_days").click()
     expect(by(page, "view-try")).to_be_visible()
     expect(by(page, "param-input-seven_day_window_days")).to_be_focused()
+
+
+def test_a_bad_parameter_value_is_explained_and_undone(page: Any) -> None:
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("7.5")
+    by(page, "apply-whatif").click()
+    expect(by(page, "whatif-error")).to_contain_text("must be a whole number")
+    expect(by(page, "status")).to_contain_text("参数值无效")
+    by(page, "clear-whatif").click()
+    expect(by(page, "whatif-error")).to_be_hidden()
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "param-input-seven_day_window_days")).to_have_value("")
