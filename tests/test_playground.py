@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -162,8 +161,8 @@ def test_a_downloaded_case_file_passes_with_ruleengine_test(page: Any, tmp_path:
     download.save_as(path)
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "签收后第 8 天申请" in json.dumps(case, ensure_ascii=False)
-    ruleengine = shutil.which("ruleengine") or str(Path(sys.executable).parent / "ruleengine")
-    result = subprocess.run([ruleengine, "test", str(path), "--rules", str(RULES)], capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "ruleengine.cli", "test", str(path), "--rules", str(RULES)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
 
