@@ -126,6 +126,9 @@ def test_signing_a_day_earlier_is_past_the_window_and_the_explanation_shows_the_
 def test_a_parameter_override_shows_the_changed_decision_beside_the_current_one(page: Any, server: Server) -> None:
     load(page, LATE)
     expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    # the parameters that decided this order come first in the what-if list
+    expect(by(page, "param-list").locator(".param").first).to_have_attribute("data-testid", "param-seven_day_window_days")
+    expect(by(page, "param-seven_day_window_days").get_by_test_id("used-here")).to_be_visible()
     by(page, "param-filter").fill("seven_day_window")
     by(page, "param-input-seven_day_window_days").fill("15")
     by(page, "apply-whatif").click()

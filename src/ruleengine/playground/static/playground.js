@@ -75,6 +75,7 @@ const state = {
   pending: {},         // typed into the what-if inputs, not yet applied
   result: null,        // last answer: {kind: "single"|"whatif", ...}
   explainSide: "changed",
+  usedHere: new Set(),  // parameters read by the rules that applied to this order: listed first
   seq: 0,
   timer: null,
 };
@@ -549,7 +550,27 @@ function decisiveGuarantees() {
   return new Set([...rules].map((r) => r.split(".")[0]));
 }
 
+function noteParametersUsedHere(groups) {
+  // first in the what-if list: the parameters that decided this order's claim, compensations and
+  // violations — read by a deciding condition of a rule that applied (not the service grants), or by a rule that fired
+  const used = new Set();
+  const fired = new Set();
+  for (const group of groups) {
+    for (const entry of group.entries.filter((e) => e.relevant && !e.rule.endsWith(".service"))) {
+      if (entry.matched) fired.add(entry.rule);
+      for (const c of entry.conditions.filter((c) => c.decided)) {
+        for (const v of c.values) if (v.parameter) used.add(v.name.replace(/^params\./, ""));
+      }
+    }
+  }
+  for (const p of state.catalogue.parameters) if (p.used_by.some((r) => fired.has(r))) used.add(p.name);
+  const same = used.size === state.usedHere.size && [...used].every((n) => state.usedHere.has(n));
+  state.usedHere = used;
+  if (!same && !document.getElementById("param-list").contains(document.activeElement)) renderParams();
+}
+
 function renderExplanation(groups) {
+  noteParametersUsedHere(groups);
   const root = document.getElementById("explanation");
   root.replaceChildren();
   const open = decisiveGuarantees();
@@ -646,7 +667,8 @@ function renderParams() {
   const root = document.getElementById("param-list");
   root.replaceChildren();
   const filter = document.getElementById("param-filter").value.trim().toLowerCase();
-  for (const param of state.catalogue.parameters) {
+  const params = [...state.catalogue.parameters].sort((a, b) => Number(state.usedHere.has(b.name)) - Number(state.usedHere.has(a.name)));
+  for (const param of params) {
     const text = `${param.name} ${param.description} ${param.used_by.join(" ")}`.toLowerCase();
     if (filter && !text.includes(filter)) continue;
     const id = `param-${param.name}`;
@@ -662,7 +684,8 @@ function renderParams() {
     input.addEventListener("keydown", (e) => { if (e.key === "Enter") applyWhatIf(); });
     const applied = state.overrides[param.name] !== undefined;
     const row = h("div", { class: `param${applied ? " applied" : ""}${pending !== undefined ? " edited" : ""}`, "data-testid": `param-${param.name}` },
-      h("label", { for: id }, h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type })),
+      h("label", { for: id }, h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type }),
+        state.usedHere.has(param.name) ? h("span", { class: "used-here", "data-testid": "used-here" }, ...bi("影响本订单", "decides this order")) : null),
       h("p", { class: "desc", text: param.description }),
       h("p", { class: "current" }, ...bi("当前值", "current"), "：", h("strong", { text: param.display }),
         applied ? h("span", { class: "applied-tag" }, " → ", fmtParam(state.overrides[param.name])) : null),
