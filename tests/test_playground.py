@@ -231,3 +231,15 @@ def test_a_bad_parameter_value_is_explained_and_undone(page: Any) -> None:
     expect(by(page, "whatif-error")).to_be_hidden()
     expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
     expect(by(page, "param-input-seven_day_window_days")).to_have_value("")
+
+
+def test_compensations_violations_and_every_line_are_shown(page: Any) -> None:
+    load(page, "late-shipment-compensation")
+    expect(by(page, "claim-current")).to_contain_text("无售后申请")
+    expect(by(page, "compensations-current")).to_contain_text("late_shipment：119.70 元 天猫积分 tmall_points")
+    expect(by(page, "violations-current")).to_contain_text("on_time_shipment.late")
+    load(page, "multi-line-partial-return")
+    order = json.loads((EXAMPLES / "multi-line-partial-return.json").read_text())
+    expect(by(page, "decision-current").locator(".line")).to_have_count(len(order["items"]))
+    expect(by(page, "field-claim.sku").locator("option")).to_have_count(len(order["items"]))
+    expect(by(page, "claim-refund_amount-current")).to_have_text("33.33 元")

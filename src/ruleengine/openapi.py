@@ -212,7 +212,12 @@ def _paths() -> dict[str, Any]:
         "/v1/policy": {
             "get": {"summary": "The running policy: name, version, digest, loaded_at, rules, the last reload error", "responses": plain}
         },
-        "/v1/policy/catalogue": {"get": {"summary": "Every guarantee, its rules in plain words, its parameters", "responses": plain}},
+        "/v1/policy/catalogue": {
+            "get": {
+                "summary": "Every guarantee, its rules in plain words, its parameters; `words`: the Chinese for decision values",
+                "responses": plain,
+            }
+        },
         "/v1/examples": {"get": {"summary": "The bundled example orders", "responses": plain}},
         "/v1/examples/{name}": {
             "get": {

@@ -198,7 +198,13 @@ function isRequired(pointer) {
 // ---------------------------------------------------------------- the form
 
 function fieldInput(pointer, zh, en) {
-  const schema = schemaAt(pointer);
+  let schema = schemaAt(pointer);
+  if (pointer === "/claim/sku") {
+    // the claimed line is one of the order's lines: chosen, not typed
+    const skus = (state.order.items || []).map((i) => i.sku).filter((sku) => typeof sku === "string");
+    const current = getAt(state.order, pointer);
+    schema = { ...schema, enum: [...new Set(typeof current === "string" ? [...skus, current] : skus)] };
+  }
   const kind = kindOf(schema);
   const id = "f" + pointer.replace(/[^a-zA-Z0-9]/g, "_");
   const value = getAt(state.order, pointer);
