@@ -216,6 +216,10 @@ def test_the_policy_tab_lists_every_guarantee_with_its_rules_and_parameters(page
     expect(late).to_contain_text("超过签收次日起7天 / after the window")
     expect(late).to_contain_text("seven_day_window_days = 7 days")
     expect(by(page, "catalogue-parameters").locator("tbody tr")).to_have_count(len(catalogue["parameters"]))
+    by(page, "tab-policy").press("ArrowLeft")  # the tabs answer the keyboard
+    expect(by(page, "view-try")).to_be_visible()
+    by(page, "tab-try").press("ArrowRight")
+    expect(by(page, "view-policy")).to_be_visible()
     late.get_by_test_id("try-seven_day_window_days").click()
     expect(by(page, "view-try")).to_be_visible()
     expect(by(page, "param-input-seven_day_window_days")).to_be_focused()

@@ -862,6 +862,17 @@ async function start() {
   for (const b of document.querySelectorAll("#explanation-switch button")) {
     b.addEventListener("click", () => { state.explainSide = b.dataset.side; renderResult(); });
   }
+  for (const list of document.querySelectorAll("[role=tablist]")) {
+    // arrow keys move between tabs, as in any tab list
+    list.addEventListener("keydown", (event) => {
+      if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+      const tabs = [...list.querySelectorAll("[role=tab]")];
+      const next = tabs[(tabs.indexOf(document.activeElement) + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      next.focus();
+      next.click();
+      event.preventDefault();
+    });
+  }
   renderParams();
   renderCatalogue();
   const wanted = new URLSearchParams(location.search).get("example") || DEFAULT_EXAMPLE;
