@@ -274,8 +274,10 @@ class _Loader:
 
     def parameters(self) -> dict[str, Parameter]:
         out: dict[str, Parameter] = {}
+        declared: set[str] = set()
         for doc, section in self._sections("parameters"):
             for name, spec in section.items():
+                declared.add(name)
                 pointer = pointer_join("/parameters", name)
                 if self.broken(doc, pointer):
                     self.broken_names.add(name)
@@ -288,12 +290,13 @@ class _Loader:
                 if typed is not None and name in self.overrides:
                     typed = self._override(name, typed[0], spec)
                 if typed is None:
+                    self.broken_names.add(name)  # reported once here, not at every use
                     continue
                 out[name] = Parameter(
                     name, typed[1], typed[0], spec["description"], spec.get("source", ""), spec.get("unit", ""), Location(doc.name, *where)
                 )
         for name in self.overrides:
-            if name not in out:
+            if name not in declared:
                 hint = did_you_mean(name, out)
                 self.error(
                     "<parameters>",
