@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from .decision import CLAIM_TERMS
 from .documents import DocumentError, read_yaml
 from .errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEngineError
 from .events import Listener, plain
@@ -368,17 +369,6 @@ def run_files(paths: list[Path], rules: Path | None = None, listener: Listener |
     return run
 
 
-CLAIM_FIELDS = (
-    "outcome",
-    "resolution",
-    "refund_amount",
-    "compensation_amount",
-    "refund_timing",
-    "refund_due_by",
-    "return_shipping_payer",
-)
-
-
 def case_file_text(name: str, facts: dict[str, Any], decision: dict[str, Any], parameters: dict[str, Any] | None = None) -> str:
     """A case file pinning what a policy decides for one order today: services, the claim, money and rules fired.
 
@@ -391,7 +381,7 @@ def case_file_text(name: str, facts: dict[str, Any], decision: dict[str, Any], p
             expect[f"services.{sku}"] = list(services)
     claim = decision.get("claim")
     if claim is not None:
-        expect.update({f"claim.{key}": claim[key] for key in CLAIM_FIELDS if key in claim})
+        expect.update({f"claim.{key}": claim[key] for key in CLAIM_TERMS if key in claim})
         expect["claim.deductions"] = claim["deductions"]
     expect["compensations"] = decision["compensations"]
     expect["violations"] = decision["violations"]

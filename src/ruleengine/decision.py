@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+CLAIM_TERMS = (
+    "outcome",
+    "resolution",
+    "refund_amount",
+    "compensation_amount",
+    "refund_timing",
+    "refund_due_by",
+    "return_shipping_payer",
+)
+"""The claim fields that settle it: what a case file pins and what an impact report compares."""
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .decision import CLAIM_TERMS
 from .errors import Diagnostic, PolicyError, RuleEngineError
 from .facts import read_facts
 from .loader import load_policy
@@ -164,15 +165,7 @@ def changes(before: Any, after: Any, guarantees: dict[str, str]) -> Iterator[tup
     b, a = before.get("claim"), after.get("claim")
     if b and a:
         owner = _claim_guarantee(a, guarantees) or _claim_guarantee(b, guarantees)
-        for key in (
-            "outcome",
-            "resolution",
-            "refund_amount",
-            "compensation_amount",
-            "refund_timing",
-            "refund_due_by",
-            "return_shipping_payer",
-        ):
+        for key in CLAIM_TERMS:
             if b.get(key) != a.get(key):
                 yield (owner, f"claim.{key}", f"{_show(b.get(key))} → {_show(a.get(key))}")
         if [d["type"] for d in b["deductions"]] != [d["type"] for d in a["deductions"]] or b["deductions"] != a["deductions"]:
