@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from .templates import Part
 if TYPE_CHECKING:
     from .decision import Decision
     from .events import Listener
+    from .fastpath import CompiledPolicy
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,10 @@ class Rule:
     otherwise: list[Action]
     location: Location
     order: int
-    condition_fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: True)
     version: int = 0
     versions: int = 1
     claim_types: frozenset[str] | None = None
-    """Claim types the condition requires (None: any). The fast path skips the rule for other types."""
+    """Claim types the condition requires (None: any). The fast path leaves the rule out for other types."""
 
     @property
     def sort_key(self) -> tuple[int, int, int]:
@@ -129,6 +130,13 @@ class Policy:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @functools.cached_property
+    def compiled(self) -> CompiledPolicy:
+        """The fast path (``fastpath``): built on first use, so loading to check or lint compiles nothing."""
+        from .fastpath import CompiledPolicy
+
+        return CompiledPolicy(self)
 
     def rule_ids(self) -> list[str]:
         seen: dict[str, None] = {}

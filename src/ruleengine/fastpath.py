@@ -1,0 +1,398 @@
+"""The fast path: a policy's rules written out as one Python function per claim type.
+
+With no listener, nothing has to be reported about a rule that does not match, so
+the rules can run as straight-line code instead of a loop that interprets them.
+At the first order of a claim type, every rule version its index allows for that
+type (``Rule.claim_types``) is written out in evaluation order: the version chosen
+by comparing the order's instant with its effective window, the condition as the
+statements ``conditions.emit`` writes, each action inline or through a closure
+prepared here, the group stops as dictionary lookups, and the step budget charged
+every few rules rather than at every visit (rules run in bounded time between
+checks: generators that may run long charge the budget themselves).
+
+The code is assembled from the checked syntax trees of the expressions and from
+the engine's own names, never from rule text, and compiled with no builtins — the
+safety model of ``expressions.build_function``. A failure is reported as the
+explaining path reports it: the code keeps the number of the rule or action
+running (its *site*), and the handler turns the exception into the same
+EvaluationError.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .conditions import emit
+from .errors import EvaluationError
+from .evaluation import (
+    Budget,
+    action_failure,
+    charge,
+    checked,
+    claim_of,
+    conflict,
+    field_type,
+    instants_of,
+    locate_failure,
+    money,
+    output,
+    reason,
+    start,
+)
+from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, place, runtime_globals
+from .functions import make_calendar
+
+if TYPE_CHECKING:
+    from .facts import Prepared
+    from .policy import Action, Policy, Rule
+
+Decide = Callable[..., None]
+
+CHARGE_EVERY = 64
+"""Rule visits between two checks of the budget (as the explaining path does)."""
+BATCH = 16
+"""Order and claimed-line rules whose visits are added to the count in one statement."""
+
+_INSTANTS = {"paid_at": "_q_t_paid", "placed_at": "_q_t_placed", "as_of": "_q_t_as_of", "claim.requested_at": "_q_t_requested"}
+_ARGS = (
+    FACTS,
+    DECISION,
+    "_q_items",
+    "_q_nitems",
+    "_q_claimed",
+    "_q_services",
+    "_q_compensations",
+    "_q_violations",
+    "_q_fired",
+    "_q_writers",
+    "_q_stopped",
+    "_q_budget",
+    *_INSTANTS.values(),
+)
+
+
+class CompiledPolicy:
+    """The fast path of one policy; safe to share between threads (a function is built once per claim type)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        typed: set[str] = set()
+        for rule in policy.rules:
+            typed |= rule.claim_types or set()
+        self.typed = frozenset(typed)
+        """Claim types some rule requires; any other type (or none) runs the rules that require none."""
+        self.functions: dict[str | None, Decide] = {}
+        self.lock = threading.Lock()
+
+    def decide(self, prepared: Prepared) -> dict[str, Any]:
+        """The decision data for prepared facts, as ``evaluation.evaluate`` returns it."""
+        policy = self.policy
+        facts = prepared.facts
+        instants = instants_of(facts)
+        claim = facts.get("claim")
+        kind = claim["type"] if claim is not None else None
+        key = kind if kind in self.typed else None
+        run = self.functions.get(key)
+        if run is None:
+            run = self.build(key)
+        services, decision = start(policy, facts)
+        limits = policy.limits
+        budget = Budget(limits.max_evaluation_steps, limits.max_evaluation_seconds)
+        decision[BUDGET_KEY] = budget
+        fired: dict[str, None] = {}
+        items = facts["items"]
+        run(
+            facts,
+            decision,
+            items,
+            len(items),
+            prepared.claimed,
+            services,
+            decision["compensations"],
+            decision["violations"],
+            fired,
+            {},
+            {},
+            budget,
+            *instants.values(),
+        )
+        return output(policy, prepared.raw, services, decision, fired)
+
+    def build(self, claim_type: str | None) -> Decide:
+        with self.lock:
+            run = self.functions.get(claim_type)
+            if run is None:
+                rules = [r for r in self.policy.rules if r.claim_types is None or claim_type in r.claim_types]
+                run = self.functions[claim_type] = _Writer(self.policy).function(rules, f"policy {self.policy.name}, {claim_type}")
+            return run
+
+
+def _name(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def _store(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store())
+
+
+def _assign(name: str, value: ast.expr) -> ast.stmt:
+    return ast.Assign([_store(name)], value)
+
+
+def _call(fn: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(_name(fn), list(args), [])
+
+
+def _method(obj: str, method: str, *args: ast.expr) -> ast.stmt:
+    return ast.Expr(ast.Call(ast.Attribute(_name(obj), method, ast.Load()), list(args), []))
+
+
+def _not_in(key: ast.expr, container: str) -> ast.expr:
+    return ast.Compare(key, [ast.NotIn()], [_name(container)])
+
+
+class _Writer:
+    """Writes the code of one function: its statements, the constants and closures it names, its sites."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
+        self.sites: list[tuple[Rule, Action | None]] = []
+        self.counter = itertools.count()
+        self.pending = 0
+        self.stop_groups = {r.group for r in policy.rules for a in (*r.then, *r.otherwise) if a.kind == "stop"}
+
+    def bind(self, value: Any, prefix: str = "_q_c") -> ast.Name:
+        """A global name for a value the code uses (a constant, or a closure prepared here)."""
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return _name(name)
+
+    def site(self, rule: Rule, action: Action | None) -> ast.Constant:
+        """A number for the rule (its condition) or action about to run: the failure handler reads it."""
+        self.sites.append((rule, action))
+        return ast.Constant(len(self.sites) - 1)
+
+    # -- the function
+    def function(self, rules: list[Rule], name: str) -> Decide:
+        body: list[ast.stmt] = [
+            _assign(ITEM, ast.Constant(None)),
+            _assign("_q_line", ast.Constant(None)),
+            _assign("_q_site", ast.Constant(0)),
+            _assign("_q_visits", ast.Constant(0)),
+        ]
+        checked_body: list[ast.stmt] = []
+        for rule in rules:
+            checked_body += self.rule(rule)
+        handler = ast.ExceptHandler(
+            _name("_q_Exception"),
+            "_q_exc",
+            [
+                ast.Raise(
+                    _call("_q_fail", _name("_q_site"), _name(ITEM), _name("_q_exc"), _name(FACTS), _name(DECISION)), ast.Constant(None)
+                )
+            ],
+        )
+        body.append(
+            ast.Try(
+                body=checked_body or [ast.Pass()],
+                handlers=[ast.ExceptHandler(_name("_q_EvaluationError"), None, [ast.Raise()]), handler],
+                orelse=[],
+                finalbody=[],
+            )
+        )
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in _ARGS], kwonlyargs=[], kw_defaults=[], defaults=[])
+        func = ast.FunctionDef(name="decide", args=args, body=body, decorator_list=[], returns=None)
+        for k in place([func]):
+            self.namespace[f"_k{k}"] = self.policy.environment.constants[k]
+        sites = self.sites
+
+        def fail(site: int, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
+            rule, action = sites[site]
+            if action is None:
+                return locate_failure(rule, item, exc, facts, decision)
+            return action_failure(rule, action, exc)
+
+        def tick(budget: Budget, site: int, visits: int) -> int:
+            charge(budget, sites[site][0], visits)
+            return 0
+
+        self.namespace.update(_q_fail=fail, _q_tick=tick, _q_Exception=Exception, _q_EvaluationError=EvaluationError)
+        code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
+        exec(code, self.namespace)
+        decide: Decide = self.namespace["decide"]
+        return decide
+
+    # -- one rule version
+    def rule(self, rule: Rule) -> list[ast.stmt]:
+        out = self.charge(rule)
+        per: list[ast.stmt] = [_assign("_q_site", self.site(rule, None))]
+        line = rule.scope != "order"
+        if line and (rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))):
+            per.append(_assign("_q_line", ast.Subscript(_name(ITEM), ast.Constant("sku"), ast.Load())))
+        body: list[ast.stmt] = []
+        result = emit(rule.when, body, self.counter)
+        then = self.actions(rule, rule.then, line)
+        otherwise = self.actions(rule, rule.otherwise, line)
+        body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
+        if rule.group in self.stop_groups:
+            own = ast.Tuple([ast.Constant(rule.group), _name("_q_line") if line else ast.Constant(None)], ast.Load())
+            tests = [_not_in(own, "_q_stopped")]
+            if line:
+                tests.append(_not_in(ast.Tuple([ast.Constant(rule.group), ast.Constant(None)], ast.Load()), "_q_stopped"))
+            body = [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, [])]
+        per += body
+        block: list[ast.stmt]
+        if rule.scope == "order":
+            block = per
+        elif rule.scope == "line":
+            block = [ast.For(_store(ITEM), _name("_q_items"), per, []), _assign(ITEM, ast.Constant(None))]
+        else:
+            block = [
+                ast.If(
+                    ast.Compare(_name("_q_claimed"), [ast.IsNot()], [ast.Constant(None)]),
+                    [_assign(ITEM, _name("_q_claimed")), *per, _assign(ITEM, ast.Constant(None))],
+                    [],
+                )
+            ]
+        guard = self.in_effect(rule)
+        return [*out, ast.If(guard, block, [])] if guard is not None else [*out, *block]
+
+    def in_effect(self, rule: Rule) -> ast.expr | None:
+        """The test choosing this version by its effective window (None: every order)."""
+        instant = _name(_INSTANTS[rule.effective_on])
+        tests: list[ast.expr] = []
+        if rule.effective_on == "claim.requested_at":
+            tests.append(ast.Compare(instant, [ast.IsNot()], [ast.Constant(None)]))
+        if rule.effective_from is not None:
+            tests.append(ast.Compare(self.bind(rule.effective_from), [ast.LtE()], [instant]))
+        if rule.effective_until is not None:
+            tests.append(ast.Compare(instant, [ast.Lt()], [self.bind(rule.effective_until)]))
+        if not tests:
+            return None
+        return tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
+
+    def charge(self, rule: Rule) -> list[ast.stmt]:
+        """Count the visits before the rule; check the budget when enough have been counted."""
+        if rule.scope == "line":
+            visits: ast.expr = _name("_q_nitems")
+            if self.pending:
+                visits = ast.BinOp(visits, ast.Add(), ast.Constant(self.pending))
+        else:
+            self.pending += 1
+            if self.pending < BATCH:
+                return []
+            visits = ast.Constant(self.pending)
+        self.pending = 0
+        return [
+            ast.AugAssign(_store("_q_visits"), ast.Add(), visits),
+            ast.If(
+                ast.Compare(_name("_q_visits"), [ast.GtE()], [ast.Constant(CHARGE_EVERY)]),
+                [_assign("_q_visits", _call("_q_tick", _name("_q_budget"), self.site(rule, None), _name("_q_visits")))],
+                [],
+            ),
+        ]
+
+    # -- actions
+    def actions(self, rule: Rule, actions: list[Action], line: bool) -> list[ast.stmt]:
+        if not actions:
+            return []
+        out: list[ast.stmt] = [ast.Assign([ast.Subscript(_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))]
+        for action in actions:
+            out.append(_assign("_q_site", self.site(rule, action)))
+            out += self.action(rule, action, line)
+        return out
+
+    def value(self, action: Action) -> ast.expr:
+        value = action.value
+        if value is None:
+            return ast.Constant(None)
+        if value.fn is not None:
+            assert value.compiled is not None
+            return value.compiled.py
+        return self.bind(value.literal)
+
+    def action(self, rule: Rule, action: Action, line: bool) -> list[ast.stmt]:
+        kind = action.kind
+        target = ast.Constant(action.target)
+        if kind == "add_service":
+            return [
+                _assign("_q_x", ast.Subscript(_name("_q_services"), _name("_q_line"), ast.Load())),
+                ast.If(_not_in(target, "_q_x"), [_method("_q_x", "append", target)], []),
+            ]
+        if kind == "violation":
+            return [
+                _method("_q_violations", "append", ast.Dict([ast.Constant("type"), ast.Constant("rule")], [target, ast.Constant(rule.id)]))
+            ]
+        if kind == "compensation":
+            amount = _call(self.bind(_money(rule, action), "_q_a").id, self.value(action))
+            keys = [ast.Constant(k) for k in ("type", "amount", "form", "payer", "rule")]
+            values = [target, amount, ast.Constant(action.form), ast.Constant(action.payer), ast.Constant(rule.id)]
+            return [_method("_q_compensations", "append", ast.Dict(list(keys), values))]
+        if kind == "set":
+            fn = _setter(self.policy, rule, action)
+            return [ast.Expr(_call(self.bind(fn, "_q_a").id, self.value(action), _name("_q_writers"), _name(DECISION)))]
+        if kind == "deduction":
+            return [ast.Expr(_call(self.bind(_deduction(rule, action), "_q_a").id, self.value(action), _name(DECISION)))]
+        if kind == "reason":
+            fn = _reason(self.policy, rule, action)
+            return [ast.Expr(_call(self.bind(fn, "_q_a").id, _name(FACTS), _name(ITEM), _name(DECISION)))]
+        if kind == "stop":
+            key = ast.Tuple([ast.Constant(rule.group), _name("_q_line") if line else ast.Constant(None)], ast.Load())
+            return [ast.Assign([ast.Subscript(_name("_q_stopped"), key, ast.Store())], ast.Constant(rule.id))]
+        raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
+
+
+# ---------------------------------------------------------------- the actions that are calls
+
+
+def _money(rule: Rule, action: Action) -> Callable[[Any], Any]:
+    def amount(value: Any) -> Any:
+        return money(rule, action, value)
+
+    return amount
+
+
+def _deduction(rule: Rule, action: Action) -> Callable[[Any, dict[str, Any]], None]:
+    entry_type = action.target
+
+    def deduct(value: Any, decision: dict[str, Any]) -> None:
+        amount = money(rule, action, value)
+        claim_of(rule, action, decision)["deductions"].append({"type": entry_type, "amount": amount})
+
+    return deduct
+
+
+def _reason(policy: Policy, rule: Rule, action: Action) -> Callable[[Any, Any, dict[str, Any]], None]:
+    def give(facts: Any, item: Any, decision: dict[str, Any]) -> None:
+        reason(policy, rule, action, facts, item, decision)
+
+    return give
+
+
+def _setter(policy: Policy, rule: Rule, action: Action) -> Callable[[Any, dict[str, Any], dict[str, Any]], None]:
+    """``set``: the field's checks, then the stage's conflict rules (a higher priority wins, equal ones must agree)."""
+    name = action.target
+    key = name.removeprefix("claim.")
+    ftype = field_type(policy, name)
+    stage, priority = rule.stage_index, rule.priority
+
+    def set_field(value: Any, writers: dict[str, Any], decision: dict[str, Any]) -> None:
+        claim = claim_of(rule, action, decision)
+        value = checked(rule, action, value, ftype)
+        previous = writers.get(name)
+        if previous is not None:
+            prev_rule, prev_value = previous
+            if prev_rule.stage_index == stage:
+                if prev_rule is not rule and prev_rule.priority > priority:
+                    return
+                if prev_value != value:
+                    raise conflict(rule, action, value, prev_rule, prev_value)
+        writers[name] = (rule, value)
+        claim[key] = value
+
+    return set_field
