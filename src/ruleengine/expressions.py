@@ -300,6 +300,9 @@ class Checker:
         if expect is not None and typ.kind != expect:
             raise self.fail(f"this expression gives {typ.words()}, but {t.WORDS[expect]} is needed here", tree)
         py = bound_work(py, self.env)
+        # Complete the tree now, at load: code built later (the fast path, a leaf on its own) then only
+        # rewrites the same locations, never adds attributes to nodes another thread may be copying.
+        place([ast.Expr(py)])
         compiled = Compiled(
             text=self.text,
             py=py,
