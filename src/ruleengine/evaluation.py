@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import valuetypes as t
 from .conditions import NodeResult, leaves, walk
@@ -28,9 +28,11 @@ from .events import ActionApplied, Event, Listener, RuleVisited, TraceBuilder, p
 from .expressions import BUDGET_KEY
 from .facts import Prepared
 from .functions import BudgetExceeded, round_money
-from .policy import Action, Policy, Rule
 from .templates import render
 from .text import shorten
+
+if TYPE_CHECKING:
+    from .policy import Action, Policy, Rule
 
 ZERO = Decimal("0.00")
 _ORDER: list[Any] = [None]

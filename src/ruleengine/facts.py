@@ -8,7 +8,9 @@ never changed.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -129,7 +131,26 @@ Converter = Callable[[Any, str], Any]
 
 
 def build_converter(typ: t.Type) -> Converter:
-    """A function copying a value of ``typ`` with timestamps and dates parsed (built once, at load)."""
+    """The facts converter (built once, at load): a generated happy path, and the exact one behind it.
+
+    The happy path checks and converts plain JSON data (dicts, lists, str, int, finite Decimal,
+    timestamps in the usual shape) without building a pointer per value; on anything else it gives
+    up and the exact converter, which names the pointer of every problem, converts the order again.
+    """
+    exact = _exact(typ)
+    fast = _HappyPath().function(typ)
+
+    def convert(value: Any, pointer: str) -> Any:
+        try:
+            return fast(value)
+        except Exception:
+            return exact(value, pointer)
+
+    return convert
+
+
+def _exact(typ: t.Type) -> Converter:
+    """A function copying a value of ``typ`` with timestamps and dates parsed."""
     fn: Converter
     if typ.kind == t.TIMESTAMP:
         fn = _timestamp
@@ -138,7 +159,7 @@ def build_converter(typ: t.Type) -> Converter:
     elif typ.kind == t.NUMBER:
         fn = _number
     elif typ.kind == t.LIST and typ.elem is not None:
-        inner = build_converter(typ.elem)
+        inner = _exact(typ.elem)
         if inner is _same:
             fn = _copy_list
         else:
@@ -146,7 +167,7 @@ def build_converter(typ: t.Type) -> Converter:
             def fn(value: Any, pointer: str, inner: Converter = inner) -> Any:
                 return [inner(v, f"{pointer}/{i}") for i, v in enumerate(value)]
     elif typ.kind == t.OBJECT:
-        special = [(k, build_converter(f.type)) for k, f in typ.fields.items()]
+        special = [(k, _exact(f.type)) for k, f in typ.fields.items()]
         special = [(k, c) for k, c in special if c is not _same]
 
         def fn(value: Any, pointer: str, special: list[tuple[str, Converter]] = special) -> Any:
@@ -158,6 +179,154 @@ def build_converter(typ: t.Type) -> Converter:
     else:
         fn = _same
     return fn
+
+
+class _GiveUp(Exception):
+    """The happy path met something unusual: the exact converter takes over."""
+
+
+def _usual_timestamp(value: Any) -> dt.datetime:
+    """``2026-10-26T22:10:05+08:00``, ``…05Z``, ``…05.250+08:00``: what ``parse_timestamp``'s pattern accepts, checked by position.
+
+    ``fromisoformat`` then requires ASCII digits everywhere else (or raises: the exact path explains).
+    """
+    if type(value) is not str or value[4:5] != "-" or value[7:8] != "-" or value[10:11] != "T":
+        raise _GiveUp
+    if value[13:14] != ":" or value[16:17] != ":":
+        raise _GiveUp
+    if value[-1] == "Z":
+        fraction = len(value) - 20
+    elif value[-3:-2] == ":" and value[-6:-5] in ("+", "-"):
+        fraction = len(value) - 25
+    else:
+        raise _GiveUp
+    if fraction != 0 and not (2 <= fraction <= 10 and value[19] == "."):
+        raise _GiveUp
+    return dt.datetime.fromisoformat(value)
+
+
+def _usual_date(value: Any) -> dt.date:
+    if type(value) is str:
+        return dt.date.fromisoformat(value)
+    raise _GiveUp
+
+
+_CONVERT, _CHECK, _SHARE = "convert", "check", "share"
+
+
+class _HappyPath:
+    """Writes one function per object type that needs work: copy it (it holds timestamps) or only check it.
+
+    Objects and lists without timestamps are not copied: nothing writes to facts during an evaluation.
+    The code is built from the bundled order schema's field names (as constants), never from input.
+    """
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {
+            "__builtins__": {},
+            "_h_type": type,
+            "_h_dict": dict,
+            "_h_list": list,
+            "_h_int": int,
+            "_h_Decimal": Decimal,
+            "_h_GiveUp": _GiveUp,
+            "_h_timestamp": _usual_timestamp,
+            "_h_date": _usual_date,
+        }
+        self.written: dict[int, str] = {}
+        self.counter = itertools.count()
+
+    def function(self, typ: t.Type) -> Callable[[Any], Any]:
+        name = self.object(typ)
+        fn: Callable[[Any], Any] = self.namespace[name]
+        return fn
+
+    def work(self, typ: t.Type) -> str:
+        """What a value of ``typ`` needs: converting (it holds timestamps or dates), checking, or nothing."""
+        if typ.kind in (t.TIMESTAMP, t.DATE):
+            return _CONVERT
+        if typ.kind == t.NUMBER or typ.kind == t.OBJECT:
+            needs = {self.work(f.type) for f in typ.fields.values()} if typ.kind == t.OBJECT else set()
+            return _CONVERT if _CONVERT in needs else _CHECK
+        if typ.kind == t.LIST and typ.elem is not None:
+            return self.work(typ.elem) if self.work(typ.elem) != _SHARE else _CHECK
+        return _SHARE
+
+    def object(self, typ: t.Type) -> str:
+        """The name of the function converting (returning the copy) or checking an object of ``typ``."""
+        known = self.written.get(id(typ))
+        if known is not None:
+            return known
+        name = f"_h_object{next(self.counter)}"
+        self.written[id(typ)] = name
+        copy = self.work(typ) == _CONVERT
+        body: list[ast.stmt] = [_give_up_unless(_is(_n("V"), "_h_dict"))]
+        if copy:
+            body.append(ast.Assign([_s("O")], ast.Call(_n("_h_dict"), [_n("V")], [])))
+        for key, fld in typ.fields.items():
+            code = self.value(fld.type, _n("X"), ast.Subscript(_n("O"), ast.Constant(key), ast.Store()) if copy else None)
+            if code:
+                body.append(
+                    ast.If(
+                        ast.Compare(ast.Constant(key), [ast.In()], [_n("V")]),
+                        [ast.Assign([_s("X")], ast.Subscript(_n("V"), ast.Constant(key), ast.Load())), *code],
+                        [],
+                    )
+                )
+        body.append(ast.Return(_n("O") if copy else ast.Constant(None)))
+        args = ast.arguments(posonlyargs=[], args=[ast.arg("V")], kwonlyargs=[], kw_defaults=[], defaults=[])
+        func = ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None)
+        module = ast.fix_missing_locations(ast.Module([func], type_ignores=[]))
+        exec(compile(module, "<facts converter>", "exec"), self.namespace)
+        return name
+
+    def value(self, typ: t.Type, value: ast.expr, target: ast.expr | None) -> list[ast.stmt]:
+        """Statements checking ``value`` of ``typ``, storing its converted form in ``target`` when it changes."""
+        work = self.work(typ)
+        if work == _SHARE:
+            return []
+        if typ.kind in (t.TIMESTAMP, t.DATE):
+            assert target is not None
+            fn = "_h_timestamp" if typ.kind == t.TIMESTAMP else "_h_date"
+            return [ast.Assign([target], ast.Call(_n(fn), [value], []))]
+        if typ.kind == t.NUMBER:
+            kind = ast.Call(_n("_h_type"), [value], [])
+            finite = ast.Call(ast.Attribute(value, "is_finite", ast.Load()), [], [])
+            decimal = ast.BoolOp(ast.And(), [_is(kind, "_h_Decimal"), finite])
+            return [_give_up_unless(ast.BoolOp(ast.Or(), [_is(kind, "_h_int"), decimal]))]
+        if typ.kind == t.OBJECT:
+            call = ast.Call(_n(self.object(typ)), [value], [])
+            return [ast.Assign([target], call)] if work == _CONVERT and target is not None else [ast.Expr(call)]
+        assert typ.kind == t.LIST and typ.elem is not None
+        check = _give_up_unless(_is(value, "_h_list"))
+        element = f"E{next(self.counter)}"
+        if work == _CONVERT:
+            assert target is not None
+            inner = ast.Call(_n(self.object(typ.elem)), [_n(element)], []) if typ.elem.kind == t.OBJECT else None
+            if inner is None:  # a list of timestamps or dates
+                fn = "_h_timestamp" if typ.elem.kind == t.TIMESTAMP else "_h_date"
+                inner = ast.Call(_n(fn), [_n(element)], [])
+            return [check, ast.Assign([target], ast.ListComp(inner, [ast.comprehension(_s(element), value, [], 0)]))]
+        each = self.value(typ.elem, _n(element), None)
+        return [check, ast.For(_s(element), value, each, [])] if each else [check]
+
+
+def _n(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def _s(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store())
+
+
+def _is(value: ast.expr, kind: str) -> ast.expr:
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "_h_type"):
+        value = ast.Call(_n("_h_type"), [value], [])
+    return ast.Compare(value, [ast.Is()], [_n(kind)])
+
+
+def _give_up_unless(test: ast.expr) -> ast.stmt:
+    return ast.If(ast.UnaryOp(ast.Not(), test), [ast.Raise(ast.Call(_n("_h_GiveUp"), [], []), None)], [])
 
 
 def _same(value: Any, pointer: str) -> Any:

@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo
 
 from . import valuetypes as t
 from .conditions import Condition
+from .errors import EvaluationError, RuleEngineError
+from .evaluation import evaluate
 from .expressions import Compiled, Definition, Environment
+from .facts import prepare
 from .limits import DEFAULT_LIMITS, Limits
 from .templates import Part
 
@@ -159,10 +162,6 @@ class Policy:
         ``trusted``. ``explain`` adds the trace; ``listener`` receives every
         evaluation event (coverage, logs). Raises FactsError or EvaluationError.
         """
-        from .errors import EvaluationError, RuleEngineError
-        from .evaluation import evaluate
-        from .facts import prepare
-
         try:
             prepared = prepare(facts, self, trusted=trusted)
             return evaluate(self, prepared, explain=explain, listener=listener)
