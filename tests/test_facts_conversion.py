@@ -100,3 +100,18 @@ def test_unusual_values_go_to_the_exact_converter(pointer: tuple[Any, ...], valu
     base[pointer[-1]] = value
     with pytest.raises(_GiveUp):
         HAPPY(order)
+
+
+def test_lists_of_objects_with_timestamps_are_copied_and_converted() -> None:
+    """Not in the bundled order schema today; the converter must still handle it as the exact one does."""
+    from ruleengine import valuetypes as t
+
+    event = t.Type(t.OBJECT, fields={"at": t.Field(t.scalar(t.TIMESTAMP), True), "n": t.Field(t.scalar(t.NUMBER), True)})
+    typ = t.Type(
+        t.OBJECT, fields={"events": t.Field(t.Type(t.LIST, elem=event), True), "days": t.Field(t.Type(t.LIST, elem=t.scalar(t.DATE)), True)}
+    )
+    facts = {"events": [{"at": "2026-10-26T22:10:05+08:00", "n": 1}, {"n": Decimal("2.5")}], "days": ["2026-10-26"]}
+    happy = _HappyPath().function(typ)
+    assert happy(facts) == _exact(typ)(facts, "")
+    assert happy(facts)["events"][0] is not facts["events"][0]
+    assert facts["events"][0]["at"] == "2026-10-26T22:10:05+08:00"  # the caller's data is not changed

@@ -141,6 +141,10 @@ def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.ex
     body = out
     for child in node.children:
         value = emit(child, body, counter)
+        if not isinstance(value, ast.Name):  # a two-valued child: compute it once, test it twice
+            temp = f"_r{next(counter)}"
+            body.append(ast.Assign([ast.Name(id=temp, ctx=ast.Store())], value))
+            value = ast.Name(id=temp, ctx=ast.Load())
         rest: list[ast.stmt] = [
             ast.If(
                 ast.Compare(value, [ast.Is()], [ast.Constant(None)]),

@@ -190,13 +190,13 @@ def _usual_timestamp(value: Any) -> dt.datetime:
 
     ``fromisoformat`` then requires ASCII digits everywhere else (or raises: the exact path explains).
     """
-    if type(value) is not str or value[4:5] != "-" or value[7:8] != "-" or value[10:11] != "T":
+    if type(value) is not str or len(value) < 20:
         raise _GiveUp
-    if value[13:14] != ":" or value[16:17] != ":":
+    if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":" or value[16] != ":":
         raise _GiveUp
     if value[-1] == "Z":
         fraction = len(value) - 20
-    elif value[-3:-2] == ":" and value[-6:-5] in ("+", "-"):
+    elif value[-3] == ":" and value[-6] in "+-":
         fraction = len(value) - 25
     else:
         raise _GiveUp
@@ -215,7 +215,7 @@ _CONVERT, _CHECK, _SHARE = "convert", "check", "share"
 
 
 class _HappyPath:
-    """Writes one function per object type that needs work: copy it (it holds timestamps) or only check it.
+    """Writes the converter of one type as a single function: objects holding timestamps are copied, the rest checked.
 
     Objects and lists without timestamps are not copied: nothing writes to facts during an evaluation.
     The code is built from the bundled order schema's field names (as constants), never from input.
@@ -233,82 +233,90 @@ class _HappyPath:
             "_h_timestamp": _usual_timestamp,
             "_h_date": _usual_date,
         }
-        self.written: dict[int, str] = {}
         self.counter = itertools.count()
 
     def function(self, typ: t.Type) -> Callable[[Any], Any]:
-        name = self.object(typ)
-        fn: Callable[[Any], Any] = self.namespace[name]
+        copy = self.work(typ) == _CONVERT
+        body = self.object(typ, "V", "O" if copy else None)
+        body.append(ast.Return(_n("O" if copy else "V")))
+        args = ast.arguments(posonlyargs=[], args=[ast.arg("V")], kwonlyargs=[], kw_defaults=[], defaults=[])
+        func = ast.FunctionDef(name="convert", args=args, body=body, decorator_list=[], returns=None)
+        module = ast.fix_missing_locations(ast.Module([func], type_ignores=[]))
+        exec(compile(module, "<facts converter>", "exec"), self.namespace)
+        fn: Callable[[Any], Any] = self.namespace["convert"]
         return fn
+
+    def local(self, prefix: str) -> str:
+        return f"{prefix}{next(self.counter)}"
 
     def work(self, typ: t.Type) -> str:
         """What a value of ``typ`` needs: converting (it holds timestamps or dates), checking, or nothing."""
         if typ.kind in (t.TIMESTAMP, t.DATE):
             return _CONVERT
-        if typ.kind == t.NUMBER or typ.kind == t.OBJECT:
-            needs = {self.work(f.type) for f in typ.fields.values()} if typ.kind == t.OBJECT else set()
-            return _CONVERT if _CONVERT in needs else _CHECK
+        if typ.kind == t.NUMBER:
+            return _CHECK
+        if typ.kind == t.OBJECT:
+            return _CONVERT if any(self.work(f.type) == _CONVERT for f in typ.fields.values()) else _CHECK
         if typ.kind == t.LIST and typ.elem is not None:
-            return self.work(typ.elem) if self.work(typ.elem) != _SHARE else _CHECK
+            return _CONVERT if self.work(typ.elem) == _CONVERT else _CHECK
         return _SHARE
 
-    def object(self, typ: t.Type) -> str:
-        """The name of the function converting (returning the copy) or checking an object of ``typ``."""
-        known = self.written.get(id(typ))
-        if known is not None:
-            return known
-        name = f"_h_object{next(self.counter)}"
-        self.written[id(typ)] = name
-        copy = self.work(typ) == _CONVERT
-        body: list[ast.stmt] = [_give_up_unless(_is(_n("V"), "_h_dict"))]
-        if copy:
-            body.append(ast.Assign([_s("O")], ast.Call(_n("_h_dict"), [_n("V")], [])))
+    def object(self, typ: t.Type, source: str, copy: str | None) -> list[ast.stmt]:
+        """Check the object in local ``source``; when ``copy`` is named, leave the converted copy there."""
+        code: list[ast.stmt] = [_give_up_unless(_is(_n(source), "_h_dict"))]
+        if copy is not None:
+            code.append(ast.Assign([_s(copy)], ast.Call(_n("_h_dict"), [_n(source)], [])))
         for key, fld in typ.fields.items():
-            code = self.value(fld.type, _n("X"), ast.Subscript(_n("O"), ast.Constant(key), ast.Store()) if copy else None)
-            if code:
-                body.append(
-                    ast.If(
-                        ast.Compare(ast.Constant(key), [ast.In()], [_n("V")]),
-                        [ast.Assign([_s("X")], ast.Subscript(_n("V"), ast.Constant(key), ast.Load())), *code],
-                        [],
-                    )
-                )
-        body.append(ast.Return(_n("O") if copy else ast.Constant(None)))
-        args = ast.arguments(posonlyargs=[], args=[ast.arg("V")], kwonlyargs=[], kw_defaults=[], defaults=[])
-        func = ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None)
-        module = ast.fix_missing_locations(ast.Module([func], type_ignores=[]))
-        exec(compile(module, "<facts converter>", "exec"), self.namespace)
-        return name
+            value = self.local("X")
+            store = ast.Subscript(_n(copy), ast.Constant(key), ast.Store()) if copy is not None else None
+            inner = self.value(fld.type, value, store)
+            if inner:
+                read = ast.Assign([_s(value)], ast.Subscript(_n(source), ast.Constant(key), ast.Load()))
+                code.append(ast.If(ast.Compare(ast.Constant(key), [ast.In()], [_n(source)]), [read, *inner], []))
+        return code
 
-    def value(self, typ: t.Type, value: ast.expr, target: ast.expr | None) -> list[ast.stmt]:
-        """Statements checking ``value`` of ``typ``, storing its converted form in ``target`` when it changes."""
+    def value(self, typ: t.Type, value: str, store: ast.expr | None) -> list[ast.stmt]:
+        """Check the value in local ``value``; when it converts, assign its converted form to ``store``."""
         work = self.work(typ)
         if work == _SHARE:
             return []
         if typ.kind in (t.TIMESTAMP, t.DATE):
-            assert target is not None
-            fn = "_h_timestamp" if typ.kind == t.TIMESTAMP else "_h_date"
-            return [ast.Assign([target], ast.Call(_n(fn), [value], []))]
+            assert store is not None
+            return [ast.Assign([store], ast.Call(_n("_h_timestamp" if typ.kind == t.TIMESTAMP else "_h_date"), [_n(value)], []))]
         if typ.kind == t.NUMBER:
-            kind = ast.Call(_n("_h_type"), [value], [])
-            finite = ast.Call(ast.Attribute(value, "is_finite", ast.Load()), [], [])
-            decimal = ast.BoolOp(ast.And(), [_is(kind, "_h_Decimal"), finite])
-            return [_give_up_unless(ast.BoolOp(ast.Or(), [_is(kind, "_h_int"), decimal]))]
+            kind = self.local("T")
+            finite = ast.Call(ast.Attribute(_n(value), "is_finite", ast.Load()), [], [])
+            usual = ast.BoolOp(
+                ast.Or(), [_is(_n(kind), "_h_int", typed=True), ast.BoolOp(ast.And(), [_is(_n(kind), "_h_Decimal", typed=True), finite])]
+            )
+            return [ast.Assign([_s(kind)], ast.Call(_n("_h_type"), [_n(value)], [])), _give_up_unless(usual)]
         if typ.kind == t.OBJECT:
-            call = ast.Call(_n(self.object(typ)), [value], [])
-            return [ast.Assign([target], call)] if work == _CONVERT and target is not None else [ast.Expr(call)]
+            if work == _CONVERT and store is not None:
+                copy = self.local("O")
+                return [*self.object(typ, value, copy), ast.Assign([store], _n(copy))]
+            return self.object(typ, value, None)
         assert typ.kind == t.LIST and typ.elem is not None
-        check = _give_up_unless(_is(value, "_h_list"))
-        element = f"E{next(self.counter)}"
-        if work == _CONVERT:
-            assert target is not None
-            inner = ast.Call(_n(self.object(typ.elem)), [_n(element)], []) if typ.elem.kind == t.OBJECT else None
-            if inner is None:  # a list of timestamps or dates
+        code = [_give_up_unless(_is(_n(value), "_h_list"))]
+        element = self.local("E")
+        if work == _CONVERT and store is not None:
+            copies = self.local("L")
+            item: ast.expr
+            if typ.elem.kind == t.OBJECT:
+                copy = self.local("O")
+                each, item = self.object(typ.elem, element, copy), _n(copy)
+            else:
+                assert typ.elem.kind in (t.TIMESTAMP, t.DATE), "lists of lists with timestamps are not in the order schema"
                 fn = "_h_timestamp" if typ.elem.kind == t.TIMESTAMP else "_h_date"
-                inner = ast.Call(_n(fn), [_n(element)], [])
-            return [check, ast.Assign([target], ast.ListComp(inner, [ast.comprehension(_s(element), value, [], 0)]))]
-        each = self.value(typ.elem, _n(element), None)
-        return [check, ast.For(_s(element), value, each, [])] if each else [check]
+                each, item = [], ast.Call(_n(fn), [_n(element)], [])
+            each.append(ast.Expr(ast.Call(ast.Attribute(_n(copies), "append", ast.Load()), [item], [])))
+            return [
+                *code,
+                ast.Assign([_s(copies)], ast.List([], ast.Load())),
+                ast.For(_s(element), _n(value), each, []),
+                ast.Assign([store], _n(copies)),
+            ]
+        each = self.value(typ.elem, element, None)
+        return [*code, ast.For(_s(element), _n(value), each, [])] if each else code
 
 
 def _n(name: str) -> ast.Name:
@@ -319,10 +327,9 @@ def _s(name: str) -> ast.Name:
     return ast.Name(id=name, ctx=ast.Store())
 
 
-def _is(value: ast.expr, kind: str) -> ast.expr:
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "_h_type"):
-        value = ast.Call(_n("_h_type"), [value], [])
-    return ast.Compare(value, [ast.Is()], [_n(kind)])
+def _is(value: ast.expr, kind: str, typed: bool = False) -> ast.expr:
+    """``type(value) is kind`` (``value is kind`` when ``value`` already holds a type)."""
+    return ast.Compare(value if typed else ast.Call(_n("_h_type"), [value], []), [ast.Is()], [_n(kind)])
 
 
 def _give_up_unless(test: ast.expr) -> ast.stmt:

@@ -21,6 +21,7 @@ EvaluationError.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import threading
 from collections.abc import Callable
@@ -40,11 +41,11 @@ from .evaluation import (
     locate_failure,
     money,
     output,
-    reason,
     start,
 )
 from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, place, runtime_globals
 from .functions import make_calendar
+from .templates import format_value
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -64,6 +65,8 @@ _ARGS = (
     "_q_items",
     "_q_nitems",
     "_q_claimed",
+    "_q_claimed_line",
+    "_q_claim",
     "_q_services",
     "_q_compensations",
     "_q_violations",
@@ -111,6 +114,8 @@ class CompiledPolicy:
             items,
             len(items),
             prepared.claimed,
+            prepared.claimed["sku"] if prepared.claimed is not None else None,
+            decision.get("claim"),
             services,
             decision["compensations"],
             decision["violations"],
@@ -165,6 +170,8 @@ class _Writer:
         self.counter = itertools.count()
         self.pending = 0
         self.stop_groups = {r.group for r in policy.rules for a in (*r.then, *r.otherwise) if a.kind == "stop"}
+        self.claimed_keys: dict[str, str] = {}
+        """Group → the local holding its stop key for the claimed line."""
 
     def bind(self, value: Any, prefix: str = "_q_c") -> ast.Name:
         """A global name for a value the code uses (a constant, or a closure prepared here)."""
@@ -188,6 +195,8 @@ class _Writer:
         checked_body: list[ast.stmt] = []
         for rule in rules:
             checked_body += self.rule(rule)
+        for group, local in self.claimed_keys.items():
+            body.append(_assign(local, ast.Tuple([ast.Constant(group), _name("_q_claimed_line")], ast.Load())))
         handler = ast.ExceptHandler(
             _name("_q_Exception"),
             "_q_exc",
@@ -221,7 +230,9 @@ class _Writer:
             charge(budget, sites[site][0], visits)
             return 0
 
-        self.namespace.update(_q_fail=fail, _q_tick=tick, _q_Exception=Exception, _q_EvaluationError=EvaluationError)
+        self.namespace.update(
+            _q_fail=fail, _q_tick=tick, _q_format=format_value, _q_Exception=Exception, _q_EvaluationError=EvaluationError
+        )
         code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
         exec(code, self.namespace)
         decide: Decide = self.namespace["decide"]
@@ -231,8 +242,10 @@ class _Writer:
     def rule(self, rule: Rule) -> list[ast.stmt]:
         out = self.charge(rule)
         per: list[ast.stmt] = [_assign("_q_site", self.site(rule, None))]
-        line = rule.scope != "order"
-        if line and (rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))):
+        line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
+        if line == "_q_line" and (
+            rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
+        ):
             per.append(_assign("_q_line", ast.Subscript(_name(ITEM), ast.Constant("sku"), ast.Load())))
         body: list[ast.stmt] = []
         result = emit(rule.when, body, self.counter)
@@ -240,10 +253,10 @@ class _Writer:
         otherwise = self.actions(rule, rule.otherwise, line)
         body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
         if rule.group in self.stop_groups:
-            own = ast.Tuple([ast.Constant(rule.group), _name("_q_line") if line else ast.Constant(None)], ast.Load())
-            tests = [_not_in(own, "_q_stopped")]
-            if line:
-                tests.append(_not_in(ast.Tuple([ast.Constant(rule.group), ast.Constant(None)], ast.Load()), "_q_stopped"))
+            # Stopped for this line, or for the whole order (a stop in an order-scope rule).
+            tests = [_not_in(self.stop_key(rule.group, None), "_q_stopped")]
+            if line is not None:
+                tests.insert(0, _not_in(self.stop_key(rule.group, line), "_q_stopped"))
             body = [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, [])]
         per += body
         block: list[ast.stmt]
@@ -261,6 +274,17 @@ class _Writer:
             ]
         guard = self.in_effect(rule)
         return [*out, ast.If(guard, block, [])] if guard is not None else [*out, *block]
+
+    def stop_key(self, group: str, line: str | None) -> ast.expr:
+        """The key of a group stopped for a line; the claimed line's keys are built once, at the start."""
+        if line is None:
+            return ast.Tuple([ast.Constant(group), ast.Constant(None)], ast.Load())
+        if line == "_q_line":
+            return ast.Tuple([ast.Constant(group), _name(line)], ast.Load())
+        name = self.claimed_keys.get(group)
+        if name is None:
+            name = self.claimed_keys[group] = f"_q_group{len(self.claimed_keys)}"
+        return _name(name)
 
     def in_effect(self, rule: Rule) -> ast.expr | None:
         """The test choosing this version by its effective window (None: every order)."""
@@ -298,7 +322,7 @@ class _Writer:
         ]
 
     # -- actions
-    def actions(self, rule: Rule, actions: list[Action], line: bool) -> list[ast.stmt]:
+    def actions(self, rule: Rule, actions: list[Action], line: str | None) -> list[ast.stmt]:
         if not actions:
             return []
         out: list[ast.stmt] = [ast.Assign([ast.Subscript(_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))]
@@ -307,6 +331,44 @@ class _Writer:
             out += self.action(rule, action, line)
         return out
 
+    def set(self, rule: Rule, action: Action) -> list[ast.stmt]:
+        ftype = field_type(self.policy, action.target)
+        statements = _fill(
+            _SET,
+            VALUE=self.value(action),
+            NEEDS_CLAIM=self.bind(_claim_needed(rule, action), "_q_a"),
+            CHECKED=self.bind(functools.partial(checked, rule, action, ftype=ftype), "_q_a"),
+            NAME=ast.Constant(action.target),
+            KEY=ast.Constant(action.target.removeprefix("claim.")),
+            STAGE=ast.Constant(rule.stage_index),
+            PRIORITY=ast.Constant(rule.priority),
+            RULE=self.bind(rule),
+            CONFLICT=self.bind(functools.partial(conflict, rule, action), "_q_a"),
+        )
+        literal = action.value is not None and action.value.fn is None
+        if literal and action.value is not None and not ftype.money and (ftype.enum is None or action.value.literal in ftype.enum):
+            del statements[2]  # a literal the field takes: nothing to check at run time
+        return statements
+
+    def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
+        assert action.message is not None
+        zone = self.bind(self.policy.zone)
+        texts: list[ast.expr] = []
+        for parts, lang in zip(action.message, ("zh", "en"), strict=True):
+            pieces: list[ast.expr] = []
+            for part in parts:
+                if isinstance(part, str):
+                    pieces.append(ast.Constant(part))
+                else:
+                    typ = self.bind(part.compiled.type)
+                    pieces.append(_call("_q_format", part.compiled.py, typ, zone, ast.Constant(lang)))
+            text = pieces[0] if pieces else ast.Constant("")
+            for piece in pieces[1:]:
+                text = ast.BinOp(text, ast.Add(), piece)
+            texts.append(text)
+        needs = self.bind(_claim_needed(rule, action), "_q_a")
+        return _fill(_REASON, ZH=texts[0], EN=texts[1], NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))
+
     def value(self, action: Action) -> ast.expr:
         value = action.value
         if value is None:
@@ -314,14 +376,18 @@ class _Writer:
         if value.fn is not None:
             assert value.compiled is not None
             return value.compiled.py
+        if isinstance(value.literal, str | int | bool | None):
+            return ast.Constant(value.literal)
         return self.bind(value.literal)
 
-    def action(self, rule: Rule, action: Action, line: bool) -> list[ast.stmt]:
+    def action(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
+        """The statements of one action; ``line`` is the local holding the line's sku (None: order scope)."""
         kind = action.kind
         target = ast.Constant(action.target)
         if kind == "add_service":
+            assert line is not None
             return [
-                _assign("_q_x", ast.Subscript(_name("_q_services"), _name("_q_line"), ast.Load())),
+                _assign("_q_x", ast.Subscript(_name("_q_services"), _name(line), ast.Load())),
                 ast.If(_not_in(target, "_q_x"), [_method("_q_x", "append", target)], []),
             ]
         if kind == "violation":
@@ -334,16 +400,13 @@ class _Writer:
             values = [target, amount, ast.Constant(action.form), ast.Constant(action.payer), ast.Constant(rule.id)]
             return [_method("_q_compensations", "append", ast.Dict(list(keys), values))]
         if kind == "set":
-            fn = _setter(self.policy, rule, action)
-            return [ast.Expr(_call(self.bind(fn, "_q_a").id, self.value(action), _name("_q_writers"), _name(DECISION)))]
+            return self.set(rule, action)
         if kind == "deduction":
             return [ast.Expr(_call(self.bind(_deduction(rule, action), "_q_a").id, self.value(action), _name(DECISION)))]
         if kind == "reason":
-            fn = _reason(self.policy, rule, action)
-            return [ast.Expr(_call(self.bind(fn, "_q_a").id, _name(FACTS), _name(ITEM), _name(DECISION)))]
+            return self.reason(rule, action)
         if kind == "stop":
-            key = ast.Tuple([ast.Constant(rule.group), _name("_q_line") if line else ast.Constant(None)], ast.Load())
-            return [ast.Assign([ast.Subscript(_name("_q_stopped"), key, ast.Store())], ast.Constant(rule.id))]
+            return [ast.Assign([ast.Subscript(_name("_q_stopped"), self.stop_key(rule.group, line), ast.Store())], ast.Constant(rule.id))]
         raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
 
 
@@ -367,32 +430,52 @@ def _deduction(rule: Rule, action: Action) -> Callable[[Any, dict[str, Any]], No
     return deduct
 
 
-def _reason(policy: Policy, rule: Rule, action: Action) -> Callable[[Any, Any, dict[str, Any]], None]:
-    def give(facts: Any, item: Any, decision: dict[str, Any]) -> None:
-        reason(policy, rule, action, facts, item, decision)
+def _claim_needed(rule: Rule, action: Action) -> Callable[[], EvaluationError]:
+    def needed() -> EvaluationError:
+        try:
+            claim_of(rule, action, {})
+        except EvaluationError as exc:
+            return exc
+        raise AssertionError("claim_of accepted a decision without a claim")  # pragma: no cover
 
-    return give
+    return needed
 
 
-def _setter(policy: Policy, rule: Rule, action: Action) -> Callable[[Any, dict[str, Any], dict[str, Any]], None]:
-    """``set``: the field's checks, then the stage's conflict rules (a higher priority wins, equal ones must agree)."""
-    name = action.target
-    key = name.removeprefix("claim.")
-    ftype = field_type(policy, name)
-    stage, priority = rule.stage_index, rule.priority
+def _fill(template: str, **names: ast.expr) -> list[ast.stmt]:
+    """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced."""
 
-    def set_field(value: Any, writers: dict[str, Any], decision: dict[str, Any]) -> None:
-        claim = claim_of(rule, action, decision)
-        value = checked(rule, action, value, ftype)
-        previous = writers.get(name)
-        if previous is not None:
-            prev_rule, prev_value = previous
-            if prev_rule.stage_index == stage:
-                if prev_rule is not rule and prev_rule.priority > priority:
-                    return
-                if prev_value != value:
-                    raise conflict(rule, action, value, prev_rule, prev_value)
-        writers[name] = (rule, value)
-        claim[key] = value
+    class Fill(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return names.get(node.id, node)
 
-    return set_field
+    return [Fill().visit(statement) for statement in ast.parse(template).body]
+
+
+_SET = """
+_q_x = VALUE
+if _q_claim is None:
+    raise NEEDS_CLAIM()
+_q_x = CHECKED(_q_x)
+_q_previous = _q_writers.get(NAME)
+if _q_previous is None or _q_previous[0] != STAGE:
+    _q_writers[NAME] = (STAGE, PRIORITY, RULE, _q_x)
+    _q_claim[KEY] = _q_x
+elif _q_previous[2] is not RULE and _q_previous[1] > PRIORITY:
+    pass
+elif _q_previous[3] != _q_x:
+    raise CONFLICT(_q_x, _q_previous[2], _q_previous[3])
+else:
+    _q_writers[NAME] = (STAGE, PRIORITY, RULE, _q_x)
+    _q_claim[KEY] = _q_x
+"""
+"""``set``: the field's checks, then the stage's rules (a higher priority wins, equal ones must agree).
+
+Writers are (stage, priority, rule, value); a later stage refines what an earlier one set."""
+
+_REASON = """
+_q_x = ZH
+_q_y = EN
+if _q_claim is None:
+    raise NEEDS_CLAIM()
+_q_claim["reasons"].append({"rule": RULE_ID, "message": _q_x + " / " + _q_y})
+"""
