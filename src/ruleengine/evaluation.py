@@ -74,6 +74,9 @@ def start(policy: Policy, facts: dict[str, Any]) -> tuple[dict[str, list[str]], 
     return services, decision
 
 
+_CLAIM_FIELDS = 11
+
+
 def output(
     policy: Policy, raw: dict[str, Any], services: dict[str, list[str]], decision: dict[str, Any], fired: dict[str, None]
 ) -> dict[str, Any]:
@@ -85,7 +88,12 @@ def output(
         "services": services,
     }
     claim = decision.get("claim")
-    if claim is not None:
+    if claim is not None and len(claim) == _CLAIM_FIELDS:  # the fields start() wrote, in the order written here
+        written = claim.copy()
+        written["refund_amount"] = round_money(claim["refund_amount"])
+        written["compensation_amount"] = round_money(claim["compensation_amount"])
+        out["claim"] = written
+    elif claim is not None:
         written = {
             "id": claim["id"],
             "type": claim["type"],

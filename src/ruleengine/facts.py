@@ -69,14 +69,40 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
             if problems:  # jsonschema is the authority; the compiled validator only speeds up the happy path
                 raise FactsError(problems)
     converted = policy.convert_facts(facts, "")
-    problems = _consistency(converted)
-    if problems:
-        raise FactsError(problems)
-    claimed = None
-    claim = converted.get("claim")
-    if claim is not None:
-        claimed = next((i for i in converted["items"] if i["sku"] == claim["sku"]), None)
+    claimed = _usual(converted)
+    if claimed is _UNUSUAL:
+        problems = _consistency(converted)
+        if problems:
+            raise FactsError(problems)
+        claimed = None
+        claim = converted.get("claim")
+        if claim is not None:
+            claimed = next((i for i in converted["items"] if i["sku"] == claim["sku"]), None)
     return Prepared(converted, facts, claimed)
+
+
+_UNUSUAL: Any = object()
+
+
+def _usual(facts: dict[str, Any]) -> Any:
+    """The claimed line (None: no claim) of facts that ``_consistency`` accepts and that have every field it reads; else _UNUSUAL.
+
+    The happy path of the consistency checks: ``_consistency`` runs only when this gives up, and names the problems.
+    """
+    try:
+        items = facts["items"]
+        lines = {item["sku"]: item for item in items}
+        if len(lines) != len(items) or not facts["placed_at"] <= facts["paid_at"] <= facts["as_of"]:
+            return _UNUSUAL
+        claim = facts.get("claim")
+        if claim is None:
+            return None
+        line = lines[claim["sku"]]
+        if claim["requested_at"] > facts["as_of"] or claim.get("quantity", 0) > line.get("quantity", 0):
+            return _UNUSUAL
+        return line
+    except Exception:
+        return _UNUSUAL
 
 
 def _unusable_numbers(facts: Any) -> list[FactsProblem]:

@@ -21,13 +21,14 @@ EvaluationError.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import itertools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .conditions import emit
+from .conditions import Condition, Group, Leaf, emit, leaves
 from .errors import EvaluationError
 from .evaluation import (
     Budget,
@@ -37,15 +38,14 @@ from .evaluation import (
     claim_of,
     conflict,
     field_type,
-    instants_of,
     locate_failure,
     money,
     output,
     start,
 )
-from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, place, runtime_globals
+from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, Environment, dotted_path, place, runtime_globals
 from .functions import make_calendar
-from .templates import format_value
+from .templates import formatter
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -90,50 +90,66 @@ class CompiledPolicy:
         """Claim types some rule requires; any other type (or none) runs the rules that require none."""
         self.functions: dict[str | None, Decide] = {}
         self.lock = threading.Lock()
+        self.max_steps = policy.limits.max_evaluation_steps
+        self.max_seconds = policy.limits.max_evaluation_seconds
 
     def decide(self, prepared: Prepared) -> dict[str, Any]:
         """The decision data for prepared facts, as ``evaluation.evaluate`` returns it."""
         policy = self.policy
         facts = prepared.facts
-        instants = instants_of(facts)
         claim = facts.get("claim")
-        kind = claim["type"] if claim is not None else None
-        key = kind if kind in self.typed else None
-        run = self.functions.get(key)
-        if run is None:
-            run = self.build(key)
+        key = None if claim is None else claim["type"] if claim["type"] in self.typed else _UNNAMED
+        run = self.functions.get(key) or self.build(key)
+        paid_at, placed_at, as_of = facts["paid_at"], facts["placed_at"], facts["as_of"]  # as evaluation.instants_of reads them
+        requested_at = claim["requested_at"] if claim is not None else None
         services, decision = start(policy, facts)
-        limits = policy.limits
-        budget = Budget(limits.max_evaluation_steps, limits.max_evaluation_seconds)
+        budget = Budget(self.max_steps, self.max_seconds)
         decision[BUDGET_KEY] = budget
         fired: dict[str, None] = {}
         items = facts["items"]
+        claimed = prepared.claimed
+        compensations, violations = decision["compensations"], decision["violations"]
+        line = claimed["sku"] if claimed is not None else None
+        writers: dict[str, Any] = {}
+        stopped: dict[Any, str] = {}
         run(
             facts,
             decision,
             items,
             len(items),
-            prepared.claimed,
-            prepared.claimed["sku"] if prepared.claimed is not None else None,
+            claimed,
+            line,
             decision.get("claim"),
             services,
-            decision["compensations"],
-            decision["violations"],
+            compensations,
+            violations,
             fired,
-            {},
-            {},
+            writers,
+            stopped,
             budget,
-            *instants.values(),
+            paid_at,
+            placed_at,
+            as_of,
+            requested_at,
         )
         return output(policy, prepared.raw, services, decision, fired)
 
-    def build(self, claim_type: str | None) -> Decide:
+    def build(self, key: str | None) -> Decide:
+        """The function for orders without a claim (None), with a claim of one type, or of a type no rule names."""
         with self.lock:
-            run = self.functions.get(claim_type)
+            run = self.functions.get(key)
             if run is None:
-                rules = [r for r in self.policy.rules if r.claim_types is None or claim_type in r.claim_types]
-                run = self.functions[claim_type] = _Writer(self.policy).function(rules, f"policy {self.policy.name}, {claim_type}")
+                rules = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
+                if key is None:  # no claim: rules on the claimed line, or versioned by the claim, never run
+                    rules = [r for r in rules if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
+                writer = _Writer(self.policy, key)
+                label = "none" if key is None else "of another type" if key == _UNNAMED else repr(key)
+                run = self.functions[key] = writer.function(rules, f"policy {self.policy.name!r}, claim {label}")
             return run
+
+
+_UNNAMED = "\x00unnamed"
+"""The key of orders whose claim type no rule names (no claim type is text with a NUL)."""
 
 
 def _name(name: str) -> ast.Name:
@@ -163,8 +179,10 @@ def _not_in(key: ast.expr, container: str) -> ast.expr:
 class _Writer:
     """Writes the code of one function: its statements, the constants and closures it names, its sites."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, key: str | None) -> None:
         self.policy = policy
+        self.key = key
+        """The claim type every order of this function has (None: no claim; _UNNAMED: a type no rule names)."""
         self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
         self.sites: list[tuple[Rule, Action | None]] = []
         self.counter = itertools.count()
@@ -230,9 +248,7 @@ class _Writer:
             charge(budget, sites[site][0], visits)
             return 0
 
-        self.namespace.update(
-            _q_fail=fail, _q_tick=tick, _q_format=format_value, _q_Exception=Exception, _q_EvaluationError=EvaluationError
-        )
+        self.namespace.update(_q_fail=fail, _q_tick=tick, _q_Exception=Exception, _q_EvaluationError=EvaluationError)
         code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
         exec(code, self.namespace)
         decide: Decide = self.namespace["decide"]
@@ -248,7 +264,13 @@ class _Writer:
         ):
             per.append(_assign("_q_line", ast.Subscript(_name(ITEM), ast.Constant("sku"), ast.Load())))
         body: list[ast.stmt] = []
-        result = emit(rule.when, body, self.counter)
+        if self.key is None:
+            when = _without_claim(rule.when)
+        elif self.key == _UNNAMED:
+            when = rule.when
+        else:
+            when = _known_type(rule.when, self.key, self.policy.environment)
+        result = emit(when, body, self.counter)
         then = self.actions(rule, rule.then, line)
         otherwise = self.actions(rule, rule.otherwise, line)
         body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
@@ -345,9 +367,13 @@ class _Writer:
             RULE=self.bind(rule),
             CONFLICT=self.bind(functools.partial(conflict, rule, action), "_q_a"),
         )
-        literal = action.value is not None and action.value.fn is None
-        if literal and action.value is not None and not ftype.money and (ftype.enum is None or action.value.literal in ftype.enum):
-            del statements[2]  # a literal the field takes: nothing to check at run time
+        if action.value is not None and action.value.fn is None:
+            try:  # a literal: check it now; if the field refuses it, the rule fails when it runs, as before
+                value = checked(rule, action, action.value.literal, ftype)
+            except EvaluationError:
+                return statements
+            statements[0] = _assign("_q_x", self.literal(value))
+            del statements[2]
         return statements
 
     def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
@@ -360,8 +386,9 @@ class _Writer:
                 if isinstance(part, str):
                     pieces.append(ast.Constant(part))
                 else:
-                    typ = self.bind(part.compiled.type)
-                    pieces.append(_call("_q_format", part.compiled.py, typ, zone, ast.Constant(lang)))
+                    typ = part.compiled.type
+                    fmt = self.bind(formatter(typ), "_q_a").id
+                    pieces.append(_call(fmt, part.compiled.py, self.bind(typ), zone, ast.Constant(lang)))
             text = pieces[0] if pieces else ast.Constant("")
             for piece in pieces[1:]:
                 text = ast.BinOp(text, ast.Add(), piece)
@@ -376,9 +403,10 @@ class _Writer:
         if value.fn is not None:
             assert value.compiled is not None
             return value.compiled.py
-        if isinstance(value.literal, str | int | bool | None):
-            return ast.Constant(value.literal)
-        return self.bind(value.literal)
+        return self.literal(value.literal)
+
+    def literal(self, value: Any) -> ast.expr:
+        return ast.Constant(value) if isinstance(value, str | int | bool | None) else self.bind(value)
 
     def action(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
         """The statements of one action; ``line`` is the local holding the line's sku (None: order scope)."""
@@ -408,6 +436,90 @@ class _Writer:
         if kind == "stop":
             return [ast.Assign([ast.Subscript(_name("_q_stopped"), self.stop_key(rule.group, line), ast.Store())], ast.Constant(rule.id))]
         raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
+
+
+# ---------------------------------------------------------------- conditions on the known claim type
+
+_TESTS: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: lambda a, b: bool(a == b),
+    ast.NotEq: lambda a, b: bool(a != b),
+    ast.In: lambda a, b: bool(a in b),
+    ast.NotIn: lambda a, b: bool(a not in b),
+}
+
+
+def _known_type(node: Condition, claim_type: str, env: Environment) -> Condition:
+    """The condition with each test of ``claim.type`` against literals replaced by its value for ``claim_type``.
+
+    Exact: every order the function runs has a claim of that type, so the test cannot read an absent fact
+    or raise, and its value is the same Python comparison made now. A ``True`` child of ``all`` is dropped.
+    """
+    if isinstance(node, Leaf):
+        py = node.compiled.py
+        if not (isinstance(py, ast.Compare) and len(py.ops) == 1 and type(py.ops[0]) in _TESTS and dotted_path(py.left) == "claim.type"):
+            return node
+        right = py.comparators[0]
+        if isinstance(right, ast.Constant):
+            literal = right.value
+        elif isinstance(right, ast.Name) and right.id.startswith("_k"):
+            literal = env.constants[int(right.id[2:])]
+        else:
+            return node
+        value = _TESTS[type(py.ops[0])](claim_type, literal)
+        return dataclasses.replace(node, compiled=dataclasses.replace(node.compiled, py=ast.Constant(value), may_be_absent=False))
+    children = [_known_type(child, claim_type, env) for child in node.children]
+    if node.op == "all":
+        children = [
+            c for c in children if not (isinstance(c, Leaf) and isinstance(c.compiled.py, ast.Constant) and c.compiled.py.value is True)
+        ]
+        if len(children) <= 1:
+            return children[0] if children else _constant(node, True)
+    return dataclasses.replace(node, children=children)
+
+
+def _constant(node: Group, value: bool) -> Leaf:
+    first = next(leaves(node))
+    return dataclasses.replace(first, compiled=dataclasses.replace(first.compiled, py=ast.Constant(value), may_be_absent=False))
+
+
+def _without_claim(node: Condition) -> Condition:
+    """The condition for orders without a claim: a leaf whose first step reads the claim is not met.
+
+    Exact: nothing in the leaf runs before that read, which fails (absent) in every such order.
+    """
+    if isinstance(node, Group):
+        return dataclasses.replace(node, children=[_without_claim(child) for child in node.children])
+    if not _reads_claim_first(node.compiled.py):
+        return node
+    # Still "may be absent": the three-valued code must carry the None, a two-valued ``and`` would not.
+    return dataclasses.replace(node, compiled=dataclasses.replace(node.compiled, py=ast.Constant(None), may_be_absent=True))
+
+
+def _reads_claim_first(py: ast.expr) -> bool:
+    """Whether the first thing evaluating ``py`` does that can fail is reading ``claim`` or ``decision.claim``.
+
+    Follows Python's evaluation order: the left side of a comparison or operator, the first operand of
+    ``and``/``or``, the test of ``x if c else y``, the first argument of a call of the engine's functions.
+    """
+    node = py
+    while True:
+        if isinstance(node, (ast.Compare, ast.BinOp)):
+            node = node.left
+        elif isinstance(node, ast.BoolOp):
+            node = node.values[0]
+        elif isinstance(node, ast.UnaryOp):
+            node = node.operand
+        elif isinstance(node, ast.IfExp):
+            node = node.test
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("_fn_") and node.args:
+            node = node.args[0]
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in (FACTS, DECISION):
+                return node.slice.value == "claim"
+            node = base
+        else:
+            return False
 
 
 # ---------------------------------------------------------------- the actions that are calls
