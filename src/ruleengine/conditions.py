@@ -98,8 +98,11 @@ def nodes(node: Condition) -> Iterator[Condition]:
 # ---------------------------------------------------------------- fast path
 
 
-def _can_be_absent(node: Condition) -> bool:
-    return any(leaf.compiled.may_be_absent for leaf in leaves(node))
+def _absence(node: Condition, out: dict[int, bool]) -> bool:
+    """Whether each node (by id) can be not met: it has a leaf that may read an absent fact."""
+    absent = node.compiled.may_be_absent if isinstance(node, Leaf) else any([_absence(c, out) for c in node.children])
+    out[id(node)] = absent
+    return absent
 
 
 def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.expr:
@@ -107,7 +110,13 @@ def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.ex
 
     The value is ``True``, ``False`` or ``None`` (not met); a two-valued subtree is one expression.
     """
-    if not _can_be_absent(node):
+    absent: dict[int, bool] = {}
+    _absence(node, absent)
+    return _emit(node, out, counter, absent)
+
+
+def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: dict[int, bool]) -> ast.expr:
+    if not absent[id(node)]:
         return _pure(node)
     var = f"_r{next(counter)}"
     target = ast.Name(id=var, ctx=ast.Store())
@@ -129,7 +138,7 @@ def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.ex
         )
         return load
     if node.op == "not":
-        inner = emit(node.children[0], out, counter)
+        inner = _emit(node.children[0], out, counter, absent)
         out.append(
             ast.Assign(
                 [target], ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner))
@@ -140,7 +149,7 @@ def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.ex
     out.append(ast.Assign([target], ast.Constant(not decisive)))
     body = out
     for child in node.children:
-        value = emit(child, body, counter)
+        value = _emit(child, body, counter, absent)
         if not isinstance(value, ast.Name):  # a two-valued child: compute it once, test it twice
             temp = f"_r{next(counter)}"
             body.append(ast.Assign([ast.Name(id=temp, ctx=ast.Store())], value))

@@ -21,8 +21,10 @@ EvaluationError.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import functools
+import gc
 import itertools
 import threading
 from collections.abc import Callable
@@ -43,7 +45,7 @@ from .evaluation import (
     output,
     start,
 )
-from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, Environment, dotted_path, place, runtime_globals
+from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, Compiled, Environment, dotted_path, runtime_globals
 from .functions import make_calendar
 from .templates import formatter
 
@@ -144,7 +146,13 @@ class CompiledPolicy:
                     rules = [r for r in rules if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
                 writer = _Writer(self.policy, key)
                 label = "none" if key is None else "of another type" if key == _UNNAMED else repr(key)
-                run = self.functions[key] = writer.function(rules, f"policy {self.policy.name!r}, claim {label}")
+                enabled = gc.isenabled()
+                gc.disable()  # the build allocates many small trees: collections would walk the whole policy each time
+                try:
+                    run = self.functions[key] = writer.function(rules, f"policy {self.policy.name!r}, claim {label}")
+                finally:
+                    if enabled:
+                        gc.enable()
             return run
 
 
@@ -188,8 +196,28 @@ class _Writer:
         self.counter = itertools.count()
         self.pending = 0
         self.stop_groups = {r.group for r in policy.rules for a in (*r.then, *r.otherwise) if a.kind == "stop"}
+        self.located: dict[int, ast.AST] = {}
+        """Complete trees in the code, by id (held, so that no id is reused during the build): checked expressions, filled templates."""
         self.claimed_keys: dict[str, str] = {}
         """Group → the local holding its stop key for the claimed line."""
+
+    def fill(self, template: str, **names: ast.expr) -> list[ast.stmt]:
+        """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced.
+
+        The copies keep the template's locations and the values put in are located first, so the
+        statements are complete: the final walk over the function skips them.
+        """
+        for value in names.values():
+            _locate(value, self.located)
+        statements: list[ast.stmt] = [_copy(statement, names) for statement in _parsed(template)]
+        self.located.update((id(statement), statement) for statement in statements)
+        return statements
+
+    def checked(self, compiled: Compiled) -> ast.expr:
+        """A checked expression's tree, written into the code as is: located at load, never walked again."""
+        if hasattr(compiled.py, "lineno"):
+            self.located[id(compiled.py)] = compiled.py
+        return compiled.py
 
     def bind(self, value: Any, prefix: str = "_q_c") -> ast.Name:
         """A global name for a value the code uses (a constant, or a closure prepared here)."""
@@ -234,8 +262,9 @@ class _Writer:
         )
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in _ARGS], kwonlyargs=[], kw_defaults=[], defaults=[])
         func = ast.FunctionDef(name="decide", args=args, body=body, decorator_list=[], returns=None)
-        for k in place([func]):
-            self.namespace[f"_k{k}"] = self.policy.environment.constants[k]
+        _locate(func, self.located)
+        for index, constant in enumerate(self.policy.environment.constants):
+            self.namespace[f"_k{index}"] = constant
         sites = self.sites
 
         def fail(site: int, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
@@ -270,6 +299,8 @@ class _Writer:
             when = rule.when
         else:
             when = _known_type(rule.when, self.key, self.policy.environment)
+        for leaf in leaves(when):
+            self.checked(leaf.compiled)
         result = emit(when, body, self.counter)
         then = self.actions(rule, rule.then, line)
         otherwise = self.actions(rule, rule.otherwise, line)
@@ -355,9 +386,14 @@ class _Writer:
 
     def set(self, rule: Rule, action: Action) -> list[ast.stmt]:
         ftype = field_type(self.policy, action.target)
-        statements = _fill(
-            _SET,
-            VALUE=self.value(action),
+        template, value = _SET, self.value(action)
+        if action.value is not None and action.value.fn is None:
+            # A literal is checked now; if the field refuses it, the rule fails when it runs, as before.
+            with contextlib.suppress(EvaluationError):
+                template, value = _SET_CHECKED, self.literal(checked(rule, action, action.value.literal, ftype))
+        return self.fill(
+            template,
+            VALUE=value,
             NEEDS_CLAIM=self.bind(_claim_needed(rule, action), "_q_a"),
             CHECKED=self.bind(functools.partial(checked, rule, action, ftype=ftype), "_q_a"),
             NAME=ast.Constant(action.target),
@@ -365,16 +401,8 @@ class _Writer:
             STAGE=ast.Constant(rule.stage_index),
             PRIORITY=ast.Constant(rule.priority),
             RULE=self.bind(rule),
-            CONFLICT=self.bind(functools.partial(conflict, rule, action), "_q_a"),
+            SAME_STAGE=self.bind(_same_stage(rule, action), "_q_a"),
         )
-        if action.value is not None and action.value.fn is None:
-            try:  # a literal: check it now; if the field refuses it, the rule fails when it runs, as before
-                value = checked(rule, action, action.value.literal, ftype)
-            except EvaluationError:
-                return statements
-            statements[0] = _assign("_q_x", self.literal(value))
-            del statements[2]
-        return statements
 
     def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
         assert action.message is not None
@@ -388,13 +416,13 @@ class _Writer:
                 else:
                     typ = part.compiled.type
                     fmt = self.bind(formatter(typ), "_q_a").id
-                    pieces.append(_call(fmt, part.compiled.py, self.bind(typ), zone, ast.Constant(lang)))
+                    pieces.append(_call(fmt, self.checked(part.compiled), self.bind(typ), zone, ast.Constant(lang)))
             text = pieces[0] if pieces else ast.Constant("")
             for piece in pieces[1:]:
                 text = ast.BinOp(text, ast.Add(), piece)
             texts.append(text)
         needs = self.bind(_claim_needed(rule, action), "_q_a")
-        return _fill(_REASON, ZH=texts[0], EN=texts[1], NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))
+        return self.fill(_REASON, ZH=texts[0], EN=texts[1], NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))
 
     def value(self, action: Action) -> ast.expr:
         value = action.value
@@ -402,7 +430,7 @@ class _Writer:
             return ast.Constant(None)
         if value.fn is not None:
             assert value.compiled is not None
-            return value.compiled.py
+            return self.checked(value.compiled)
         return self.literal(value.literal)
 
     def literal(self, value: Any) -> ast.expr:
@@ -553,14 +581,35 @@ def _claim_needed(rule: Rule, action: Action) -> Callable[[], EvaluationError]:
     return needed
 
 
-def _fill(template: str, **names: ast.expr) -> list[ast.stmt]:
-    """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced."""
+@functools.cache
+def _parsed(template: str) -> list[ast.stmt]:
+    return ast.parse(template).body
 
-    class Fill(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.expr:
-            return names.get(node.id, node)
 
-    return [Fill().visit(statement) for statement in ast.parse(template).body]
+def _copy(node: Any, names: dict[str, ast.expr]) -> Any:
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, list):
+        return [_copy(item, names) for item in node]
+    if not isinstance(node, ast.AST):
+        return node
+    new = type(node)(**{field: _copy(getattr(node, field), names) for field in node._fields})
+    for attribute in node._attributes:
+        setattr(new, attribute, getattr(node, attribute))
+    return new
+
+
+def _locate(root: ast.AST, located: dict[int, ast.AST]) -> None:
+    """Give the nodes written here a location; the checked expression trees (``located``) have theirs since load."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in located:
+            continue
+        if "lineno" in node._attributes:
+            node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
+            node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
+        stack.extend(ast.iter_child_nodes(node))
 
 
 _SET = """
@@ -572,17 +621,29 @@ _q_previous = _q_writers.get(NAME)
 if _q_previous is None or _q_previous[0] != STAGE:
     _q_writers[NAME] = (STAGE, PRIORITY, RULE, _q_x)
     _q_claim[KEY] = _q_x
-elif _q_previous[2] is not RULE and _q_previous[1] > PRIORITY:
-    pass
-elif _q_previous[3] != _q_x:
-    raise CONFLICT(_q_x, _q_previous[2], _q_previous[3])
 else:
-    _q_writers[NAME] = (STAGE, PRIORITY, RULE, _q_x)
-    _q_claim[KEY] = _q_x
+    SAME_STAGE(_q_x, _q_previous, _q_writers, _q_claim)
 """
-"""``set``: the field's checks, then the stage's rules (a higher priority wins, equal ones must agree).
+"""``set``: the field's checks, then the write; writers are (stage, priority, rule, value), and a later stage refines."""
+_SET_CHECKED = _SET.replace("_q_x = CHECKED(_q_x)\n", "")
+"""``set`` of a literal already checked."""
 
-Writers are (stage, priority, rule, value); a later stage refines what an earlier one set."""
+
+def _same_stage(rule: Rule, action: Action) -> Callable[[Any, tuple[int, int, Rule, Any], dict[str, Any], dict[str, Any]], None]:
+    """A field already set in the rule's stage: a higher priority wins, an equal one must agree."""
+    name, key = action.target, action.target.removeprefix("claim.")
+
+    def settle(value: Any, previous: tuple[int, int, Rule, Any], writers: dict[str, Any], claim: dict[str, Any]) -> None:
+        _, prev_priority, prev_rule, prev_value = previous
+        if prev_rule is not rule and prev_priority > rule.priority:
+            return
+        if prev_value != value:
+            raise conflict(rule, action, value, prev_rule, prev_value)
+        writers[name] = (rule.stage_index, rule.priority, rule, value)
+        claim[key] = value
+
+    return settle
+
 
 _REASON = """
 _q_x = ZH
