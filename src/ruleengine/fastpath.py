@@ -47,7 +47,7 @@ from .evaluation import (
 )
 from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, Compiled, Environment, dotted_path, runtime_globals
 from .functions import make_calendar
-from .templates import formatter
+from .templates import formatter, in_other_language
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -180,6 +180,13 @@ def _method(obj: str, method: str, *args: ast.expr) -> ast.stmt:
     return ast.Expr(ast.Call(ast.Attribute(_name(obj), method, ast.Load()), list(args), []))
 
 
+def _joined(pieces: list[ast.expr]) -> ast.expr:
+    text = pieces[0] if pieces else ast.Constant("")
+    for piece in pieces[1:]:
+        text = ast.BinOp(text, ast.Add(), piece)
+    return text
+
+
 def _not_in(key: ast.expr, container: str) -> ast.expr:
     return ast.Compare(key, [ast.NotIn()], [_name(container)])
 
@@ -277,7 +284,9 @@ class _Writer:
             charge(budget, sites[site][0], visits)
             return 0
 
-        self.namespace.update(_q_fail=fail, _q_tick=tick, _q_Exception=Exception, _q_EvaluationError=EvaluationError)
+        self.namespace.update(
+            _q_fail=fail, _q_tick=tick, _q_in_other_language=in_other_language, _q_Exception=Exception, _q_EvaluationError=EvaluationError
+        )
         code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
         exec(code, self.namespace)
         decide: Decide = self.namespace["decide"]
@@ -405,24 +414,34 @@ class _Writer:
         )
 
     def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
+        """Both texts of a reason; each zh placeholder is computed first, in order, so the en text can reuse it."""
         assert action.message is not None
         zone = self.bind(self.policy.zone)
-        texts: list[ast.expr] = []
-        for parts, lang in zip(action.message, ("zh", "en"), strict=True):
-            pieces: list[ast.expr] = []
-            for part in parts:
-                if isinstance(part, str):
-                    pieces.append(ast.Constant(part))
-                else:
-                    typ = part.compiled.type
-                    fmt = self.bind(formatter(typ), "_q_a").id
-                    pieces.append(_call(fmt, self.checked(part.compiled), self.bind(typ), zone, ast.Constant(lang)))
-            text = pieces[0] if pieces else ast.Constant("")
-            for piece in pieces[1:]:
-                text = ast.BinOp(text, ast.Add(), piece)
-            texts.append(text)
+        before: list[ast.stmt] = []
+        shared: dict[str, tuple[ast.Name, ast.Name]] = {}
+        zh: list[ast.expr] = []
+        for part in action.message[0]:
+            if isinstance(part, str):
+                zh.append(ast.Constant(part))
+                continue
+            value, text = _name(f"_q_v{next(self.counter)}"), _name(f"_q_s{next(self.counter)}")
+            typ = self.bind(part.compiled.type)
+            fmt = self.bind(formatter(part.compiled.type), "_q_a").id
+            before += [_assign(value.id, self.checked(part.compiled)), _assign(text.id, _call(fmt, value, typ, zone, ast.Constant("zh")))]
+            shared.setdefault(part.compiled.text, (value, text))
+            zh.append(text)
+        en: list[ast.expr] = []
+        for part in action.message[1]:
+            if isinstance(part, str):
+                en.append(ast.Constant(part))
+            elif part.compiled.text in shared:  # the same expression: its value, and its zh text if it reads the same
+                computed, zh_text = shared[part.compiled.text]
+                en.append(_call("_q_in_other_language", computed, zh_text, self.bind(part.compiled.type), zone, ast.Constant("en")))
+            else:
+                fmt = self.bind(formatter(part.compiled.type), "_q_a").id
+                en.append(_call(fmt, self.checked(part.compiled), self.bind(part.compiled.type), zone, ast.Constant("en")))
         needs = self.bind(_claim_needed(rule, action), "_q_a")
-        return self.fill(_REASON, ZH=texts[0], EN=texts[1], NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))
+        return [*before, *self.fill(_REASON, ZH=_joined(zh), EN=_joined(en), NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))]
 
     def value(self, action: Action) -> ast.expr:
         value = action.value

@@ -128,3 +128,15 @@ def _format_text(value: Any, typ: t.Type, zone: ZoneInfo, lang: str) -> str:
 
 def _format_timestamp(value: Any, typ: t.Type, zone: ZoneInfo, lang: str) -> str:
     return _instant(value, zone) if type(value) is dt.datetime else format_value(value, typ, zone, lang)
+
+
+_SAME_IN_EVERY_LANGUAGE = frozenset({str, int, Decimal, dt.datetime, dt.date})
+
+
+def in_other_language(value: Any, formatted: str, typ: t.Type, zone: ZoneInfo, lang: str) -> str:
+    """``format_value(value, typ, zone, lang)``, given ``formatted``, the same value in another language.
+
+    Text, numbers, money, instants and dates read the same in every language; yes/no, durations and
+    lists do not, and are formatted again.
+    """
+    return formatted if type(value) in _SAME_IN_EVERY_LANGUAGE else format_value(value, typ, zone, lang)
