@@ -91,7 +91,9 @@ def _usual(facts: dict[str, Any]) -> Any:
     """
     try:
         items = facts["items"]
-        lines = {item["sku"]: item for item in items}
+        lines = {}
+        for item in items:
+            lines[item["sku"]] = item
         if len(lines) != len(items) or not facts["placed_at"] <= facts["paid_at"] <= facts["as_of"]:
             return _UNUSUAL
         claim = facts.get("claim")
@@ -264,6 +266,10 @@ class _HappyPath:
             "_h_GiveUp": _GiveUp,
             "_h_timestamp": _usual_timestamp,
             "_h_date": _usual_date,
+            "_h_str": str,
+            "_h_len": len,
+            "_h_WITH_OFFSET": _WITH_OFFSET,
+            "_h_fromisoformat": dt.datetime.fromisoformat,
         }
         self.counter = itertools.count()
 
@@ -312,9 +318,26 @@ class _HappyPath:
         work = self.work(typ)
         if work == _SHARE:
             return []
-        if typ.kind in (t.TIMESTAMP, t.DATE):
+        if typ.kind == t.DATE:
             assert store is not None
-            return [ast.Assign([store], ast.Call(_n("_h_timestamp" if typ.kind == t.TIMESTAMP else "_h_date"), [_n(value)], []))]
+            return [ast.Assign([store], ast.Call(_n("_h_date"), [_n(value)], []))]
+        if typ.kind == t.TIMESTAMP:
+            assert store is not None
+            # The first shape _usual_timestamp accepts, tested here without the call; the others through it.
+            usual = ast.BoolOp(
+                ast.And(),
+                [
+                    _is(_n(value), "_h_str"),
+                    ast.Compare(ast.Call(_n("_h_len"), [_n(value)], []), [ast.Eq()], [ast.Constant(25)]),
+                    ast.Compare(
+                        ast.Subscript(_n(value), ast.Slice(ast.Constant(4), ast.Constant(23), ast.Constant(3)), ast.Load()),
+                        [ast.In()],
+                        [_n("_h_WITH_OFFSET")],
+                    ),
+                ],
+            )
+            parse = ast.Call(_n("_h_fromisoformat"), [_n(value)], [])
+            return [ast.Assign([store], ast.IfExp(usual, parse, ast.Call(_n("_h_timestamp"), [_n(value)], [])))]
         if typ.kind == t.NUMBER:
             kind = self.local("T")
             finite = ast.Call(ast.Attribute(_n(value), "is_finite", ast.Load()), [], [])
