@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from . import valuetypes as t
 from .conditions import Condition
+from .decision import Decision
 from .errors import EvaluationError, RuleEngineError
 from .evaluation import evaluate
 from .expressions import Compiled, Definition, Environment
@@ -20,7 +21,6 @@ from .limits import DEFAULT_LIMITS, Limits
 from .templates import Part
 
 if TYPE_CHECKING:
-    from .decision import Decision
     from .events import Listener
     from .fastpath import CompiledPolicy
 
@@ -164,6 +164,8 @@ class Policy:
         """
         try:
             prepared = prepare(facts, self, trusted=trusted)
+            if not explain and listener is None:
+                return Decision(self.compiled.decide(prepared))
             return evaluate(self, prepared, explain=explain, listener=listener)
         except RuleEngineError:
             raise
