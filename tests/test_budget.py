@@ -35,12 +35,13 @@ def costly(tmp_path: Path) -> Path:
     return root
 
 
-def test_generator_iterations_count_against_the_step_budget(costly: Path) -> None:
+@pytest.mark.parametrize("explain", [False, True], ids=["fast path", "explaining path"])
+def test_generator_iterations_count_against_the_step_budget(costly: Path, explain: bool) -> None:
     facts = load_example("multi-line-partial-return.json")  # 3 lines: 3 × 3 × 900 iterations
-    assert ruleengine.load_policy(costly).evaluate(facts).to_dict()["violations"]  # within the default budget
+    assert ruleengine.load_policy(costly).evaluate(facts, explain=explain).to_dict()["violations"]  # within the default budget
     small = ruleengine.load_policy(costly, limits=ruleengine.Limits(max_evaluation_steps=2000))
     with pytest.raises(ruleengine.EvaluationError) as info:
-        small.evaluate(facts)
+        small.evaluate(facts, explain=explain)
     assert (info.value.rule, info.value.code) == ("costly.rule", "budget")
     assert info.value.file.endswith("costly.yaml") and info.value.line == 10
 

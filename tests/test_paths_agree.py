@@ -1,16 +1,21 @@
 """The fast path and the explaining path decide alike.
 
-The fast path runs each rule's compiled condition and skips rules its index rules out; the explaining
-path walks every condition node by node through simpleeval, for traces and coverage. An explanation is
-only worth reading if it describes the decision that was made: over a corpus of generated orders, the
-two must give the same decision (the trace aside) — or the same error.
+The fast path runs the policy's generated code (one function per claim type, rules of other claim
+types left out, claim-type tests folded); the explaining path walks every condition node by node
+through simpleeval, for traces and coverage. An explanation is only worth reading if it describes
+the decision that was made: over a corpus of generated orders, the two must give the same decision
+(the trace aside) — or the same error.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
+from conftest import RULES, load_example
 
 import ruleengine
 
@@ -22,7 +27,7 @@ def _decide(policy: ruleengine.Policy, facts: dict[str, Any], explain: bool) -> 
     try:
         data = policy.evaluate(facts, explain=explain).to_dict()
     except ruleengine.RuleEngineError as exc:
-        return (type(exc).__name__, str(exc))
+        return (type(exc).__name__, str(exc), getattr(exc, "code", ""))
     data.pop("trace", None)
     return data
 
@@ -31,3 +36,106 @@ def test_fast_and_explaining_paths_agree_on_a_corpus(policy: ruleengine.Policy) 
     orders = list(generate(1000, seed=11))
     disagreements = [o["order_id"] for o in orders if _decide(policy, o, False) != _decide(policy, o, True)]
     assert disagreements == []
+
+
+def test_paths_agree_when_the_policy_names_only_some_claim_types(tmp_path: Path) -> None:
+    """Claims of a type no rule names run their own function; a guarantee's claim-type tests are folded."""
+    root = tmp_path / "rules"
+    for name in ("policy.yaml", "parameters.yaml", "definitions.yaml", "claims/common.yaml", "guarantees/seven_day_return.yaml"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(RULES / name, root / name)
+    subset = ruleengine.load_policy(root)
+    orders = list(generate(600, seed=12))
+    assert len({o["claim"]["type"] for o in orders if "claim" in o}) == 10
+    assert [o["order_id"] for o in orders if _decide(subset, o, False) != _decide(subset, o, True)] == []
+
+
+FAILING = {
+    "condition": """
+  - id: broken.condition
+    title: {zh: 条件出错, en: Failing condition}
+    description: divides by zero in the second leaf of its condition
+    stage: claim
+    scope: claimed_line
+    when:
+      all:
+        - claim.type == 'no_reason_return'
+        - claim.quantity / (claim.quantity - claim.quantity) > 1
+    then:
+      - set: {claim.outcome: approved}
+""",
+    "negative": """
+  - id: broken.negative
+    title: {zh: 负数, en: Negative amount}
+    description: a compensation below zero
+    stage: compensation
+    when: "true"
+    then:
+      - compensation: {type: late_shipment, amount: "0 - 5", form: cash}
+""",
+    "absent": """
+  - id: broken.absent
+    title: {zh: 缺失, en: Absent fact}
+    description: sets an amount from a fact the order may not have
+    stage: claim
+    scope: claimed_line
+    when: "true"
+    then:
+      - set: {claim.refund_amount: claim.current_unit_price}
+""",
+    "enum": """
+  - id: broken.enum
+    title: {zh: 取值, en: Enum value}
+    description: sets the outcome to the claim type
+    stage: claim
+    scope: claimed_line
+    when: claim.type == 'no_reason_return'
+    then:
+      - set: {claim.outcome: claim.type}
+""",
+    "conflict": """
+  - id: broken.first
+    title: {zh: 一, en: First}
+    description: approves
+    stage: review
+    priority: 7
+    scope: claimed_line
+    when: "true"
+    then:
+      - set: {claim.outcome: approved}
+  - id: broken.second
+    title: {zh: 二, en: Second}
+    description: rejects, same stage and priority
+    stage: review
+    priority: 7
+    scope: claimed_line
+    when: "true"
+    then:
+      - set: {claim.outcome: rejected}
+""",
+    "no_claim": """
+  - id: broken.no_claim
+    title: {zh: 无售后, en: No claim}
+    description: an order-scope reason, which needs a claim
+    stage: finalize
+    when: "true"
+    then:
+      - reason: {zh: 原因, en: reason}
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILING))
+def test_paths_report_the_same_error(case: str, tmp_path: Path) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(RULES, root)
+    (root / "broken.yaml").write_text("rules:" + FAILING[case], encoding="utf-8")
+    policy = ruleengine.load_policy(root)
+    names = ("seven-day-return-last-minute-approved.json", "plain-order-no-claim.json", "quality-defect-repair-approved.json")
+    outcomes = []
+    for name in names:
+        facts = load_example(name)
+        fast, explained = _decide(policy, facts, False), _decide(policy, facts, True)
+        assert fast == explained, name
+        outcomes.append(fast)
+    assert any(isinstance(o, tuple) and o[0] == "EvaluationError" for o in outcomes), outcomes

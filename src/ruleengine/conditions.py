@@ -7,9 +7,10 @@ was not met; ``any`` is true at its first true child, else not met if a child
 was not met. A rule's ``then`` runs when its condition is true, ``else`` when
 it is false or not met — so a missing fact can never approve anything by accident.
 
-Two evaluators share these semantics: ``compile_tree`` builds one Python
-function per rule for the fast path, ``walk`` visits node by node and reports
-each result with the values it read, for explanations, traces and coverage.
+Two evaluators share these semantics: ``emit`` writes a condition as Python
+statements for the fast path (``fastpath`` inlines them in the policy's code),
+``walk`` visits node by node and reports each result with the values it read,
+for explanations, traces and coverage.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expressions import Compiled, Environment, build_function, operands
+from .expressions import Compiled, operands
 from .interpreter import Interpreter
 
 ABSENT = None
@@ -97,22 +98,25 @@ def nodes(node: Condition) -> Iterator[Condition]:
 # ---------------------------------------------------------------- fast path
 
 
-def compile_tree(root: Condition, env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
-    """One function ``f(F, I, D) -> True | False | None`` for the whole tree."""
-    counter = iter(range(1_000_000))
-    statements: list[ast.stmt] = []
-    result = _emit(root, statements, counter)
-    statements.append(ast.Return(result))
-    return build_function(statements, env, globals_, name)
+def _absence(node: Condition, out: dict[int, bool]) -> bool:
+    """Whether each node (by id) can be not met: it has a leaf that may read an absent fact."""
+    absent = node.compiled.may_be_absent if isinstance(node, Leaf) else any([_absence(c, out) for c in node.children])
+    out[id(node)] = absent
+    return absent
 
 
-def _can_be_absent(node: Condition) -> bool:
-    return any(leaf.compiled.may_be_absent for leaf in leaves(node))
+def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.expr:
+    """Append statements computing ``node`` (temporaries ``_rN``, N from ``counter``); return the expression holding its value.
+
+    The value is ``True``, ``False`` or ``None`` (not met); a two-valued subtree is one expression.
+    """
+    absent: dict[int, bool] = {}
+    _absence(node, absent)
+    return _emit(node, out, counter, absent)
 
 
-def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.expr:
-    """Append statements computing ``node`` and return the expression holding its value."""
-    if not _can_be_absent(node):
+def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: dict[int, bool]) -> ast.expr:
+    if not absent[id(node)]:
         return _pure(node)
     var = f"_r{next(counter)}"
     target = ast.Name(id=var, ctx=ast.Store())
@@ -134,7 +138,7 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.e
         )
         return load
     if node.op == "not":
-        inner = _emit(node.children[0], out, counter)
+        inner = _emit(node.children[0], out, counter, absent)
         out.append(
             ast.Assign(
                 [target], ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner))
@@ -145,7 +149,11 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.e
     out.append(ast.Assign([target], ast.Constant(not decisive)))
     body = out
     for child in node.children:
-        value = _emit(child, body, counter)
+        value = _emit(child, body, counter, absent)
+        if not isinstance(value, ast.Name):  # a two-valued child: compute it once, test it twice
+            temp = f"_r{next(counter)}"
+            body.append(ast.Assign([ast.Name(id=temp, ctx=ast.Store())], value))
+            value = ast.Name(id=temp, ctx=ast.Load())
         rest: list[ast.stmt] = [
             ast.If(
                 ast.Compare(value, [ast.Is()], [ast.Constant(None)]),

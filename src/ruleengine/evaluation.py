@@ -5,6 +5,12 @@ file order. Each rule sees the facts and the decision so far (``decision.…``),
 so later rules chain on earlier ones. Actions write into a fresh decision;
 the caller gets it only if every rule succeeded — a failing rule is an
 EvaluationError naming the rule and its expression, never a partial decision.
+
+Two paths decide alike (``tests/test_paths_agree.py``): without a listener the
+policy's compiled rules run (``fastpath``: straight-line code, no events); with
+one, or to explain, ``_Run`` below visits every rule version and reports each
+step. The helpers here (the decision's start and output, field checks, error
+reports) are shared by both.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import valuetypes as t
 from .conditions import NodeResult, leaves, walk
 from .decision import Decision
 from .errors import EvaluationError
@@ -21,9 +28,11 @@ from .events import ActionApplied, Event, Listener, RuleVisited, TraceBuilder, p
 from .expressions import BUDGET_KEY
 from .facts import Prepared
 from .functions import BudgetExceeded, round_money
-from .policy import Action, Policy, Rule
 from .templates import render
 from .text import shorten
+
+if TYPE_CHECKING:
+    from .policy import Action, Policy, Rule
 
 ZERO = Decimal("0.00")
 _ORDER: list[Any] = [None]
@@ -31,18 +40,83 @@ _ORDER: list[Any] = [None]
 
 
 def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, listener: Listener | None = None) -> Decision:
+    if not explain and listener is None:
+        return Decision(policy.compiled.decide(prepared))
     trace = TraceBuilder() if explain else None
     listeners = [x for x in (trace, listener) if x is not None]
-    emit = _fan_out(listeners) if listeners else None
-    run = _Run(policy, prepared, emit)
+    run = _Run(policy, prepared, _fan_out(listeners))
     run.execute()
-    data = run.output()
+    data = output(policy, prepared.raw, run.services, run.decision, run.fired)
     if trace is not None:
         data["trace"] = trace.entries
     return Decision(data)
 
 
-class _Budget:
+def start(policy: Policy, facts: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """The services per line and the decision-so-far before any rule ran: a claim starts in review."""
+    services: dict[str, list[str]] = {}
+    for item in facts["items"]:  # a loop, not a comprehension: half the time for an order's few lines
+        services[item["sku"]] = []
+    decision: dict[str, Any] = {"services": services, "compensations": [], "violations": []}
+    claim = facts.get("claim")
+    if claim is not None:
+        decision["claim"] = {
+            "id": claim["id"],
+            "type": claim["type"],
+            "outcome": "needs_review",
+            "resolution": "none",
+            "refund_amount": ZERO,
+            "compensation_amount": ZERO,
+            "refund_timing": "none",
+            "refund_channel": facts["payment"]["method"],
+            "return_shipping_payer": "none",
+            "deductions": [],
+            "reasons": [],
+        }
+    return services, decision
+
+
+_CLAIM_FIELDS = 11
+
+
+def output(
+    policy: Policy, raw: dict[str, Any], services: dict[str, list[str]], decision: dict[str, Any], fired: dict[str, None]
+) -> dict[str, Any]:
+    """The decision document; takes over the evaluation's lists, which nothing else holds once it ends."""
+    out: dict[str, Any] = {
+        "order_id": raw["order_id"],
+        "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
+        "as_of": raw["as_of"],
+        "services": services,
+    }
+    claim = decision.get("claim")
+    if claim is not None and len(claim) == _CLAIM_FIELDS:
+        # The fields start() wrote, in the order written below; amounts are rounded when set (``checked``).
+        out["claim"] = claim.copy()
+    elif claim is not None:
+        written = {
+            "id": claim["id"],
+            "type": claim["type"],
+            "outcome": claim["outcome"],
+            "resolution": claim["resolution"],
+            "refund_amount": round_money(claim["refund_amount"]),
+            "compensation_amount": round_money(claim["compensation_amount"]),
+            "refund_timing": claim["refund_timing"],
+        }
+        if "refund_due_by" in claim:
+            written["refund_due_by"] = claim["refund_due_by"].astimezone(policy.zone).isoformat()
+        written["refund_channel"] = claim["refund_channel"]
+        written["return_shipping_payer"] = claim["return_shipping_payer"]
+        written["deductions"] = claim["deductions"]
+        written["reasons"] = claim["reasons"]
+        out["claim"] = written
+    out["compensations"] = decision["compensations"]
+    out["violations"] = decision["violations"]
+    out["fired"] = list(fired)
+    return out
+
+
+class Budget:
     """The steps and CPU time one evaluation may use; rule visits and generator iterations both count."""
 
     __slots__ = ("deadline", "max_seconds", "max_steps", "steps")
@@ -73,53 +147,27 @@ def _fan_out(listeners: list[Listener]) -> Listener:
 
 
 class _Run:
-    """The state of one evaluation; never shared between threads."""
+    """The explaining path: visits every rule version and emits an event for each step; never shared between threads."""
 
-    def __init__(self, policy: Policy, prepared: Prepared, emit: Listener | None) -> None:
+    def __init__(self, policy: Policy, prepared: Prepared, emit: Listener) -> None:
         self.policy = policy
         self.facts = prepared.facts
-        self.raw = prepared.raw
         self.claimed = prepared.claimed
         self.emit = emit
-        facts = self.facts
-        self.services: dict[str, list[str]] = {item["sku"]: [] for item in facts["items"]}
-        self.decision: dict[str, Any] = {"services": self.services, "compensations": [], "violations": []}
-        claim = facts.get("claim")
-        if claim is not None:
-            self.decision["claim"] = {
-                "id": claim["id"],
-                "type": claim["type"],
-                "outcome": "needs_review",
-                "resolution": "none",
-                "refund_amount": ZERO,
-                "compensation_amount": ZERO,
-                "refund_timing": "none",
-                "refund_channel": facts["payment"]["method"],
-                "return_shipping_payer": "none",
-                "deductions": [],
-                "reasons": [],
-            }
+        self.services, self.decision = start(policy, self.facts)
         self.fired: dict[str, None] = {}
         self.writers: dict[str, tuple[Rule, Any]] = {}
         self.stopped: dict[tuple[str, str | None], str] = {}
-        self.budget = _Budget(policy.limits.max_evaluation_steps, policy.limits.max_evaluation_seconds)
+        self.budget = Budget(policy.limits.max_evaluation_steps, policy.limits.max_evaluation_seconds)
         # Expressions reach the budget through the decision; the budget holds no reference back, so an
         # evaluation leaves no reference cycle behind for the garbage collector.
         self.decision[BUDGET_KEY] = self.budget
 
-    # -- the loop
     def execute(self) -> None:
         facts = self.facts
         decision = self.decision
         emit = self.emit
-        claim = facts.get("claim")
-        claim_type = claim["type"] if claim is not None else None
-        instants: dict[str, dt.datetime | None] = {
-            "paid_at": facts["paid_at"],
-            "placed_at": facts["placed_at"],
-            "as_of": facts["as_of"],
-            "claim.requested_at": claim["requested_at"] if claim is not None else None,
-        }
+        instants = instants_of(facts)
         items = facts["items"]
         claimed = [self.claimed] if self.claimed is not None else None
         max_steps = self.policy.limits.max_evaluation_steps
@@ -127,11 +175,8 @@ class _Run:
         for rule in self.policy.rules:
             instant = instants[rule.effective_on]
             if instant is None or not rule.in_effect(instant):
-                if emit is not None:
-                    emit(RuleVisited(rule, None, "skipped", self._not_in_effect(rule, instant)))
+                emit(RuleVisited(rule, None, "skipped", self._not_in_effect(rule, instant)))
                 continue
-            if emit is None and rule.claim_types is not None and claim_type not in rule.claim_types:
-                continue  # its condition requires another claim type: false, and it has no else
             if rule.scope == "order":
                 bindings: list[Any] = _ORDER
             elif rule.scope == "line":
@@ -139,33 +184,25 @@ class _Run:
             elif claimed is not None:
                 bindings = claimed
             else:
-                if emit is not None:
-                    emit(RuleVisited(rule, None, "skipped", "no claim in the order"))
+                emit(RuleVisited(rule, None, "skipped", "no claim in the order"))
                 continue
             for item in bindings:
                 budget.steps += 1
                 if budget.steps > max_steps or budget.steps & 63 == 0:
-                    self._budget(rule)
+                    charge(budget, rule, 0)
                 line = item["sku"] if item is not None else None
                 if rule.group:
                     stopper = self.stopped.get((rule.group, line)) or self.stopped.get((rule.group, None))
                     if stopper is not None:
-                        if emit is not None:
-                            emit(RuleVisited(rule, line, "skipped", f"group '{rule.group}' stopped by {stopper}"))
+                        emit(RuleVisited(rule, line, "skipped", f"group '{rule.group}' stopped by {stopper}"))
                         continue
-                if emit is None:
-                    try:
-                        result = rule.condition_fn(facts, item, decision)
-                    except Exception as exc:
-                        raise self._locate_failure(rule, item, exc) from None
-                else:
-                    records: list[NodeResult] = []
-                    try:
-                        result = walk(rule.when, facts, item, decision, records)
-                    except Exception as exc:
-                        raise self._locate_failure(rule, item, exc) from None
-                    outcome = "matched" if result is True else "not_met" if result is None else "not_matched"
-                    emit(RuleVisited(rule, line, outcome, "", tuple(records)))
+                records: list[NodeResult] = []
+                try:
+                    result = walk(rule.when, facts, item, decision, records)
+                except Exception as exc:
+                    raise locate_failure(rule, item, exc, facts, decision) from None
+                outcome = "matched" if result is True else "not_met" if result is None else "not_matched"
+                emit(RuleVisited(rule, line, outcome, "", tuple(records)))
                 actions = rule.then if result is True else rule.otherwise
                 if actions:
                     self.fired.setdefault(rule.id, None)
@@ -179,26 +216,6 @@ class _Run:
         end = rule.effective_until.isoformat() if rule.effective_until else "…"
         which = f"version {rule.version} of {rule.versions}" if rule.versions > 1 else "the rule"
         return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
-
-    def _budget(self, rule: Rule) -> None:
-        """Called every 64 rule visits, and when the step budget is spent."""
-        try:
-            self.budget(0)
-        except BudgetExceeded as exc:
-            raise EvaluationError(rule.id, str(exc), *_loc(rule), code="budget") from None
-
-    def _locate_failure(self, rule: Rule, item: Any, exc: Exception) -> EvaluationError:
-        """Find the leaf that failed (the fast path does not know) and report it."""
-        for leaf in leaves(rule.when):
-            try:
-                leaf.fn(self.facts, item, self.decision)
-            except KeyError:
-                continue
-            except Exception as inner:
-                file, line, column = leaf.location
-                code = "budget" if isinstance(inner, BudgetExceeded) else "evaluation"
-                return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column, code=code)
-        return EvaluationError(rule.id, _describe(exc), *_loc(rule), code="budget" if isinstance(exc, BudgetExceeded) else "evaluation")
 
     # -- actions
     def _apply(self, rule: Rule, action: Action, item: Any, line: str | None) -> None:
@@ -214,7 +231,7 @@ class _Run:
                 self._set(rule, action, value, line)
                 return
             elif kind == "compensation":
-                amount = self._money(rule, action, value)
+                amount = money(rule, action, value)
                 self.decision["compensations"].append(
                     {"type": action.target, "amount": amount, "form": action.form, "payer": action.payer, "rule": rule.id}
                 )
@@ -222,127 +239,154 @@ class _Run:
             elif kind == "violation":
                 self.decision["violations"].append({"type": action.target, "rule": rule.id})
             elif kind == "deduction":
-                amount = self._money(rule, action, value)
-                self._claim(rule, action)["deductions"].append({"type": action.target, "amount": amount})
+                amount = money(rule, action, value)
+                claim_of(rule, action, self.decision)["deductions"].append({"type": action.target, "amount": amount})
                 value = amount
             elif kind == "reason":
-                assert action.message is not None
-                zone = self.policy.zone
-                zh = render(action.message[0], self.facts, item, self.decision, zone, "zh")
-                en = render(action.message[1], self.facts, item, self.decision, zone, "en")
-                value = f"{zh} / {en}"
-                self._claim(rule, action)["reasons"].append({"rule": rule.id, "message": value})
+                value = reason(self.policy, rule, action, self.facts, item, self.decision)
             elif kind == "stop":
                 self.stopped[(rule.group, line)] = rule.id
         except EvaluationError:
             raise
         except Exception as exc:
-            loc = action.value.location if action.value is not None and action.value.location else action.location
-            code = "budget" if isinstance(exc, BudgetExceeded) else "evaluation"
-            raise EvaluationError(rule.id, f"{_describe(exc)} in action '{kind}'", loc.file, loc.line, loc.column, code=code) from None
-        if self.emit is not None:
-            self.emit(ActionApplied(rule, line, action, value))
-
-    def _claim(self, rule: Rule, action: Action) -> dict[str, Any]:
-        claim: dict[str, Any] | None = self.decision.get("claim")
-        if claim is None:
-            loc = action.location
-            raise EvaluationError(rule.id, f"action '{action.kind}' needs a claim, and the order has none", loc.file, loc.line, loc.column)
-        return claim
-
-    def _money(self, rule: Rule, action: Action, value: Any) -> Decimal:
-        amount = round_money(value)
-        if amount < 0:
-            loc = action.value.location if action.value is not None and action.value.location else action.location
-            raise EvaluationError(
-                rule.id, f"{action.kind} amount {amount} is negative", loc.file, loc.line, loc.column, code="negative_amount"
-            )
-        return amount
+            raise action_failure(rule, action, exc) from None
+        self.emit(ActionApplied(rule, line, action, value))
 
     def _set(self, rule: Rule, action: Action, value: Any, line: str | None) -> None:
         name = action.target
-        claim = self._claim(rule, action)
-        key = name.removeprefix("claim.")
-        ftype = self.policy.environment.decision.fields["claim"].type.fields[key].type
-        loc = action.value.location if action.value is not None and action.value.location else action.location
-        if ftype.enum is not None and value not in ftype.enum:
-            raise EvaluationError(
-                rule.id,
-                f"{name} cannot be '{shorten(str(value), 40)}'; allowed: {', '.join(ftype.enum)}",
-                loc.file,
-                loc.line,
-                loc.column,
-                code="enum_value",
-            )
-        if ftype.money:
-            value = self._money(rule, action, value)
+        claim = claim_of(rule, action, self.decision)
+        value = checked(rule, action, value, field_type(self.policy, name))
         status, note = "applied", ""
         previous = self.writers.get(name)
         if previous is not None:
             prev_rule, prev_value = previous
             if prev_rule.stage_index == rule.stage_index:
                 if prev_rule is not rule and prev_rule.priority > rule.priority:
-                    if self.emit is not None:
-                        self.emit(
-                            ActionApplied(
-                                rule,
-                                line,
-                                action,
-                                value,
-                                "overridden",
-                                f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}",
-                            )
+                    self.emit(
+                        ActionApplied(
+                            rule,
+                            line,
+                            action,
+                            value,
+                            "overridden",
+                            f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}",
                         )
+                    )
                     return
                 if prev_value != value:
-                    raise EvaluationError(
-                        rule.id,
-                        f"conflict: {name} = {plain(value)} here, but {prev_rule.id} "
-                        f"(same stage and priority {rule.priority}) set {plain(prev_value)}",
-                        loc.file,
-                        loc.line,
-                        loc.column,
-                        code="conflict",
-                    )
+                    raise conflict(rule, action, value, prev_rule, prev_value)
             elif prev_value != value:
                 status, note = "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"
         self.writers[name] = (rule, value)
-        claim[key] = value
-        if self.emit is not None:
-            self.emit(ActionApplied(rule, line, action, value, status, note))
+        claim[name.removeprefix("claim.")] = value
+        self.emit(ActionApplied(rule, line, action, value, status, note))
 
-    # -- output
-    def output(self) -> dict[str, Any]:
-        policy = self.policy
-        out: dict[str, Any] = {
-            "order_id": self.raw["order_id"],
-            "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
-            "as_of": self.raw["as_of"],
-            "services": {sku: list(services) for sku, services in self.services.items()},
-        }
-        claim = self.decision.get("claim")
-        if claim is not None:
-            out["claim"] = {
-                "id": claim["id"],
-                "type": claim["type"],
-                "outcome": claim["outcome"],
-                "resolution": claim["resolution"],
-                "refund_amount": round_money(claim["refund_amount"]),
-                "compensation_amount": round_money(claim["compensation_amount"]),
-                "refund_timing": claim["refund_timing"],
-            }
-            if "refund_due_by" in claim:
-                out["claim"]["refund_due_by"] = claim["refund_due_by"].astimezone(policy.zone).isoformat()
-            out["claim"].update(
-                refund_channel=claim["refund_channel"],
-                return_shipping_payer=claim["return_shipping_payer"],
-                deductions=[dict(d) for d in claim["deductions"]],
-                reasons=[dict(r) for r in claim["reasons"]],
-            )
-        out["compensations"] = [dict(c) for c in self.decision["compensations"]]
-        out["violations"] = [dict(v) for v in self.decision["violations"]]
-        out["fired"] = list(self.fired)
-        return out
+
+# ---------------------------------------------------------------- shared by both paths
+
+
+def instants_of(facts: dict[str, Any]) -> dict[str, dt.datetime | None]:
+    """The instants a rule version can be chosen by (``effective.on``)."""
+    claim = facts.get("claim")
+    return {
+        "paid_at": facts["paid_at"],
+        "placed_at": facts["placed_at"],
+        "as_of": facts["as_of"],
+        "claim.requested_at": claim["requested_at"] if claim is not None else None,
+    }
+
+
+def charge(budget: Budget, rule: Rule, steps: int) -> None:
+    """Charge rule visits to the budget and check it; a spent budget is an error of the rule about to run."""
+    try:
+        budget(steps)
+    except BudgetExceeded as exc:
+        raise EvaluationError(rule.id, str(exc), *_loc(rule), code="budget") from None
+
+
+def locate_failure(rule: Rule, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
+    """Find the leaf of the condition that failed (the compiled condition does not know) and report it."""
+    for leaf in leaves(rule.when):
+        try:
+            leaf.fn(facts, item, decision)
+        except KeyError:
+            continue
+        except Exception as inner:
+            file, line, column = leaf.location
+            code = "budget" if isinstance(inner, BudgetExceeded) else "evaluation"
+            return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column, code=code)
+    return EvaluationError(rule.id, _describe(exc), *_loc(rule), code="budget" if isinstance(exc, BudgetExceeded) else "evaluation")
+
+
+def action_failure(rule: Rule, action: Action, exc: Exception) -> EvaluationError:
+    loc = action.value.location if action.value is not None and action.value.location else action.location
+    code = "budget" if isinstance(exc, BudgetExceeded) else "evaluation"
+    return EvaluationError(rule.id, f"{_describe(exc)} in action '{action.kind}'", loc.file, loc.line, loc.column, code=code)
+
+
+def claim_of(rule: Rule, action: Action, decision: dict[str, Any]) -> dict[str, Any]:
+    """The decision's claim, which the action needs."""
+    claim: dict[str, Any] | None = decision.get("claim")
+    if claim is None:
+        loc = action.location
+        raise EvaluationError(rule.id, f"action '{action.kind}' needs a claim, and the order has none", loc.file, loc.line, loc.column)
+    return claim
+
+
+def money(rule: Rule, action: Action, value: Any) -> Decimal:
+    """An amount rounded to the cent; a negative one is the rule's error."""
+    amount = round_money(value)
+    if amount < 0:
+        loc = action.value.location if action.value is not None and action.value.location else action.location
+        raise EvaluationError(rule.id, f"{action.kind} amount {amount} is negative", loc.file, loc.line, loc.column, code="negative_amount")
+    return amount
+
+
+def field_type(policy: Policy, name: str) -> t.Type:
+    """The type of a claim field a ``set`` writes."""
+    return policy.environment.decision.fields["claim"].type.fields[name.removeprefix("claim.")].type
+
+
+def checked(rule: Rule, action: Action, value: Any, ftype: t.Type) -> Any:
+    """A ``set`` value as the field takes it: one of its values, money to the cent."""
+    if ftype.enum is not None and value not in ftype.enum:
+        loc = action.value.location if action.value is not None and action.value.location else action.location
+        raise EvaluationError(
+            rule.id,
+            f"{action.target} cannot be '{shorten(str(value), 40)}'; allowed: {', '.join(ftype.enum)}",
+            loc.file,
+            loc.line,
+            loc.column,
+            code="enum_value",
+        )
+    if ftype.money:
+        return money(rule, action, value)
+    return value
+
+
+def conflict(rule: Rule, action: Action, value: Any, prev_rule: Rule, prev_value: Any) -> EvaluationError:
+    """Two rules of one stage and priority set a field differently: the policy is ambiguous."""
+    loc = action.value.location if action.value is not None and action.value.location else action.location
+    return EvaluationError(
+        rule.id,
+        f"conflict: {action.target} = {plain(value)} here, but {prev_rule.id} "
+        f"(same stage and priority {rule.priority}) set {plain(prev_value)}",
+        loc.file,
+        loc.line,
+        loc.column,
+        code="conflict",
+    )
+
+
+def reason(policy: Policy, rule: Rule, action: Action, facts: Any, item: Any, decision: dict[str, Any]) -> str:
+    """Render a reason in both languages and add it to the claim."""
+    assert action.message is not None
+    zone = policy.zone
+    zh = render(action.message[0], facts, item, decision, zone, "zh")
+    en = render(action.message[1], facts, item, decision, zone, "en")
+    value = f"{zh} / {en}"
+    claim_of(rule, action, decision)["reasons"].append({"rule": rule.id, "message": value})
+    return value
 
 
 def _loc(rule: Rule) -> tuple[str, int, int]:

@@ -300,6 +300,9 @@ class Checker:
         if expect is not None and typ.kind != expect:
             raise self.fail(f"this expression gives {typ.words()}, but {t.WORDS[expect]} is needed here", tree)
         py = bound_work(py, self.env)
+        # Complete the tree now, at load: code built later (the fast path, a leaf on its own) then only
+        # rewrites the same locations, never adds attributes to nodes another thread may be copying.
+        place([ast.Expr(py)])
         compiled = Compiled(
             text=self.text,
             py=py,
@@ -1071,12 +1074,11 @@ def dig(base: Any, keys: tuple[str, ...], fallback: Any) -> Any:
     return base
 
 
-def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
-    """Compile a translated tree into ``f(F, I, D)``; constants are bound as defaults."""
-    statements = body if isinstance(body, list) else [ast.Return(body)]
+def place(statements: list[ast.stmt]) -> set[int]:
+    """Give every node a location (the tree is ours, built in memory); return the constants (``_kN``) it uses."""
     used: set[int] = set()
     stack: list[ast.AST] = list(statements)
-    while stack:  # one pass: give every node a location (the tree is ours) and find the constants it uses
+    while stack:
         node = stack.pop()
         if "lineno" in node._attributes:
             node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
@@ -1084,7 +1086,13 @@ def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: 
         if isinstance(node, ast.Name) and node.id.startswith("_k"):
             used.add(int(node.id[2:]))
         stack.extend(ast.iter_child_nodes(node))
-    order = sorted(used)
+    return used
+
+
+def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
+    """Compile a translated tree into ``f(F, I, D)``; constants are bound as defaults."""
+    statements: list[ast.stmt] = body if isinstance(body, list) else [ast.Return(body)]
+    order = sorted(place(statements))
     args = ast.arguments(
         posonlyargs=[],
         args=[ast.arg(a) for a in _ARGS] + [ast.arg(f"_k{k}") for k in order],

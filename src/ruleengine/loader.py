@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import valuetypes as t
 from .bundled import default_rules_dir
-from .conditions import Condition, Group, Leaf, compile_tree
+from .conditions import Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
 from .expressions import (
@@ -543,7 +543,6 @@ class _Loader:
             location=Location(doc.name, *doc.locate(pointer)),
             order=order,
         )
-        rule.condition_fn = compile_tree(when, env, globals_, f"rule {rule_id}")
         if not otherwise:
             # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
             rule.claim_types = constraints(when, env).get("claim.type")

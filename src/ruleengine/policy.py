@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,13 +12,17 @@ from zoneinfo import ZoneInfo
 
 from . import valuetypes as t
 from .conditions import Condition
+from .decision import Decision
+from .errors import EvaluationError, RuleEngineError
+from .evaluation import evaluate
 from .expressions import Compiled, Definition, Environment
+from .facts import prepare
 from .limits import DEFAULT_LIMITS, Limits
 from .templates import Part
 
 if TYPE_CHECKING:
-    from .decision import Decision
     from .events import Listener
+    from .fastpath import CompiledPolicy
 
 
 @dataclass(frozen=True)
@@ -91,11 +96,10 @@ class Rule:
     otherwise: list[Action]
     location: Location
     order: int
-    condition_fn: Callable[..., Any] = field(repr=False, default=lambda facts, item, decision: True)
     version: int = 0
     versions: int = 1
     claim_types: frozenset[str] | None = None
-    """Claim types the condition requires (None: any). The fast path skips the rule for other types."""
+    """Claim types the condition requires (None: any). The fast path leaves the rule out for other types."""
 
     @property
     def sort_key(self) -> tuple[int, int, int]:
@@ -132,6 +136,13 @@ class Policy:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @functools.cached_property
+    def compiled(self) -> CompiledPolicy:
+        """The fast path (``fastpath``): built on first use, so loading to check or lint compiles nothing."""
+        from .fastpath import CompiledPolicy
+
+        return CompiledPolicy(self)
+
     def rule_ids(self) -> list[str]:
         seen: dict[str, None] = {}
         for rule in self.rules:
@@ -162,12 +173,10 @@ class Policy:
         ``trusted``. ``explain`` adds the trace; ``listener`` receives every
         evaluation event (coverage, logs). Raises FactsError or EvaluationError.
         """
-        from .errors import EvaluationError, RuleEngineError
-        from .evaluation import evaluate
-        from .facts import prepare
-
         try:
             prepared = prepare(facts, self, trusted=trusted)
+            if not explain and listener is None:
+                return Decision(self.compiled.decide(prepared))
             return evaluate(self, prepared, explain=explain, listener=listener)
         except RuleEngineError:
             raise

@@ -92,8 +92,7 @@ def format_value(value: Any, typ: t.Type | None, zone: ZoneInfo, lang: str = "zh
             return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
         return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
     if isinstance(value, dt.datetime):
-        local = value.astimezone(zone)
-        return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+        return _instant(value, zone)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -107,3 +106,37 @@ def format_value(value: Any, typ: t.Type | None, zone: ZoneInfo, lang: str = "zh
         sep = "、" if lang == "zh" else ", "
         return sep.join(format_value(v, None, zone, lang) for v in (sorted(value) if isinstance(value, frozenset) else value))
     return str(value)
+
+
+def _instant(value: dt.datetime, zone: ZoneInfo) -> str:
+    local = value.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
+
+
+def formatter(typ: t.Type) -> Callable[[Any, t.Type, ZoneInfo, str], str]:
+    """``format_value`` for values of one type, with the common case first (the fast path's reasons)."""
+    if typ.kind == t.TEXT:
+        return _format_text
+    if typ.kind == t.TIMESTAMP:
+        return _format_timestamp
+    return format_value
+
+
+def _format_text(value: Any, typ: t.Type, zone: ZoneInfo, lang: str) -> str:
+    return value if type(value) is str else format_value(value, typ, zone, lang)
+
+
+def _format_timestamp(value: Any, typ: t.Type, zone: ZoneInfo, lang: str) -> str:
+    return _instant(value, zone) if type(value) is dt.datetime else format_value(value, typ, zone, lang)
+
+
+_SAME_IN_EVERY_LANGUAGE = frozenset({str, int, Decimal, dt.datetime, dt.date})
+
+
+def in_other_language(value: Any, formatted: str, typ: t.Type, zone: ZoneInfo, lang: str) -> str:
+    """``format_value(value, typ, zone, lang)``, given ``formatted``, the same value in another language.
+
+    Text, numbers, money, instants and dates read the same in every language; yes/no, durations and
+    lists do not, and are formatted again.
+    """
+    return formatted if type(value) in _SAME_IN_EVERY_LANGUAGE else format_value(value, typ, zone, lang)
