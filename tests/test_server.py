@@ -162,13 +162,34 @@ def test_unknown_routes_and_methods_are_4xx(client: httpx.Client) -> None:
     assert client.get("/v1/decisions").status_code == 405
 
 
+NEGATIVE_REFUND = """\
+rules:
+  - id: tests_server.negative_refund
+    guarantee: claims
+    title: {zh: 负退款, en: A negative refund}
+    description: A rule that fails on approved claims, to see how the service reports it.
+    stage: finalize
+    priority: 50
+    scope: claimed_line
+    when: decision.claim.outcome == 'approved'
+    then:
+      - set: {claim.refund_amount: "item.paid_amount - 100000"}
+"""
+
+
 def test_an_evaluation_error_is_a_422_naming_the_rule(tmp_path: Path) -> None:
-    with running_server(tmp_path, global_args=("--limit", "max_evaluation_steps=5")) as server, server.client() as c:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    (rules / "tests_server.yaml").write_text(NEGATIVE_REFUND, encoding="utf-8")
+    with running_server(tmp_path, "--rules", str(rules)) as server, server.client() as c:
         response = c.post("/v1/decisions", content=_body(LAST_MINUTE))
+        batch = c.post("/v1/decisions/batch", content=b"[" + _body(LAST_MINUTE) + b"]")
     assert response.status_code == 422
     body = response.json()
-    assert body["error"] == "evaluation" and body["code"] == "budget"
-    assert body["rule"] and body["file"].endswith(".yaml") and body["line"] > 0
+    assert (body["error"], body["rule"]) == ("evaluation", "tests_server.negative_refund")
+    assert body["file"].endswith("tests_server.yaml") and body["line"] == 11  # the set action
+    assert "negative" in body["message"]
+    assert batch.status_code == 200 and batch.json()[0]["error"] == body
 
 
 # -- batch
