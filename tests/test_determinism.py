@@ -152,3 +152,18 @@ def test_to_dict_is_a_fresh_object(policy: ruleengine.Policy) -> None:
     before = decision.to_json()
     decision.to_dict()["claim"]["refund_amount"] = Decimal("0.01")
     assert decision.to_json() == before
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_changing_the_facts_afterwards_does_not_change_a_returned_decision(policy: ruleengine.Policy, explain: bool) -> None:
+    """Converted facts share the caller's objects that hold no timestamp; no decision or trace may keep one."""
+    facts = load_example("seven-day-return-gift-not-returned.json")
+    decision = policy.evaluate(facts, explain=explain)
+    before = decision.to_json()
+    for item in facts["items"]:
+        item["flags"].append("changed")
+        item["title"] = "changed"
+    facts["shop"]["services"].append("changed")
+    facts["buyer"]["credit_score"] = 1
+    facts["payment"]["method"] = "changed"
+    assert decision.to_json() == before

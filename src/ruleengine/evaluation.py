@@ -76,13 +76,17 @@ def start(policy: Policy, facts: dict[str, Any]) -> tuple[dict[str, list[str]], 
     return services, decision
 
 
-_CLAIM_FIELDS = 11
+_STARTED_CLAIM = 11
+"""The fields start() gives a claim, in the order the decision document lists them."""
 
 
 def output(
     policy: Policy, raw: dict[str, Any], services: dict[str, list[str]], decision: dict[str, Any], fired: dict[str, None]
 ) -> dict[str, Any]:
-    """The decision document; takes over the evaluation's lists, which nothing else holds once it ends."""
+    """The decision document; takes over the evaluation's lists, which nothing else holds once it ends.
+
+    Money in the claim is already rounded to the cent: ``checked`` rounds every amount a rule sets.
+    """
     out: dict[str, Any] = {
         "order_id": raw["order_id"],
         "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
@@ -90,8 +94,7 @@ def output(
         "services": services,
     }
     claim = decision.get("claim")
-    if claim is not None and len(claim) == _CLAIM_FIELDS:
-        # The fields start() wrote, in the order written below; amounts are rounded when set (``checked``).
+    if claim is not None and len(claim) == _STARTED_CLAIM:  # no field beyond start()'s: already in order
         out["claim"] = claim.copy()
     elif claim is not None:
         written = {
@@ -99,8 +102,8 @@ def output(
             "type": claim["type"],
             "outcome": claim["outcome"],
             "resolution": claim["resolution"],
-            "refund_amount": round_money(claim["refund_amount"]),
-            "compensation_amount": round_money(claim["compensation_amount"]),
+            "refund_amount": claim["refund_amount"],
+            "compensation_amount": claim["compensation_amount"],
             "refund_timing": claim["refund_timing"],
         }
         if "refund_due_by" in claim:

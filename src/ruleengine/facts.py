@@ -2,8 +2,9 @@
 
 After validation every timestamp becomes an aware ``datetime`` and every date a
 ``date``; numbers are already ``int`` or ``Decimal`` (floats are refused: they
-cannot hold 19.99). The converted facts are new objects: the caller's data is
-never changed.
+cannot hold 19.99). The caller's data is never changed: objects holding
+timestamps are copied, the others are shared (nothing writes to facts during an
+evaluation, and no decision keeps a reference to them).
 """
 
 from __future__ import annotations

@@ -1,21 +1,26 @@
-"""The fast path: a policy's rules written out as one Python function per claim type.
+"""The fast path: a policy's rules written out as Python code, one function per kind of claim.
 
 With no listener, nothing has to be reported about a rule that does not match, so
 the rules can run as straight-line code instead of a loop that interprets them.
-At the first order of a claim type, every rule version its index allows for that
-type (``Rule.claim_types``) is written out in evaluation order: the version chosen
-by comparing the order's instant with its effective window, the condition as the
-statements ``conditions.emit`` writes, each action inline or through a closure
-prepared here, the group stops as dictionary lookups, and the step budget charged
-every few rules rather than at every visit (rules run in bounded time between
-checks: generators that may run long charge the budget themselves).
+At the first order of each kind — no claim, a claim of one type, a claim of a type
+no rule names — the rule versions that can apply to it are written out in
+evaluation order (rules whose index, ``Rule.claim_types``, requires another type are
+left out): the version chosen by comparing the order's instant with its effective
+window, the condition as the statements ``conditions.emit`` writes, each action
+inline or through a closure prepared here, the group stops as dictionary lookups,
+and the step budget charged every few rules rather than at every visit (the work
+between two checks stays bounded; generators that may run long charge it
+themselves). What the kind settles is settled in the code: a test of ``claim.type``
+against literals is its value for that type, and without a claim a leaf whose first
+step reads the claim is not met.
 
-The code is assembled from the checked syntax trees of the expressions and from
-the engine's own names, never from rule text, and compiled with no builtins — the
-safety model of ``expressions.build_function``. A failure is reported as the
-explaining path reports it: the code keeps the number of the rule or action
-running (its *site*), and the handler turns the exception into the same
-EvaluationError.
+The code is assembled from the checked syntax trees of the expressions, fixed
+templates of this module and the engine's own names — never from rule text — and
+compiled with no builtins: the safety model of ``expressions.build_function``. A
+failure is reported as the explaining path reports it: the code keeps the number of
+the rule or action running (its *site*), and the handler turns the exception into
+the same EvaluationError. ``tests/test_paths_agree.py`` holds the two paths to the
+same decisions and errors.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
     from .policy import Action, Policy, Rule
 
 Decide = Callable[..., None]
+"""A generated function: it fills in the decision it is given (arguments: ``_ARGS``)."""
 
 CHARGE_EVERY = 64
 """Rule visits between two checks of the budget (as the explaining path does)."""
