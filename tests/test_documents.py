@@ -550,3 +550,12 @@ def test_json_numbers_are_decimal_or_int() -> None:
 def test_json_syntax_error_has_position() -> None:
     problem = only(json_problems('{\n  "a": 1,\n}'))
     assert (problem.code, problem.line, problem.column) == ("json_syntax", 3, 1)
+
+
+def test_the_quick_character_scan_skips_only_allowed_characters() -> None:
+    """find_refused_character looks only at characters outside printable ASCII and the common CJK blocks."""
+    from ruleengine.text import _UNCOMMON, _refused
+
+    skipped = [c for c in range(0x110000) if not _UNCOMMON.match(chr(c))]
+    assert len(skipped) > 20000  # the CJK unified ideographs among them
+    assert not [hex(c) for c in skipped if _refused(chr(c))]

@@ -7,10 +7,10 @@ bytes on every run, machine and ``PYTHONHASHSEED``.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 CLAIM_TERMS = (
@@ -76,10 +76,9 @@ def dumps(value: Any, indent: int | None = None) -> str:
 
 def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
     if isinstance(value, str):
-        # A lone surrogate (possible only in facts passed as Python objects) cannot be encoded: escape it.
-        out.append(json.dumps(value, ensure_ascii=not value.isascii() and _SURROGATE.search(value) is not None))
+        out.append(_string(value))
     elif isinstance(value, bool) or value is None:
-        out.append(json.dumps(value))
+        out.append("null" if value is None else "true" if value else "false")
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("non-finite number in a decision")
@@ -95,7 +94,7 @@ def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
             if i:
                 out.append(",")
             _newline(out, indent, level + 1)
-            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(_string(str(key)))
             out.append(": " if indent is not None else ":")
             _write(item, out, indent, level + 1)
         _newline(out, indent, level)
@@ -114,6 +113,14 @@ def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
         out.append("]")
     else:
         raise TypeError(f"cannot write {type(value).__name__} in a decision")
+
+
+def _string(value: str) -> str:
+    """A JSON string, UTF-8 text unescaped; a lone surrogate (possible only in facts passed as Python objects)
+    cannot be encoded in UTF-8, so a string holding one is written with ASCII escapes."""
+    if value.isascii() or _SURROGATE.search(value) is None:
+        return encode_basestring(value)
+    return encode_basestring_ascii(value)
 
 
 def _newline(out: list[str], indent: int | None, level: int) -> None:

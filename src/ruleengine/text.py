@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -44,6 +45,7 @@ def decode_utf8(data: bytes) -> tuple[str | None, int, str]:
 
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNCOMMON = re.compile("[^\t\n\r\x20-\x7e\u3000-\u303f\u4e00-\u9fff\uff01-\uff60]")
 
 
 def find_refused_character(text: str) -> tuple[int, str] | None:
@@ -54,16 +56,21 @@ def find_refused_character(text: str) -> tuple[int, str] | None:
             return None
         bad_chars = {match.group()}
     else:
-        bad_chars = {ch for ch in set(text) if _refused(ch)}
-        if not bad_chars:
+        # Only characters outside printable ASCII and the common CJK blocks (all assigned, none a control or
+        # format character) need looking at, one by one.
+        index = next((m.start() for m in _UNCOMMON.finditer(text) if _refused(m.group())), -1)
+        if index < 0:
             return None
+        bad_chars = {text[index]}
     index = min(text.index(ch) for ch in bad_chars)
     ch = text[index]
     name = unicodedata.name(ch, "") or "control character"
     return index, f"character U+{ord(ch):04X} {name} is not allowed"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _refused(ch: str) -> bool:
+    """Cached: the same few thousand characters (CJK titles, names) come back in every order."""
     if ch in _ALLOWED_CONTROLS:
         return False
     return ord(ch) < 0x20 or unicodedata.category(ch) in _FORMAT_CATEGORIES
