@@ -7,6 +7,7 @@ or one error object naming the line, per non-empty input line.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import sys
@@ -22,7 +23,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_policy
 from .policy import Policy
 
-CHUNK_LINES = 500
+CHUNK_LINES = 1000
 IN_FLIGHT_PER_JOB = 3
 
 
@@ -115,14 +116,18 @@ def run(
         context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
         if policy is not None and context.get_start_method() == "fork":
             _WORKER["policy"] = policy
-        with context.Pool(jobs, _init_worker, (rules, limits, parameters, source, explain)) as pool:
-            pending: deque[Any] = deque()
-            for chunk in _chunks(stream):
-                pending.append(pool.apply_async(_work, (chunk,)))
-                if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
+        gc.freeze()  # forked workers share the parent's objects: no collection in a worker writes to their pages
+        try:
+            with context.Pool(jobs, _init_worker, (rules, limits, parameters, source, explain)) as pool:
+                pending: deque[Any] = deque()
+                for chunk in _chunks(stream):
+                    pending.append(pool.apply_async(_work, (chunk,)))
+                    if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
+                        emit(pending.popleft().get())
+                while pending:
                     emit(pending.popleft().get())
-            while pending:
-                emit(pending.popleft().get())
+        finally:
+            gc.unfreeze()
     if meter is not None:
         meter.done(result.decided + result.refused)
     return result
