@@ -142,6 +142,11 @@ class CompiledPolicy:
         )
         return output(policy, prepared.raw, services, decision, fired)
 
+    def build_all(self) -> None:
+        """Every function now: no claim, each claim type a rule names, and the other types."""
+        for key in (None, *sorted(self.typed), _UNNAMED):
+            self.build(key)
+
     def build(self, key: str | None) -> Decide:
         """The function for orders without a claim (None), with a claim of one type, or of a type no rule names."""
         with self.lock:

@@ -57,16 +57,20 @@ class LivePolicy:
 
     def __post_init__(self) -> None:
         # The first load is not caught: a service that cannot load its policy must not start.
-        self.policy = load_policy(self.rules, limits=self.limits)
+        self.policy = load_policy(self.rules, limits=self.limits).compile_all()
 
     def reload(self, trigger: str) -> ReloadResult:
         """Load the folder again; swap only if the new policy loaded completely. Never raises for a bad policy."""
         with self._lock:
             old = self.policy
             try:
-                new = load_policy(self.rules, limits=self.limits)
+                new = load_policy(self.rules, limits=self.limits).compile_all()  # no request pays for the build
             except RuleEngineError as exc:
                 result = ReloadResult(False, False, trigger, _now(), old.digest, _error(exc))
+                self.last_error = result
+            except Exception as exc:  # a bug of ours must not stop the service either: the old policy serves on
+                error = {"error": "internal", "message": f"{type(exc).__name__}: {exc}"}
+                result = ReloadResult(False, False, trigger, _now(), old.digest, error)
                 self.last_error = result
             else:
                 changed = new.digest != old.digest

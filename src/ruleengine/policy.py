@@ -143,6 +143,15 @@ class Policy:
 
         return CompiledPolicy(self)
 
+    def compile_all(self) -> Policy:
+        """Build the fast path for every kind of order now, not at the first order of each kind.
+
+        A service calls this before it serves a newly loaded policy, so that no request pays
+        for the build (~0.1 s for the default policy). Returns the policy.
+        """
+        self.compiled.build_all()
+        return self
+
     def rule_ids(self) -> list[str]:
         seen: dict[str, None] = {}
         for rule in self.rules:
