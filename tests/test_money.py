@@ -331,3 +331,16 @@ def test_cli_reports_an_evaluation_error_with_its_rule_location(policy_copy: Cal
     assert "Traceback" not in result.stderr
     assert "tests_money.refund" in result.stderr and "tests_money.yaml:" in result.stderr
     assert "negative" in result.stderr
+
+
+def test_an_amount_past_what_a_decision_holds_is_an_evaluation_error(policy: ruleengine.Policy) -> None:
+    """Found by hypothesis: a refused parcel refunds the shipping fee too, and facts allow each up to 10^9."""
+    facts = load_example("damage-refused-parcel-approved.json")
+    facts["shipping"]["fee"] = Decimal("999999999.99")
+    for explain in (False, True):
+        with pytest.raises(ruleengine.EvaluationError) as info:
+            policy.evaluate(facts, explain=explain)
+        assert info.value.code == "amount_too_large"
+        assert "1,000,000,000" in info.value.message and info.value.rule and info.value.line > 0
+    facts["shipping"]["fee"] = Decimal("10.00")
+    assert policy.evaluate(facts).to_dict()["claim"]["refund_amount"] == Decimal("469.00")

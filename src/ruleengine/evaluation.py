@@ -336,13 +336,20 @@ def claim_of(rule: Rule, action: Action, decision: dict[str, Any]) -> dict[str, 
     return claim
 
 
+MAX_AMOUNT = Decimal(10**9)
+"""The largest amount a decision holds (``money`` in decision.schema.json)."""
+
+
 def money(rule: Rule, action: Action, value: Any) -> Decimal:
-    """An amount rounded to the cent; a negative one is the rule's error."""
+    """An amount rounded to the cent; a negative one, or one past what a decision can hold, is the rule's error."""
     amount = round_money(value)
+    if 0 <= amount <= MAX_AMOUNT:
+        return amount
+    loc = action.value.location if action.value is not None and action.value.location else action.location
     if amount < 0:
-        loc = action.value.location if action.value is not None and action.value.location else action.location
         raise EvaluationError(rule.id, f"{action.kind} amount {amount} is negative", loc.file, loc.line, loc.column, code="negative_amount")
-    return amount
+    message = f"{action.kind} amount {amount} is more than {MAX_AMOUNT:,} CNY, the most a decision holds: are the order's amounts right?"
+    raise EvaluationError(rule.id, message, loc.file, loc.line, loc.column, code="amount_too_large")
 
 
 def field_type(policy: Policy, name: str) -> t.Type:
