@@ -500,3 +500,25 @@ def test_a_body_that_trickles_in_is_a_408(tmp_path: Path) -> None:
         assert 0.4 < time.monotonic() - started < 5
         with server.client() as c:  # and the server goes on serving
             assert c.post("/v1/decisions", content=_body(LAST_MINUTE)).status_code == 200
+
+
+def test_sighup_to_the_parent_of_two_workers_replaces_them_only_with_a_good_policy(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+
+    def digests(server: Server) -> set[str]:
+        with httpx.Client(base_url=server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+            return {_digest(c) for _ in range(8)}  # new connections: both workers answer
+
+    with running_server(tmp_path, "--rules", str(rules), "--workers", "2", "--no-watch") as server:
+        (first,) = digests(server)
+        replace_in(rules / "guarantees" / "seven_day_return.yaml", WINDOW, WINDOW.replace("requested_at", "requested_att"))
+        server.process.send_signal(signal.SIGHUP)
+        server.wait_for(lambda: "aborting the restart" in server.output(), timeout=30, what="the refused replacement")
+        assert "the policy does not load" in server.output() and "requested_att" in server.output()
+        assert digests(server) == {first}
+        replace_in(rules / "guarantees" / "seven_day_return.yaml", WINDOW.replace("requested_at", "requested_att"), WINDOW)
+        replace_in(rules / "parameters.yaml", "seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 15")
+        server.process.send_signal(signal.SIGHUP)
+        server.wait_for(lambda: first not in digests(server), timeout=30, what="both workers on the new policy")
+        assert len(digests(server)) == 1

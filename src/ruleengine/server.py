@@ -52,6 +52,8 @@ from .report import WORDS, explanation_data
 __all__ = ["ServerConfig", "create_app", "serve"]
 
 PLAYGROUND = Path(__file__).parent / "playground"
+LOG_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
+"""uvicorn's own layout, so the service's lines read like the server's."""
 
 
 @dataclass(frozen=True)
@@ -563,8 +565,16 @@ def _app_from_environment() -> Starlette:
     """uvicorn's factory in each worker process of a multi-worker server; the CLI passes the config by environment."""
     import json
 
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     spec = json.loads(os.environ["RULEENGINE_SERVER_CONFIG"])
-    return create_app(_config_from_json(spec))
+    try:
+        return create_app(_config_from_json(spec))
+    except PolicyError as exc:
+        # A replacement worker (SIGHUP to the parent) that cannot load the policy: uvicorn keeps the old one.
+        logging.getLogger("ruleengine.server").error("worker %d not started, the policy does not load:\n%s", os.getpid(), exc)
+        raise SystemExit(2) from None
 
 
 def _config_to_json(config: ServerConfig) -> dict[str, Any]:
@@ -597,7 +607,7 @@ def serve(config: ServerConfig) -> None:
 
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
     options: dict[str, Any] = {
         "host": config.host,
