@@ -564,7 +564,6 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 def _app_from_environment() -> Starlette:
     """uvicorn's factory in each worker process of a multi-worker server; the CLI passes the config by environment."""
     import json
-
     import logging
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
