@@ -57,7 +57,6 @@ class DecisionLog:
     _queue: queue.SimpleQueue[logging.LogRecord] = field(init=False, repr=False)
     _listener: logging.handlers.QueueListener = field(init=False, repr=False)
     _handler: logging.handlers.RotatingFileHandler = field(init=False, repr=False)
-    _written: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +93,6 @@ class DecisionLog:
             entry["error"] = error
         line = dumps(entry)
         self._queue.put(logging.LogRecord("ruleengine.decisions", logging.INFO, "", 0, line, None, None))
-        self._written += 1
 
     def close(self) -> None:
         """Write everything queued, then close the file."""

@@ -8,7 +8,7 @@ test can all print or match it without parsing prose.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .text import shorten
@@ -116,7 +116,6 @@ class EvaluationError(RuleEngineError):
     line: int = 0
     column: int = 0
     code: str = "evaluation"
-    details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.message = shorten(self.message)

@@ -164,7 +164,6 @@ class Service:
         self._guarantees = _guarantee_of(self.live.policy)
         self.log: DecisionLog | None = None
         self.ready = False
-        self.reload_task: asyncio.Task[None] | None = None
 
     # -- lifecycle
     def _reloaded(self, result: ReloadResult) -> None:
@@ -215,7 +214,7 @@ class Service:
         assert self.config.rules is not None
         root = self.config.rules.resolve()
 
-        def relevant(change: watchfiles.Change, path: str) -> bool:
+        def relevant(_change: watchfiles.Change, path: str) -> bool:
             return path.endswith((".yaml", ".yml"))
 
         async for _ in watchfiles.awatch(root, watch_filter=relevant, stop_event=stop, debounce=400, step=50, recursive=True):
