@@ -14,23 +14,19 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
-
-import referencing
-import referencing.jsonschema
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, relevance
+from typing import TYPE_CHECKING, Any
 
 from .bundled import schemas_dir
 from .text import shorten
 
+if TYPE_CHECKING:  # jsonschema and referencing are imported when an explanation is first needed
+    import referencing
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import ValidationError
+
 _DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-FORMAT_CHECKER = FormatChecker(formats=())
-
-
-@FORMAT_CHECKER.checks("date-time", raises=ValueError)
 def is_date_time(value: object) -> bool:
     """RFC 3339: a real calendar instant with an explicit offset (no naive times)."""
     if not isinstance(value, str):
@@ -41,7 +37,6 @@ def is_date_time(value: object) -> bool:
     return True
 
 
-@FORMAT_CHECKER.checks("date", raises=ValueError)
 def is_date(value: object) -> bool:
     if not isinstance(value, str):
         return True
@@ -49,6 +44,17 @@ def is_date(value: object) -> bool:
         return False
     dt.date.fromisoformat(value)
     return True
+
+
+@functools.cache
+def format_checker() -> FormatChecker:
+    """jsonschema's checker with only our two formats: RFC 3339 instants with an offset, and dates."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("date-time", raises=ValueError)(is_date_time)
+    checker.checks("date", raises=ValueError)(is_date)
+    return checker
 
 
 def parse_timestamp(value: str) -> dt.datetime:
@@ -63,10 +69,13 @@ def parse_timestamp(value: str) -> dt.datetime:
 
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    """A bundled schema by file name, numbers as Decimal."""
+    """A bundled schema by file name, numbers as Decimal.
+
+    Not checked against the metaschema here: the bundled schemas are fixed package data, checked by the
+    tests (test_schemas), and the check cost a third of a cold policy load.
+    """
     with open(schemas_dir() / name, encoding="utf-8") as handle:
         schema: dict[str, Any] = json.load(handle, parse_float=Decimal)
-    Draft202012Validator.check_schema(schema)
     return schema
 
 
@@ -76,6 +85,9 @@ SCHEMA_FILES = ("order.schema.json", "decision.schema.json", "rule.schema.json",
 @functools.cache
 def registry() -> referencing.Registry[Any]:
     """Every bundled schema by its ``$id``; nothing is ever retrieved from elsewhere."""
+    import referencing
+    import referencing.jsonschema
+
     resources = []
     for name in SCHEMA_FILES:
         if (schemas_dir() / name).exists():
@@ -104,8 +116,14 @@ class Validator:
     def __init__(self, name: str) -> None:
         self.name = name
         self.schema = load_schema(name)
-        self._validator = Draft202012Validator(self.schema, registry=registry(), format_checker=FORMAT_CHECKER)
         self._fast = _compiled(name)
+
+    @functools.cached_property
+    def _validator(self) -> Any:
+        """jsonschema: built the first time something is invalid (or jsonschema-rs cannot judge a value)."""
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.schema, registry=registry(), format_checker=format_checker())
 
     def is_valid(self, instance: Any) -> bool:
         if self._fast is not None:
@@ -116,6 +134,8 @@ class Validator:
         return bool(self._validator.is_valid(instance))
 
     def problems(self, instance: Any, limit: int = 20) -> list[SchemaProblem]:
+        from jsonschema.exceptions import relevance
+
         out = []
         for error in sorted(self._validator.iter_errors(instance), key=relevance, reverse=True):
             out.append(_describe(_deepest(error)))

@@ -28,7 +28,7 @@ from hostile_support import (
 from jsonschema import Draft202012Validator
 
 import ruleengine
-from ruleengine.schemas import FORMAT_CHECKER, SCHEMA_FILES, load_schema, registry, validator
+from ruleengine.schemas import SCHEMA_FILES, format_checker, load_schema, registry, validator
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -64,7 +64,7 @@ def loopback() -> Iterator[tuple[str, list[str]]]:
 
 def test_remote_ref_is_never_fetched(loopback: tuple[str, list[str]]) -> None:
     base, requests = loopback
-    engine_style = Draft202012Validator({"$ref": f"{base}/evil.json"}, registry=registry(), format_checker=FORMAT_CHECKER)
+    engine_style = Draft202012Validator({"$ref": f"{base}/evil.json"}, registry=registry(), format_checker=format_checker())
     with pytest.raises(referencing.exceptions.Unresolvable) as caught:
         engine_style.validate(1)
     assert f"{base}/evil.json" in str(caught.value)
@@ -114,7 +114,7 @@ def test_bundled_schemas_reference_only_themselves() -> None:
 )
 def test_date_time_format_is_enforced(value: str, valid: bool) -> None:
     timestamp = Draft202012Validator(
-        {"$ref": "urn:ruleengine:schema:order#/$defs/timestamp"}, registry=registry(), format_checker=FORMAT_CHECKER
+        {"$ref": "urn:ruleengine:schema:order#/$defs/timestamp"}, registry=registry(), format_checker=format_checker()
     )
     assert timestamp.is_valid(value) is valid
 
