@@ -115,7 +115,7 @@ def run(
     else:
         context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
         if policy is not None and context.get_start_method() == "fork":
-            _WORKER["policy"] = policy
+            _WORKER["policy"] = policy.compile_all()  # built once here, not once in every worker
         gc.freeze()  # forked workers share the parent's objects: no collection in a worker writes to their pages
         try:
             with context.Pool(jobs, _init_worker, (rules, limits, parameters, source, explain)) as pool:
