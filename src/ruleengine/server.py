@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
+import logging
 import os
 import signal
 import tempfile
@@ -21,7 +23,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,7 @@ class Service:
         def relevant(_change: watchfiles.Change, path: str) -> bool:
             return path.endswith((".yaml", ".yml"))
 
-        async for _ in watchfiles.awatch(root, watch_filter=relevant, stop_event=stop, debounce=400, step=50, recursive=True):
+        async for _ in watchfiles.awatch(root, watch_filter=relevant, stop_event=stop, debounce=200, step=50, recursive=True):
             await self.reload("watch")
 
     # -- deciding
@@ -242,8 +243,6 @@ def _guarantee_of(policy: Policy) -> dict[str, str]:
 
 
 def _log_reload(result: ReloadResult) -> None:
-    import logging
-
     log = logging.getLogger("ruleengine.server")
     if result.ok:
         log.info("policy reload (%s): %s %s", result.trigger, "loaded" if result.changed else "unchanged", result.digest)
@@ -332,8 +331,6 @@ def _endpoint(service: Service, route: str, handler: Handler) -> Callable[[Reque
         except RuleEngineError as exc:
             response = JSON(exc.to_dict(), status_code=400)
         except Exception as exc:  # a bug of ours, never of the input: no traceback to the client
-            import logging
-
             logging.getLogger("ruleengine.server").exception("internal error on %s", route)
             response = JSON({"error": "internal", "message": f"internal error ({type(exc).__name__}); see the server log"}, status_code=500)
         response.headers["x-request-id"] = request.state.request_id
@@ -562,9 +559,6 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
 def _app_from_environment() -> Starlette:
     """uvicorn's factory in each worker process of a multi-worker server; the CLI passes the config by environment."""
-    import json
-    import logging
-
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     spec = json.loads(os.environ["RULEENGINE_SERVER_CONFIG"])
     try:
@@ -573,20 +567,6 @@ def _app_from_environment() -> Starlette:
         # A replacement worker (SIGHUP to the parent) that cannot load the policy: uvicorn keeps the old one.
         logging.getLogger("ruleengine.server").error("worker %d not started, the policy does not load:\n%s", os.getpid(), exc)
         raise SystemExit(2) from None
-
-
-def _config_to_json(config: ServerConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in ServerConfig.__dataclass_fields__:
-        value = getattr(config, name)
-        if isinstance(value, Path):
-            value = str(value)
-        elif isinstance(value, Limits):
-            value = value.__dict__
-        elif isinstance(value, Decimal):
-            value = str(value)
-        out[name] = value
-    return out
 
 
 def _config_from_json(spec: dict[str, Any]) -> ServerConfig:
@@ -600,9 +580,6 @@ def _config_from_json(spec: dict[str, Any]) -> ServerConfig:
 
 def serve(config: ServerConfig) -> None:
     """Run the service until SIGINT/SIGTERM (drain, flush the decision log, exit)."""
-    import json
-    import logging
-
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -619,7 +596,7 @@ def serve(config: ServerConfig) -> None:
     if config.workers > 1:
         # Metrics from every worker, summed by /metrics in whichever worker answers.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ruleengine-metrics-"))
-        os.environ["RULEENGINE_SERVER_CONFIG"] = json.dumps(_config_to_json(config))
+        os.environ["RULEENGINE_SERVER_CONFIG"] = json.dumps(dataclasses.asdict(config), default=str)  # paths as text
         create_app(config)  # check the policy once before starting workers: a bad one exits here with its errors
         uvicorn.run("ruleengine.server:_app_from_environment", factory=True, workers=config.workers, **options)
     else:
