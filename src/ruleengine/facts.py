@@ -23,6 +23,7 @@ from .errors import FactsError, FactsProblem
 from .schemas import parse_timestamp, validator
 
 if TYPE_CHECKING:
+    from .limits import Limits
     from .policy import Policy
 
 
@@ -35,11 +36,14 @@ class Prepared:
     claimed: dict[str, Any] | None
 
 
-def read_facts(data: bytes | str, name: str = "", policy: Policy | None = None) -> Any:
-    """Parse an order document (JSON, or YAML when it does not start with '{')."""
+def read_facts(data: bytes | str, name: str = "", policy: Policy | None = None, *, limits: Limits | None = None) -> Any:
+    """Parse an order document (JSON, or YAML when it does not start with '{' or '[').
+
+    Read within ``limits``, else the policy's, else the defaults; a problem is a FactsError at its line and column.
+    """
     from .limits import DEFAULT_LIMITS
 
-    limits = policy.limits if policy is not None else DEFAULT_LIMITS
+    limits = limits or (policy.limits if policy is not None else DEFAULT_LIMITS)
     head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
     try:
         if head.startswith("{") or head.startswith("["):

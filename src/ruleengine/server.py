@@ -40,7 +40,6 @@ from .cases import case_file_text
 from .catalogue import catalogue_data
 from .decision import Decision, dumps
 from .decisionlog import DecisionLog
-from .documents import DocumentError, read_json
 from .errors import EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from .facts import read_facts
 from .impact import changes
@@ -290,10 +289,7 @@ def _read_order(body: bytes, policy: Policy) -> Any:
 
 
 def _read_json_object(body: bytes, limits: Limits) -> dict[str, Any]:
-    try:
-        data = read_json(body, "request", limits)
-    except DocumentError as exc:
-        raise FactsError([FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], "request") from None
+    data = read_facts(body, "request", limits=limits)
     if not isinstance(data, dict):
         raise FactsError([FactsProblem("", "the request body must be a JSON object", "type")])
     return data
@@ -381,10 +377,7 @@ async def batch(service: Service, request: Request) -> Response:
     limits = dataclasses.replace(
         config.limits, max_file_bytes=config.max_batch_bytes, max_nodes=config.limits.max_nodes * 16, max_depth=config.limits.max_depth + 1
     )
-    try:
-        items = read_json(body, "request", limits) if body.strip() else None
-    except DocumentError as exc:
-        raise FactsError([FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], "request") from None
+    items = read_facts(body, "request", limits=limits) if body.strip() else None
     if not isinstance(items, list):
         raise BadRequest(400, {"error": "type", "message": "the request body must be a JSON array of orders"})
     if len(items) > service.config.max_batch_items:
