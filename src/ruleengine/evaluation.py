@@ -28,6 +28,7 @@ from .events import ActionApplied, Event, Listener, RuleVisited, TraceBuilder, p
 from .expressions import BUDGET_KEY
 from .facts import Prepared
 from .functions import BudgetExceeded, round_money
+from .schemas import load_schema
 from .templates import render
 from .text import shorten
 
@@ -336,8 +337,8 @@ def claim_of(rule: Rule, action: Action, decision: dict[str, Any]) -> dict[str, 
     return claim
 
 
-MAX_AMOUNT = Decimal(10**9)
-"""The largest amount a decision holds (``money`` in decision.schema.json)."""
+MAX_AMOUNT = Decimal(load_schema("decision.schema.json")["$defs"]["money"]["maximum"])
+"""The largest amount a decision holds: ``money`` in decision.schema.json, read from there."""
 
 
 def money(rule: Rule, action: Action, value: Any) -> Decimal:
