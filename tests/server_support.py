@@ -24,6 +24,20 @@ import pytest
 pytest.importorskip("starlette", reason="the service needs the [server] extra")
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's chromium (apt-get install chromium): Playwright drives it, nothing downloads a browser."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # this machine's closed network refuses Chromium's own connections
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--lang=zh-CN",
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,9 +22,8 @@ import httpx
 import pytest
 import yaml
 from conftest import EXAMPLES, RULES
-from server_support import Server, running_server
+from server_support import CHROMIUM, CHROMIUM_ARGS, Server, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
     missing = f"Debian's chromium at {CHROMIUM} (apt-get install chromium)"
     if CHROMIUM.exists():
@@ -32,20 +31,10 @@ if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
     if os.environ.get("CI"):  # .ci/run installs both: there, a missing one is a failure, not a skip
         pytest.fail(f"the browser tests need {missing}", pytrace=False)
     pytest.skip(f"the browser tests need {missing}", allow_module_level=True)
-import playwright.sync_api as sync_api  # noqa: E402
+import playwright.sync_api as sync_api
 
 expect = sync_api.expect
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--lang=zh-CN",
-]
 EXPECTED = re.compile(r"status of 4\d\d")
 """The browser logs every 4xx answer to fetch; a 400 for a bad order is what these tests provoke."""
 LAST_MINUTE = "seven-day-return-last-minute-approved"
@@ -61,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 

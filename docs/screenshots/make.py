@@ -9,35 +9,15 @@ Starts ``ruleengine serve`` on a free loopback port and drives Debian's chromium
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--lang=zh-CN",
-    "--hide-scrollbars",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+sys.path.insert(0, str(HERE.parent.parent / "tests"))
+from server_support import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402  (the tests' own server and browser set-up)
 
 
 def fresh(page: Page, url: str, example: str) -> None:
@@ -90,34 +70,14 @@ def shoot(page: Page, url: str) -> list[Path]:
 
 
 def main() -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ruleengine.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.1)
-        with sync_playwright() as p:
-            # LANG: the date and time inputs are laid out in the system locale's format
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"})
-            page = browser.new_page(viewport={"width": 1440, "height": 960}, locale="zh-CN", timezone_id="Asia/Shanghai")
-            for path in shoot(page, url):
-                print(path.relative_to(HERE.parent.parent))
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(20)
+    with tempfile.TemporaryDirectory() as work, running_server(Path(work)) as server, sync_playwright() as p:
+        # LANG: the date and time inputs are laid out in the system locale's format
+        env = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"}
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--hide-scrollbars"], env=env)
+        page = browser.new_page(viewport={"width": 1440, "height": 960}, locale="zh-CN", timezone_id="Asia/Shanghai")
+        for path in shoot(page, server.url):
+            print(path.relative_to(HERE.parent.parent))
+        browser.close()
 
 
 if __name__ == "__main__":
