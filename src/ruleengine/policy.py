@@ -18,6 +18,7 @@ from .evaluation import evaluate
 from .expressions import Compiled, Definition, Environment
 from .facts import prepare
 from .limits import DEFAULT_LIMITS, Limits
+from .parameters import Declaration
 from .templates import Part
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class Parameter:
     source: str
     unit: str
     location: Location
+    declaration: Declaration
 
 
 @dataclass(eq=False)
