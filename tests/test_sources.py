@@ -187,11 +187,21 @@ def test_a_miscased_source_id_is_refused_with_the_right_spelling(small: Callable
     assert "did you mean [DOC §1]?" in d.message
 
 
-def test_a_policy_that_declares_no_sources_cannot_cite_one(small: Callable[..., Path]) -> None:
+def test_a_policy_without_sources_loads_with_its_citations_unchecked_and_lint_says_so(small: Callable[..., Path]) -> None:
     root = small(**{"sources.yaml": None})
-    found = errors(root)
+    policy = ruleengine.load_policy(root)  # it has not taken up citations: bracketed text does not stop it loading
+    assert policy.sources == {} and len(policy.citations) == 6
+    found = lint(policy)
+    assert [(d.code, d.severity) for d in found] == [("undeclared_source", "warning")] * 2
+    assert sorted(where(d) for d in found) == sorted([at(root, "parameters.yaml", "[LAW"), at(root, "parameters.yaml", "[DOC")])
+    assert "has no 'sources:' section" in found[0].message
+    assert "来源 Sources" not in markdown(policy) and catalogue_data(policy)["sources"] == []
+
+
+def test_an_empty_sources_section_checks_every_citation(small: Callable[..., Path]) -> None:
+    found = errors(small(**{"sources.yaml": "sources: {}\n"}))
     assert {d.code for d in found} == {"unknown_source"} and len(found) == 6
-    assert all("declares no sources" in d.message for d in found)
+    assert all("'sources:' declares none" in d.message for d in found)
 
 
 def test_a_source_declared_twice_is_an_error_at_the_second(small: Callable[..., Path]) -> None:

@@ -17,7 +17,7 @@ from . import valuetypes as t
 from .conditions import Condition, Group, Leaf
 from .errors import Diagnostic
 from .expressions import Compiled, Environment, dotted_path
-from .policy import Policy, Rule, Source
+from .policy import Citation, Policy, Rule, Source
 from .sources import SECTION
 from .templates import Placeholder
 
@@ -31,6 +31,7 @@ def lint(policy: Policy) -> list[Diagnostic]:
         *_never_fire(policy),
         *_same_field_same_priority(policy),
         *_unused_sources(policy),
+        *_undeclared_sources(policy),
         *_unknown_sections(policy),
     ]
     return sorted(found, key=lambda d: (d.file, d.line, d.column, d.code))
@@ -70,6 +71,26 @@ def _unused_sources(policy: Policy) -> Iterator[Diagnostic]:
             )
 
 
+def _undeclared_sources(policy: Policy) -> Iterator[Diagnostic]:
+    """A policy without ``sources:`` loads with its citations unchecked: say so once per id, where it is first cited."""
+    if policy.sources:
+        return
+    first: dict[str, Citation] = {}
+    for citation in policy.citations:
+        first.setdefault(citation.source, citation)
+    for source_id, citation in first.items():
+        loc = citation.location
+        yield Diagnostic(
+            loc.file,
+            loc.line,
+            loc.column,
+            "undeclared_source",
+            f"引用了来源 {source_id}，但策略没有 sources: 声明，引用未经检查 / cites source {source_id}, but the policy has no "
+            "'sources:' section, so its citations go unchecked: declare the sources it cites (e.g. in sources.yaml)",
+            "warning",
+        )
+
+
 _HEADING = re.compile(r"^#{1,6}\s+(\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
 
 
@@ -77,9 +98,10 @@ def _unknown_sections(policy: Policy) -> Iterator[Diagnostic]:
     """``[SPEC §9.9]``: a section the project's Markdown document does not have (checked when the document is at hand)."""
     headings = {source_id: _sections_of(source, policy.root) for source_id, source in policy.sources.items()}
     for citation in policy.citations:
-        source, sections = policy.sources[citation.source], headings[citation.source]
+        sections = headings.get(citation.source)
         if sections is None:
             continue
+        source = policy.sources[citation.source]
         for number in SECTION.findall(citation.locator):
             if number not in sections:
                 loc = citation.location

@@ -421,7 +421,13 @@ class _Loader:
         return out
 
     def citations(self, sources: dict[str, Source]) -> tuple[Citation, ...]:
-        """Every ``[ID locator]`` in the texts that say where things come from; an undeclared id is an error."""
+        """Every ``[ID locator]`` in the texts that say where things come from.
+
+        Once a policy has a ``sources:`` section, a citation of an id it does not declare is an error,
+        like an unknown parameter. A policy without one has not taken up citations: its bracketed
+        text is kept unchecked, and lint warns about it.
+        """
+        checked = any(isinstance(doc.data, dict) and "sources" in doc.data for doc in self.docs)
         found: list[Citation] = []
         for doc in self.docs:
             for pointer, text, cited_by in citing_texts(doc.data):
@@ -429,7 +435,7 @@ class _Loader:
                     continue
                 for source_id, locator, offset in find_citations(text):
                     where = doc.locate_in_text(pointer, offset)
-                    if SOURCE_ID.match(source_id) and source_id in sources:
+                    if SOURCE_ID.match(source_id) and (source_id in sources or not checked):
                         found.append(Citation(source_id, locator, cited_by, Location(doc.name, *where)))
                     elif SOURCE_ID.match(source_id) and not self.broken_sources & {source_id, "*"}:
                         self.error(doc, where, "unknown_source", _undeclared(source_id, sources), pointer)
@@ -819,10 +825,7 @@ def _undeclared(source_id: str, sources: dict[str, Source]) -> str:
             f"cites source {source_id}, which the policy does not declare (did you mean {hint}?)"
         )
     if not sources:
-        return (
-            f"引用了来源 {source_id}，但策略未声明任何来源 / cites source {source_id}, but the policy declares no sources: "
-            "add it under 'sources:' (e.g. in sources.yaml)"
-        )
+        return f"引用了来源 {source_id}，但 sources: 中没有任何来源 / cites source {source_id}, but 'sources:' declares none: add it there"
     return (
         f"引用了未声明的来源 {source_id} / cites source {source_id}, which the policy does not declare; "
         f"declared: {', '.join(sorted(sources))}; add it under 'sources:'"

@@ -175,7 +175,7 @@ class Policy:
     sources: dict[str, Source] = field(default_factory=dict)
     """The sources the policy declares (``sources:``), by id."""
     citations: tuple[Citation, ...] = field(default=(), repr=False)
-    """Every citation of a source in the policy's texts, in file order."""
+    """Every citation of a source in the policy's texts, in file order (unchecked when the policy declares no sources)."""
 
     @property
     def zone(self) -> ZoneInfo:
