@@ -20,6 +20,7 @@ from .facts import prepare
 from .limits import DEFAULT_LIMITS, Limits
 from .parameters import Declaration
 from .templates import Part
+from .words import Words
 
 if TYPE_CHECKING:
     from .events import Listener
@@ -141,6 +142,8 @@ class Rule:
     order: int
     version: int = 0
     versions: int = 1
+    words: tuple[Words, ...] = ()
+    """Its titles, description, labels and reasons as written (lint reads them)."""
     claim_types: frozenset[str] | None = None
     """Claim types the condition requires (None: any). The fast path leaves the rule out for other types."""
 
