@@ -141,7 +141,7 @@ class _Loader:
         if self.diagnostics:
             raise PolicyError(self.without_cascades())
         digest = self.digest(files)
-        return Policy(
+        return Policy._build(
             name=str(manifest["name"]),
             version=str(manifest["version"]),
             digest=digest,
