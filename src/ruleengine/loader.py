@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import valuetypes as t
-from .bundled import default_rules_dir
 from .conditions import Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
@@ -45,6 +44,7 @@ from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
+from .policyfolder import choose
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .templates import Placeholder, split
 
@@ -61,12 +61,14 @@ def load_policy(
     limits: Limits = DEFAULT_LIMITS,
     parameters: dict[str, Any] | None = None,
 ) -> Policy:
-    """Load, check and compile a policy folder (``None``: the bundled default policy).
+    """Load, check and compile a policy folder.
 
+    Without ``path``: the folder named by ``RULEENGINE_RULES``, else ``./rules`` when
+    it holds a policy manifest, else the bundled default policy (:mod:`ruleengine.policyfolder`).
     ``parameters`` overrides parameter values by name (a what-if), without
     touching any file. Raises :class:`PolicyError` listing every problem.
     """
-    root = Path(path) if path is not None else default_rules_dir()
+    root = choose(path).path
     return _Loader(root, limits, parameters or {}).load()
 
 
