@@ -113,8 +113,9 @@ def test_a_policy_that_does_not_load_exits_2_with_each_error_once(tmp_path: Path
     break_the_policy(rules)
     result = run_ruleengine("test", cwd=tmp_path)
     assert result.returncode == 2
+    line, column = locate((rules / "claim.yaml").read_text(encoding="utf-8"), "tpye")
     assert result.stderr.splitlines() == [
-        "rules/claim.yaml:8:17: unknown_field: 'claim' has no field 'tpye' (did you mean 'type'?)",
+        f"rules/claim.yaml:{line}:{column}: unknown_field: 'claim' has no field 'tpye' (did you mean 'type'?)",
         "1 error: the policy was not loaded: rules (./rules 含策略清单 has a policy manifest); no case ran",
     ]
     assert result.stdout == ""
@@ -173,5 +174,6 @@ def test_the_pytest_plugin_reports_a_policy_that_does_not_load_once(tmp_path: Pa
     break_the_policy(rules)
     result = run_pytest(tmp_path)
     assert result.returncode == 1
-    assert result.stdout.count("rules/claim.yaml:8:17: unknown_field: 'claim' has no field 'tpye' (did you mean 'type'?)") == 1
+    line, column = locate((rules / "claim.yaml").read_text(encoding="utf-8"), "tpye")
+    assert result.stdout.count(f"rules/claim.yaml:{line}:{column}: unknown_field: 'claim' has no field 'tpye' (did you mean 'type'?)") == 1
     assert "1 failed in" in result.stdout
