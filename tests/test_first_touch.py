@@ -33,6 +33,12 @@ def test_read_facts_reads_json_or_yaml_text_bytes_or_a_path_with_decimal_money(t
     assert isinstance(amount, Decimal) and str(amount) == str(json.loads(text, parse_float=str)["payment"]["amount"])
 
 
+def test_a_file_name_passed_as_text_gets_the_hint_to_pass_a_path() -> None:
+    with pytest.raises(ruleengine.FactsError) as refused:
+        ruleengine.read_facts("examples/orders/fast-refund-immediate.json")
+    assert "pass pathlib.Path('examples/orders/fast-refund-immediate.json')" in str(refused.value)
+
+
 def test_read_facts_of_a_missing_or_too_large_file_is_a_facts_error(tmp_path: Path) -> None:
     with pytest.raises(ruleengine.FactsError) as missing:
         ruleengine.read_facts(tmp_path / "nope.json")

@@ -23,6 +23,7 @@ from . import valuetypes as t
 from .documents import DocumentError, check_shape, read_json, read_yaml
 from .errors import FactsError, FactsProblem
 from .schemas import parse_timestamp, validator
+from .text import shorten
 
 if TYPE_CHECKING:
     from .limits import Limits
@@ -64,9 +65,13 @@ def read_facts(
     try:
         if head.startswith("{") or head.startswith("["):
             return read_json(data, name, limits)
-        return read_yaml(data, name, limits).data
+        facts = read_yaml(data, name, limits).data
     except DocumentError as exc:
         raise FactsError([FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], name) from None
+    if isinstance(facts, str) and isinstance(data, str) and facts.endswith((".json", ".yaml", ".yml")) and "\n" not in facts:
+        hint = f"'{shorten(facts, 80)}' was read as text, not as a file: to read a file, pass pathlib.Path('{shorten(facts, 80)}')"
+        raise FactsError([FactsProblem("", hint, "type")], name)
+    return facts
 
 
 def _read_file(path: Path, name: str, limits: Limits) -> bytes:
