@@ -23,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import valuetypes as t
-from .bundled import default_rules_dir
 from .conditions import Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
@@ -45,6 +44,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
 from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
+from .policyfolder import choose
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
 from .templates import Placeholder, split
@@ -78,12 +78,14 @@ def load_policy(
     limits: Limits = DEFAULT_LIMITS,
     parameters: dict[str, Any] | None = None,
 ) -> Policy:
-    """Load, check and compile a policy folder (``None``: the bundled default policy).
+    """Load, check and compile a policy folder.
 
+    Without ``path``: the folder named by ``RULEENGINE_RULES``, else ``./rules`` when
+    it holds a policy manifest, else the bundled default policy (:mod:`ruleengine.policyfolder`).
     ``parameters`` overrides parameter values by name (a what-if), without
     touching any file. Raises :class:`PolicyError` listing every problem.
     """
-    root = Path(path) if path is not None else default_rules_dir()
+    root = choose(path).path
     return _Loader(root, limits, parameters or {}).load()
 
 
@@ -166,7 +168,7 @@ class _Loader:
         if self.diagnostics:
             raise PolicyError(self.without_cascades())
         digest = self.digest(files)
-        return Policy(
+        return Policy._build(
             name=str(manifest["name"]),
             version=str(manifest["version"]),
             digest=digest,
