@@ -12,11 +12,11 @@ cases (``rules/cases/``) may pin them. This script checks that promise:
 4. run ``python -m pytest tests`` and ``python -m pytest rules`` in the copy (the copy's own engine,
    through ``PYTHONPATH``) and print which tests fail.
 
-With ``--attribute`` it also changes one parameter at a time and names, for each case that failed,
-the parameters it depends on. An engine test that fails is run once more on its own (time budgets and
-the one known flaky reload test can fail on a busy machine); only a second failure counts. Exit status:
-0 when ``tests/`` passed on the changed copy, 1 when some engine test failed twice, 2 when the changed
-policy does not load.
+An engine test that fails is run once more on its own (time budgets and the one known flaky reload
+test can fail on a busy machine); only a second failure counts. With ``--attribute`` it also changes
+one parameter at a time: it lists the cases each change fails (and the parameters no case depends on),
+and names, for each case that failed, the changes it depends on. Exit status: 0 when ``tests/`` passed
+on the changed copy, 1 when some engine test failed twice, 2 when the changed policy does not load.
 
     python scripts/parameter_experiment.py [--attribute] [--keep] [--only tests|rules]
 """
@@ -176,7 +176,7 @@ def plan(rules: Path, schemas: Path) -> list[Change]:
             value_node = next(v for k, v in node.value if k.value == "value")
             new = changed_value(spec, vocabulary)
             start, end = value_node.start_mark.index, value_node.end_mark.index
-            changes.append(Change(key.value, path, start, end, text[start:end], new, as_yaml(new)))
+            changes.append(Change(key.value, path, start, end, " ".join(text[start:end].split()), new, as_yaml(new)))
     return changes
 
 
@@ -248,26 +248,37 @@ def case_id(case: Any) -> str:
     return f"{Path(case.file).name}:{case.line} {case.name}"
 
 
-def attribute(ruleengine: Any, changes: list[Change], rules: Path, cases: Path, work: Path, failing: set[str]) -> dict[str, list[str]]:
-    """For each failing case name: the parameters whose change alone makes it fail (``rules`` unchanged, ``cases`` in the copy)."""
-    culprits: dict[str, list[str]] = {name: [] for name in failing}
+def attribute(ruleengine: Any, changes: list[Change], rules: Path, cases: Path, work: Path) -> dict[str, set[str]]:
+    """For each change made alone (to ``rules``, unchanged otherwise): the cases (in ``cases``) that fail."""
+    failing: dict[str, set[str]] = {}
     single = work / "single"
     for change in changes:
         shutil.rmtree(single, ignore_errors=True)
         shutil.copytree(rules, single, ignore=IGNORED)
         apply([change], rules, single)
         run = ruleengine.cases.run_files([cases], rules=single)
-        for result in run.results:
-            if not result.passed and case_id(result.case) in culprits:
-                culprits[case_id(result.case)].append(f"{change.name}: {change.old} → {change.text}")
-    return culprits
+        failing[change.name] = {case_id(r.case) for r in run.results if not r.passed}
+    return failing
+
+
+def print_attribution(changes: list[Change], alone: dict[str, set[str]], together: set[str]) -> None:
+    print("\neach change alone, and the cases that fail with it:")
+    for change in changes:
+        hit = alone[change.name]
+        masked = len(hit - together)
+        note = f" ({masked} of them pass when every value changes)" if masked else ""
+        print(f"  {change.name}: {change.old} → {change.text}: " + (f"{len(hit)} cases{note}" if hit else "no case depends on it"))
+    print(f"\nthe {len(together)} cases that fail when every value changes, and the changes that fail each alone:")
+    for name in sorted(together):
+        culprits = [f"{c.name}: {c.old} → {c.text}" for c in changes if name in alone[c.name]]
+        print(f"  {name}\n    " + ("\n    ".join(culprits) if culprits else "(no single change: only the combination)"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--checkout", type=Path, default=ROOT, help="the checkout to copy (default: this one)")
     parser.add_argument("--only", choices=["tests", "rules"], help="run only the engine's tests or only the policy's cases")
-    parser.add_argument("--attribute", action="store_true", help="name the parameters each failing case depends on")
+    parser.add_argument("--attribute", action="store_true", help="change one parameter at a time: which cases depend on which values")
     parser.add_argument("--keep", action="store_true", help="keep the changed copy and print where it is")
     args = parser.parse_args()
 
@@ -310,12 +321,11 @@ def main() -> int:
             else:
                 for failure in failed:
                     print(f"  FAILED {failure.test}")
-            if target == "rules" and failed and args.attribute:
+            if target == "rules" and args.attribute:
                 run = ruleengine.cases.run_files([rules / "cases"])
-                names = {case_id(r.case) for r in run.results if not r.passed}
-                print(f"\nruleengine test (in process): {len(names)} of {len(run.results)} cases failed; each depends on:")
-                for name, culprits in sorted(attribute(ruleengine, changes, original, rules / "cases", work, names).items()):
-                    print(f"  {name}\n    " + ("\n    ".join(culprits) if culprits else "(no single change: only the combination)"))
+                together = {case_id(r.case) for r in run.results if not r.passed}
+                print(f"\nruleengine test rules/cases (in process): {len(together)} of {len(run.results)} cases failed")
+                print_attribution(changes, attribute(ruleengine, changes, original, rules / "cases", work), together)
         return status
     finally:
         if args.keep:
