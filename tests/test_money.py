@@ -158,11 +158,11 @@ def test_kept_total_equal_to_the_threshold_is_exact(policy: ruleengine.Policy) -
 
 
 @pytest.mark.parametrize(("quantity", "expected"), [(3, "59.97"), (2, "39.98"), (1, "19.99")])
-def test_nineteen_ninety_nine_times_three(policy: ruleengine.Policy, quantity: int, expected: str) -> None:
+def test_nineteen_ninety_nine_times_three(returns_policy: ruleengine.Policy, quantity: int, expected: str) -> None:
     facts = load_example("fast-refund-immediate.json")
     _set_items(facts, ("SKU-LC-ETB-S3", "19.99", 3, "59.97"))
     facts["claim"]["quantity"] = quantity
-    claim = policy.evaluate(facts).to_dict()["claim"]
+    claim = returns_policy.evaluate(facts).to_dict()["claim"]
     assert claim["outcome"] == "approved"
     assert claim["refund_amount"] == D(expected)
     assert str(claim["refund_amount"]) == expected
