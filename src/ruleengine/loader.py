@@ -44,8 +44,9 @@ from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
-from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
+from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
+from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
 from .templates import Placeholder, split
 
 
@@ -91,7 +92,7 @@ def with_parameters(policy: Policy, parameters: dict[str, Any]) -> Policy:
     The files on disk are not read again, so a what-if always starts from the
     running policy, even while its folder is being edited.
     """
-    loader = _Loader(policy.root, policy.limits, dict(parameters), sources=policy.sources)
+    loader = _Loader(policy.root, policy.limits, dict(parameters), sources=policy.contents)
     return loader.load()
 
 
@@ -124,6 +125,7 @@ class _Loader:
     interpreter: Interpreter | None = None
     broken_names: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
+    broken_sources: set[str] = field(default_factory=set)
     contents: dict[Path, bytes] = field(default_factory=dict)
     sources: dict[str, bytes] | None = None
     """The policy's files by relative path, instead of reading the folder (a what-if of a loaded policy)."""
@@ -153,6 +155,8 @@ class _Loader:
         self.definitions(env)
         stages = tuple(manifest.get("stages", ()))
         rules = self.rules(env, globals_, stages)
+        sources = self.declared_sources()
+        citations = self.citations(sources)
         if self.diagnostics:
             raise PolicyError(self.without_cascades())
         digest = self.digest(files)
@@ -170,7 +174,9 @@ class _Loader:
             environment=env,
             convert_facts=build_converter(facts_type),
             limits=self.limits,
-            sources={f.relative_to(self.root).as_posix(): self.contents[f] for f in files},
+            contents={f.relative_to(self.root).as_posix(): self.contents[f] for f in files},
+            sources=sources,
+            citations=citations,
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
 
@@ -236,7 +242,7 @@ class _Loader:
         """When a file could not be read at all, names it defines look unknown everywhere else: hide those."""
         if not self.unreadable:
             return self.diagnostics
-        cascade = {"unknown_parameter", "unknown_function", "unknown_name"}
+        cascade = {"unknown_parameter", "unknown_function", "unknown_name", "unknown_source"}
         kept = [d for d in self.diagnostics if d.code not in cascade or d.file in self.unreadable]
         hidden = len(self.diagnostics) - len(kept)
         if hidden:
@@ -254,7 +260,7 @@ class _Loader:
         return kept
 
     def _sections(self, key: str) -> Iterator[tuple[Document, Any]]:
-        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list}
+        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list, "sources": dict}
         for doc in self.docs:
             if isinstance(doc.data, dict) and isinstance(doc.data.get(key), kinds[key]) and not self.broken(doc, "/" + key, exact=True):
                 yield doc, doc.data[key]
@@ -352,6 +358,66 @@ class _Loader:
         except ParameterProblem as problem:
             self.error("<parameters>", (1, 1), problem.code, f"override of {decl.name}: {problem}")
             raise _OverrideRefused from None
+
+    # -- sources and their citations
+    def declared_sources(self) -> dict[str, Source]:
+        out: dict[str, Source] = {}
+        for doc, section in self._sections("sources"):
+            for source_id, spec in section.items():
+                pointer = pointer_join("/sources", source_id)
+                if self.broken(doc, pointer):
+                    self.broken_sources |= {source_id, source_id.upper()}  # its citations are not blamed
+                    continue
+                where = doc.locate(pointer, key=True)
+                if source_id in out:
+                    first = out[source_id].location
+                    message = f"来源 {source_id} 重复声明，首次在 {first} / source {source_id} is already declared at {first}"
+                    self.error(doc, where, "duplicate_source", message, pointer)
+                    continue
+                note = spec.get("note", {})
+                out[source_id] = Source(
+                    source_id,
+                    spec["kind"],
+                    spec["title"]["zh"],
+                    spec["title"]["en"],
+                    spec["issuer"]["zh"],
+                    spec["issuer"]["en"],
+                    spec.get("date", ""),
+                    spec.get("url", ""),
+                    spec.get("document", ""),
+                    note.get("zh", ""),
+                    note.get("en", ""),
+                    Location(doc.name, *where),
+                )
+        for doc in self.docs:
+            if any(bad == "/sources" for bad in self.bad.get(doc.name, ())):
+                self.broken_sources.add("*")  # a whole section unreadable: any id may be declared there
+        return out
+
+    def citations(self, sources: dict[str, Source]) -> tuple[Citation, ...]:
+        """Every ``[ID locator]`` in the texts that say where things come from.
+
+        Once a policy has a ``sources:`` section, a citation of an id it does not declare is an error,
+        like an unknown parameter. A policy without one has not taken up citations: its bracketed
+        text is kept unchecked, and lint warns about it.
+        """
+        checked = any(isinstance(doc.data, dict) and "sources" in doc.data for doc in self.docs)
+        found: list[Citation] = []
+        for doc in self.docs:
+            for pointer, text, cited_by in citing_texts(doc.data):
+                if self.broken(doc, pointer):
+                    continue
+                for source_id, locator, offset in find_citations(text):
+                    where = doc.locate_in_text(pointer, offset)
+                    if SOURCE_ID.match(source_id) and (source_id in sources or not checked):
+                        found.append(Citation(source_id, locator, cited_by, Location(doc.name, *where)))
+                    elif SOURCE_ID.match(source_id) and not self.broken_sources & {source_id, "*"}:
+                        self.error(doc, where, "unknown_source", _undeclared(source_id, sources), pointer)
+                    elif source_id.upper() in sources:
+                        right = f"[{source_id.upper()}{' ' + locator if locator else ''}]"
+                        message = f"来源编号须大写：应为 {right} / source ids are capitals: did you mean {right}?"
+                        self.error(doc, where, "unknown_source", message, pointer)
+        return tuple(found)
 
     def definitions(self, env: Environment) -> None:
         kinds = {
@@ -724,6 +790,20 @@ class _Loader:
 
 _LOOKS_LIKE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 
+
+def _undeclared(source_id: str, sources: dict[str, Source]) -> str:
+    hint = nearest_id(source_id, sources)
+    if hint:
+        return (
+            f"引用了未声明的来源 {source_id}（是否应为 {hint}？）/ "
+            f"cites source {source_id}, which the policy does not declare (did you mean {hint}?)"
+        )
+    if not sources:
+        return f"引用了来源 {source_id}，但 sources: 中没有任何来源 / cites source {source_id}, but 'sources:' declares none: add it there"
+    return (
+        f"引用了未声明的来源 {source_id} / cites source {source_id}, which the policy does not declare; "
+        f"declared: {', '.join(sorted(sources))}; add it under 'sources:'"
+    )
 
 SCHEMA_PROBLEMS_SHOWN = 50
 """Schema errors reported per file; past that many, nothing in the file is trusted (it is not compiled)."""
