@@ -12,11 +12,13 @@ cases (``rules/cases/``) may pin them. This script checks that promise:
 4. run ``python -m pytest tests`` and ``python -m pytest rules`` in the copy (the copy's own engine,
    through ``PYTHONPATH``) and print which tests fail.
 
-An engine test that fails is run once more on its own (time budgets and the one known flaky reload
-test can fail on a busy machine); only a second failure counts. With ``--attribute`` it also changes
-one parameter at a time: it lists the cases each change fails (and the parameters no case depends on),
-and names, for each case that failed, the changes it depends on. Exit status: 0 when ``tests/`` passed
-on the changed copy, 1 when some engine test failed twice, 2 when the changed policy does not load.
+An engine test that fails is run once more in the changed copy and, if it fails again, in an
+unchanged copy: only a test that fails with the changes and passes without them failed because of a
+value (time budgets and the known flaky reload test can fail on a busy machine, and a test can be
+broken on the checkout itself). With ``--attribute`` it also changes one parameter at a time: it lists
+the cases each change fails (and the parameters no case depends on), and names, for each case that
+failed, the changes it depends on. Exit status: 0 when no engine test failed because of a changed
+value, 1 when one did, 2 when the changed policy does not load.
 
     python scripts/parameter_experiment.py [--attribute] [--keep] [--only tests|rules]
 """
@@ -233,6 +235,31 @@ def run_pytest(copy: Path, targets: list[str], report: Path) -> tuple[int, list[
     return total, failed, lines[-1] if lines else ""
 
 
+VALUE = "FAILED because of a changed value"
+
+
+def classify(failed: list[Failure], copy: Path, checkout: Path, work: Path) -> dict[str, str]:
+    """Why each engine test failed. Time budgets and the one known flaky reload test can fail on a busy
+    machine, and a test may fail on the unchanged checkout too: only a test that fails again in the
+    changed copy and passes in an unchanged one failed because of a value."""
+    _, again, _ = run_pytest(copy, [f.test for f in failed], work / "again.xml")
+    still = [f.test for f in again]
+    unchanged = work / "unchanged"
+    if still:
+        shutil.copytree(checkout, unchanged, ignore=IGNORED)
+    _, anyway, _ = run_pytest(unchanged, still, work / "unchanged.xml") if still else (0, [], "")
+    fails_anyway = {f.test for f in anyway}
+    verdicts = {}
+    for failure in failed:
+        if failure.test not in still:
+            verdicts[failure.test] = "passed when run again"
+        elif failure.test in fails_anyway:
+            verdicts[failure.test] = "fails without the change too"
+        else:
+            verdicts[failure.test] = VALUE
+    return verdicts
+
+
 def node_id(copy: Path, classname: str, name: str) -> str:
     """The pytest node id of a junit test case (``tests.hostile.test_x`` + ``test_y`` → ``tests/hostile/test_x.py::test_y``)."""
     parts = classname.split(".")
@@ -311,13 +338,10 @@ def main() -> int:
             total, failed, summary = run_pytest(copy, [target], work / f"{target}.xml")
             print(f"\npython -m pytest {target}: {len(failed)} of {total} failed ({summary})")
             if target == "tests" and failed:
-                # Time budgets and the known flaky reload test can fail on a busy machine: a test that passes
-                # when run again on its own did not fail because of a value.
-                _, again, _ = run_pytest(copy, [f.test for f in failed], work / "again.xml")
-                still = {f.test for f in again}
+                verdicts = classify(failed, copy, args.checkout, work)
                 for failure in failed:
-                    print(f"  {'FAILED' if failure.test in still else 'passed when run again'} {failure.test}: {failure.message}")
-                status = 1 if still else 0
+                    print(f"  {verdicts[failure.test]}: {failure.test}: {failure.message}")
+                status = 1 if VALUE in verdicts.values() else 0
             else:
                 for failure in failed:
                     print(f"  FAILED {failure.test}")
