@@ -19,7 +19,7 @@ pytest.importorskip("starlette", reason="the service needs the [server] extra")
 from starlette.testclient import TestClient
 
 from ruleengine.decision import dumps
-from ruleengine.server import ServerConfig, create_app
+from ruleengine.service import ServerConfig, create_app
 
 ANSWERS = {200, 400, 413, 422}
 

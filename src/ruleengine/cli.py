@@ -360,8 +360,8 @@ def serve(
     good policy keeps serving.
     """
     try:
-        from .server import ServerConfig
-        from .server import serve as run_server
+        from .service import ServerConfig
+        from .service import serve as run_server
     except ImportError as exc:
         _usage(f"the service needs its extra: pip install 'ruleengine[server]' ({exc})")
     config = ServerConfig(

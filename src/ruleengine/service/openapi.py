@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .schemas import load_schema
+from ..schemas import load_schema
 
 __all__ = ["openapi_document"]
 
@@ -265,7 +265,7 @@ def _paths() -> dict[str, Any]:
 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
-    from . import __version__
+    from .. import __version__
 
     return {
         "openapi": "3.1.0",

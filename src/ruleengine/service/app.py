@@ -35,23 +35,23 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .bundled import bundled_path
-from .cases import case_file_text
-from .catalogue import catalogue_data
-from .decision import Decision, dumps
-from .decisionlog import DecisionLog
-from .errors import EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
-from .facts import read_facts
-from .impact import changes
-from .limits import DEFAULT_LIMITS, Limits
-from .livepolicy import LivePolicy, ReloadResult
+from ..bundled import bundled_path
+from ..cases import case_file_text
+from ..catalogue import catalogue_data
+from ..decision import Decision, dumps
+from ..decisionlog import DecisionLog
+from ..errors import EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
+from ..facts import read_facts
+from ..impact import changes
+from ..limits import DEFAULT_LIMITS, Limits
+from ..livepolicy import LivePolicy, ReloadResult
+from ..policy import Policy
+from ..report import WORDS, explanation_data
 from .openapi import openapi_document
-from .policy import Policy
-from .report import WORDS, explanation_data
 
 __all__ = ["ServerConfig", "create_app", "serve"]
 
-PLAYGROUND = Path(__file__).parent / "playground"
+PLAYGROUND = Path(__file__).parent.parent / "playground"
 LOG_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
 """uvicorn's own layout, so the service's lines read like the server's."""
 
@@ -591,6 +591,6 @@ def serve(config: ServerConfig) -> None:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ruleengine-metrics-"))
         os.environ["RULEENGINE_SERVER_CONFIG"] = json.dumps(dataclasses.asdict(config), default=str)  # paths as text
         create_app(config)  # check the policy once before starting workers: a bad one exits here with its errors
-        uvicorn.run("ruleengine.server:_app_from_environment", factory=True, workers=config.workers, **options)
+        uvicorn.run("ruleengine.service.app:_app_from_environment", factory=True, workers=config.workers, **options)
     else:
         uvicorn.run(create_app(config), **options)
