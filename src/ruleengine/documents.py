@@ -404,9 +404,8 @@ def _find_token(text: str, refused: _Refused) -> int:
     return 0
 
 
-_SUSPECT_ESCAPE = re.compile(
-    r"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2}|20[0-6][0-9a-fA-F]|feff|FEFF|fff[0-9a-fA-F]|FFF[0-9a-fA-F])"
-)
+_SUSPECT_ESCAPE = re.compile(r"\\u(?!00[2-6][0-9a-fA-F]|007[0-9a-eA-E])[0-9a-fA-F]{4}")
+"""A \\u escape of anything but printable ASCII: its string is checked like raw text (controls, format, private use …)."""
 
 
 def _refused_in_strings(value: Any) -> tuple[str, str] | None:
