@@ -26,7 +26,7 @@ ANSWERS = {200, 400, 413, 422}
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(ServerConfig(watch=False, max_body_bytes=64 * 1024))) as c:
+    with TestClient(create_app(ServerConfig(watch=False, max_body_bytes=64 * 1024)), headers={"content-type": "application/json"}) as c:
         yield c
 
 
@@ -35,6 +35,7 @@ def _check(response: Any) -> None:
     body = response.json()
     if response.status_code != 200:
         assert isinstance(body["error"], str) and body["error"] != "internal"
+        assert body["request_id"] == response.headers["x-request-id"]
         assert "Traceback" not in response.text
 
 

@@ -36,17 +36,22 @@ class Prepared:
     claimed: dict[str, Any] | None
 
 
-def read_facts(data: bytes | str, name: str = "", policy: Policy | None = None, *, limits: Limits | None = None) -> Any:
-    """Parse an order document (JSON, or YAML when it does not start with '{' or '[').
+def read_facts(
+    data: bytes | str, name: str = "", policy: Policy | None = None, *, limits: Limits | None = None, syntax: str | None = None
+) -> Any:
+    """Parse an order document: ``syntax`` "json" or "yaml" (a request's media type), or by default
+    JSON when it starts with '{' or '[' and YAML otherwise.
 
     Read within ``limits``, else the policy's, else the defaults; a problem is a FactsError at its line and column.
     """
     from .limits import DEFAULT_LIMITS
 
     limits = limits or (policy.limits if policy is not None else DEFAULT_LIMITS)
-    head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
+    if syntax is None:
+        head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
+        syntax = "json" if head.startswith("{") or head.startswith("[") else "yaml"
     try:
-        if head.startswith("{") or head.startswith("["):
+        if syntax == "json":
             return read_json(data, name, limits)
         return read_yaml(data, name, limits).data
     except DocumentError as exc:

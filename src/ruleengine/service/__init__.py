@@ -4,5 +4,6 @@ Install with ``pip install 'ruleengine[server]'``; start with ``ruleengine serve
 """
 
 from .app import ServerConfig, create_app, serve
+from .security import ConfigError
 
-__all__ = ["ServerConfig", "create_app", "serve"]
+__all__ = ["ConfigError", "ServerConfig", "create_app", "serve"]
