@@ -322,6 +322,10 @@ def _construct(node: yaml.Node, pointer: str, doc: Document, problems: list[Prob
         if not isinstance(key, str):
             problems.append(Problem(*key_mark, "key", f"mapping keys must be text, not {key!r}: quote it", pointer))
             continue
+        bad = find_refused_character(key) if key_node.style not in (None, "") else None  # plain keys: the raw text was checked
+        if bad is not None:
+            problems.append(Problem(*key_mark, "character", f"{bad[1]} (written as an escape, in a key)", pointer))
+            continue
         child = pointer_join(pointer, key)
         if key in first_seen:
             problems.append(
