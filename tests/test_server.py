@@ -63,6 +63,41 @@ def test_a_decision_is_the_librarys_byte_for_byte(client: httpx.Client) -> None:
     DECISION_SCHEMA.validate(json.loads(response.text, parse_float=Decimal))
 
 
+def test_a_decision_is_a_line_of_evaluate_batch_and_the_json_format_indented(client: httpx.Client, tmp_path: Path) -> None:
+    # what the README promises, and nothing more: the CLI's --format json indents the same document
+    served = client.post("/v1/decisions", content=_body(LAST_MINUTE)).text
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text(dumps(load_example(LAST_MINUTE)) + "\n", encoding="utf-8")
+    batch = subprocess.run([sys.executable, "-m", "ruleengine.cli", "evaluate", "--batch", str(orders)], capture_output=True, text=True)
+    assert batch.stdout == served + "\n"
+    pretty = subprocess.run(
+        [sys.executable, "-m", "ruleengine.cli", "evaluate", str(EXAMPLES / LAST_MINUTE), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert pretty.stdout != served and json.loads(pretty.stdout, parse_float=Decimal) == json.loads(served, parse_float=Decimal)
+
+
+def test_the_readme_tables_name_every_route_and_every_error_kind() -> None:
+    from ruleengine.service.app import OPERATIONS
+    from ruleengine.service.openapi import ERROR_KINDS
+
+    readme = (RULES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The decision service") : readme.index("**Who may call.**")]
+    routes = {line.split("|")[1] for line in section.splitlines() if line.startswith("| `")}
+    for op in OPERATIONS:
+        assert any(f"{op.method} {op.path}" in cell for cell in routes), (op.method, op.path)
+    for op in OPERATIONS:
+        row = next(line for line in section.splitlines() if line.startswith("| `") and f"{op.method} {op.path}" in line.split("|")[1])
+        assert f"| {f'`{op.scope}`' if op.scope else '—'} |" in row, (op.path, row)
+    kinds = {line.split("|")[2].strip().strip("`") for line in section.splitlines() if line.startswith("| 4") or line.startswith("| 5")}
+    assert kinds == set(ERROR_KINDS) - {"internal"}
+    for kind, (status, _) in ERROR_KINDS.items():
+        if kind != "internal":
+            assert f"| {status} | `{kind}` |" in section, kind
+    assert "same bytes as `ruleengine evaluate --format json`" not in readme
+
+
 def test_every_example_order_is_decided_as_the_library_decides_it(client: httpx.Client) -> None:
     policy = ruleengine.load_policy()
     for path in sorted(EXAMPLES.glob("*.json")):

@@ -710,7 +710,8 @@ def _app_from_environment() -> Starlette:
         return create_app(config)
     except (PolicyError, ConfigError) as exc:
         # A replacement worker (SIGHUP to the parent) that cannot load the policy: uvicorn keeps the old one.
-        LOG.error("worker %d not started, the policy does not load:\n%s", os.getpid(), exc)
+        what = "the policy does not load" if isinstance(exc, PolicyError) else "its configuration is unusable"
+        LOG.error("worker %d not started, %s:\n%s", os.getpid(), what, exc)
         raise SystemExit(2) from None
 
 
