@@ -3,8 +3,8 @@
 An order that matches ``order.schema.json`` can still be refused (400
 ``facts``) for what a schema cannot say: two lines with the same sku, a claim
 on a sku that is not a line, a claim for more units than the line has, time
-running backwards (``placed_at`` ≤ ``paid_at`` ≤ ``as_of``, ``claim.requested_at`` ≤
-``as_of``). For the requests Schemathesis generates as *valid*, these hooks
+running backwards (the engine's ``CHRONOLOGY``: paid after placed, shipped after paid,
+nothing after ``as_of`` …). For the requests Schemathesis generates as *valid*, these hooks
 make the generated order consistent in exactly those respects, so that its
 ``positive_data_acceptance`` check holds the service to deciding every
 consistent valid order. Invalid (negative) requests are sent as generated.
@@ -13,9 +13,12 @@ consistent valid order. Invalid (negative) requests are sent as generated.
 from __future__ import annotations
 
 import datetime as dt
+import graphlib
 from typing import Any
 
 import schemathesis
+
+from ruleengine.facts import CHRONOLOGY
 
 ORDER_BODIES = {"decide": "order", "explain": "order", "whatIf": "envelope", "caseFile": "envelope", "decideBatch": "list"}
 
@@ -28,6 +31,25 @@ def _instant(value: Any) -> dt.datetime | None:
         return None
 
 
+_INSTANTS = list(graphlib.TopologicalSorter({later: {earlier} for earlier, later, _ in CHRONOLOGY}).static_order())
+"""Every instant the engine orders (ruleengine.facts.CHRONOLOGY), earliest first: a linear extension of its rules."""
+
+
+def _pointer_get(order: dict[str, Any], pointer: str) -> Any:
+    node: Any = order
+    for key in pointer.strip("/").split("/"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _pointer_set(order: dict[str, Any], pointer: str, value: Any) -> None:
+    *parents, last = pointer.strip("/").split("/")
+    node: Any = order
+    for key in parents:
+        node = node[key]
+    node[last] = value
+
+
 def consistent(order: Any) -> None:
     """Make a generated order obey the rules the schema cannot state (in place)."""
     if not isinstance(order, dict) or not isinstance(order.get("items"), list):
@@ -35,20 +57,18 @@ def consistent(order: Any) -> None:
     items = [item for item in order["items"] if isinstance(item, dict)]
     for index, item in enumerate(items):
         item["sku"] = f"SKU-{index}"
-    # Time runs forwards: the three order instants in order, the claim not after the decision instant.
-    keys = [key for key in ("placed_at", "paid_at", "as_of") if _instant(order.get(key)) is not None]
-    ordered = sorted((order[key] for key in keys), key=lambda value: _instant(value) or dt.datetime.min.replace(tzinfo=dt.UTC))
-    for key, value in zip(keys, ordered, strict=True):
-        order[key] = value
+    # Time runs forwards: the instants present, sorted, handed out in an order that obeys every rule.
+    present = [pointer for pointer in _INSTANTS if _instant(_pointer_get(order, pointer)) is not None]
+    values = sorted((_pointer_get(order, pointer) for pointer in present), key=lambda value: _instant(value))  # type: ignore[arg-type, return-value]
+    for pointer, value in zip(present, values, strict=True):
+        _pointer_set(order, pointer, value)
     claim = order.get("claim")
     if isinstance(claim, dict) and items:
         line = items[0]
         claim["sku"] = line["sku"]
-        if isinstance(claim.get("quantity"), int) and isinstance(line.get("quantity"), int):
-            claim["quantity"] = min(claim["quantity"], line["quantity"])
-        as_of, requested = _instant(order.get("as_of")), _instant(claim.get("requested_at"))
-        if as_of is not None and requested is not None and requested > as_of:
-            claim["requested_at"] = order["as_of"]
+        wanted, has = claim.get("quantity"), line.get("quantity")
+        if isinstance(wanted, (int, float)) and isinstance(has, (int, float)):  # a JSON integer may come as 443.0
+            claim["quantity"] = min(wanted, has)
 
 
 @schemathesis.hook

@@ -18,10 +18,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .. import valuetypes as vt
 from ..bundled import bundled_path
 from ..decision import dumps
 from ..documents import read_json
+from ..parameters import NUMERIC, WHOLE
 from ..policy import Policy
 from ..schemas import load_schema
 from ..text import shorten
@@ -274,7 +274,7 @@ _CASE_REQUEST = {
     "additionalProperties": False,
     "properties": {
         "order": _ref("Order"),
-        "name": {"type": "string", "maxLength": 300, "description": "What the case shows (default: the order id)."},
+        "name": {"$ref": "#/components/schemas/OrderText", "maxLength": 300, "description": "What the case shows (default: the order id)."},
         "parameters": _PARAMETER_VALUES,
     },
 }
@@ -511,7 +511,7 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
         "/v1/policy/catalogue": {
             "get": _operation(
                 "policyCatalogue",
-                "Every guarantee, its rules in plain words, its parameters; `words`: the Chinese for decision values",
+                "Every guarantee, its rules in words, its parameters and sources; `words`: the Chinese for decision values",
                 {"200": ok("The catalogue.", _ref("Catalogue")), **_errors(400)},
             )
         },
@@ -666,30 +666,38 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
 
 
 def _parameter_values(policy: Policy) -> dict[str, Any]:
-    """The running policy's parameters as a schema: what a what-if (or a case file) may override, and with what."""
+    """The running policy's parameters as a schema: what a what-if (or a case file) may override, and with what.
+
+    From each parameter's declaration (type, bounds, value set), so an override the policy would refuse is
+    one the schema refuses too.
+    """
     text = {"type": "string", "pattern": load_schema("order.schema.json")["$defs"]["text"]["pattern"]}
-    bound = policy.limits.max_integer
+    limit = Decimal(policy.limits.max_integer)
     properties = {}
     for name, parameter in policy.parameters.items():
-        kind = parameter.type
+        declared = parameter.declaration
+        low, high = declared.bounds
         schema: dict[str, Any]
-        if kind.kind == vt.NUMBER and kind.integer:
-            schema = {"type": "integer", "minimum": -bound, "maximum": bound}
-        elif kind.kind == vt.NUMBER:
-            schema = _document_schemas()["DocumentValue"]["anyOf"][2]
-        elif kind.kind == vt.LIST and kind.elem is not None and kind.elem.kind == vt.TEXT:
-            schema = {"type": "array", "maxItems": policy.limits.max_collection_items, "items": text}
-        elif kind.kind == vt.TEXT:
-            schema = text
-        elif kind.kind == vt.BOOL:
+        if declared.kind in WHOLE:
+            schema = {"type": "integer", "minimum": low if low is not None else -limit, "maximum": high if high is not None else limit}
+        elif declared.kind in NUMERIC:
+            schema = dict(_document_schemas()["DocumentValue"]["anyOf"][2])
+            schema.update((key, bound) for key, bound in (("minimum", low), ("maximum", high)) if bound is not None)
+            if declared.kind == "money":
+                schema["multipleOf"] = Decimal("0.01")
+        elif declared.kind == "timestamp":
+            schema = {"type": "string", "format": "date-time"}
+        elif declared.kind == "boolean":
             schema = {"type": "boolean"}
-        else:  # pragma: no cover - no such parameter type today; the service still checks the value
-            schema = {}
+        elif declared.kind == "list":
+            element = parameter.type.elem
+            items = {"enum": list(element.enum)} if element is not None and element.enum else text
+            schema = {"type": "array", "uniqueItems": True, "maxItems": policy.limits.max_collection_items, "items": items}
+        else:
+            schema = text
         unit = f" ({parameter.unit})" if parameter.unit else ""
-        properties[name] = {
-            **schema,
-            "description": f"{parameter.description}{unit}; the policy's value: {shorten(str(parameter.value), 80)}",
-        }
+        value = shorten(str(parameter.value), 80)
+        properties[name] = {**schema, "description": f"{declared.kind}{unit}: {parameter.description}; the policy's value: {value}"}
     return {
         "type": "object",
         "additionalProperties": False,
