@@ -351,6 +351,16 @@ def test_a_downloaded_case_file_passes_with_ruleengine_test(client: httpx.Client
     assert run.returncode == 1 and "claim.outcome" in run.stdout
 
 
+def test_a_case_file_for_any_order_id_has_a_file_name_every_client_reads(client: httpx.Client) -> None:
+    order = load_example(LAST_MINUTE)
+    order["order_id"] = '订单 "7"\t/..'
+    response = client.post("/v1/cases", content=dumps({"order": order}).encode())
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"____7___...cases.yaml\"; filename*=UTF-8''%E8%AE%A2%E5%8D%95%20%227%22%09%2F...cases.yaml"
+    )
+
+
 def test_the_catalogue_and_examples_are_served(client: httpx.Client) -> None:
     catalogue = client.get("/v1/policy/catalogue").json()
     guarantees = {g["id"]: g for g in catalogue["guarantees"]}

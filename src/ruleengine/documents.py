@@ -176,7 +176,7 @@ def resolve_plain_scalar(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
             value = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
             return None, f"'{text}' is not a number"
-        if not value.is_finite() or abs(value.adjusted()) > 15:
+        if not _usable_decimal(value, limits.max_integer):
             return None, f"number {shorten(text, 30)} is out of range"
         return value, ""
     if _DATE_LIKE.match(text):
@@ -363,11 +363,16 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _decimal(text: str) -> Decimal:
+def _decimal(text: str, limit: int = DEFAULT_LIMITS.max_integer) -> Decimal:
     value = Decimal(text)
-    if not value.is_finite() or abs(value.adjusted()) > 15:
+    if not _usable_decimal(value, limit):
         raise _Refused(f"number {shorten(text, 30)} is out of range", text)
     return value
+
+
+def _usable_decimal(value: Decimal, limit: int) -> bool:
+    """Finite, at most ``limit`` in size (as integers are), and 0 or not finer than 10^-15."""
+    return value.is_finite() and abs(value) <= limit and (value == 0 or value.adjusted() >= -15)
 
 
 def _integer(text: str, limit: int = DEFAULT_LIMITS.max_integer) -> int:
@@ -461,7 +466,7 @@ def _loads(text: str, limits: Limits) -> Any:
     try:
         return json.loads(
             text,
-            parse_float=_decimal,
+            parse_float=lambda s: _decimal(s, limits.max_integer),
             parse_int=lambda s: _integer(s, limits.max_integer),
             parse_constant=_refuse_constant,
             object_pairs_hook=_pairs,

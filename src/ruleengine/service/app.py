@@ -21,6 +21,7 @@ import re
 import signal
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from ..livepolicy import LivePolicy, ReloadResult
 from ..policy import Policy
 from ..report import WORDS, explanation_data
 from ..schemas import did_you_mean
+from ..text import shorten
 from .config import ServerConfig
 from .metrics import UNMATCHED, Metrics
 from .openapi import example_orders, openapi_bytes
@@ -286,11 +288,12 @@ class RequestContext:
         method = scope["method"]
         label, operation, allowed = self.routes.find(method, scope["path"])
         status = 0
+        started = False
         held: Message | None = None
         text: list[bytes] = []
 
         async def reply(message: Message) -> None:
-            nonlocal status, held
+            nonlocal status, started, held
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_headers = MutableHeaders(scope=message)
@@ -299,12 +302,14 @@ class RequestContext:
                     return
                 response_headers["x-request-id"] = request_id
                 await send(message)
+                started = True
             elif held is not None:
                 text.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     kept = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
                     message_text = b"".join(text).decode("utf-8", "replace").strip()[:500] or "error"
                     await _send_error(send, status, _STATUS_ERRORS.get(status, "internal"), message_text, request_id, kept)
+                    started = True
             else:
                 await send(message)
 
@@ -318,7 +323,7 @@ class RequestContext:
             await _send_error(send, status, refusal.error, refusal.message, request_id, extra)
         except Exception:
             LOG.exception("internal error on %s %s", method, label)
-            if status == 0:
+            if not started:
                 status = 500
                 await _send_error(send, 500, "internal", "internal error; see the server log", request_id, [])
         finally:
@@ -420,12 +425,13 @@ async def _body(request: Request, limit: int, seconds: float) -> bytes:
 
 
 def _flag(request: Request, name: str) -> bool:
+    """A boolean query parameter, spelled as OpenAPI clients spell it: true or false."""
     value = request.query_params.get(name)
-    if value is None or value.lower() in ("0", "false", "no"):
+    if value is None or value == "false":
         return False
-    if value.lower() in ("", "1", "true", "yes"):
+    if value == "true":
         return True
-    raise BadRequest(400, "query", f"?{name}= must be true or false, not {value!r}")
+    raise BadRequest(400, "query", f"?{name}= must be true or false, not {shorten(value, 40)!r}")
 
 
 def _read_order(body: bytes, request: Request, policy: Policy) -> Any:
@@ -576,12 +582,19 @@ async def case_file(service: Service, request: Request) -> Response:
         policy = (await anyio.to_thread.run_sync(service.live.with_parameters, parameters))[1]
     decision = policy.evaluate(envelope["order"]).to_dict()
     text = case_file_text(name or f"order {decision['order_id']}", envelope["order"], decision, parameters)
-    filename = f"{decision['order_id']}.cases.yaml"
     return Response(
         text.encode("utf-8"),
         media_type="application/yaml; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
+        headers={"content-disposition": _attachment(f"{decision['order_id']}.cases.yaml")},
     )
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for any file name: plain ASCII for every client, the exact name as RFC 6266's filename*."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    if plain == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
 
 
 async def policy_status(service: Service, request: Request) -> Response:
