@@ -16,8 +16,9 @@ The pipeline, each step refusing what the next would trust:
    the engine's functions — compiled once into a code object.
 
 The compiled code never sees Python builtins, attributes or methods of any
-object; only what step 5 wrote. That is what makes it both safe and fast
-(simpleeval's own safety measures re-check on every call; this checks once).
+object; only what step 5 wrote. That is what makes it both safe and fast: an
+interpreter's safety measures (simpleeval's, say) re-check on every call; this
+checks once, and the same code runs whether an evaluation is traced or not.
 """
 
 from __future__ import annotations
@@ -1115,3 +1116,40 @@ def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: 
     exec(code, namespace)
     fn: Callable[..., Any] = namespace["rule"]
     return fn
+
+
+def build_probe(
+    probes: list[tuple[str, ast.expr | None, Any]], absent: Any, *, env: Environment, globals_: dict[str, Any], name: str
+) -> Callable[..., dict[str, Any]]:
+    """``probe(F, I, D)``: the value of each probe tree by name (``absent`` where reading it fails), then the constants.
+
+    Generators in a probe are not charged to the evaluation's budget: what an explanation shows must not
+    change what the evaluation decides.
+    """
+    statements: list[ast.stmt] = [ast.Assign([ast.Name(id="_p_v", ctx=ast.Store())], ast.Dict([], []))]
+    constants: dict[str, Any] = {}
+    for key, tree, constant in probes:
+        if tree is None:
+            constants[key] = constant
+            continue
+        target = ast.Subscript(ast.Name(id="_p_v", ctx=ast.Load()), ast.Constant(key), ast.Store())
+        fallback = ast.Assign([target], ast.Name(id="_p_absent", ctx=ast.Load()))
+        handler = ast.ExceptHandler(ast.Name(id="_p_Exception", ctx=ast.Load()), None, [fallback])
+        statements.append(ast.Try(body=[ast.Assign([target], tree)], handlers=[handler], orelse=[], finalbody=[]))
+    statements.append(ast.Return(ast.Name(id="_p_v", ctx=ast.Load())))
+    free = {**globals_, "_fn_counted": _uncounted, "_p_absent": absent, "_p_Exception": Exception}
+    read = build_function(statements, env, free, name)
+    if not constants:
+        return read
+
+    def probe(facts: Any, item: Any, decision: Any) -> dict[str, Any]:
+        values: dict[str, Any] = read(facts, item, decision)
+        values.update(constants)
+        return values
+
+    return probe
+
+
+def _uncounted(decision: Any, iterable: Any) -> Any:
+    """``counted`` without the charge: for reading values an explanation shows."""
+    return iterable

@@ -168,7 +168,7 @@ def constraints(node: Condition, env: Environment) -> dict[str, Domain]:
     """Allowed values per enum fact that the condition requires (through ``all`` groups and ``and``)."""
     if isinstance(node, Leaf):
         out: dict[str, Domain] = {}
-        for path, values in _leaf_constraints(node.compiled.py, env):
+        for path, values in leaf_constraints(node.compiled.py, env):
             out[path] = _meet(out.get(path), values)
         return out
     assert isinstance(node, Group)
@@ -189,7 +189,8 @@ def _meet(a: Domain, b: Domain) -> Domain:
     return a & b
 
 
-def _leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, frozenset[str]]]:
+def leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, frozenset[str]]]:
+    """The enum facts one leaf pins down, and the values it allows them (``claim.type == 'x'`` → claim.type, {x})."""
     parts = py.values if isinstance(py, ast.BoolOp) and isinstance(py.op, ast.And) else [py]
     for part in parts:
         if not (isinstance(part, ast.Compare) and len(part.ops) == 1):

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import valuetypes as t
-from .conditions import Condition, Group, Leaf
+from .conditions import ABSENT_VALUE, Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
 from .expressions import (
@@ -32,6 +32,7 @@ from .expressions import (
     Environment,
     ExpressionProblem,
     build_function,
+    build_probe,
     compile_definition,
     compile_expression,
     parse,
@@ -39,7 +40,6 @@ from .expressions import (
 )
 from .facts import build_converter
 from .functions import SIGNATURES, make_calendar
-from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
@@ -125,7 +125,6 @@ class _Loader:
     docs: list[Document] = field(default_factory=list)
     bad: dict[str, list[str]] = field(default_factory=dict)
     """Document name → JSON pointers with schema errors; entries under them are not compiled."""
-    interpreter: Interpreter | None = None
     broken_names: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
     broken_sources: set[str] = field(default_factory=set)
@@ -159,7 +158,6 @@ class _Loader:
         env.broken |= self.broken_names
         zone = manifest.get("timezone", "Asia/Shanghai")
         globals_ = runtime_globals(make_calendar(zone))
-        self.interpreter = Interpreter(env, globals_)
         self.definitions(env)
         stages = tuple(manifest.get("stages", ()))
         rules = self.rules(env, globals_, stages)
@@ -624,8 +622,10 @@ class _Loader:
                 return None
             line, col = doc.locate_in_text(text_pointer, 0)
             label = "" if isinstance(spec, str) or "label" not in spec else self.words(doc, pointer + "/label", "label")
-            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), interpreter=self.interpreter)
-            leaf.build = functools.partial(build_function, compiled.py, env, globals_, f"rule {rule_id} {pointer}")
+            name = f"rule {rule_id} {pointer}"
+            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), env=env)
+            leaf.build = functools.partial(build_function, compiled.py, env, globals_, name)
+            leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=f"{name} values")
             return leaf
         op = next(k for k in ("all", "any", "not") if k in spec)
         raw = spec[op] if op != "not" else [spec[op]]
