@@ -70,10 +70,11 @@ def test_a_decision_is_a_line_of_evaluate_batch_and_the_json_format_indented(cli
     served = client.post("/v1/decisions", content=_body(LAST_MINUTE)).text
     orders = tmp_path / "orders.jsonl"
     orders.write_text(dumps(load_example(LAST_MINUTE)) + "\n", encoding="utf-8")
-    batch = subprocess.run([sys.executable, "-m", "ruleengine.cli", "evaluate", "--batch", str(orders)], capture_output=True, text=True)
+    command = [sys.executable, "-m", "ruleengine.cli", "evaluate", "--batch", str(orders), "--rules", str(RETURNS)]
+    batch = subprocess.run(command, capture_output=True, text=True)
     assert batch.stdout == served + "\n"
     pretty = subprocess.run(
-        [sys.executable, "-m", "ruleengine.cli", "evaluate", str(EXAMPLES / LAST_MINUTE), "--format", "json"],
+        [sys.executable, "-m", "ruleengine.cli", "evaluate", str(EXAMPLES / LAST_MINUTE), "--format", "json", "--rules", str(RETURNS)],
         capture_output=True,
         text=True,
     )
