@@ -35,8 +35,8 @@ class Leaf:
     pointer: str
     label: str
     location: tuple[str, int, int]
-    build: Callable[[], Callable[..., Any]] | None = field(repr=False, default=None)
-    """Compiles the leaf on its own when first needed (to locate a failure); the fast path uses the rule's function."""
+    code_line: int = 0
+    """The line its expression has in compiled code (``expressions.number_lines``): a failure's traceback names it."""
     env: Environment | None = field(repr=False, default=None)
     build_probe: Callable[[list[tuple[str, ast.expr | None, Any]]], Callable[..., dict[str, Any]]] | None = field(
         repr=False, default=None
@@ -46,11 +46,6 @@ class Leaf:
     @property
     def text(self) -> str:
         return self.compiled.text
-
-    @functools.cached_property
-    def fn(self) -> Callable[..., Any]:
-        assert self.build is not None
-        return self.build()
 
     @functools.cached_property
     def probes(self) -> list[tuple[str, ast.expr | None, Any]]:

@@ -28,7 +28,6 @@ from .events import Event, Listener, TraceBuilder, plain
 from .facts import Prepared
 from .functions import BudgetExceeded, round_money
 from .schemas import load_schema
-from .templates import render
 from .text import shorten
 
 if TYPE_CHECKING:
@@ -167,17 +166,20 @@ def charge(budget: Budget, rule: Rule, steps: int) -> None:
 
 
 def locate_failure(rule: Rule, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
-    """Find the leaf of the condition that failed (the compiled condition does not know) and report it."""
+    """The condition of the rule that failed, from the line its expression has in the compiled code (see
+    ``expressions.number_lines``): the innermost line of generated code the exception passed through."""
+    line = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    code = "budget" if isinstance(exc, BudgetExceeded) else "evaluation"
     for leaf in leaves(rule.when):
-        try:
-            leaf.fn(facts, item, decision)
-        except KeyError:
-            continue
-        except Exception as inner:
-            file, line, column = leaf.location
-            code = "budget" if isinstance(inner, BudgetExceeded) else "evaluation"
-            return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column, code=code)
-    return EvaluationError(rule.id, _describe(exc), *_loc(rule), code="budget" if isinstance(exc, BudgetExceeded) else "evaluation")
+        if leaf.code_line == line:
+            file, at_line, column = leaf.location
+            return EvaluationError(rule.id, f"{_describe(exc)} in '{shorten(leaf.text, 80)}'", file, at_line, column, code=code)
+    return EvaluationError(rule.id, _describe(exc), *_loc(rule), code=code)
 
 
 def action_failure(rule: Rule, action: Action, exc: Exception) -> EvaluationError:
@@ -245,17 +247,6 @@ def conflict(rule: Rule, action: Action, value: Any, prev_rule: Rule, prev_value
         loc.column,
         code="conflict",
     )
-
-
-def reason(policy: Policy, rule: Rule, action: Action, facts: Any, item: Any, decision: dict[str, Any]) -> str:
-    """Render a reason in both languages and add it to the claim."""
-    assert action.message is not None
-    zone = policy.zone
-    zh = render(action.message[0], facts, item, decision, zone, "zh")
-    en = render(action.message[1], facts, item, decision, zone, "en")
-    value = f"{zh} / {en}"
-    claim_of(rule, action, decision)["reasons"].append({"rule": rule.id, "message": value})
-    return value
 
 
 def _loc(rule: Rule) -> tuple[str, int, int]:

@@ -514,7 +514,7 @@ class _Writer:
     def set(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
         ftype = field_type(self.policy, action.target)
         template, value = _SET, self.value(action)
-        if action.value is not None and action.value.fn is None:
+        if action.value is not None and action.value.compiled is None:
             # A literal is checked now; if the field refuses it, the rule fails when it runs, as before.
             with contextlib.suppress(EvaluationError):
                 template, value = _SET_CHECKED, self.literal(checked(rule, action, action.value.literal, ftype))
@@ -575,8 +575,7 @@ class _Writer:
         value = action.value
         if value is None:
             return ast.Constant(None)
-        if value.fn is not None:
-            assert value.compiled is not None
+        if value.compiled is not None:
             return self.checked(value.compiled)
         return self.literal(value.literal)
 

@@ -31,10 +31,10 @@ from .expressions import (
     Definition,
     Environment,
     ExpressionProblem,
-    build_function,
     build_probe,
     compile_definition,
     compile_expression,
+    number_lines,
     parse,
     runtime_globals,
 )
@@ -131,6 +131,8 @@ class _Loader:
     contents: dict[Path, bytes] = field(default_factory=dict)
     sources: dict[str, bytes] | None = None
     """The policy's files by relative path, instead of reading the folder (a what-if of a loaded policy)."""
+    leaves: int = 0
+    """Conditions compiled so far: each gets its own line number in compiled code."""
     word_values: dict[str, tuple[Any, str]] = field(default_factory=dict)
     """Parameter values and kinds by name, for ``{params.NAME}`` in titles, labels and descriptions."""
     rule_words: list[Words] = field(default_factory=list)
@@ -622,10 +624,11 @@ class _Loader:
                 return None
             line, col = doc.locate_in_text(text_pointer, 0)
             label = "" if isinstance(spec, str) or "label" not in spec else self.words(doc, pointer + "/label", "label")
-            name = f"rule {rule_id} {pointer}"
-            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), env=env)
-            leaf.build = functools.partial(build_function, compiled.py, env, globals_, name)
-            leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=f"{name} values")
+            self.leaves += 1
+            number_lines(compiled.py, self.leaves + 1)
+            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), self.leaves + 1, env=env)
+            probe_name = f"rule {rule_id} {pointer}"
+            leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=probe_name)
             return leaf
         op = next(k for k in ("all", "any", "not") if k in spec)
         raw = spec[op] if op != "not" else [spec[op]]
@@ -744,7 +747,7 @@ class _Loader:
                 pointer,
             )
             return None
-        return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} {name}"), location=loc)
+        return ValueExpr(compiled=compiled, location=loc)
 
     def money_value(
         self, doc: Document, pointer: str, raw: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
@@ -757,7 +760,7 @@ class _Loader:
         except ExpressionProblem as exc:
             self.expression_error(doc, pointer, exc)
             return None
-        return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} amount"), location=loc)
+        return ValueExpr(compiled=compiled, location=loc)
 
     def template(
         self, doc: Document, pointer: str, text: str, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
@@ -777,7 +780,7 @@ class _Loader:
             except ExpressionProblem as exc:
                 self.expression_error(doc, pointer, exc, base=offset)
                 continue
-            parts.append(Placeholder(compiled, offset, build_function(compiled.py, env, globals_, f"rule {rule_id} message")))
+            parts.append(Placeholder(compiled, offset))
         return parts
 
     def check_versions(self, rules: list[Rule]) -> None:

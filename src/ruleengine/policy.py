@@ -97,11 +97,7 @@ class ValueExpr:
 
     literal: Any = None
     compiled: Compiled | None = None
-    fn: Callable[..., Any] | None = None
     location: Location | None = None
-
-    def __call__(self, facts: Any, item: Any, decision: Any) -> Any:
-        return self.fn(facts, item, decision) if self.fn is not None else self.literal
 
 
 @dataclass(eq=False)
