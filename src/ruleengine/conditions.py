@@ -63,6 +63,15 @@ class Leaf:
         return out
 
     @functools.cached_property
+    def trace_head(self) -> dict[str, Any]:
+        """What a trace says of this node whatever the order: where it is, its label, its expression."""
+        head: dict[str, Any] = {"at": self.pointer}
+        if self.label:
+            head["label"] = self.label
+        head["expr"] = self.text
+        return head
+
+    @functools.cached_property
     def probe(self) -> Callable[..., dict[str, Any]]:
         """``probe(F, I, D)``: the values the leaf read, by name, for an explanation; an absent one is ABSENT_VALUE.
 
@@ -78,6 +87,15 @@ class Group:
     children: list[Condition]
     pointer: str
     label: str
+
+    @functools.cached_property
+    def trace_head(self) -> dict[str, Any]:
+        """What a trace says of this node whatever the order: where it is, its label, its operator."""
+        head: dict[str, Any] = {"at": self.pointer}
+        if self.label:
+            head["label"] = self.label
+        head["op"] = self.op
+        return head
 
 
 Condition = Leaf | Group
