@@ -20,13 +20,13 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import valuetypes as t
 from .conditions import leaves
 from .decision import Decision
 from .errors import EvaluationError
 from .events import Event, Listener, TraceBuilder, plain
 from .facts import Prepared
-from .functions import BudgetExceeded, round_money
+from .lang import types as t
+from .lang.functions import BudgetExceeded, round_money
 from .schemas import load_schema
 from .text import shorten
 
@@ -256,7 +256,7 @@ def _loc(rule: Rule) -> tuple[str, int, int]:
 def _describe(exc: BaseException) -> str:
     from decimal import DecimalException
 
-    from .functions import ExpressionFailure
+    from .lang.functions import ExpressionFailure
 
     if isinstance(exc, ExpressionFailure):
         return str(exc)

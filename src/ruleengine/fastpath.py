@@ -53,10 +53,11 @@ from .evaluation import (
     start,
 )
 from .events import ActionApplied, Listener, RuleVisited, plain
-from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, Compiled, Environment, dotted_path, runtime_globals
-from .functions import make_calendar
+from .lang.codegen import BUDGET_KEY, runtime_globals
+from .lang.functions import make_calendar
+from .lang.ir import DECISION, FACTS, ITEM, Compiled, Const, Engine, Environment, const_id, dotted_path
+from .lang.templates import formatter, in_other_language
 from .lint import leaf_constraints
-from .templates import formatter, in_other_language
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -313,7 +314,7 @@ class _Writer:
         func = ast.FunctionDef(name="decide", args=args, body=body, decorator_list=[], returns=None)
         _locate(func, self.located)
         for index, constant in enumerate(self.policy.environment.constants):
-            self.namespace[f"_k{index}"] = constant
+            self.namespace[const_id(index)] = constant
         sites = self.sites
 
         def fail(site: int, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
@@ -633,10 +634,8 @@ def _known_type(node: Condition, claim_type: str, env: Environment) -> Condition
         if not (isinstance(py, ast.Compare) and len(py.ops) == 1 and type(py.ops[0]) in _TESTS and dotted_path(py.left) == "claim.type"):
             return node
         right = py.comparators[0]
-        if isinstance(right, ast.Constant):
+        if isinstance(right, (ast.Constant, Const)):
             literal = right.value
-        elif isinstance(right, ast.Name) and right.id.startswith("_k"):
-            literal = env.constants[int(right.id[2:])]
         else:
             return node
         value = _TESTS[type(py.ops[0])](claim_type, literal)
@@ -698,7 +697,7 @@ def _reads_claim_first(py: ast.expr) -> bool:
             node = node.operand
         elif isinstance(node, ast.IfExp):
             node = node.test
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("_fn_") and node.args:
+        elif isinstance(node, ast.Call) and isinstance(node.func, Engine) and node.args:
             node = node.args[0]
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             base = node.value

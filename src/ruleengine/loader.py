@@ -22,24 +22,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import valuetypes as t
 from .conditions import ABSENT_VALUE, Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
-from .expressions import (
-    SUPPRESSED,
-    Definition,
-    Environment,
-    ExpressionProblem,
-    build_probe,
-    compile_definition,
-    compile_expression,
-    number_lines,
-    parse,
-    runtime_globals,
-)
 from .facts import build_converter
-from .functions import SIGNATURES, make_calendar
+from .lang import types as t
+from .lang.check import compile_definition, compile_expression
+from .lang.codegen import build_probe, number_lines, runtime_globals
+from .lang.functions import SIGNATURES, make_calendar
+from .lang.ir import SUPPRESSED, Definition, Environment, ExpressionProblem
+from .lang.parse import parse
+from .lang.templates import Placeholder, split
+from .lang.words import Words, render
 from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
@@ -47,8 +41,6 @@ from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source,
 from .policyfolder import choose
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
-from .templates import Placeholder, split
-from .words import Words, render
 
 
 class _OverrideRefused(Exception):

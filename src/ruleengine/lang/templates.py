@@ -14,8 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import valuetypes as t
-from .expressions import Compiled, ExpressionProblem
+from . import types as t
+from .ir import Compiled, ExpressionProblem
 
 
 @dataclass
