@@ -140,7 +140,8 @@ def phase_split(policy: ruleengine.Policy, orders: list[dict[str, Any]], trusted
     # The skeleton: the same rules, versions, scopes, lines, groups and budget with every condition
     # the constant False, so no action, expression or reason runs (the fast path compiles this policy anew).
     false = Leaf(Compiled("False", ast.Constant(False), t.scalar(t.BOOL), False), "", "", ("", 1, 1))
-    never = dataclasses.replace(policy, rules=tuple(dataclasses.replace(rule, when=false) for rule in policy.rules))
+    fields = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)}
+    never = type(policy)._build(**{**fields, "rules": tuple(dataclasses.replace(rule, when=false) for rule in policy.rules)})
     it = iter(prepared * 3)
     skeleton = clock(lambda _o: run_rules(never, next(it)))
     rows = [("evaluate, as called", total)]
