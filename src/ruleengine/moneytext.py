@@ -27,12 +27,26 @@ CENT = Decimal("0.01")
 MONEY_NUMBER = "money_number"
 """The code of the problem "a JSON number where money belongs"."""
 
-Reader = Callable[[Any, str, list[FactsProblem]], None]
+Where = tuple[Any, ...]
+"""Where a value is, as nested (parent, key) pairs: a JSON pointer is only written out for a problem."""
+Reader = Callable[[Any, Where, list[FactsProblem]], None]
+
+_KNOWN: dict[str, Decimal] = {}
+"""Amounts already read, by their text: prices repeat, and a Decimal is immutable, so one may be shared."""
+_KNOWN_MAX = 4096
 
 
 def amount(text: str) -> Decimal | None:
     """The exact amount a wire string stands for, or None when the order schema's pattern refuses it."""
-    return Decimal(text) if ORDER_MONEY.match(text) else None
+    value = _KNOWN.get(text)
+    if value is None:
+        if not ORDER_MONEY.match(text):
+            return None
+        value = Decimal(text)
+        if len(_KNOWN) >= _KNOWN_MAX:
+            _KNOWN.clear()
+        _KNOWN[text] = value
+    return value
 
 
 def amount_words() -> str:
@@ -56,8 +70,16 @@ def read_order_money(order: Any) -> list[FactsProblem]:
     Not idempotent — the Decimals it leaves look like JSON numbers — so it runs once, where a document is read.
     """
     problems: list[FactsProblem] = []
-    _order_reader()(order, "", problems)
+    _order_reader()(order, (), problems)
     return problems
+
+
+def _pointer(path: Where) -> str:
+    parts: list[str] = []
+    while path:
+        path, key = path
+        parts.append(str(key).replace("~", "~0").replace("/", "~1"))
+    return "".join("/" + part for part in reversed(parts))
 
 
 @functools.cache
@@ -87,28 +109,31 @@ def _object_reader(typ: t.Type) -> Reader | None:
     if not money and not nested:
         return None
 
-    def read(node: Any, pointer: str, problems: list[FactsProblem]) -> None:
+    def read(node: Any, path: Where, problems: list[FactsProblem]) -> None:
         if type(node) is not dict:
             return  # not an object: validation says so
         for key in money:
-            if key in node:
-                value = node[key]
-                if type(value) is str:
-                    if ORDER_MONEY.match(value):
-                        node[key] = Decimal(value)
-                elif type(value) in (int, Decimal):
-                    problems.append(FactsProblem(f"{pointer}/{key}", number_message(value), MONEY_NUMBER))
+            value = node.get(key)
+            if value is None:
+                continue
+            if type(value) is str:
+                number = amount(value)
+                if number is not None:
+                    node[key] = number
+            elif type(value) in (int, Decimal):
+                problems.append(FactsProblem(_pointer((path, key)), number_message(value), MONEY_NUMBER))
         for key, inner in nested:
-            if key in node:
-                inner(node[key], f"{pointer}/{key}", problems)
+            value = node.get(key)
+            if value is not None:
+                inner(value, (path, key), problems)
 
     return read
 
 
 def _each(reader: Reader) -> Reader:
-    def read(node: Any, pointer: str, problems: list[FactsProblem]) -> None:
+    def read(node: Any, path: Where, problems: list[FactsProblem]) -> None:
         if type(node) is list:
             for index, item in enumerate(node):
-                reader(item, f"{pointer}/{index}", problems)
+                reader(item, (path, index), problems)
 
     return read
