@@ -150,6 +150,8 @@ def test_the_parameters_a_what_if_may_change_are_the_policys(spec: dict[str, Any
     assert set(values["properties"]) == set(policy.parameters) and values["additionalProperties"] is False
     assert values["properties"]["seven_day_window_days"]["type"] == "integer"
     assert values["properties"]["seven_day_return_conditions"]["type"] == "array"
+    money = [name for name, parameter in policy.parameters.items() if parameter.declaration.kind == "money"]
+    assert money and all(values["properties"][name]["$ref"] == "#/components/schemas/OrderMoney" for name in money)
 
 
 def test_with_tokens_the_document_declares_each_operations_scope(tmp_path: Path) -> None:

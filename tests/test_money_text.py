@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 import ruleengine
+from ruleengine.cases import case_file_text, load_cases, run_case
 from ruleengine.facts import read_facts
 from ruleengine.moneytext import read_order_money
 from ruleengine.schemas import load_schema, python_form, python_schema
@@ -263,15 +265,17 @@ def test_read_facts_gives_decimal_amounts(policy: ruleengine.Policy) -> None:
     )
 
 
-def test_evaluate_takes_decimals_integers_and_the_wire_strings_alike(policy: ruleengine.Policy) -> None:
+def test_evaluate_takes_decimals_integers_and_the_wire_strings_alike(returns_policy: ruleengine.Policy) -> None:
     as_read = load_example("multi-line-partial-return.json")
     as_text = json.loads((EXAMPLES / "multi-line-partial-return.json").read_text(encoding="utf-8"))  # amounts still strings
     as_integers = load_example("multi-line-partial-return.json")
-    as_integers["items"][0]["paid_amount"] = 100  # 100.00 as an int
-    decisions = [policy.evaluate(facts).to_json() for facts in (as_read, as_text, as_integers)]
-    assert decisions[0] == decisions[1] == decisions[2]
-    assert '"refund_amount":"33.33"' in decisions[0]
-    assert policy.evaluate(as_text).claim["refund_amount"] == Decimal("33.33")  # type: ignore[index]
+    as_integers["items"][0]["paid_amount"] = int(as_read["items"][0]["paid_amount"])  # 100.00 as an int
+    assert as_integers["items"][0]["paid_amount"] == as_read["items"][0]["paid_amount"]
+    decisions = [returns_policy.evaluate(facts) for facts in (as_read, as_text, as_integers)]
+    assert decisions[0].to_json() == decisions[1].to_json() == decisions[2].to_json()
+    claim = decisions[1].claim
+    assert claim is not None and isinstance(claim["refund_amount"], Decimal)
+    assert f'"refund_amount":"{claim["refund_amount"]:f}"' in decisions[1].to_json()
     assert isinstance(as_text["payment"]["amount"], str)  # the caller's data is not changed
 
 
@@ -327,13 +331,13 @@ def _diff(before: Any, after: Any, pointer: str = "") -> Iterator[str]:
         yield pointer
 
 
-def test_decision_to_dict_gives_decimal_and_to_json_writes_strings(policy: ruleengine.Policy) -> None:
-    decision = policy.evaluate(load_example("multi-line-partial-return.json"), explain=True)
+def test_decision_to_dict_gives_decimal_and_to_json_writes_strings(returns_policy: ruleengine.Policy) -> None:
+    decision = returns_policy.evaluate(load_example("multi-line-partial-return.json"), explain=True)
     claim = decision.claim
-    assert claim is not None and claim["refund_amount"] == Decimal("33.33") and isinstance(claim["refund_amount"], Decimal)
-    assert decision.to_dict()["claim"]["refund_amount"] == Decimal("33.33")
+    assert claim is not None and isinstance(claim["refund_amount"], Decimal) and claim["refund_amount"] % 1  # a fraction
+    assert decision.to_dict()["claim"]["refund_amount"] == claim["refund_amount"]
     text = decision.to_json()
-    assert '"refund_amount":"33.33"' in text and '"compensation_amount":"0.00"' in text
+    assert f'"refund_amount":"{claim["refund_amount"]:f}"' in text and '"compensation_amount":"0.00"' in text
 
     def numbers(value: Any) -> Iterator[Any]:
         if isinstance(value, dict):
@@ -346,3 +350,41 @@ def test_decision_to_dict_gives_decimal_and_to_json_writes_strings(policy: rulee
             yield value
 
     assert all(isinstance(n, int) for n in numbers(json.loads(text)))  # trace included: no fraction is a JSON number
+
+
+def test_a_case_file_compares_an_amount_written_as_a_number_or_as_the_decision_writes_it(
+    returns_policy: ruleengine.Policy, tmp_path: Path
+) -> None:
+    refund = returns_policy.evaluate(load_example("multi-line-partial-return.json")).claim["refund_amount"]  # type: ignore[index]
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    example = EXAMPLES / "multi-line-partial-return.json"
+    (cases / "money.yaml").write_text(
+        "cases:\n"
+        f"  - {{name: number, example: {example}, expect: {{claim.refund_amount: {refund:f}}}}}\n"
+        f"  - {{name: text, example: {example}, expect: {{claim.refund_amount: '{refund:f}'}}}}\n"
+        f"  - {{name: other, example: {example}, expect: {{claim.refund_amount: '{refund + 1:f}'}}}}\n",
+        encoding="utf-8",
+    )
+    results = [run_case(case, returns_policy) for case in load_cases(cases / "money.yaml")]
+    assert [result.status for result in results] == ["passed", "passed", "failed"]
+    (cases / "bad.yaml").write_text(
+        f"cases:\n  - {{name: third decimal, example: {example}, expect: {{claim.refund_amount: '1.005'}}}}\n", encoding="utf-8"
+    )
+    with pytest.raises(ruleengine.PolicyError) as refused:
+        load_cases(cases / "bad.yaml")
+    assert "not an amount" in str(refused.value)
+
+
+def test_a_pinned_case_file_writes_a_shared_amount_twice_never_as_an_anchor(returns_policy: ruleengine.Policy, tmp_path: Path) -> None:
+    """read_facts may hand out one Decimal for two equal amounts (it remembers amounts): YAML must not alias them."""
+    facts = read_facts(EXAMPLES / "multi-line-partial-return.json")
+    shared = facts["items"][0]["paid_amount"]
+    facts["items"][1]["paid_amount"] = shared
+    facts["items"][1]["unit_price"] = shared
+    facts["payment"]["amount"] = sum((item["paid_amount"] for item in facts["items"]), facts["shipping"]["fee"])
+    text = case_file_text("shared", facts, returns_policy.evaluate(facts).to_dict())
+    assert "&id" not in text and "*id" not in text
+    (tmp_path / "pinned.yaml").write_text(text, encoding="utf-8")
+    (case,) = load_cases(tmp_path / "pinned.yaml")
+    assert run_case(case, returns_policy).status == "passed"

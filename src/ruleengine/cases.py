@@ -678,7 +678,13 @@ def case_file_text(name: str, facts: dict[str, Any], decision: dict[str, Any], p
 
 
 class _CaseDumper(yaml.SafeDumper):
-    """Money as exact plain numbers (``259.00``), read back by the strict reader as the same Decimal."""
+    """Money as exact plain numbers (``259.00``), read back by the strict reader as the same Decimal.
+
+    A value met twice (one Decimal shared by two amounts) is written twice: the reader refuses anchors.
+    """
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
