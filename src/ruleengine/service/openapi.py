@@ -630,7 +630,8 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
             "description": (
                 "Consumer-guarantee decisions over order facts. Bodies are the engine's own JSON Schemas. Request bodies are "
                 "application/json or application/yaml (UTF-8, no Content-Encoding). Every response carries X-Request-ID (the "
-                "client's, or a new one); every error is JSON with `error`, `message` and `request_id`."
+                "client's, or a new one); every error is JSON with `error`, `message` and `request_id`. Amounts of money are "
+                'decimal strings ("199.00"), never JSON numbers: a binary float cannot hold 0.07 or 33.33.'
             ),
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
