@@ -22,9 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import valuetypes as t
 from .documents import DocumentError, check_shape, read_json, read_yaml
 from .errors import FactsError, FactsProblem
+from .lang import types as t
 from .moneytext import amount, amount_words, read_order_money
 from .schemas import parse_timestamp, validator
 from .text import shorten

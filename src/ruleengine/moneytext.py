@@ -15,8 +15,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from . import valuetypes as t
 from .errors import FactsProblem
+from .lang import types as t
 from .schemas import load_schema, number_text_words
 
 _MONEY = load_schema("order.schema.json")["$defs"]["money"]

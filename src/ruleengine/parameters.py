@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from . import valuetypes as t
+from .lang import types as t
 from .moneytext import amount, amount_words
 from .schemas import did_you_mean, parse_timestamp
 from .text import shorten
