@@ -35,9 +35,8 @@ def returns_policy() -> ruleengine.Policy:
 
 
 def load_example(name: str) -> dict[str, Any]:
-    """An example order as plain data (Decimal numbers), ready to modify."""
-    with open(EXAMPLES / name, encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle, parse_float=Decimal)
+    """An example order as ``read_facts`` reads it (money as Decimal), ready to modify."""
+    data: dict[str, Any] = ruleengine.read_facts(EXAMPLES / name)
     return data
 
 

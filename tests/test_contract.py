@@ -25,12 +25,13 @@ import httpx
 import pytest
 import referencing
 import referencing.jsonschema
-from conftest import EXAMPLES, load_example
+from conftest import EXAMPLES
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from server_support import Server, running_server
 
 import ruleengine
+from ruleengine.decision import dumps
 from ruleengine.schemas import format_checker, load_schema
 
 CONTRACT = Path(__file__).parent / "contract"
@@ -99,7 +100,10 @@ def _mutations(order: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for path, value in [
         (("items", 0, "quantity"), 0),
         (("claim", "type"), "no_reason_retrun"),
-        (("payment", "amount"), Decimal("1.005")),
+        (("payment", "amount"), "1.005"),
+        (("payment", "amount"), Decimal("387.00")),  # a JSON number where money belongs
+        (("shipping", "fee"), "-1.00"),
+        (("items", 0, "paid_amount"), "1000000000.01"),
         (("order_id",), "A\u202eB"),
         (("unknown_key",), 1),
     ]:
@@ -122,11 +126,13 @@ def test_the_published_order_and_decision_schemas_judge_as_the_engine_does(serve
     decision_served = _validator(spec, "Decision")
     policy = ruleengine.load_policy()
     for path in sorted(EXAMPLES.glob("*.json")):
-        order = load_example(path.name)
+        order = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)  # as it is on the wire: amounts are text
         assert order_served.is_valid(order) and order_file.is_valid(order), path.name
         decision_served.validate(json.loads(policy.evaluate(order, explain=True).to_json(), parse_float=Decimal))
         for changed in _mutations(order):
             assert order_served.is_valid(changed) is order_file.is_valid(changed) is False, (path.name, changed)
+            with pytest.raises(ruleengine.FactsError):  # and the engine, reading the same JSON, refuses it too
+                policy.evaluate(dumps(changed, decimal_numbers=True))
 
 
 def test_the_examples_the_document_offers_are_decided(spec: dict[str, Any], server: Server) -> None:
@@ -144,6 +150,8 @@ def test_the_parameters_a_what_if_may_change_are_the_policys(spec: dict[str, Any
     assert set(values["properties"]) == set(policy.parameters) and values["additionalProperties"] is False
     assert values["properties"]["seven_day_window_days"]["type"] == "integer"
     assert values["properties"]["seven_day_return_conditions"]["type"] == "array"
+    money = [name for name, parameter in policy.parameters.items() if parameter.declaration.kind == "money"]
+    assert money and all(values["properties"][name]["$ref"] == "#/components/schemas/OrderMoney" for name in money)
 
 
 def test_with_tokens_the_document_declares_each_operations_scope(tmp_path: Path) -> None:

@@ -145,9 +145,15 @@ def test_naive_timestamp_message_asks_for_an_offset(policy: ruleengine.Policy) -
 
 
 def test_text_where_a_number_belongs(policy: ruleengine.Policy) -> None:
-    p = the_one(problems_of(policy, mutated(lambda f: f["items"][0].__setitem__("paid_amount", "259.00"))), "/items/0/paid_amount")
+    p = the_one(problems_of(policy, mutated(lambda f: f["items"][0].__setitem__("quantity", "1"))), "/items/0/quantity")
     assert p.code == "type"
-    assert "number" in p.message
+    assert "integer" in p.message
+
+
+def test_text_that_is_not_an_amount(policy: ruleengine.Policy) -> None:
+    p = the_one(problems_of(policy, mutated(lambda f: f["items"][0].__setitem__("paid_amount", "259.001"))), "/items/0/paid_amount")
+    assert p.code == "pattern"
+    assert "not an amount" in p.message
 
 
 def test_boolean_is_not_a_number(policy: ruleengine.Policy) -> None:
@@ -217,7 +223,7 @@ def _json_text(name: str = BASE) -> str:
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_in_json_text_are_refused(policy: ruleengine.Policy, constant: str) -> None:
-    text = _json_text().replace('"paid_amount": 259.00', f'"paid_amount": {constant}')
+    text = _json_text().replace('"paid_amount": "259.00"', f'"paid_amount": {constant}')
     assert constant in text
     problems = problems_of(policy, text)
     assert any(constant in p.message for p in problems), [str(p) for p in problems]
@@ -238,7 +244,7 @@ def test_json_syntax_error_has_a_line_and_column(policy: ruleengine.Policy) -> N
 
 
 def test_value_errors_in_json_text_are_located(policy: ruleengine.Policy) -> None:
-    text = _json_text().replace('"paid_amount": 259.00', '"paid_amount": NaN')
+    text = _json_text().replace('"paid_amount": "259.00"', '"paid_amount": NaN')
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "NaN" in row)
     assert line > 1
     p = problems_of(policy, text)[0]
@@ -297,7 +303,7 @@ def test_cli_reads_stdin_and_names_it(broken_file: Path) -> None:
 
 def test_cli_nan_in_json_text(tmp_path: Path) -> None:
     path = tmp_path / "nan.json"
-    path.write_text(_json_text().replace('"paid_amount": 259.00', '"paid_amount": NaN'), encoding="utf-8")
+    path.write_text(_json_text().replace('"paid_amount": "259.00"', '"paid_amount": NaN'), encoding="utf-8")
     result = run("evaluate", str(path), "--format", "json")
     assert result.returncode == 1
     data = json.loads(result.stdout)

@@ -246,7 +246,7 @@ def test_rule_arithmetic_is_exact(
     claim = decision.to_dict()["claim"]
     assert "tests_money.refund" in decision.fired
     assert str(claim["refund_amount"]) == expected
-    assert f'"refund_amount":{expected},' in decision.to_json()
+    assert f'"refund_amount":"{expected}",' in decision.to_json()
 
 
 def test_a_negative_computed_amount_is_an_evaluation_error(money_policy: Callable[[str], ruleengine.Policy]) -> None:
@@ -294,29 +294,39 @@ def test_float_amount_is_refused_with_a_facts_error(policy: ruleengine.Policy, w
     assert "float" in info.value.problems[0].message
 
 
-def test_money_is_written_with_two_decimals(returns_policy: ruleengine.Policy) -> None:
+def test_money_is_written_as_decimal_strings_with_two_decimals(returns_policy: ruleengine.Policy) -> None:
     text = returns_policy.evaluate(load_example("seven-day-return-last-minute-approved.json")).to_json()
-    assert '"refund_amount":259.00,' in text
-    assert '"compensation_amount":0.00,' in text
+    assert '"refund_amount":"259.00",' in text
+    assert '"compensation_amount":"0.00",' in text
     pretty = returns_policy.evaluate(load_example("late-shipment-compensation.json")).to_json(indent=2)
-    assert '"amount": 119.70,' in pretty
+    assert '"amount": "119.70",' in pretty
     gift = returns_policy.evaluate(load_example("seven-day-return-gift-not-returned.json")).to_json()
-    assert '"deductions":[{"type":"gift_not_returned","amount":20.00}]' in gift
-    assert '"refund_amount":119.00,' in gift
+    assert '"deductions":[{"type":"gift_not_returned","amount":"20.00"}]' in gift
+    assert '"refund_amount":"119.00",' in gift
     rejected = returns_policy.evaluate(load_example("seven-day-return-late-rejected.json")).to_json()
-    assert '"refund_amount":0.00,' in rejected
+    assert '"refund_amount":"0.00",' in rejected
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.json")))
-def test_every_money_number_in_the_json_has_exactly_two_decimals(policy: ruleengine.Policy, name: str) -> None:
+def test_every_amount_in_the_json_is_a_string_with_exactly_two_decimals(policy: ruleengine.Policy, name: str) -> None:
     text = policy.evaluate(load_example(name)).to_json()
     keys = "|".join(MONEY_KEYS)
-    found = re.findall(rf'"(?:{keys})":(-?[0-9.eE+-]+)', text)
+    assert not re.search(rf'"(?:{keys})":[-0-9]', text), "an amount written as a JSON number"
+    found = re.findall(rf'"(?:{keys})":"([^"]*)"', text)
     if "claim" in json.loads(text) or "compensation" in name or "stock-out" in name:
         assert found, "expected money in this decision"
-    for number in found:
-        assert re.fullmatch(r"[0-9]+\.[0-9]{2}", number), number
-    json.loads(text)  # and it is still plain JSON
+    for amount in found:
+        assert re.fullmatch(r"(0|[1-9][0-9]*)\.[0-9]{2}", amount), amount
+    decoded = json.loads(text)  # plain JSON, read here with floats: no number in it is a fraction
+    assert not re.search(r'[0-9]\.[0-9]', json.dumps(_numbers_only(decoded)))
+
+
+def _numbers_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [_numbers_only(v) for v in value.values()]
+    if isinstance(value, list):
+        return [_numbers_only(v) for v in value]
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def test_cli_reports_an_evaluation_error_with_its_rule_location(returns_copy: Callable[..., Path]) -> None:

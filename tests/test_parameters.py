@@ -111,7 +111,7 @@ def test_every_type_loads_and_expressions_see_its_kind(tmp_path: Path) -> None:
         ("share", "type: rate\n    value: 30", "parameter_range", "share: 30 is above its maximum 1"),
         ("cap", "type: money\n    value: 500.105", "parameter_type", "cap: 500.105 has more than 2 decimals; money is exact to 0.01"),
         ("cap", "type: money\n    value: -5", "parameter_range", "cap: -5 is below its minimum 0"),
-        ("cap", "type: money\n    value: abc", "parameter_type", "cap: expected an amount of money, got the text 'abc'"),
+        ("cap", "type: money\n    value: abc", "parameter_type", "cap: 'abc' is not an amount: write a decimal string"),
         ("score", "type: integer\n    value: true", "parameter_type", "score: expected a whole number, got true/false"),
         ("start", "type: timestamp\n    value: \"2026-04-09\"", "parameter_type", "start: not an RFC 3339 timestamp with an offset"),
         ("strict", "type: boolean\n    value: 1", "parameter_type", "strict: expected true or false, got the number 1"),

@@ -7,6 +7,7 @@ explanation is computed by the same code as ``ruleengine explain``. The service 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -85,12 +86,16 @@ def test_an_unusable_order_is_a_400_with_pointers_not_an_explanation(client: htt
 def test_a_pasted_yaml_order_is_read_back_as_json(client: httpx.Client) -> None:
     yaml_body = {"content-type": "application/yaml"}
     response = client.post(
-        "/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: 12.50, quantity: 0}\n", headers=yaml_body
+        "/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: '12.50', quantity: 0}\n", headers=yaml_body
     )
     assert response.status_code == 200
-    assert response.text == '{"order_id":"A1","items":[{"sku":"X","unit_price":12.50,"quantity":0}]}'
+    assert response.text == '{"order_id":"A1","items":[{"sku":"X","unit_price":"12.50","quantity":0}]}'
     json_text = (EXAMPLES / LATE).read_bytes()
-    assert client.post("/v1/orders/read", content=json_text).json() == load_example(LATE)
+    assert client.post("/v1/orders/read", content=json_text).json() == json.loads(json_text)
+    number = client.post("/v1/orders/read", content=b"items:\n  - {unit_price: 12.50}\n", headers=yaml_body)
+    assert number.status_code == 400
+    assert [(p["pointer"], p["code"]) for p in number.json()["problems"]] == [("/items/0/unit_price", "money_number")]
+    assert '"12.50"' in number.json()["problems"][0]["message"]
     bad = client.post("/v1/orders/read", content=b"order_id: [A1\n", headers=yaml_body)
     assert bad.status_code == 400
     problem = bad.json()["problems"][0]

@@ -9,6 +9,7 @@ happened.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -317,6 +318,33 @@ def test_a_bad_what_if_parameter_is_a_400(client: httpx.Client, parameters: dict
     assert message in response.json()["message"]
 
 
+def test_a_money_parameter_is_a_decimal_string_in_a_what_if_as_money_is_in_an_order(client: httpx.Client) -> None:
+    order = json.loads(_body("stock-out-min-5-floor.json"))  # the wire form: amounts are strings
+    response = client.post("/v1/decisions/what-if", content=dumps({"order": order, "parameters": {"stock_out_min": "7.50"}}).encode())
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["parameters"] == {"stock_out_min": {"current": "5.00", "changed": "7.50"}}
+    assert [c["amount"] for c in body["current"]["compensations"]] == ["5.00"]
+    assert [c["amount"] for c in body["changed"]["compensations"]] == ["7.50"]
+    number_order = {**order, "payment": {**order["payment"], "amount": 1}}
+    for request in ({"order": order, "parameters": {"stock_out_min": 7.5}}, {"order": number_order}):
+        refused = client.post("/v1/decisions/what-if", content=json.dumps(request).encode())
+        assert refused.status_code == 400, refused.text
+        problems = refused.json().get("diagnostics") or refused.json().get("problems")
+        assert [p["code"] for p in problems] == ["money_number"], refused.text
+
+
+def test_a_batch_item_with_a_number_for_money_gets_its_own_error(client: httpx.Client) -> None:
+    good = json.loads(_body(LAST_MINUTE))
+    number = json.loads(_body(LAST_MINUTE))
+    number["items"][0]["paid_amount"] = 259  # a JSON number where money belongs
+    response = client.post("/v1/decisions/batch", content=json.dumps([good, number]).encode())
+    assert response.status_code == 200
+    first, second = response.json()
+    assert first["decision"]["claim"]["refund_amount"] == "259.00"
+    assert [(p["pointer"], p["code"]) for p in second["error"]["problems"]] == [("/items/0/paid_amount", "money_number")]
+
+
 @pytest.mark.parametrize("route", ["/v1/decisions/what-if", "/v1/cases"])
 def test_unknown_keys_are_refused_alike_on_every_route(client: httpx.Client, route: str) -> None:
     # "parameter" for "parameters": refused, never silently ignored (a case file would pin the decision without the override)
@@ -518,6 +546,8 @@ def test_the_decision_log_has_every_accepted_decision_after_sigterm(tmp_path: Pa
     assert first["order_id"] == orders[0]["order_id"] and first["policy"] == policy.digest
     assert first["facts_sha256"].startswith("sha256:") and first["time"].endswith("Z")
     assert first["decision"] == json.loads(policy.evaluate(orders[0]).to_json())
+    assert re.fullmatch(r"[0-9]+\.[0-9]{2}", first["decision"]["claim"]["refund_amount"])  # written as the service writes it
+    assert first["facts"]["payment"]["amount"] == f"{orders[0]['payment']['amount']:f}"
     assert first["facts"]["buyer"]["id"] == "*************1002"  # masked: buyer_tb_20881002
     assert orders[0]["buyer"]["id"] not in log.read_text(encoding="utf-8")
     assert records[0]["facts_sha256"] == records[2]["facts_sha256"] != records[1]["facts_sha256"]

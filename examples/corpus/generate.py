@@ -11,7 +11,7 @@ As a module::
 
     from generate import generate, dumps
     for order in generate(2000, seed=7):   # plain dicts: Decimal money, int counts, RFC 3339 strings
-        ...
+        ...                                 # (Policy.evaluate takes them as they are)
 
 As a script::
 
@@ -1194,7 +1194,7 @@ def generate(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------------------------
-# JSON lines: Decimal written exactly (``199.00``), never through float.
+# JSON lines, the wire form: money as decimal strings (``"199.00"``), straight from Decimal, never through float.
 # --------------------------------------------------------------------------------------------
 
 
@@ -1206,8 +1206,8 @@ def _write(value: Any, out: list[str]) -> None:
         out.append(_string(value))
     elif isinstance(value, bool):
         out.append("true" if value else "false")
-    elif isinstance(value, Decimal):
-        out.append(format(value, "f"))
+    elif isinstance(value, Decimal):  # only money is Decimal in an order: on the wire it is a decimal string
+        out.append(f'"{value:f}"')
     elif isinstance(value, int):
         out.append(str(value))
     elif isinstance(value, dict):
@@ -1235,7 +1235,7 @@ def _write(value: Any, out: list[str]) -> None:
 
 
 def dumps(order: dict[str, Any]) -> str:
-    """One order as a JSON line (no newline): UTF-8 text unescaped, money with two decimals."""
+    """One order as a JSON line (no newline): UTF-8 text unescaped, money as decimal strings with two decimals."""
     out: list[str] = []
     _write(order, out)
     return "".join(out)

@@ -28,6 +28,7 @@ from .errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEn
 from .events import Listener, plain
 from .facts import read_facts
 from .loader import _display, load_policy
+from .moneytext import amount
 from .policy import Policy
 from .policyfolder import CASE_FILES, PolicyFolder, choose, holds_manifest, where
 from .schemas import load_schema, problems_at, validator
@@ -498,6 +499,8 @@ def _equal(actual: Any, expected: Any) -> bool:
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, (int, Decimal)) and isinstance(actual, (int, Decimal)):
         return Decimal(actual) == Decimal(expected)
+    if isinstance(expected, str) and isinstance(actual, Decimal):  # an amount written as on the wire: "259.00"
+        return amount(expected) == actual
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return False
@@ -675,7 +678,13 @@ def case_file_text(name: str, facts: dict[str, Any], decision: dict[str, Any], p
 
 
 class _CaseDumper(yaml.SafeDumper):
-    """Money as exact plain numbers (``259.00``), read back by the strict reader as the same Decimal."""
+    """Money as exact plain numbers (``259.00``), read back by the strict reader as the same Decimal.
+
+    A value met twice (one Decimal shared by two amounts) is written twice: the reader refuses anchors.
+    """
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:

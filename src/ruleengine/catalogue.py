@@ -48,6 +48,7 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
                 "value": _plain(param.value),
                 "display": _parameter_value(param, policy),
                 "type": param.type.words(),
+                "kind": param.declaration.kind,
                 "unit": param.unit,
                 "description": " ".join(param.description.split()),
                 "source": param.source,

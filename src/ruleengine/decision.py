@@ -1,8 +1,9 @@
 """The decision: plain data matching ``schemas/decision.schema.json``, serialised canonically.
 
-``to_json`` writes money as exact decimals (``199.00``), keys in a fixed order
-and no floating point anywhere, so the same facts and rules give the same
-bytes on every run, machine and ``PYTHONHASHSEED``.
+``to_json`` writes money as decimal strings (``"199.00"``), keys in a fixed
+order and no floating point anywhere, so the same facts and rules give the
+same bytes on every run, machine and ``PYTHONHASHSEED`` — and every JSON
+reader, whether it reads numbers as binary floats or not, gets the same amounts.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Decision:
         return copied
 
     def to_json(self, indent: int | None = None) -> str:
-        """Canonical JSON: money as exact decimals (``199.00``), keys in a fixed order; the same bytes on every run."""
+        """Canonical JSON: money as decimal strings (``"199.00"``), keys in a fixed order; the same bytes on every run."""
         return dumps(self.data, indent)
 
     @property
@@ -93,14 +94,19 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any, indent: int | None = None) -> str:
-    """Canonical JSON: Decimal as exact numbers, UTF-8 text unescaped, no NaN."""
+def dumps(value: Any, indent: int | None = None, *, decimal_numbers: bool = False) -> str:
+    """Canonical JSON: every Decimal as a decimal string (``"199.00"``), UTF-8 text unescaped, no NaN.
+
+    In what the engine writes (decisions, the service's answers, the decision log) whole numbers are JSON
+    numbers and every other number is text, which no reader turns into a binary float.
+    ``decimal_numbers`` writes Decimals as JSON numbers instead: for JSON Schema keywords (OpenAPI).
+    """
     parts: list[str] = []
-    _write(value, parts, indent, 0)
+    _write(value, parts, indent, 0, decimal_numbers)
     return "".join(parts)
 
 
-def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
+def _write(value: Any, out: list[str], indent: int | None, level: int, numbers: bool) -> None:
     if isinstance(value, str):
         out.append(_string(value))
     elif isinstance(value, bool) or value is None:
@@ -108,7 +114,7 @@ def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("non-finite number in a decision")
-        out.append(f"{value:f}")
+        out.append(f"{value:f}" if numbers else f'"{value:f}"')
     elif isinstance(value, int):
         out.append(str(value))
     elif isinstance(value, dict):
@@ -122,7 +128,7 @@ def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
             _newline(out, indent, level + 1)
             out.append(_string(str(key)))
             out.append(": " if indent is not None else ":")
-            _write(item, out, indent, level + 1)
+            _write(item, out, indent, level + 1, numbers)
         _newline(out, indent, level)
         out.append("}")
     elif isinstance(value, (list, tuple)):
@@ -134,7 +140,7 @@ def _write(value: Any, out: list[str], indent: int | None, level: int) -> None:
             if i:
                 out.append(",")
             _newline(out, indent, level + 1)
-            _write(item, out, indent, level + 1)
+            _write(item, out, indent, level + 1, numbers)
         _newline(out, indent, level)
         out.append("]")
     else:

@@ -197,8 +197,8 @@ def claim_of(rule: Rule, action: Action, decision: dict[str, Any]) -> dict[str, 
     return claim
 
 
-MAX_AMOUNT = Decimal(load_schema("decision.schema.json")["$defs"]["money"]["maximum"])
-"""The largest amount a decision holds: ``money`` in decision.schema.json, read from there."""
+MAX_AMOUNT = Decimal(load_schema("decision.schema.json")["$defs"]["money"]["contentSchema"]["maximum"])
+"""The largest amount a decision holds: what ``money`` in decision.schema.json stands for, read from there."""
 
 
 def money(rule: Rule, action: Action, value: Any) -> Decimal:

@@ -1,7 +1,10 @@
 """Order facts: read strictly, validated against the order schema, converted once.
 
-After validation every timestamp becomes an aware ``datetime`` and every date a
-``date``; numbers are already ``int`` or ``Decimal`` (floats are refused: they
+An order document's amounts are decimal strings (``"199.00"``), read as
+``Decimal`` when the document is read; facts passed as Python data may hold
+the exact number or that string. After validation every timestamp becomes an
+aware ``datetime``, every date a ``date`` and every amount a ``Decimal``;
+other numbers are already ``int`` or ``Decimal`` (floats are refused: they
 cannot hold 19.99). The caller's data is never changed: objects holding
 timestamps are copied, the others are shared (nothing writes to facts during an
 evaluation, and no decision keeps a reference to them).
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .documents import DocumentError, check_shape, read_json, read_yaml
 from .errors import FactsError, FactsProblem
 from .lang import types as t
+from .moneytext import amount, amount_words, read_order_money
 from .schemas import parse_timestamp, validator
 from .text import shorten
 
@@ -40,8 +44,9 @@ class Prepared:
 
 
 FLOAT_REFUSED = (
-    "binary floating-point numbers are refused (a float cannot hold 19.99): pass decimal.Decimal, "
-    "or read the order with ruleengine.read_facts (JSON/YAML text, bytes or a path)"
+    "binary floating-point numbers are refused (a float cannot hold 19.99): pass decimal.Decimal "
+    '(an amount may also be its decimal string, "19.99"), or read the order with ruleengine.read_facts '
+    "(JSON/YAML text, bytes or a path)"
 )
 
 
@@ -59,7 +64,9 @@ def read_facts(
     ``pathlib.Path``; a ``str`` is text). ``syntax`` "json" or "yaml" says which
     (an HTTP request's media type); by default JSON when it starts with '{' or '['.
     Read within ``limits``, else the policy's, else the defaults; a problem is a
-    FactsError at its line and column.
+    FactsError at its line and column. In an order (a document that is an
+    object), amounts are decimal strings and come back as ``Decimal``; a JSON or
+    YAML number where money belongs is a FactsError naming the string to write.
     """
     from .limits import DEFAULT_LIMITS
 
@@ -71,14 +78,16 @@ def read_facts(
         head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
         syntax = "json" if head.startswith("{") or head.startswith("[") else "yaml"
     try:
-        if syntax == "json":
-            return read_json(data, name, limits)
-        facts = read_yaml(data, name, limits).data
+        facts = read_json(data, name, limits) if syntax == "json" else read_yaml(data, name, limits).data
     except DocumentError as exc:
         raise FactsError([FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], name) from None
     if isinstance(facts, str) and isinstance(data, str) and facts.endswith((".json", ".yaml", ".yml")) and "\n" not in facts:
         hint = f"'{shorten(facts, 80)}' was read as text, not as a file: to read a file, pass pathlib.Path('{shorten(facts, 80)}')"
         raise FactsError([FactsProblem("", hint, "type")], name)
+    if isinstance(facts, dict):
+        problems = read_order_money(facts)
+        if problems:
+            raise FactsError(problems, name)
     return facts
 
 
@@ -278,7 +287,7 @@ def _exact(typ: t.Type) -> Converter:
     elif typ.kind == t.DATE:
         fn = _date
     elif typ.kind == t.NUMBER:
-        fn = _number
+        fn = _money if typ.money else _number
     elif typ.kind == t.LIST and typ.elem is not None:
         inner = _exact(typ.elem)
         if inner is _same:
@@ -498,6 +507,17 @@ def _number(value: Any, pointer: str) -> Any:
     if isinstance(value, Decimal) and not value.is_finite():
         raise FactsError([FactsProblem(pointer, "not a finite number", "not_finite")])
     return value
+
+
+def _money(value: Any, pointer: str) -> Any:
+    """An amount: the exact number, or the decimal string of an order document (validated facts hold only those)."""
+    if isinstance(value, str):
+        parsed = amount(value)
+        if parsed is None:
+            message = f"不是金额 / {shorten(value, 40)!r} is not an amount: write {amount_words()}"
+            raise FactsError([FactsProblem(pointer, message, "pattern")])
+        return parsed
+    return _number(value, pointer)
 
 
 def _timestamp(value: Any, pointer: str) -> Any:

@@ -3,7 +3,8 @@
 One check serves the value written in ``parameters.yaml`` and an override given
 for a what-if, so a money parameter takes ``800.10`` in both places and a window
 in days refuses ``7.5`` with the same message. A value is never guessed from its
-look: ``500`` declared ``money`` is money, not a whole number.
+look: ``500`` declared ``money`` is money, not a whole number. A money value may
+also be written as on the wire, as a decimal string (``"800.10"``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from .lang import types as t
+from .moneytext import amount, amount_words
 from .schemas import did_you_mean, parse_timestamp
+from .text import shorten
 
 WHOLE = ("integer", "days", "hours")
 NUMERIC = (*WHOLE, "decimal", "money", "rate")
@@ -28,6 +31,7 @@ IMPLICIT_BOUNDS: dict[str, tuple[Decimal | None, Decimal | None]] = {
     "rate": (Decimal(0), Decimal(1)),
 }
 UNITS = {"days": "days", "hours": "hours", "money": "CNY"}
+CENT = Decimal("0.01")
 """The unit a reader sees when the declaration names none."""
 
 
@@ -123,13 +127,18 @@ def checked_value(decl: Declaration, value: Any, enums: dict[str, tuple[str, ...
     kind = decl.kind
     if isinstance(value, float):
         raise ParameterProblem(f"{value!r} is a binary float, which is not exact; give it as Decimal('{value}')")
+    if kind == "money" and isinstance(value, str):
+        parsed = amount(value)
+        if parsed is None:
+            raise ParameterProblem(f"{shorten(value, 40)!r} is not an amount: write {amount_words()}")
+        value = parsed
     if kind in NUMERIC:
         number = _number(value)
         if number is None:
             raise ParameterProblem(f"expected {_kind_words(kind)}, got {_describe(value)}")
         if kind in WHOLE and number != number.to_integral_value():
             raise ParameterProblem(f"{number} is not {_kind_words(kind)}")
-        if kind == "money" and number % Decimal("0.01"):
+        if kind == "money" and number % CENT:
             raise ParameterProblem(f"{number} has more than 2 decimals; money is exact to 0.01")
         low, high = decl.bounds
         if low is not None and number < low:
@@ -138,6 +147,10 @@ def checked_value(decl: Declaration, value: Any, enums: dict[str, tuple[str, ...
             raise ParameterProblem(f"{number} is above its maximum {high}", code="parameter_range")
         if kind in WHOLE:
             return int(number)
+        if kind == "money":  # an amount is a Decimal to the cent, written "500.00" wherever it is shown
+            if number.adjusted() > 15:
+                raise ParameterProblem(f"{number} is too large for an amount", code="parameter_range")
+            return number.quantize(CENT)
         return value if isinstance(value, int) else number
     if kind == "timestamp":
         if not isinstance(value, (str, dt.datetime)):

@@ -4,6 +4,11 @@ jsonschema's defaults fetch remote ``$ref`` s, skip ``format``, and mix floats
 with decimals. Here schemas are read with ``Decimal`` numbers (so
 ``multipleOf: 0.01`` is exact), references resolve only inside a registry of
 the bundled schemas, and ``date-time`` must carry an offset.
+
+The published schemas describe documents on the wire, where money is a decimal
+string. The engine checks Python data, where money may also be the exact number
+(``Decimal`` or ``int``): :func:`python_form` derives that variant from the
+published schema when it is loaded, so there is one schema, never two copies.
 """
 
 from __future__ import annotations
@@ -79,6 +84,46 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def python_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as the engine checks Python data: a decimal string may also be the exact number it stands for.
+
+    Wherever the published schema writes a number as text — a string whose
+    ``contentMediaType`` is ``application/json`` with a ``contentSchema`` of type
+    number (money: ``"199.00"``) — the Python form takes either that string or a
+    number (``int`` or ``Decimal``) that the ``contentSchema`` accepts. Read with
+    ``Decimal`` numbers, that check is exact.
+    """
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            content = out.get("contentSchema")
+            if (
+                out.get("type") == "string"
+                and out.get("contentMediaType") == "application/json"
+                and isinstance(content, dict)
+                and content.get("type") in ("number", "integer")
+            ):
+                text = {k: v for k, v in out.items() if k not in ("description", "examples")}
+                either: dict[str, Any] = {"anyOf": [text, content]}
+                if "description" in out:
+                    either["description"] = out["description"]
+                return either
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    derived: dict[str, Any] = walk(schema)
+    return derived
+
+
+@functools.cache
+def python_schema(name: str) -> dict[str, Any]:
+    """A bundled schema in its :func:`python_form`, numbers as Decimal: what ``validator(name)`` checks."""
+    return python_form(load_schema(name))
+
+
 SCHEMA_FILES = ("order.schema.json", "decision.schema.json", "rule.schema.json", "cases.schema.json", "tokens.schema.json")
 
 
@@ -115,7 +160,7 @@ class Validator:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.schema = load_schema(name)
+        self.schema = python_schema(name)
         self._fast = _compiled(name)
 
     @functools.cached_property
@@ -184,10 +229,10 @@ def _part_validators(name: str, pointer: str) -> tuple[Any, Any]:
         import jsonschema_rs
 
         with open(schemas_dir() / name, encoding="utf-8") as handle:
-            fast = jsonschema_rs.Draft202012Validator(standalone(json.load(handle)), validate_formats=True)
+            fast = jsonschema_rs.Draft202012Validator(standalone(python_form(json.load(handle))), validate_formats=True)
     except ImportError:  # pragma: no cover - an optional speed-up
         pass
-    return fast, Draft202012Validator(standalone(load_schema(name)), format_checker=format_checker())
+    return fast, Draft202012Validator(standalone(python_schema(name)), format_checker=format_checker())
 
 
 def problems_at(name: str, pointer: str, instance: Any, limit: int = 5) -> list[SchemaProblem]:
@@ -214,7 +259,7 @@ def _compiled(name: str) -> Any:
     except ImportError:  # pragma: no cover - an optional speed-up
         return None
     with open(schemas_dir() / name, encoding="utf-8") as handle:
-        plain = json.load(handle)
+        plain = python_form(json.load(handle))
     return jsonschema_rs.Draft202012Validator(plain, validate_formats=True)
 
 
@@ -312,9 +357,21 @@ def _describe(error: ValidationError) -> SchemaProblem:
             + (" (RFC 3339 with an offset, e.g. 2026-11-11T15:20:00+08:00)" if error.validator_value == "date-time" else ""),
             keyword,
         )
+    if keyword == "pattern" and isinstance(schema, dict) and isinstance(schema.get("contentSchema"), dict):
+        message = f"不是金额 / {shorten(_show(instance), 40)} is not an amount: write {number_text_words(schema)}"
+        return SchemaProblem(pointer, message, keyword)
     if keyword == "multipleOf":
         return SchemaProblem(pointer, f"{_show(instance)} has more decimals than allowed (step {error.validator_value})", keyword)
     return SchemaProblem(pointer, shorten(error.message, 200), keyword)
+
+
+def number_text_words(schema: dict[str, Any]) -> str:
+    """What a number written as text (money: ``"199.00"``) must look like, from its ``contentSchema``: for messages."""
+    content = schema["contentSchema"]
+    exponent = Decimal(str(content.get("multipleOf", 1))).normalize().as_tuple().exponent
+    decimals = f" with at most {-exponent} decimals" if isinstance(exponent, int) and exponent < 0 else ""
+    bounds = f", {content['minimum']} to {content['maximum']}" if "minimum" in content and "maximum" in content else ""
+    return f'a decimal string{decimals}{bounds}, such as "199.00" (no sign, exponent or spaces)'
 
 
 def _no_branch(pointer: str, instance: Any, error: ValidationError) -> SchemaProblem:

@@ -106,7 +106,7 @@ def test_limit_option_with_an_unknown_name(tmp_path: Path) -> None:
 
 
 def test_evaluate_nan(tmp_path: Path) -> None:
-    order = write_order(tmp_path, TEXT.replace('"amount": 299.00', '"amount": NaN'))
+    order = write_order(tmp_path, TEXT.replace('"amount": "299.00"', '"amount": NaN'))
     code, out, err = run_cli("evaluate", str(order))
     assert (code, out) == (FACTS_ERROR, "")
     assert error_lines(err) == [f"{order}:10:15: json_value: NaN is not a JSON number"]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import yaml
 from hostile_support import (
     ORDER_FILE,
     ChildRunner,
@@ -56,7 +57,7 @@ def decide(policy: ruleengine.Policy, facts: Any) -> dict[str, Any]:
 
 
 TEXT = order_text()
-AMOUNT = '"amount": 299.00'
+AMOUNT = '"amount": "299.00"'
 assert AMOUNT in TEXT
 
 
@@ -137,8 +138,32 @@ def test_nul_escape_in_yaml_facts_is_refused(policy: ruleengine.Policy) -> None:
 
 
 def test_string_where_a_number_belongs(policy: ruleengine.Policy) -> None:
-    text = TEXT.replace(AMOUNT, '"amount": "299.00"')
-    assert only_problem(decide(policy, text)) == ["/payment/amount", "type", None, None, 'expected a number, got text "299.00"']
+    text = TEXT.replace('"credit_score": 720', '"credit_score": "720"')
+    assert only_problem(decide(policy, text)) == ["/buyer/credit_score", "type", None, None, 'expected an integer, got text "720"']
+
+
+def test_a_json_number_where_money_belongs_names_the_string_to_write(policy: ruleengine.Policy) -> None:
+    text = TEXT.replace(AMOUNT, '"amount": 299.00')
+    assert only_problem(decide(policy, text)) == [
+        "/payment/amount",
+        "money_number",
+        None,
+        None,
+        '金额写作字符串 "299.00" / money is written as a decimal string, "299.00", not the JSON number 299.00',
+    ]
+
+
+@pytest.mark.parametrize("text", ['"amount": 299', "amount: 299.00"], ids=["json-integer", "yaml"])
+def test_a_number_where_money_belongs_is_refused_in_json_and_yaml(policy: ruleengine.Policy, text: str) -> None:
+    document = TEXT.replace(AMOUNT, '"amount": 299') if text.startswith('"') else _yaml_with_amount(text)
+    pointer, code, *_ = only_problem(decide(policy, document))
+    assert (pointer, code) == ("/payment/amount", "money_number")
+
+
+def _yaml_with_amount(line: str) -> str:
+    data = order()
+    data["payment"]["amount"] = "AMOUNT"
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False).replace("amount: AMOUNT", line)
 
 
 def test_fractional_quantity_in_json(policy: ruleengine.Policy) -> None:
@@ -155,14 +180,28 @@ def test_integral_decimal_quantity_is_the_integer(policy: ruleengine.Policy) -> 
 
 
 def test_money_with_three_decimals(policy: ruleengine.Policy) -> None:
-    text = TEXT.replace(AMOUNT, '"amount": 1.001')
+    text = TEXT.replace(AMOUNT, '"amount": "1.001"')
     assert only_problem(decide(policy, text)) == [
         "/payment/amount",
-        "multipleOf",
+        "pattern",
         None,
         None,
-        "1.001 has more decimals than allowed (step 0.01)",
+        '不是金额 / "1.001" is not an amount: write a decimal string with at most 2 decimals, 0 to 1000000000, '
+        'such as "199.00" (no sign, exponent or spaces)',
     ]
+
+
+@pytest.mark.parametrize("amount", ["-1.00", "1e3", " 5.00", "5.00\n", "05.00", "1000000000.01", "１２", "5."])
+def test_a_string_that_is_not_an_amount_is_refused(policy: ruleengine.Policy, amount: str) -> None:
+    text = TEXT.replace(AMOUNT, '"amount": ' + json.dumps(amount))
+    pointer, code, *_ = only_problem(decide(policy, text))
+    assert (pointer, code) == ("/payment/amount", "pattern")
+
+
+def test_a_third_decimal_in_a_json_number_is_refused_as_a_number(policy: ruleengine.Policy) -> None:
+    text = TEXT.replace(AMOUNT, '"amount": 1.001')
+    pointer, code, _line, _column, message = only_problem(decide(policy, text))
+    assert (pointer, code) == ("/payment/amount", "money_number") and "at most 2 decimals" in message
 
 
 @pytest.mark.parametrize("body", ["[1, 2]", '"an order"', "42", "null"], ids=["list", "string", "number", "null"])
@@ -213,8 +252,9 @@ def test_python_float_where_money_belongs(policy: ruleengine.Policy) -> None:
         "float",
         None,
         None,
-        "binary floating-point numbers are refused (a float cannot hold 19.99): pass decimal.Decimal, "
-        "or read the order with ruleengine.read_facts (JSON/YAML text, bytes or a path)",
+        "binary floating-point numbers are refused (a float cannot hold 19.99): pass decimal.Decimal "
+        '(an amount may also be its decimal string, "19.99"), or read the order with ruleengine.read_facts '
+        "(JSON/YAML text, bytes or a path)",
     ]
 
 

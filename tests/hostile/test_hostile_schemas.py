@@ -130,22 +130,25 @@ def test_order_validator_reports_a_naive_timestamp() -> None:
     ("amount", "valid"),
     [("19.99", True), ("0.07", True), ("1.15", True), ("4.35", True), ("0.1", True), ("1.001", False), ("0.005", False)],
 )
-def test_money_multiple_of_is_exact(amount: str, valid: bool) -> None:
+def test_money_is_exact_as_text_and_as_a_decimal(amount: str, valid: bool) -> None:
+    """The published schema takes the decimal string; the engine's Python form also the Decimal it stands for."""
     money = Draft202012Validator({"$ref": "urn:ruleengine:schema:order#/$defs/money"}, registry=registry())
-    assert money.is_valid(Decimal(amount)) is valid
+    assert money.is_valid(amount) is valid
+    assert money.is_valid(Decimal(amount)) is False  # on the wire a number is not money
+    assert validator("order.schema.json").is_valid(_order_paying(Decimal(amount))) is valid
     assert validator("order.schema.json").is_valid(_order_paying(amount)) is valid
 
 
-def _order_paying(amount: str) -> dict[str, Any]:
+def _order_paying(amount: Decimal | str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(ORDER_FILE.read_text(encoding="utf-8"), parse_float=Decimal)
-    data["payment"]["amount"] = Decimal(amount)
+    data["payment"]["amount"] = amount
     return data
 
 
 def test_money_from_json_text_19_99_plus_1_15_is_exact(policy: ruleengine.Policy) -> None:
     """Cents that binary floats cannot hold are read and validated as Decimal: 19.99 + 1.15 is 21.14."""
-    text = ORDER_FILE.read_text(encoding="utf-8").replace('"amount": 299.00', '"amount": 21.14')
-    text = text.replace('"fee": 0.00', '"fee": 1.15').replace('"paid_amount": 299.00', '"paid_amount": 19.99')
+    text = ORDER_FILE.read_text(encoding="utf-8").replace('"amount": "299.00"', '"amount": "21.14"')
+    text = text.replace('"fee": "0.00"', '"fee": "1.15"').replace('"paid_amount": "299.00"', '"paid_amount": "19.99"')
     facts = ruleengine.read_facts(text)
     assert facts["items"][0]["paid_amount"] + facts["shipping"]["fee"] == facts["payment"]["amount"] == Decimal("21.14")
     assert validator("order.schema.json").is_valid(facts)

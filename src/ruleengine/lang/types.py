@@ -91,6 +91,10 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name
         kind = next((k for k in kind if k != "null"), None)
     if "enum" in schema and kind in (None, "string"):
         return Type(TEXT, enum=tuple(str(v) for v in schema["enum"]), name=named)
+    content = schema.get("contentSchema")
+    if kind == "string" and schema.get("contentMediaType") == "application/json" and isinstance(content, dict):
+        # A number written as text on the wire (money: "199.00"): expressions see the exact number.
+        return from_schema(content, root, name) if not money else Type(NUMBER, money=True)
     if kind == "string":
         fmt = schema.get("format")
         return Type(TIMESTAMP if fmt == "date-time" else DATE if fmt == "date" else TEXT)

@@ -25,6 +25,7 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,12 @@ from ..cases import case_file_text
 from ..catalogue import catalogue_data
 from ..decision import Decision, dumps
 from ..decisionlog import DecisionLog
-from ..errors import EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
+from ..errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from ..facts import read_facts
 from ..impact import changes
 from ..limits import Limits
 from ..livepolicy import LivePolicy, ReloadResult
+from ..moneytext import MONEY_NUMBER, number_message, read_order_money
 from ..policy import Policy
 from ..report import WORDS, explanation_data
 from ..schemas import did_you_mean
@@ -465,6 +467,26 @@ def _envelope(body: bytes, request: Request, limits: Limits, keys: Mapping[str, 
     return data
 
 
+def _read_money(order: Any) -> None:
+    """The amounts of an order inside a request body (a batch item, a what-if's order) read as a lone order's are."""
+    problems = read_order_money(order)
+    if problems:
+        raise FactsError(problems)
+
+
+def _money_parameters(policy: Policy, parameters: dict[str, Any]) -> None:
+    """On the wire a money parameter's override is a decimal string, as money in an order is."""
+    problems = [
+        Diagnostic("<parameters>", 1, 1, MONEY_NUMBER, f"override of {name}: {number_message(value)}")
+        for name, value in parameters.items()
+        if name in policy.parameters
+        and policy.parameters[name].declaration.kind == "money"
+        and type(value) in (int, Decimal)
+    ]
+    if problems:
+        raise PolicyError(problems)
+
+
 def _problem(pointer: str, code: str, message: str) -> dict[str, str]:
     return {"pointer": pointer, "code": code, "message": message}
 
@@ -534,6 +556,7 @@ async def batch(service: Service, request: Request) -> Response:
                 out.append({"index": index, "error": {"error": "deadline", "message": message}})
                 continue
             try:
+                _read_money(facts)
                 out.append({"index": index, "decision": service.decide(policy, facts, f"{request_id}/{index}", explain, caller)})
             except (FactsError, EvaluationError) as exc:
                 out.append({"index": index, "error": error_body(exc, policy)})
@@ -548,6 +571,8 @@ async def what_if(service: Service, request: Request) -> Response:
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     envelope = _envelope(body, request, service.config.limits, {"order": dict, "parameters": dict}, "order")
     parameters = envelope.get("parameters", {})
+    _read_money(envelope["order"])
+    _money_parameters(service.live.policy, parameters)
     current, changed = await anyio.to_thread.run_sync(service.live.with_parameters, parameters)
     request_id = request.state.request_id
     before = Decision(service.decide(current, envelope["order"], request_id, explain, _caller(request))).to_dict()
@@ -578,6 +603,8 @@ async def case_file(service: Service, request: Request) -> Response:
         )
     policy = service.live.policy
     parameters = envelope.get("parameters") or {}
+    _read_money(envelope["order"])
+    _money_parameters(policy, parameters)
     if parameters:
         policy = (await anyio.to_thread.run_sync(service.live.with_parameters, parameters))[1]
     decision = policy.evaluate(envelope["order"]).to_dict()

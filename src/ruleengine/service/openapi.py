@@ -630,7 +630,8 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
             "description": (
                 "Consumer-guarantee decisions over order facts. Bodies are the engine's own JSON Schemas. Request bodies are "
                 "application/json or application/yaml (UTF-8, no Content-Encoding). Every response carries X-Request-ID (the "
-                "client's, or a new one); every error is JSON with `error`, `message` and `request_id`."
+                "client's, or a new one); every error is JSON with `error`, `message` and `request_id`. Amounts of money are "
+                'decimal strings ("199.00"), never JSON numbers: a binary float cannot hold 0.07 or 33.33.'
             ),
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -678,13 +679,18 @@ def _parameter_values(policy: Policy) -> dict[str, Any]:
         declared = parameter.declaration
         low, high = declared.bounds
         schema: dict[str, Any]
+        extra = ""
         if declared.kind in WHOLE:
             schema = {"type": "integer", "minimum": low if low is not None else -limit, "maximum": high if high is not None else limit}
+        elif declared.kind == "money":
+            # Money on the wire is a decimal string, as in an order; the declaration's own bounds (beyond the
+            # order schema's 0 to 10^9) are in the description: a pattern cannot state them.
+            schema = _ref("OrderMoney")
+            bounds = [f"{word} {bound}" for word, bound in (("at least", low), ("at most", high)) if bound not in (None, 0)]
+            extra = f"; a decimal string such as \"{parameter.value:.2f}\"" + (f", {' and '.join(bounds)}" if bounds else "")
         elif declared.kind in NUMERIC:
             schema = dict(_document_schemas()["DocumentValue"]["anyOf"][2])
             schema.update((key, bound) for key, bound in (("minimum", low), ("maximum", high)) if bound is not None)
-            if declared.kind == "money":
-                schema["multipleOf"] = Decimal("0.01")
         elif declared.kind == "timestamp":
             schema = {"type": "string", "format": "date-time"}
         elif declared.kind == "boolean":
@@ -697,7 +703,7 @@ def _parameter_values(policy: Policy) -> dict[str, Any]:
             schema = text
         unit = f" ({parameter.unit})" if parameter.unit else ""
         value = shorten(str(parameter.value), 80)
-        properties[name] = {**schema, "description": f"{declared.kind}{unit}: {parameter.description}; the policy's value: {value}"}
+        properties[name] = {**schema, "description": f"{declared.kind}{unit}: {parameter.description}; the policy's value: {value}{extra}"}
     return {
         "type": "object",
         "additionalProperties": False,
@@ -722,7 +728,7 @@ def openapi_bytes(scopes: Mapping[tuple[str, str], str | None], auth: bool, poli
     key = (tuple(sorted(scopes.items(), key=lambda item: item[0])), auth, policy.digest)
     text = _SERVED.get(key)
     if text is None:
-        text = dumps(openapi_document(scopes, auth, policy)).encode("utf-8")
+        text = dumps(openapi_document(scopes, auth, policy), decimal_numbers=True).encode("utf-8")
         if len(_SERVED) > 8:
             _SERVED.clear()
         _SERVED[key] = text

@@ -158,8 +158,9 @@ function word(value) {
 }
 
 function money(value) {
-  const n = Number(value);
-  return Number.isFinite(n) ? `${n.toFixed(2)} 元` : String(value);
+  // Amounts arrive as decimal strings ("33.33") and are shown as written, never through a binary float.
+  const m = /^(-?[0-9]+)(?:\.([0-9]{1,2}))?$/.exec(String(value));
+  return m ? `${m[1]}.${(m[2] || "").padEnd(2, "0")} 元` : String(value);
 }
 
 function localTime(value) {
@@ -196,7 +197,6 @@ function kindOf(schema) {
   if (schema.format === "date-time" || schema._def === "OrderTimestamp") return "datetime";
   if (schema._def === "OrderMoney") return "money";
   if (schema.type === "integer") return "integer";
-  if (schema.type === "number") return "money";
   if (schema.type === "boolean") return "boolean";
   return "text";
 }
@@ -236,9 +236,13 @@ function fieldInput(pointer, zh, en) {
     input.dataset.offset = m ? m[2] : "+08:00";
     input.value = m ? m[1] : "";
     if (value !== undefined && !m) input.dataset.raw = String(value);
-  } else if (kind === "money" || kind === "integer") {
-    input = h("input", { id, type: "number", step: kind === "money" ? "0.01" : "1", inputmode: kind === "money" ? "decimal" : "numeric" });
-    input.value = value === undefined ? "" : kind === "money" && typeof value === "number" ? value.toFixed(2) : String(value);
+  } else if (kind === "money") {
+    // an amount is a decimal string on the wire ("199.00"): typed and sent as text, checked by the service
+    input = h("input", { id, type: "text", inputmode: "decimal", autocomplete: "off" });
+    input.value = value === undefined ? "" : String(value);
+  } else if (kind === "integer") {
+    input = h("input", { id, type: "number", step: "1", inputmode: "numeric" });
+    input.value = value === undefined ? "" : String(value);
   } else {
     input = h("input", { id, type: "text" });
     input.value = value === undefined ? "" : String(value);
@@ -263,7 +267,8 @@ function readInput(input) {
     const withSeconds = /T\d{2}:\d{2}$/.test(raw) ? raw + ":00" : raw;
     return withSeconds + (input.dataset.offset || "+08:00");
   }
-  if (kind === "money" || kind === "integer") {
+  if (kind === "money") return raw.trim();
+  if (kind === "integer") {
     const n = Number(raw);
     return Number.isFinite(n) ? n : raw;
   }
@@ -672,9 +677,12 @@ function conditionView(c, entry) {
 
 // ---------------------------------------------------------------- what-if
 
+const NUMBER_PARAMETERS = new Set(["integer", "days", "hours", "decimal", "rate"]);
+
 function paramInputValue(param, raw) {
   if (Array.isArray(param.value)) return raw.split(/[,，、]/).map((s) => s.trim()).filter(Boolean);
-  if (typeof param.value === "number") {
+  if (param.kind === "money") return raw.trim(); // a decimal string, as money is everywhere on the wire
+  if (NUMBER_PARAMETERS.has(param.kind)) {
     const n = Number(raw);
     return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
   }
@@ -690,7 +698,7 @@ function renderParams() {
     const text = `${param.name} ${param.description} ${param.used_by.join(" ")}`.toLowerCase();
     if (filter && !text.includes(filter)) continue;
     const id = `param-${param.name}`;
-    const input = h("input", { id, type: typeof param.value === "number" ? "number" : "text", step: "any", "data-testid": `param-input-${param.name}`, "data-param": param.name });
+    const input = h("input", { id, type: NUMBER_PARAMETERS.has(param.kind) ? "number" : "text", step: "any", inputmode: param.kind === "money" ? "decimal" : null, "data-testid": `param-input-${param.name}`, "data-param": param.name });
     const pending = state.pending[param.name];
     input.value = pending !== undefined ? fmtParam(pending) : "";
     input.placeholder = fmtParam(param.value);
