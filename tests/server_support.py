@@ -72,13 +72,24 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None, global_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """``ruleengine [global_args] serve --port P [args]``; waits until /readyz answers 200, stops it afterwards."""
+def running_server(
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    global_args: tuple[str, ...] = (),
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Server]:
+    """``ruleengine [global_args] serve --port P [args]``; waits until /readyz answers 200, stops it afterwards.
+
+    ``preexec_fn`` runs in the child before it starts (e.g. a resource limit that makes its writes fail).
+    """
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
     command = [sys.executable, "-m", "ruleengine.cli", *global_args, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=tmp_path)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=tmp_path, preexec_fn=preexec_fn
+        )
     server = Server(process, f"http://127.0.0.1:{port}", log_path)
     try:
         deadline = time.monotonic() + 30

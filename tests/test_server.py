@@ -460,10 +460,14 @@ def test_sigterm_drains_requests_in_flight(tmp_path: Path) -> None:
             with server.client(timeout=60) as c:
                 result["response"] = c.post("/v1/decisions/batch", content=dumps(orders).encode())
 
+        def deciding() -> bool:  # the batch is being decided: some of its decisions are counted, none answered yet
+            with server.client() as c:
+                text = c.get("/metrics").text
+            return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("ruleengine_decisions_total")) > 0
+
         sender = threading.Thread(target=send)
         sender.start()
-        server.wait_for(lambda: "response" in result or log.exists() or server.process.poll() is not None, what="the batch to start")
-        time.sleep(0.05)
+        server.wait_for(lambda: "response" in result or deciding() or server.process.poll() is not None, what="the batch to start")
         code = server.stop()
         sender.join(60)
     assert code in GRACEFUL

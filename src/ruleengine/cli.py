@@ -330,8 +330,28 @@ def catalogue(rules: str | None, output: str | None) -> None:
 @click.option("--decision-log", type=click.Path(dir_okay=False), help="One JSON line per decision (rotated by size).")
 @click.option("--log-facts", is_flag=True, help="Also log the facts, with buyer ids masked (default: only their hash).")
 @click.option("--log-max-bytes", type=click.IntRange(1024), default=64 << 20, show_default=True, help="Rotate the log at this size.")
-@click.option("--log-backups", type=click.IntRange(0, 1000), default=5, show_default=True, help="Rotated decision logs kept.")
+@click.option(
+    "--log-backups", type=click.IntRange(0, 1000), default=5, show_default=True, help="Rotated decision logs kept (0: no rotation by size)."
+)
+@click.option("--log-fsync", is_flag=True, help="fdatasync each group of records before answering (survives a power cut too).")
+@click.option(
+    "--log-fail-open",
+    is_flag=True,
+    help="When the decision log cannot be written, answer decisions anyway (counted as unrecorded) instead of 503.",
+)
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Reload when a policy file changes (SIGHUP always reloads).")
+@click.option(
+    "--reload-quiet-ms",
+    type=click.IntRange(0, 60_000),
+    default=500,
+    show_default=True,
+    help="A reload waits until no policy file changed for this long (a save in progress is not read half-way).",
+)
+@click.option(
+    "--serve-failing-cases",
+    is_flag=True,
+    help="Emergency: serve a policy even though some of its own regression cases fail (reported in /v1/policy, the log, the metrics).",
+)
 @click.option("--max-body-bytes", type=click.IntRange(1024), default=1 << 20, show_default=True, help="Larger requests get 413.")
 @click.option("--max-batch", type=click.IntRange(1), default=1000, show_default=True, help="Orders per batch request.")
 @click.option("--max-batch-bytes", type=click.IntRange(1024), default=16 << 20, show_default=True, help="Larger batch requests get 413.")
@@ -346,7 +366,11 @@ def serve(
     log_facts: bool,
     log_max_bytes: int,
     log_backups: int,
+    log_fsync: bool,
+    log_fail_open: bool,
     watch: bool,
+    reload_quiet_ms: int,
+    serve_failing_cases: bool,
     max_body_bytes: int,
     max_batch: int,
     max_batch_bytes: int,
@@ -356,10 +380,13 @@ def serve(
     """Run the HTTP decision service (needs: pip install 'ruleengine[server]').
 
     POST /v1/decisions with an order, GET /v1/policy, /metrics, /openapi.json;
-    the playground page is at /. A bad policy edit is reported and the last
-    good policy keeps serving.
+    the playground page is at /. A policy edit goes live once the folder is
+    quiet, loads and passes its own cases; otherwise it is reported and the
+    last good policy keeps serving. With --decision-log, a decision is
+    answered only after its record is written.
     """
     try:
+        from .decisionlog import DecisionLogError
         from .server import ServerConfig
         from .server import serve as run_server
     except ImportError as exc:
@@ -373,7 +400,11 @@ def serve(
         log_facts=log_facts,
         log_max_bytes=log_max_bytes,
         log_backups=log_backups,
+        log_fsync=log_fsync,
+        log_fail_open=log_fail_open,
         watch=watch,
+        reload_quiet_seconds=reload_quiet_ms / 1000,
+        serve_failing_cases=serve_failing_cases,
         max_body_bytes=max_body_bytes,
         max_batch_items=max_batch,
         max_batch_bytes=max_batch_bytes,
@@ -385,6 +416,9 @@ def serve(
         run_server(config)
     except PolicyError as exc:
         _report_policy_error(exc, "text")
+        sys.exit(POLICY_ERROR)
+    except DecisionLogError as exc:
+        click.echo(f"ruleengine serve: {exc}", err=True)
         sys.exit(POLICY_ERROR)
 
 

@@ -32,6 +32,10 @@ _ERRORS = {
     "408": _json(_ref("RequestError"), "The request body did not arrive within the request's time limit."),
     "413": _json(_ref("RequestError"), "The request body (or the batch) is larger than the service's limit."),
     "422": _json(_ref("EvaluationError"), "A rule failed while deciding this order: the rule and where its expression is."),
+    "503": _json(
+        _ref("RequestError"),
+        "The decision log cannot be written (error `decision_log`): the decision is not given, since it could not be recorded.",
+    ),
 }
 
 _EXPLAIN = {
@@ -210,7 +214,10 @@ def _paths() -> dict[str, Any]:
             }
         },
         "/v1/policy": {
-            "get": {"summary": "The running policy: name, version, digest, loaded_at, rules, the last reload error", "responses": plain}
+            "get": {
+                "summary": "The running policy: name, version, digest, loaded_at, rules, its cases, the last reload and its error",
+                "responses": plain,
+            }
         },
         "/v1/policy/catalogue": {
             "get": {
@@ -250,8 +257,8 @@ def _paths() -> dict[str, Any]:
         "/healthz": {"get": {"summary": "The process is up", "responses": plain}},
         "/readyz": {
             "get": {
-                "summary": "A policy is loaded and the service is not shutting down",
-                "responses": {**plain, "503": {"description": "Not ready"}},
+                "summary": "A policy is loaded, the decision log (if any) can be written and the service is not shutting down",
+                "responses": {**plain, "503": {"description": "Not ready (shutting down, or the decision log is failing)"}},
             }
         },
         "/metrics": {

@@ -3,8 +3,9 @@
 Every response to bad input is a structured JSON error with a 4xx status —
 the facts' problems with their JSON pointers, the rule that failed, the limit
 that was exceeded — never a 500 or a traceback. The policy is replaced only by
-a reload that loaded completely (:mod:`ruleengine.livepolicy`); the decision
-log is written off the request path (:mod:`ruleengine.decisionlog`).
+a reload that loaded completely and passes its own cases (:mod:`ruleengine.livepolicy`);
+a decision is answered only once its record is in the decision log, when one
+is kept (:mod:`ruleengine.decisionlog`).
 
 Install with ``pip install 'ruleengine[server]'``; start with ``ruleengine serve``.
 """
@@ -39,7 +40,7 @@ from .bundled import bundled_path
 from .cases import case_file_text
 from .catalogue import catalogue_data
 from .decision import Decision, dumps
-from .decisionlog import DecisionLog
+from .decisionlog import DecisionLog, DecisionLogError, check_writable
 from .errors import EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from .facts import read_facts
 from .impact import changes
@@ -68,7 +69,15 @@ class ServerConfig:
     """Also write the facts (buyer ids masked) into the decision log."""
     log_max_bytes: int = 64 << 20
     log_backups: int = 5
+    log_fsync: bool = False
+    """fdatasync each group of records before answering (survives a power cut; without it, a killed process)."""
+    log_fail_open: bool = False
+    """Answer decisions whose record could not be written (counted as lost) instead of refusing them with 503."""
     watch: bool = True
+    reload_quiet_seconds: float = 0.5
+    """A reload waits until no file of the policy folder changed for this long."""
+    serve_failing_cases: bool = False
+    """Serve a policy whose own regression cases fail (an emergency; reported in /v1/policy, the log and the metrics)."""
     max_body_bytes: int = 1 << 20
     max_batch_items: int = 1000
     max_batch_bytes: int = 16 << 20
@@ -130,6 +139,39 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
+        self.failing_cases = prometheus_client.Gauge(
+            "ruleengine_policy_failing_cases",
+            "Regression cases that failed in the last policy checked (a start or a reload).",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.serving_failing_cases = prometheus_client.Gauge(
+            "ruleengine_policy_serving_failing_cases",
+            "1 while the policy being served fails some of its own cases (--serve-failing-cases).",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.log_records = prometheus_client.Counter(
+            "ruleengine_decision_log_records", "Decision records written to the decision log.", registry=r
+        )
+        self.log_writes = prometheus_client.Counter(
+            "ruleengine_decision_log_writes", "Writes to the decision log (each a group of records).", registry=r
+        )
+        self.log_errors = prometheus_client.Counter(
+            "ruleengine_decision_log_write_errors", "Writes to the decision log that failed (their records were not kept).", registry=r
+        )
+        self.log_unrecorded = prometheus_client.Counter(
+            "ruleengine_decision_log_unrecorded_decisions",
+            "Decisions whose record could not be written: refused with 503, or answered anyway (--log-fail-open).",
+            ["answered"],
+            registry=r,
+        )
+        self.log_healthy = prometheus_client.Gauge(
+            "ruleengine_decision_log_healthy",
+            "1 while the decision log can be written (0 after a failed write, until one succeeds).",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
 
     def serving(self, old: Policy | None, new: Policy) -> None:
         if old is not None:
@@ -159,19 +201,62 @@ class Service:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.live = LivePolicy(config.rules, config.limits, on_reload=self._reloaded)
+        self.live = LivePolicy(
+            config.rules,
+            config.limits,
+            on_reload=self._reloaded,
+            quiet_seconds=config.reload_quiet_seconds,
+            serve_failing_cases=config.serve_failing_cases,
+        )
         self.metrics.serving(None, self.live.policy)
+        self._cases_checked(self.live.cases.failed, self.live.cases.failed > 0)
+        if self.live.cases.failed:
+            logging.getLogger("ruleengine.server").warning(
+                "serving policy %s although %d of its regression cases fail (--serve-failing-cases)",
+                self.live.policy.digest,
+                self.live.cases.failed,
+            )
         self._guarantees = _guarantee_of(self.live.policy)
         self.log: DecisionLog | None = None
+        if config.decision_log is not None:  # opened now: a log that cannot be kept stops the start (DecisionLogError)
+            self.log = DecisionLog(
+                _log_path(config),
+                max_bytes=config.log_max_bytes,
+                backups=config.log_backups,
+                include_facts=config.log_facts,
+                fsync=config.log_fsync,
+                on_result=self._logged,
+            )
+            self.metrics.log_healthy.set(1)
         self.ready = False
 
     # -- lifecycle
     def _reloaded(self, result: ReloadResult) -> None:
         self.metrics.reloads.labels("ok" if result.ok else "failed", result.trigger).inc()
         self.metrics.reload_failed.set(0 if result.ok else 1)
+        if result.cases is not None:
+            self._cases_checked(result.cases["failed"], self.live.cases.failed > 0)
         if result.ok and result.changed:
             self._guarantees = _guarantee_of(self.live.policy)
         _log_reload(result)
+
+    def _cases_checked(self, failed: int, serving_failing: bool) -> None:
+        self.metrics.failing_cases.set(failed)
+        self.metrics.serving_failing_cases.set(1 if serving_failing else 0)
+
+    def _logged(self, records: int, error: BaseException | None) -> None:
+        """The decision log's writer reports each write (called on its thread)."""
+        if error is None:
+            self.metrics.log_records.inc(records)
+            self.metrics.log_writes.inc(1 if records else 0)
+            self.metrics.log_healthy.set(1)
+        else:
+            self.metrics.log_errors.inc()
+            self.metrics.log_healthy.set(0)
+
+    def reopen_log(self) -> None:
+        if self.log is not None:
+            self.log.reopen()
 
     async def reload(self, trigger: str) -> ReloadResult:
         old = self.live.policy
@@ -182,14 +267,10 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        if self.config.decision_log is not None:
-            path = self.config.decision_log
-            if self.config.workers > 1:  # one file per worker: rotation renames files, which two writers would race
-                path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
-            self.log = DecisionLog(path, self.config.log_max_bytes, self.config.log_backups, self.config.log_facts)
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
+            loop.add_signal_handler(signal.SIGHUP, self._sighup, loop)
+            loop.add_signal_handler(signal.SIGUSR1, self.reopen_log)  # logrotate's postrotate
         stop = asyncio.Event()
         watcher = loop.create_task(self._watch(stop)) if self.config.watch and self.config.rules is not None else None
         self.ready = True
@@ -205,36 +286,67 @@ class Service:
                     await watcher
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
+                loop.remove_signal_handler(signal.SIGUSR1)
             if self.log is not None:
                 await anyio.to_thread.run_sync(self.log.close)
 
+    def _sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.reopen_log()
+        loop.create_task(self.reload("SIGHUP"))
+
     async def _watch(self, stop: asyncio.Event) -> None:
-        import watchfiles
-
-        assert self.config.rules is not None
-        root = self.config.rules.resolve()
-
-        def relevant(_change: watchfiles.Change, path: str) -> bool:
-            return path.endswith((".yaml", ".yml"))
-
-        async for _ in watchfiles.awatch(root, watch_filter=relevant, stop_event=stop, debounce=200, step=50, recursive=True):
-            await self.reload("watch")
+        async for trigger in self.live.changes(stop):
+            await self.reload(trigger)
 
     # -- deciding
-    def decide(self, policy: Policy, facts: Any, request_id: str, explain: bool) -> dict[str, Any]:
-        """Decide one order (already parsed); raises FactsError / EvaluationError."""
+    def evaluate(self, policy: Policy, facts: Any, request_id: str, explain: bool) -> tuple[dict[str, Any] | RuleEngineError, bytes | None]:
+        """Decide one order (already parsed): the decision or its FactsError / EvaluationError, and its log record."""
         try:
             decision = policy.evaluate(facts, explain=explain)
         except (FactsError, EvaluationError) as exc:
             self.metrics.errors.labels(exc.to_dict()["error"]).inc()
+            line = None
             if self.log is not None:
-                self.log.record(request_id=request_id, facts=facts, decision=None, policy_digest=policy.digest, error=exc.to_dict())
-            raise
+                line = self.log.entry(request_id=request_id, facts=facts, decision=None, policy_digest=policy.digest, error=exc.to_dict())
+            return exc, line
         data = decision.data
         self.metrics.decided(data, self._guarantees)
         if self.log is not None:
-            self.log.record(request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest)
-        return data
+            return data, self.log.entry(request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest)
+        return data, None
+
+    async def decide(self, policy: Policy, facts: Any, request_id: str, explain: bool) -> dict[str, Any]:
+        """Decide one order and wait for its record; raises FactsError / EvaluationError (also recorded)."""
+        outcome, line = self.evaluate(policy, facts, request_id, explain)
+        if line is not None:
+            await self.recorded([line])
+        if isinstance(outcome, RuleEngineError):
+            raise outcome
+        return outcome
+
+    async def recorded(self, lines: list[bytes]) -> None:
+        """Wait until ``lines`` are in the decision log: a decision whose record is not written is not answered."""
+        if self.log is None or not lines:
+            return
+        try:
+            await self.log.commit(lines)
+        except DecisionLogError as exc:
+            self.metrics.log_unrecorded.labels("yes" if self.config.log_fail_open else "no").inc(len(lines))
+            if self.config.log_fail_open:
+                return
+            message = f"决策记录无法写入，未确认 the decision could not be recorded in the decision log, so it is not given: {exc}"
+            raise BadRequest(503, {"error": "decision_log", "message": message}) from None
+
+    def log_ok(self) -> bool:
+        return self.log is None or self.log.healthy
+
+
+def _log_path(config: ServerConfig) -> Path:
+    assert config.decision_log is not None
+    path = config.decision_log
+    if config.workers > 1:  # one file per worker: rotation renames files, which two writers would race
+        path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
+    return path
 
 
 def _guarantee_of(policy: Policy) -> dict[str, str]:
@@ -345,7 +457,7 @@ async def decisions(service: Service, request: Request) -> Response:
     explain = _flag(request, "explain")
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, policy)
-    return JSON(service.decide(policy, facts, request.state.request_id, explain))
+    return JSON(await service.decide(policy, facts, request.state.request_id, explain))
 
 
 async def explanations(service: Service, request: Request) -> Response:
@@ -353,7 +465,7 @@ async def explanations(service: Service, request: Request) -> Response:
     policy = service.live.policy
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, policy)
-    decision = service.decide(policy, facts, request.state.request_id, True)
+    decision = await service.decide(policy, facts, request.state.request_id, True)
     return JSON({"decision": decision, "explanation": explanation_data(decision["trace"], policy)})
 
 
@@ -392,8 +504,9 @@ async def batch(service: Service, request: Request) -> Response:
     deadline = time.monotonic() + service.config.request_seconds
     request_id = request.state.request_id
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> tuple[list[dict[str, Any]], list[bytes]]:
         out: list[dict[str, Any]] = []
+        lines: list[bytes] = []
         for index, facts in enumerate(items):
             if time.monotonic() > deadline:
                 out.append(
@@ -403,13 +516,19 @@ async def batch(service: Service, request: Request) -> Response:
                     }
                 )
                 continue
-            try:
-                out.append({"index": index, "decision": service.decide(policy, facts, f"{request_id}/{index}", explain)})
-            except (FactsError, EvaluationError) as exc:
-                out.append({"index": index, "error": exc.to_dict()})
-        return out
+            outcome, line = service.evaluate(policy, facts, f"{request_id}/{index}", explain)
+            if line is not None:
+                lines.append(line)
+            out.append(
+                {"index": index, "error": outcome.to_dict()}
+                if isinstance(outcome, RuleEngineError)
+                else {"index": index, "decision": outcome}
+            )
+        return out, lines
 
-    return JSON(await anyio.to_thread.run_sync(run))
+    out, lines = await anyio.to_thread.run_sync(run)
+    await service.recorded(lines)  # the batch's records are written together, before it is answered
+    return JSON(out)
 
 
 async def what_if(service: Service, request: Request) -> Response:
@@ -430,7 +549,7 @@ async def what_if(service: Service, request: Request) -> Response:
         raise BadRequest(400, {"error": "type", "message": "'parameters' must be an object of parameter values by name"})
     current, changed = await anyio.to_thread.run_sync(service.live.with_parameters, parameters)
     request_id = request.state.request_id
-    before = Decision(service.decide(current, body["order"], request_id, explain)).to_dict()
+    before = Decision(await service.decide(current, body["order"], request_id, explain)).to_dict()
     after = changed.evaluate(body["order"], explain=explain).to_dict()
     guarantees = _guarantee_of(current)
     result: dict[str, Any] = {
@@ -494,9 +613,16 @@ async def healthz(service: Service, request: Request) -> Response:
 
 
 async def readyz(service: Service, request: Request) -> Response:
-    if service.ready:
-        return JSON({"status": "ready", "policy": service.live.policy.digest})
-    return JSON({"status": "not_ready"}, status_code=503)
+    if not service.ready:
+        return JSON({"status": "not_ready"}, status_code=503)
+    if not service.log_ok():
+        body = {
+            "status": "ready" if service.config.log_fail_open else "not_ready",
+            "decision_log": "failing",
+            "message": service.log.last_error if service.log else None,
+        }
+        return JSON(body, status_code=200 if service.config.log_fail_open else 503)
+    return JSON({"status": "ready", "policy": service.live.policy.digest})
 
 
 async def metrics(service: Service, request: Request) -> Response:
@@ -560,6 +686,9 @@ def _app_from_environment() -> Starlette:
         # A replacement worker (SIGHUP to the parent) that cannot load the policy: uvicorn keeps the old one.
         logging.getLogger("ruleengine.server").error("worker %d not started, the policy does not load:\n%s", os.getpid(), exc)
         raise SystemExit(2) from None
+    except DecisionLogError as exc:
+        logging.getLogger("ruleengine.server").error("worker %d not started: %s", os.getpid(), exc)
+        raise SystemExit(2) from None
 
 
 def _config_from_json(spec: dict[str, Any]) -> ServerConfig:
@@ -572,7 +701,10 @@ def _config_from_json(spec: dict[str, Any]) -> ServerConfig:
 
 
 def serve(config: ServerConfig) -> None:
-    """Run the service until SIGINT/SIGTERM (drain, flush the decision log, exit)."""
+    """Run the service until SIGINT/SIGTERM (drain, close the decision log, exit).
+
+    Raises PolicyError when the policy does not load or its cases fail, DecisionLogError when the log cannot be kept.
+    """
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -590,7 +722,10 @@ def serve(config: ServerConfig) -> None:
         # Metrics from every worker, summed by /metrics in whichever worker answers.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ruleengine-metrics-"))
         os.environ["RULEENGINE_SERVER_CONFIG"] = json.dumps(dataclasses.asdict(config), default=str)  # paths as text
-        create_app(config)  # check the policy once before starting workers: a bad one exits here with its errors
+        # Check the policy (and its cases) and the log's folder once before starting workers: a bad one exits here.
+        LivePolicy(config.rules, config.limits, serve_failing_cases=config.serve_failing_cases)
+        if config.decision_log is not None:
+            check_writable(config.decision_log)
         uvicorn.run("ruleengine.server:_app_from_environment", factory=True, workers=config.workers, **options)
     else:
         uvicorn.run(create_app(config), **options)
