@@ -80,22 +80,21 @@ def test_past_its_bound_a_request_waits_for_room_and_nothing_is_dropped(tmp_path
     assert sum(groups) == 1000
 
 
-def test_threads_commit_with_the_blocking_call(tmp_path: Path) -> None:
+def test_with_fsync_groups_gather_while_one_is_written(tmp_path: Path) -> None:
     path = tmp_path / "decisions.jsonl"
     log = DecisionLog(path, fsync=True)
 
-    def worker(k: int) -> None:
-        for n in range(50):
-            log.commit_blocking([_line(k * 1000 + n)])
-            assert _line(k * 1000 + n) in path.read_bytes()
+    async def decide(n: int) -> None:
+        await log.commit([_line(n)])
+        assert _line(n) in path.read_bytes()
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    async def main() -> None:
+        await asyncio.gather(*(decide(n) for n in range(400)))
+
+    asyncio.run(main())
     log.close()
-    assert len(_ids(path)) == 200
+    assert sorted(_ids(path)) == sorted(f"r{n}" for n in range(400))
+    assert log.groups_written < 400
 
 
 def test_a_last_line_torn_by_a_crash_is_cut_off_when_the_log_is_opened(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -5,18 +5,19 @@ what facts. Each record carries the time, the request id, the order id, the
 policy digest, a SHA-256 of the canonical facts (the facts themselves only
 when asked for, with buyer ids masked) and the decision.
 
-Durability is a group commit: requests hand their lines to one writer thread
-and wait; the writer takes every line waiting, writes them with one
-``write`` (and, with ``fsync``, one ``fdatasync``) and then releases all of
-their requests together. So a decision is answered only after its record is
-in the file — in the operating system's cache, which survives the process
-being killed; with ``fsync`` on the disk, which survives a power cut. Lines
-waiting are bounded (``max_pending_bytes``): past it a request waits for
-room (backpressure), nothing is dropped. A group that cannot be written is
-cut back off the file (never a torn line) and its requests get
-:class:`DecisionLogError`; a file torn by a crash is repaired at the next
-open. A log that was deleted or renamed (logrotate) is noticed at the next
-write and opened again; :meth:`DecisionLog.reopen` does it on request.
+Durability is a group commit on the event loop: a request adds its line to
+the open group and waits; once per turn of the loop the group is written
+with one ``write`` and all of its requests are released together. So a
+decision is answered only after its record is in the file — in the operating
+system's cache, which survives the process being killed. With ``fsync`` the
+write and one ``fdatasync`` run on a thread, off the loop, while the next
+group gathers; that survives a power cut too. Lines waiting are bounded
+(``max_pending_bytes``): past it a request waits for room (backpressure),
+nothing is dropped. A group that cannot be written is cut back off the file
+(never a torn line) and its requests get :class:`DecisionLogError`; a file
+torn by a crash is repaired at the next open. A log that was deleted or
+moved (logrotate) is noticed at the next write and opened again;
+:meth:`DecisionLog.reopen` does it on request.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,9 @@ __all__ = ["DecisionLog", "DecisionLogError", "facts_digest", "mask_facts"]
 LOG = logging.getLogger("ruleengine.decisionlog")
 
 MAX_PENDING_BYTES = 8 << 20
-"""Record bytes waiting for the writer before requests wait for room (one group; a second one is being written)."""
+"""Record bytes waiting to be written before requests wait for room (one group; with fsync a second one is being written)."""
 PROBE_SECONDS = 2.0
-"""While writes fail and nothing is waiting, how often the writer checks whether the file can be written again."""
+"""While writes fail, how often the file is checked again even if no request comes to try a write."""
 MIN_FREE_BYTES = 1 << 20
 """A log whose disk has less room than this is refused at start (and not yet healthy again while failing)."""
 
@@ -72,23 +74,24 @@ def mask_facts(facts: Any) -> Any:
 
 
 class _Group:
-    """Lines written together, and who waits for them."""
+    """Lines written together, and who waits for them: one future per event loop, shared by its requests."""
 
-    __slots__ = ("done", "error", "futures", "lines", "size")
+    __slots__ = ("futures", "lines", "size")
 
     def __init__(self) -> None:
         self.lines: list[bytes] = []
         self.size = 0
-        self.done = threading.Event()
-        self.error: OSError | DecisionLogError | None = None
         self.futures: dict[asyncio.AbstractEventLoop, asyncio.Future[BaseException | None]] = {}
 
     def future(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[BaseException | None]:
-        """One future per event loop for the whole group: the writer wakes each loop once, not once per request."""
         found = self.futures.get(loop)
         if found is None:
             found = self.futures[loop] = loop.create_future()
         return found
+
+    def release(self, error: BaseException | None) -> None:
+        for loop, future in self.futures.items():
+            _resolve(loop, future, error)
 
 
 def _settle(future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:
@@ -96,7 +99,15 @@ def _settle(future: asyncio.Future[BaseException | None], error: BaseException |
         future.set_result(error)  # a result, not an exception: no "never retrieved" warning when nobody waits
 
 
-def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:
+def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future[BaseException | None], error: BaseException | None) -> None:
+    """Settle a future of ``loop``: directly on that loop's thread, through its queue from another thread."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        _settle(future, error)
+        return
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
         loop.call_soon_threadsafe(_settle, future, error)
 
@@ -105,9 +116,10 @@ class DecisionLog:
     """Decision records appended to ``path``; rotation keeps ``backups`` older files of at most ``max_bytes``.
 
     ``backups=0`` turns rotation by size off (rotate with logrotate instead).
-    ``on_result(records, error)`` is called by the writer after every write
-    (``error`` None) or failure, and with 0 records when the file becomes
-    writable again. Opening checks the file now: raises DecisionLogError.
+    ``on_result(records, error)`` is called after every write (``error``
+    None) or failure, and with 0 records when the file becomes writable again.
+    Records are committed from an event loop (:meth:`commit`). Constructing
+    the log opens the file now: raises DecisionLogError.
     """
 
     def __init__(
@@ -135,20 +147,22 @@ class DecisionLog:
         self.records_written = 0
         self.groups_written = 0
         self._lock = threading.Lock()
-        self._work = threading.Condition(self._lock)
-        self._room = threading.Condition(self._lock)
+        """Guards the open group and the flags below; the file belongs to whoever set ``_writing``."""
+        self._idle = threading.Condition(self._lock)
         self._open_group = _Group()
         self._room_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[BaseException | None]]] = []
+        self._flush_scheduled = False
+        self._writing = False
         self._reopen_requested = False
         self._closing = False
+        self._probe: asyncio.TimerHandle | None = None
+        self._fsync_thread = ThreadPoolExecutor(1, thread_name_prefix="decision-log") if fsync else None
         self._fd: int | None = None
         check_writable(path)
         try:
             self._fd = self._open_file()
         except OSError as exc:
             raise DecisionLogError(f"cannot open the decision log {path}: {exc.strerror or exc}") from None
-        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._thread.start()
 
     # -- records
     def entry(
@@ -159,8 +173,13 @@ class DecisionLog:
         decision: dict[str, Any] | None,
         policy_digest: str,
         error: dict[str, Any] | None = None,
+        decision_json: str | None = None,
     ) -> bytes:
-        """One record as a line (bytes, newline included); the caller commits it with :meth:`commit`."""
+        """One record as a line (bytes, newline included); the caller commits it with :meth:`commit`.
+
+        ``decision_json`` is the decision already written as canonical JSON (the
+        response's bytes): given, it is copied into the record instead of being written again.
+        """
         entry: dict[str, Any] = {
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "request_id": request_id,
@@ -170,11 +189,14 @@ class DecisionLog:
         }
         if self.include_facts:
             entry["facts"] = mask_facts(facts)
-        if decision is not None:
-            entry["decision"] = decision
         if error is not None:
             entry["error"] = error
-        return (dumps(entry) + "\n").encode("utf-8")
+        if decision is not None and decision_json is None:
+            entry["decision"] = decision
+        text = dumps(entry)
+        if decision is not None and decision_json is not None:
+            text = text[:-1] + ',"decision":' + decision_json + "}"
+        return (text + "\n").encode("utf-8")
 
     async def commit(self, lines: Sequence[bytes]) -> None:
         """Append ``lines`` (written together) and return once they are in the file; raises DecisionLogError."""
@@ -187,86 +209,102 @@ class DecisionLog:
                 if self._closing:
                     raise DecisionLogError("the decision log is closed")
                 group = self._open_group
-                if self._fits(group, size):
+                if not group.lines or group.size + size <= self.max_pending_bytes:
                     group.lines.extend(lines)
                     group.size += size
                     done = group.future(loop)
-                    self._work.notify()
+                    schedule = not self._flush_scheduled and not self._writing
+                    self._flush_scheduled = self._flush_scheduled or schedule
                     break
                 room = loop.create_future()
                 self._room_waiters.append((loop, room))
-            await room  # backpressure: the writer takes the waiting group, then there is room again
+            await room  # backpressure: a write takes the waiting group, then there is room again
+        if schedule:
+            loop.call_soon(self._flush)  # after the requests ready in this turn of the loop have added theirs
         error = await asyncio.shield(done)  # shielded: a cancelled request must not cancel its group's future
         if error is not None:
             raise DecisionLogError(f"the decision record was not written: {_describe(error)}")
 
-    def commit_blocking(self, lines: Sequence[bytes]) -> None:
-        """:meth:`commit` for a thread that is not an event loop."""
-        if not lines:
-            return
-        size = sum(len(line) for line in lines)
+    def _flush(self) -> None:
+        """Take the open group and write it: here, on the loop, or (``fsync``) on the log's thread."""
         with self._lock:
-            while not self._closing and not self._fits(self._open_group, size):
-                self._room.wait()
-            if self._closing:
-                raise DecisionLogError("the decision log is closed")
-            group = self._open_group
-            group.lines.extend(lines)
-            group.size += size
-            self._work.notify()
-        group.done.wait()
-        if group.error is not None:
-            raise DecisionLogError(f"the decision record was not written: {_describe(group.error)}")
+            self._flush_scheduled = False
+            if self._writing or self._closing or not self._open_group.lines:
+                return  # a write in progress takes the lines next; close() writes what is left
+            group, self._open_group = self._open_group, _Group()
+            room, self._room_waiters = self._room_waiters, []
+            self._writing = True
+        for loop, future in room:
+            _resolve(loop, future, None)
+        if self._fsync_thread is not None:
+            self._fsync_thread.submit(self._write_group, group)
+        else:
+            self._write_group(group)
 
-    def _fits(self, group: _Group, size: int) -> bool:
-        return not group.lines or group.size + size <= self.max_pending_bytes
+    def _write_group(self, group: _Group) -> None:
+        reopen = False
+        with self._lock:
+            reopen, self._reopen_requested = self._reopen_requested, False
+        if reopen:
+            with contextlib.suppress(OSError):
+                self._reopen(reason="asked to")
+        error = self._write(b"".join(group.lines))
+        group.release(error)
+        self._result(len(group.lines), error)
+        with self._lock:
+            self._writing = False
+            self._idle.notify_all()
+            waiting = next(iter(self._open_group.futures), None) if self._open_group.lines and not self._flush_scheduled else None
+            self._flush_scheduled = self._flush_scheduled or waiting is not None
+        if waiting is not None:  # lines gathered while this group was written (fsync): write them next
+            with contextlib.suppress(RuntimeError):
+                waiting.call_soon_threadsafe(self._flush)
+        if error is not None:
+            self._schedule_probe(group)
 
     # -- lifecycle
     def reopen(self) -> None:
-        """Close and open the file again before the next write (after logrotate moved it, on SIGUSR1 or SIGHUP)."""
+        """Close and open the file again (after logrotate moved it, on SIGUSR1 or SIGHUP): now, or before the next write."""
         with self._lock:
-            self._reopen_requested = True
-            self._work.notify()
+            if self._writing or self._closing:
+                self._reopen_requested = True
+                return
+            self._writing = True
+        try:
+            self._reopen(reason="asked to")
+        except OSError:
+            pass  # reported by _reopen; the next write tries again
+        finally:
+            with self._lock:
+                self._writing = False
+                self._idle.notify_all()
 
     def close(self) -> None:
         """Write every line already committed, then close the file. Later commits raise DecisionLogError."""
         with self._lock:
             self._closing = True
-            self._work.notify()
-            self._room.notify_all()
-        self._thread.join()
+        if self._fsync_thread is not None:
+            self._fsync_thread.shutdown(wait=True)  # the group being written, if any
+        if self._probe is not None:
+            self._probe.cancel()
+        with self._lock:
+            while self._writing:  # a write on the event loop's thread, when close() runs on another
+                self._idle.wait()
+            group, self._open_group = self._open_group, _Group()
+            room, self._room_waiters = self._room_waiters, []
+        for loop, future in room:
+            _resolve(loop, future, None)  # they find the log closed
+        if group.lines:
+            error = self._write(b"".join(group.lines))
+            group.release(error)
+            self._result(len(group.lines), error)
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
 
-    # -- the writer thread
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._open_group.lines and not self._closing and not self._reopen_requested:
-                    self._work.wait(None if self.healthy else self.probe_seconds)
-                group, self._open_group = self._open_group, _Group()
-                room, self._room_waiters = self._room_waiters, []
-                reopen, self._reopen_requested = self._reopen_requested, False
-                closing = self._closing
-                self._room.notify_all()
-            for loop, future in room:
-                _wake(loop, future, None)
-            if reopen:
-                self._reopen(reason="asked to")
-            if group.lines:
-                self._write(group)
-            elif not self.healthy and not closing:
-                self._probe()
-            if closing and not group.lines:
-                with self._lock:
-                    if not self._open_group.lines:
-                        return
-
-    def _write(self, group: _Group) -> None:
-        data = b"".join(group.lines)
-        error: OSError | DecisionLogError | None = None
+    # -- the file
+    def _write(self, data: bytes) -> OSError | DecisionLogError | None:
         try:
             fd = self._ready_for(len(data))
             before = os.fstat(fd).st_size
@@ -282,14 +320,10 @@ class DecisionLog:
                     os.ftruncate(fd, before)
                 raise
         except (OSError, DecisionLogError) as exc:
-            error = exc
-        group.error = error
-        group.done.set()
-        for loop, future in group.futures.items():
-            _wake(loop, future, error)
-        self._result(len(group.lines), error)
+            return exc
+        return None
 
-    def _result(self, records: int, error: OSError | DecisionLogError | None) -> None:
+    def _result(self, records: int, error: BaseException | None) -> None:
         if error is None:
             self.records_written += records
             self.groups_written += 1 if records else 0
@@ -303,16 +337,38 @@ class DecisionLog:
         if self.on_result is not None:
             self.on_result(records, error)
 
-    def _probe(self) -> None:
-        """While failing and idle: open the file again and check the disk has room; healthy again if both hold."""
+    def _schedule_probe(self, group: _Group) -> None:
+        """While failing, look at the file every ``probe_seconds`` even if no request comes to try a write."""
+        loop = next(iter(group.futures), None)
+        if loop is None or self.probe_seconds <= 0:
+            return
+
+        def arm() -> None:
+            if self._probe is None and not self._closing:
+                self._probe = loop.call_later(self.probe_seconds, self._probe_now)
+
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(arm)
+
+    def _probe_now(self) -> None:
+        """Open the file again and check the disk has room: healthy again if both hold (a write will tell for sure)."""
+        self._probe = None
+        with self._lock:
+            if self.healthy or self._closing or self._writing:
+                return
+            self._writing = True
         try:
             self._reopen(reason="checking it", quiet=True)
-            if self._fd is None:
-                raise DecisionLogError("not open")
             check_writable(self.path)
         except (OSError, DecisionLogError):
-            return
-        self._result(0, None)
+            with contextlib.suppress(RuntimeError):
+                self._probe = asyncio.get_running_loop().call_later(self.probe_seconds, self._probe_now)
+        else:
+            self._result(0, None)
+        finally:
+            with self._lock:
+                self._writing = False
+                self._idle.notify_all()
 
     def _ready_for(self, size: int) -> int:
         """The descriptor to write ``size`` bytes to: opened again if the file was deleted or replaced, rotated if full."""

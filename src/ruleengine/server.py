@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import prometheus_client
@@ -299,8 +299,11 @@ class Service:
             await self.reload(trigger)
 
     # -- deciding
-    def evaluate(self, policy: Policy, facts: Any, request_id: str, explain: bool) -> tuple[dict[str, Any] | RuleEngineError, bytes | None]:
-        """Decide one order (already parsed): the decision or its FactsError / EvaluationError, and its log record."""
+    def evaluate(self, policy: Policy, facts: Any, request_id: str, explain: bool, as_text: bool = False) -> Decided:
+        """Decide one order (already parsed): the decision or its FactsError / EvaluationError, and its log record.
+
+        ``as_text``: also write the decision as canonical JSON, once, for the answer and the record.
+        """
         try:
             decision = policy.evaluate(facts, explain=explain)
         except (FactsError, EvaluationError) as exc:
@@ -308,21 +311,33 @@ class Service:
             line = None
             if self.log is not None:
                 line = self.log.entry(request_id=request_id, facts=facts, decision=None, policy_digest=policy.digest, error=exc.to_dict())
-            return exc, line
+            return Decided(exc, None, line)
         data = decision.data
         self.metrics.decided(data, self._guarantees)
+        text = dumps(data) if as_text else None
         if self.log is not None:
-            return data, self.log.entry(request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest)
-        return data, None
+            line = self.log.entry(request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest, decision_json=text)
+            return Decided(data, text, line)
+        return Decided(data, text, None)
 
     async def decide(self, policy: Policy, facts: Any, request_id: str, explain: bool) -> dict[str, Any]:
         """Decide one order and wait for its record; raises FactsError / EvaluationError (also recorded)."""
-        outcome, line = self.evaluate(policy, facts, request_id, explain)
-        if line is not None:
-            await self.recorded([line])
-        if isinstance(outcome, RuleEngineError):
-            raise outcome
-        return outcome
+        decided = await self._decided(self.evaluate(policy, facts, request_id, explain))
+        assert isinstance(decided.outcome, dict)
+        return decided.outcome
+
+    async def decide_text(self, policy: Policy, facts: Any, request_id: str, explain: bool) -> str:
+        """:meth:`decide`, the decision as its canonical JSON."""
+        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, as_text=True))
+        assert decided.text is not None
+        return decided.text
+
+    async def _decided(self, decided: Decided) -> Decided:
+        if decided.record is not None:
+            await self.recorded([decided.record])
+        if isinstance(decided.outcome, RuleEngineError):
+            raise decided.outcome
+        return decided
 
     async def recorded(self, lines: list[bytes]) -> None:
         """Wait until ``lines`` are in the decision log: a decision whose record is not written is not answered."""
@@ -339,6 +354,14 @@ class Service:
 
     def log_ok(self) -> bool:
         return self.log is None or self.log.healthy
+
+
+class Decided(NamedTuple):
+    outcome: dict[str, Any] | RuleEngineError
+    text: str | None
+    """The decision as canonical JSON, when asked for."""
+    record: bytes | None
+    """Its decision-log line, when a log is kept."""
 
 
 def _log_path(config: ServerConfig) -> Path:
@@ -457,7 +480,7 @@ async def decisions(service: Service, request: Request) -> Response:
     explain = _flag(request, "explain")
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, policy)
-    return JSON(await service.decide(policy, facts, request.state.request_id, explain))
+    return Response(await service.decide_text(policy, facts, request.state.request_id, explain), media_type=JSON.media_type)
 
 
 async def explanations(service: Service, request: Request) -> Response:
@@ -516,7 +539,7 @@ async def batch(service: Service, request: Request) -> Response:
                     }
                 )
                 continue
-            outcome, line = service.evaluate(policy, facts, f"{request_id}/{index}", explain)
+            outcome, _, line = service.evaluate(policy, facts, f"{request_id}/{index}", explain)
             if line is not None:
                 lines.append(line)
             out.append(
