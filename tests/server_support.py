@@ -6,11 +6,13 @@ HTTP to the same process a user would start, not to an in-process app.
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,6 +71,39 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         return self.process.wait(timeout)
+
+
+class DigestTally:
+    """The digest of the policy that answered each request, counted by a few client threads."""
+
+    def __init__(self, server: Server, order: bytes, clients: int = 3) -> None:
+        self.server = server
+        self.order = order
+        self.digests: collections.Counter[str] = collections.Counter()
+        self.errors: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def _client(self) -> None:
+        with self.server.client() as c:
+            while not self._stop.is_set():
+                response = c.post("/v1/decisions", content=self.order)
+                with self._lock:
+                    if response.status_code == 200:
+                        self.digests[response.json()["policy"]["digest"]] += 1
+                    else:
+                        self.errors[str(response.status_code)] += 1
+
+    def __enter__(self) -> DigestTally:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
 
 
 @contextmanager

@@ -9,7 +9,6 @@ complete policy.
 
 from __future__ import annotations
 
-import collections
 import json
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import EXAMPLES, RULES, replace_in
-from server_support import Server, running_server
+from server_support import DigestTally, Server, running_server
 
 from ruleengine.gate import CasesFailed
 from ruleengine.livepolicy import LivePolicy
@@ -124,38 +123,6 @@ def test_a_save_in_progress_is_waited_for_and_a_stalled_one_is_refused(rules: Pa
 # -- the service under load
 
 
-class Tally:
-    """The digest of the policy that answered each request, counted by a few client threads."""
-
-    def __init__(self, server: Server, clients: int = 3) -> None:
-        self.server = server
-        self.digests: collections.Counter[str] = collections.Counter()
-        self.errors: collections.Counter[str] = collections.Counter()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
-
-    def _client(self) -> None:
-        with self.server.client() as c:
-            while not self._stop.is_set():
-                response = c.post("/v1/decisions", content=ORDER)
-                with self._lock:
-                    if response.status_code == 200:
-                        self.digests[response.json()["policy"]["digest"]] += 1
-                    else:
-                        self.errors[str(response.status_code)] += 1
-
-    def __enter__(self) -> Tally:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(30)
-
-
 def _status(c: httpx.Client) -> dict[str, object]:
     data: dict[str, object] = c.get("/v1/policy").json()
     return data
@@ -186,7 +153,7 @@ def test_truncated_saves_and_a_deleted_file_never_serve_an_incomplete_policy(rul
         deleted = rules / "guarantees" / "return_shipping_insurance.yaml"
         kept = deleted.read_bytes()
         trials: list[tuple[str, int]] = []
-        with Tally(server) as tally:
+        with DigestTally(server, ORDER) as tally:
             for pause in (0.3, 0.6, 1.0):
                 before = _reloads(server)
                 _save_slowly(rules / SEVEN_DAY, 80, pause, seven_day)

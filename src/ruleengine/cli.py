@@ -422,6 +422,54 @@ def serve(
         sys.exit(POLICY_ERROR)
 
 
+@main.command()
+@click.option(
+    "--rules",
+    type=click.Path(file_okay=False),
+    envvar="RULEENGINE_RULES",
+    default="rules",
+    show_default=True,
+    help="The policy folder to publish (default: $RULEENGINE_RULES, else ./rules).",
+)
+@click.option(
+    "--releases",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The releases folder; its link 'current' names the live release (serve with --rules RELEASES/current).",
+)
+@click.option("--keep", type=click.IntRange(1, 1000), default=5, show_default=True, help="Releases kept (older ones are deleted).")
+@click.option("--rollback", is_flag=True, help="Make the release before the current one current again (checked first); --rules is ignored.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def publish(rules: str, releases: str, keep: int, rollback: bool, fmt: str) -> None:
+    """Check a policy (it loads, its own cases pass) and make it live atomically for a service that follows RELEASES/current."""
+    from . import publish as releasing
+
+    try:
+        if rollback:
+            done = releasing.rollback(Path(releases), limits=_limits())
+        else:
+            done = releasing.publish(Path(rules), Path(releases), keep=keep, limits=_limits())
+    except PolicyError as exc:
+        _report_policy_error(exc, fmt)
+        click.echo("nothing was published; the current release is unchanged", err=True)
+        sys.exit(POLICY_ERROR)
+    except releasing.PublishError as exc:
+        if fmt == "json":
+            click.echo(dumps(exc.to_dict(), 2))
+        click.echo(f"ruleengine publish: {exc}", err=True)
+        sys.exit(POLICY_ERROR)
+    if fmt == "json":
+        click.echo(dumps(done.to_dict(), 2))
+        return
+    verb = "rolled back to" if rollback else "published"
+    click.echo(
+        f"{verb} {done.release}: {done.name} {done.version} ({done.digest}), {done.cases.passed} cases passed; "
+        f"{Path(releases) / releasing.CURRENT} → {done.release}" + (f" (was {done.previous})" if done.previous else "")
+    )
+    if done.removed:
+        click.echo(f"removed old releases: {', '.join(done.removed)}")
+
+
 def _batch(policy: Policy, rules: str | None, path: str, explain: bool, jobs: int, progress: bool) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
     from .batch import run
