@@ -63,7 +63,7 @@ def test_lint_warns_about_unused_parameters_rules_that_never_match_and_same_prio
     (root / "extra.yaml").write_text(
         """# yaml-language-server: $schema=../schemas/rule.schema.json
 parameters:
-  forgotten_cap: {value: 10, description: 未使用 / not used}
+  forgotten_cap: {type: integer, value: 10, description: 未使用 / not used}
 rules:
   - id: extra.contradiction
     title: {zh: 矛盾, en: Contradiction}

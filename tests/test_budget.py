@@ -12,7 +12,7 @@ import ruleengine
 
 RULE = """# yaml-language-server: $schema=../schemas/rule.schema.json
 parameters:
-  long_list: {value: [%s], description: a long list}
+  long_list: {type: list, of: text, value: [%s], description: a long list}
 rules:
   - id: costly.rule
     title: {zh: 昂贵, en: Costly}

@@ -31,7 +31,7 @@ OUTCOMES = {"approved", "rejected", "needs_review"}
 # Every claim type can end in each outcome under the default policy: approved when its guarantee applies,
 # rejected (missing service, late, no defect ...), needs_review while something is unknown (not signed for,
 # inspection pending, no current price, no installation or trade-in details).
-EXPECTED_OUTCOMES = {claim_type: OUTCOMES for claim_type in SCHEMA["properties"]["claim"]["properties"]["type"]["enum"]}
+EXPECTED_OUTCOMES = {claim_type: OUTCOMES for claim_type in SCHEMA["$defs"]["claim_type"]["enum"]}
 EDGE_CASES = (
     "credit_599", "credit_600", "credit_601", "abuse_flag", "nad_count_3", "gift_line", "promotion", "campaign",
     "conditional_free_shipping", "stock_out_short_before", "stock_out_short_not_before", "stock_out_long_before",
@@ -171,6 +171,8 @@ def _enum(*path: str) -> set[str]:
     node: Any = SCHEMA["properties"]
     for key in path:
         node = node[key]
+    if "$ref" in node:
+        node = SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]]
     return set(node["enum"])
 
 

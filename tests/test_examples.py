@@ -90,7 +90,7 @@ def test_every_decision_validates_against_the_decision_schema(policy: ruleengine
 
 
 def _not_owed(claim: dict[str, Any]) -> None:
-    """POLICY.md §5.4: a rejected / needs_review claim owes nothing."""
+    """docs/specification.md §5.6: a rejected / needs_review claim owes nothing."""
     assert claim["resolution"] == "none"
     assert claim["refund_amount"] == D("0.00")
     assert claim["compensation_amount"] == D("0.00")
@@ -168,7 +168,7 @@ def test_stock_out_admitted_in_time_pays_ten_percent_red_packet(policy: ruleengi
 
 def test_stock_out_admitted_after_the_deadline_pays_fifteen_percent(policy: ruleengine.Policy) -> None:
     facts = load_example("stock-out-compensation.json")
-    facts["logistics"]["stock_out_admitted_at"] = "2026-10-04T10:00:00+08:00"  # at the deadline: not strictly before (§5.13)
+    facts["logistics"]["stock_out_admitted_at"] = "2026-10-04T10:00:00+08:00"  # at the deadline: not strictly before (spec §4.14)
     data = decide(policy, facts)
     assert [(c["type"], c["amount"]) for c in data["compensations"]] == [("stock_out", D("194.85"))]
 
@@ -481,7 +481,7 @@ def test_abuse_flag_loses_fast_refund_and_pays_return_shipping(policy: ruleengin
     data = decide(policy, load_example("abuse-flag-buyer-pays-return.json"))
     services = data["services"]["SKU-HY-DR-3306-S"]
     assert "fast_refund" not in services
-    assert "return_shipping_insurance" in services  # stays listed (§5.15)
+    assert "return_shipping_insurance" in services  # stays listed (docs/specification.md §5.3)
     claim = data["claim"]
     assert claim["outcome"] == "approved"
     assert claim["refund_amount"] == D("299.00")

@@ -205,6 +205,10 @@ def test_the_policy_tab_lists_every_guarantee_with_its_rules_and_parameters(page
     expect(late).to_contain_text("超过签收次日起7天 / after the window")
     expect(late).to_contain_text("seven_day_window_days = 7 days")
     expect(by(page, "catalogue-parameters").locator("tbody tr")).to_have_count(len(catalogue["parameters"]))
+    late_rule = next(r for g in catalogue["guarantees"] for r in g["rules"] if r["id"] == "seven_day_return.late")
+    for cited in late_rule["citations"]:  # each cited source with its title
+        expect(late.locator("ul.cites")).to_contain_text(f"{cited['source']} {cited['title']['zh']} / {cited['title']['en']}")
+    expect(by(page, "catalogue-sources").locator("tbody tr")).to_have_count(len(catalogue["sources"]))
     by(page, "tab-policy").press("ArrowLeft")  # the tabs answer the keyboard
     expect(by(page, "view-try")).to_be_visible()
     by(page, "tab-try").press("ArrowRight")

@@ -37,7 +37,7 @@ def check_decision(decision: ruleengine.Decision, facts: dict[str, Any]) -> None
     assert ("claim" in data) == ("claim" in facts)
     assert list(data["services"]) == [item["sku"] for item in facts["items"]]
     claim = data.get("claim")
-    if claim is not None and claim["outcome"] != "approved":  # POLICY.md §5.4
+    if claim is not None and claim["outcome"] != "approved":  # docs/specification.md §5.6
         assert claim["resolution"] == "none"
         assert claim["refund_amount"] == claim["compensation_amount"] == Decimal("0.00")
         assert claim["refund_timing"] == "none" and claim["return_shipping_payer"] == "none"

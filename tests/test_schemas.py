@@ -25,13 +25,19 @@ def test_schema_is_valid_2020_12(name: str) -> None:
 def test_rule_schema_enums_match_the_decision_schema() -> None:
     rule = load_schema("rule.schema.json")
     decision = load_schema("decision.schema.json")
+    enums = decision["$defs"]
+
+    def enum(node: dict[str, object]) -> object:
+        ref = node.get("$ref")
+        return enums[str(ref).rsplit("/", 1)[1]]["enum"] if ref else node["enum"]
+
     action = rule["$defs"]["action"]["properties"]
-    assert action["add_service"]["enum"] == decision["$defs"]["service"]["enum"]
+    assert action["add_service"]["enum"] == enums["service"]["enum"]
     compensation = decision["properties"]["compensations"]["items"]["properties"]
     for key in ("type", "form", "payer"):
-        assert action["compensation"]["properties"][key]["enum"] == compensation[key]["enum"]
-    assert action["violation"]["enum"] == decision["properties"]["violations"]["items"]["properties"]["type"]["enum"]
-    deduction = decision["properties"]["claim"]["properties"]["deductions"]["items"]["properties"]["type"]["enum"]
+        assert action["compensation"]["properties"][key]["enum"] == enum(compensation[key])
+    assert action["violation"]["enum"] == enum(decision["properties"]["violations"]["items"]["properties"]["type"])
+    deduction = enum(decision["properties"]["claim"]["properties"]["deductions"]["items"]["properties"]["type"])
     assert action["deduction"]["properties"]["type"]["enum"] == deduction
     settable = set(action["set"]["propertyNames"]["enum"])
     claim_fields = {f"claim.{k}" for k in decision["properties"]["claim"]["properties"]}

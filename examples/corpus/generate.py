@@ -2,7 +2,7 @@
 """A seeded generator of realistic synthetic orders for the default Tmall-style policy.
 
 Standard library only. Every order validates against ``schemas/order.schema.json``
-and follows the facts described in ``POLICY.md`` §2 (consistent timestamps, money
+and follows the facts described in ``docs/specification.md`` §2 (consistent timestamps, money
 that adds up, unique skus). The corpus is built to cross every guarantee's
 window, cap and version date, so it is useful for impact analysis (decide the
 same corpus with two policies and compare), benchmarks and fuzzing.
@@ -40,7 +40,7 @@ UTC = dt.UTC
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
-# The instants where a rule version changes (POLICY.md §4): each keys on paid_at.
+# The instants where a rule version changes (docs/specification.md §1.4): each keys on paid_at.
 VERSION_DATES: dict[str, dt.datetime] = {
     "tmall_global_ninefold": dt.datetime(2018, 1, 11, tzinfo=SH),
     "stock_out_self_admission": dt.datetime(2026, 4, 9, tzinfo=SH),
@@ -363,7 +363,7 @@ def start_of_day(t: dt.datetime) -> dt.datetime:
 
 
 def window_end(start: dt.datetime, days: int) -> dt.datetime:
-    """POLICY.md §1: the first instant that is late for "within N days after start"."""
+    """docs/specification.md §1.3: the first instant that is late for "within N days after start"."""
     return start_of_day(start) + dt.timedelta(days=days + 1)
 
 
@@ -377,7 +377,7 @@ def fmt_ts(t: dt.datetime, utc: bool = False) -> str:
 
 
 def has_seven_day_return(line: dict[str, Any]) -> bool:
-    """Whether a line keeps 7-day no-reason return (POLICY.md §4), to aim most no-reason claims at such lines."""
+    """Whether a line keeps 7-day no-reason return (docs/specification.md §4.3), to aim most no-reason claims at such lines."""
     flags = line["flags"]
     if line["gift"]:
         return False

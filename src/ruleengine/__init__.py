@@ -12,11 +12,12 @@ from .events import ActionApplied, Event, Listener, RuleVisited
 from .facts import read_facts
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_policy
-from .policy import Policy
+from .policy import Citation, Policy, Source
 
 __all__ = [
     "DEFAULT_LIMITS",
     "ActionApplied",
+    "Citation",
     "Decision",
     "Diagnostic",
     "EvaluationError",
@@ -29,6 +30,7 @@ __all__ = [
     "PolicyError",
     "RuleEngineError",
     "RuleVisited",
+    "Source",
     "load_policy",
     "read_facts",
 ]

@@ -1,4 +1,4 @@
-"""The policy catalogue for policy staff: every guarantee, its rules in plain words, its parameters.
+"""The policy catalogue for policy staff: every guarantee, its rules in plain words, its parameters, its sources.
 
 Generated from a loaded policy (``ruleengine catalogue``) into ``docs/policy.md``;
 a test fails when the committed file is stale, so it is never edited by hand.
@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .conditions import Condition, Group, Leaf
-from .policy import Action, Parameter, Policy, Rule
+from .policy import Action, Parameter, Policy, Rule, Source
 from .report import SERVICE_NAMES
+from .sources import KIND_WORDS, SOURCE_ID, find_citations
 from .templates import Placeholder, format_value
 
 GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
@@ -25,6 +26,7 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
     """The catalogue as plain data (what the service's ``/v1/policy/catalogue`` returns): the same content as the markdown."""
     by_guarantee = _by_guarantee(policy)
     users = _parameter_users(policy)
+    cited_by = _cited_by(policy)
     return {
         "name": policy.name,
         "version": policy.version,
@@ -35,7 +37,7 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
             {
                 "id": g,
                 "title": GUARANTEE_TITLES.get(g, g),
-                "rules": [_rule_data(rule) for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version))],
+                "rules": [_rule_data(rule, policy) for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version))],
             }
             for g in by_guarantee
         ],
@@ -48,11 +50,42 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
                 "unit": param.unit,
                 "description": " ".join(param.description.split()),
                 "source": param.source,
+                "citations": _citations(policy, param.source, param.description),
                 "used_by": users.get(name, []),
             }
             for name, param in policy.parameters.items()
         ],
+        "sources": [{**source.to_dict(), "cited_by": cited_by.get(source_id, [])} for source_id, source in policy.sources.items()],
     }
+
+
+def _citations(policy: Policy, *texts: str) -> list[dict[str, Any]]:
+    """The declared sources ``texts`` cite, in order, each once with every locator used and its title."""
+    found: dict[str, list[str]] = {}
+    for text in texts:
+        for source_id, locator, _ in find_citations(text):
+            if SOURCE_ID.match(source_id) and source_id in policy.sources:
+                locators = found.setdefault(source_id, [])
+                if locator and locator not in locators:
+                    locators.append(locator)
+    return [
+        {
+            "source": source_id,
+            "locators": locators,
+            "title": {"zh": policy.sources[source_id].title_zh, "en": policy.sources[source_id].title_en},
+        }
+        for source_id, locators in found.items()
+    ]
+
+
+def _cited_by(policy: Policy) -> dict[str, list[str]]:
+    """Source id → what cites it (``rule ID``, ``parameter NAME`` …), each once, in file order."""
+    out: dict[str, list[str]] = {}
+    for citation in policy.citations:
+        users = out.setdefault(citation.source, [])
+        if citation.cited_by not in users:
+            users.append(citation.cited_by)
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -63,7 +96,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _rule_data(rule: Rule) -> dict[str, Any]:
+def _rule_data(rule: Rule, policy: Policy) -> dict[str, Any]:
     return {
         "id": rule.id,
         "version": rule.version,
@@ -72,6 +105,7 @@ def _rule_data(rule: Rule) -> dict[str, Any]:
         "title_en": rule.title_en,
         "description": " ".join(rule.description.split()),
         "source": rule.source,
+        "citations": _citations(policy, rule.source, rule.description),
         "stage": rule.stage,
         "priority": rule.priority,
         "scope": SCOPES[rule.scope],
@@ -137,6 +171,8 @@ def markdown(policy: Policy) -> str:
     for g in ordered:
         out.append(f"- [{GUARANTEE_TITLES.get(g, g)} — `{g}`](#{g.replace('_', '-')})")
     out.append("- [参数 Parameters](#parameters)")
+    if policy.sources:
+        out.append("- [来源 Sources](#sources)")
     out.append("")
     for g in ordered:
         out.append(f'<a id="{g.replace("_", "-")}"></a>')
@@ -145,6 +181,7 @@ def markdown(policy: Policy) -> str:
         for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version)):
             out += list(_rule(rule, policy))
     out += list(_parameters(policy))
+    out += list(_sources(policy))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -164,6 +201,10 @@ def _rule(rule: Rule, policy: Policy) -> Iterator[str]:
         yield f"- 生效 effective: `{rule.effective_on}` in [{start}, {end})"
     if rule.source:
         yield f"- 来源 source: {rule.source}"
+    cited = _citations(policy, rule.source, rule.description)
+    if cited:
+        yield "- 引用 cites:"
+        yield from (f"  - {_cited(c)}" for c in cited)
     yield "- 条件 when:"
     yield from _condition(rule.when, 1)
     if rule.then:
@@ -248,5 +289,60 @@ def _parameters(policy: Policy) -> Iterator[str]:
         value = _parameter_value(param, policy)
         used = ", ".join(f"`{r}`" for r in users.get(name, [])) or "—（未使用 unused）"
         cell = " ".join(param.description.split()).replace("|", "\\|")
-        yield f'| <a id="param-{name.replace("_", "-")}"></a>`{name}` | {value} | {cell} | {param.source or "—"} | {used} |'
+        cited = [_cited(c) for c in _citations(policy, param.source, param.description)]
+        source = "<br>".join([param.source or "—", *cited]).replace("|", "\\|")
+        yield f'| <a id="param-{name.replace("_", "-")}"></a>`{name}` | {value} | {cell} | {source} | {used} |'
     yield ""
+
+
+def _cited(citation: dict[str, Any]) -> str:
+    """``[`L1`](#source-l1) 标题 / Title — Art 55``: a cited source with its title, linked to the sources table."""
+    where = f" — {', '.join(citation['locators'])}" if citation["locators"] else ""
+    source_id = citation["source"]
+    return f"[`{source_id}`](#source-{source_id.lower()}) {citation['title']['zh']} / {citation['title']['en']}{where}"
+
+
+def _sources(policy: Policy) -> Iterator[str]:
+    if not policy.sources:
+        return
+    cited_by = _cited_by(policy)
+    yield '<a id="sources"></a>'
+    yield "## 来源 Sources"
+    yield ""
+    yield (
+        "规则、参数与定义以 `[编号 位置]` 引用来源，例如 `[L2 Art 6]`、`[SPEC §4.3]`；来源在策略的 `sources:` 中声明。"
+        " Rules, parameters and definitions cite a source as `[ID locator]`, e.g. `[L2 Art 6]`, `[SPEC §4.3]`;"
+        " the policy declares its sources under `sources:`."
+    )
+    yield ""
+    yield "| 编号 id | 类别 kind | 标题 title | 发布方 issuer | 日期 date | 查阅 where to read | 引用 cited by |"
+    yield "|---|---|---|---|---|---|---|"
+    for source_id, source in policy.sources.items():
+        cells = [
+            f'<a id="source-{source_id.lower()}"></a>`{source_id}`',
+            KIND_WORDS.get(source.kind, source.kind),
+            f"{source.title_zh}<br>{source.title_en}",
+            f"{source.issuer_zh}<br>{source.issuer_en}",
+            source.date or "—",
+            _where(source),
+            _cited_count(cited_by.get(source_id, [])),
+        ]
+        yield "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
+    yield ""
+
+
+def _where(source: Source) -> str:
+    parts = []
+    if source.url:
+        parts.append(f"<{source.url}>")
+    if source.document:
+        parts.append(f"`{source.document}`")
+    if source.note_zh:
+        parts.append(f"{source.note_zh}<br>{source.note_en}")
+    return "<br>".join(parts)
+
+
+def _cited_count(users: list[str]) -> str:
+    kinds = [user.split(" ", 1)[0] for user in users]
+    words = {"rule": "规则 rules", "parameter": "参数 parameters", "definition": "定义 definitions", "policy": "清单 manifest"}
+    return ", ".join(f"{word} {kinds.count(kind)}" for kind, word in words.items() if kind in kinds) or "—（未引用 not cited）"

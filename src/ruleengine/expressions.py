@@ -507,6 +507,8 @@ class Checker:
                     raise self.fail(f"'in' needs a list on its right, not {right_t.words()}", right)
                 if right_t.elem.kind != prev_t.kind:
                     raise self.fail(f"{prev_t.words()} is never in {right_t.words()}", node)
+                if prev_t.enum and right_t.elem.enum and prev_t.name and right_t.elem.name and prev_t.name != right_t.elem.name:
+                    raise self.fail(f"a {prev_t.name} is never in a list of {right_t.elem.name} values", node)
                 self._check_enum(prev_t, right, prev_node)
                 self._check_enum(right_t.elem, prev_node, right)
                 if isinstance(right_py, ast.Name) and right_py.id.startswith("_k"):

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from . import valuetypes as t
 from .conditions import Condition, Group, Leaf
 from .errors import Diagnostic
 from .expressions import Compiled, Environment, dotted_path
-from .policy import Policy, Rule
+from .policy import Citation, Policy, Rule, Source
+from .sources import SECTION
 from .templates import Placeholder
 
 Domain = frozenset[str] | None
@@ -23,7 +26,14 @@ Domain = frozenset[str] | None
 
 
 def lint(policy: Policy) -> list[Diagnostic]:
-    found = [*_unused(policy), *_never_fire(policy), *_same_field_same_priority(policy)]
+    found = [
+        *_unused(policy),
+        *_never_fire(policy),
+        *_same_field_same_priority(policy),
+        *_unused_sources(policy),
+        *_undeclared_sources(policy),
+        *_unknown_sections(policy),
+    ]
     return sorted(found, key=lambda d: (d.file, d.line, d.column, d.code))
 
 
@@ -44,6 +54,77 @@ def _unused(policy: Policy) -> Iterator[Diagnostic]:
     for name, definition in policy.definitions.items():
         if name not in definitions:
             yield Diagnostic(definition.file, 1, 1, "unused_definition", f"definition '{name}' is not used by any rule", "warning")
+
+
+def _unused_sources(policy: Policy) -> Iterator[Diagnostic]:
+    cited = {c.source for c in policy.citations}
+    for source_id, source in policy.sources.items():
+        if source_id not in cited:
+            loc = source.location
+            yield Diagnostic(
+                loc.file,
+                loc.line,
+                loc.column,
+                "unused_source",
+                f"来源 {source_id} 未被任何规则、参数或定义引用 / source {source_id} is not cited by any rule, parameter or definition",
+                "warning",
+            )
+
+
+def _undeclared_sources(policy: Policy) -> Iterator[Diagnostic]:
+    """A policy without ``sources:`` loads with its citations unchecked: say so once per id, where it is first cited."""
+    if policy.sources:
+        return
+    first: dict[str, Citation] = {}
+    for citation in policy.citations:
+        first.setdefault(citation.source, citation)
+    for source_id, citation in first.items():
+        loc = citation.location
+        yield Diagnostic(
+            loc.file,
+            loc.line,
+            loc.column,
+            "undeclared_source",
+            f"引用了来源 {source_id}，但策略没有 sources: 声明，引用未经检查 / cites source {source_id}, but the policy has no "
+            "'sources:' section, so its citations go unchecked: declare the sources it cites (e.g. in sources.yaml)",
+            "warning",
+        )
+
+
+_HEADING = re.compile(r"^#{1,6}\s+(\d+(?:\.\d+)*)\.?\s", re.MULTILINE)
+
+
+def _unknown_sections(policy: Policy) -> Iterator[Diagnostic]:
+    """``[SPEC §9.9]``: a section the project's Markdown document does not have (checked when the document is at hand)."""
+    headings = {source_id: _sections_of(source, policy.root) for source_id, source in policy.sources.items()}
+    for citation in policy.citations:
+        sections = headings.get(citation.source)
+        if sections is None:
+            continue
+        source = policy.sources[citation.source]
+        for number in SECTION.findall(citation.locator):
+            if number not in sections:
+                loc = citation.location
+                yield Diagnostic(
+                    loc.file,
+                    loc.line,
+                    loc.column,
+                    "unknown_section",
+                    f"{source.document} 没有第 {number} 节 / {source.document} has no section {number}",
+                    "warning",
+                )
+
+
+def _sections_of(source: Source, root: Path) -> frozenset[str] | None:
+    """The numbered headings of a project document, or None when it is not Markdown or not found next to the policy."""
+    if not source.document.endswith(".md"):
+        return None
+    path = root.parent / source.document
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return frozenset(_HEADING.findall(text))
 
 
 def _expressions(rule: Rule) -> Iterator[Compiled]:

@@ -18,7 +18,6 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,9 +43,26 @@ from .functions import SIGNATURES, make_calendar
 from .interpreter import Interpreter
 from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
-from .policy import Action, Location, Parameter, Policy, Rule, ValueExpr
+from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
+from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
+from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
 from .templates import Placeholder, split
+
+
+class _OverrideRefused(Exception):
+    """An override was refused and reported; the parameter is left out."""
+
+
+@functools.cache
+def named_enums() -> dict[str, tuple[str, ...]]:
+    """The value sets the schemas name (``category``, ``claim_type`` …): what a list parameter may hold."""
+    out: dict[str, tuple[str, ...]] = {}
+    for schema in ("order.schema.json", "decision.schema.json"):
+        for name, node in load_schema(schema).get("$defs", {}).items():
+            if isinstance(node, dict) and "enum" in node:
+                out.setdefault(name, tuple(str(v) for v in node["enum"]))
+    return out
 
 
 @functools.cache
@@ -76,7 +92,7 @@ def with_parameters(policy: Policy, parameters: dict[str, Any]) -> Policy:
     The files on disk are not read again, so a what-if always starts from the
     running policy, even while its folder is being edited.
     """
-    loader = _Loader(policy.root, policy.limits, dict(parameters), sources=policy.sources)
+    loader = _Loader(policy.root, policy.limits, dict(parameters), sources=policy.contents)
     return loader.load()
 
 
@@ -109,6 +125,7 @@ class _Loader:
     interpreter: Interpreter | None = None
     broken_names: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
+    broken_sources: set[str] = field(default_factory=set)
     contents: dict[Path, bytes] = field(default_factory=dict)
     sources: dict[str, bytes] | None = None
     """The policy's files by relative path, instead of reading the folder (a what-if of a loaded policy)."""
@@ -138,6 +155,8 @@ class _Loader:
         self.definitions(env)
         stages = tuple(manifest.get("stages", ()))
         rules = self.rules(env, globals_, stages)
+        sources = self.declared_sources()
+        citations = self.citations(sources)
         if self.diagnostics:
             raise PolicyError(self.without_cascades())
         digest = self.digest(files)
@@ -155,7 +174,9 @@ class _Loader:
             environment=env,
             convert_facts=build_converter(facts_type),
             limits=self.limits,
-            sources={f.relative_to(self.root).as_posix(): self.contents[f] for f in files},
+            contents={f.relative_to(self.root).as_posix(): self.contents[f] for f in files},
+            sources=sources,
+            citations=citations,
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
 
@@ -209,12 +230,19 @@ class _Loader:
                 where = doc.locate(sp.pointer, key=sp.keyword in ("additionalProperties", "propertyNames"))
                 self.error(doc, where, "schema", sp.message, sp.pointer)
             self.bad[doc.name] = [sp.pointer for sp in schema_problems]
+            if len(schema_problems) >= SCHEMA_PROBLEMS_SHOWN:
+                # Errors past the first ones are not known, so no entry of this file can be trusted.
+                self.bad[doc.name].append("")
+                self.unreadable.append(doc.name)
+                self.diagnostics.append(
+                    Diagnostic(doc.name, 1, 1, "more_errors", f"only the first {SCHEMA_PROBLEMS_SHOWN} schema errors are shown", "info")
+                )
 
     def without_cascades(self) -> list[Diagnostic]:
         """When a file could not be read at all, names it defines look unknown everywhere else: hide those."""
         if not self.unreadable:
             return self.diagnostics
-        cascade = {"unknown_parameter", "unknown_function", "unknown_name"}
+        cascade = {"unknown_parameter", "unknown_function", "unknown_name", "unknown_source"}
         kept = [d for d in self.diagnostics if d.code not in cascade or d.file in self.unreadable]
         hidden = len(self.diagnostics) - len(kept)
         if hidden:
@@ -232,14 +260,14 @@ class _Loader:
         return kept
 
     def _sections(self, key: str) -> Iterator[tuple[Document, Any]]:
-        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list}
+        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list, "sources": dict}
         for doc in self.docs:
             if isinstance(doc.data, dict) and isinstance(doc.data.get(key), kinds[key]) and not self.broken(doc, "/" + key, exact=True):
                 yield doc, doc.data[key]
 
     def broken(self, doc: Document, pointer: str, exact: bool = False) -> bool:
         """Whether the file schema found an error at ``pointer`` (or, unless ``exact``, inside it)."""
-        return any(bad == pointer or (not exact and bad.startswith(pointer + "/")) for bad in self.bad.get(doc.name, ()))
+        return any(bad in ("", pointer) or (not exact and bad.startswith(pointer + "/")) for bad in self.bad.get(doc.name, ()))
 
     def manifest(self) -> dict[str, Any]:
         found = list(self._sections("policy"))
@@ -274,30 +302,47 @@ class _Loader:
 
     def parameters(self) -> dict[str, Parameter]:
         out: dict[str, Parameter] = {}
-        declared: set[str] = set()
+        declared: dict[str, Declaration] = {}
+        enums = named_enums()
         for doc, section in self._sections("parameters"):
             for name, spec in section.items():
-                declared.add(name)
                 pointer = pointer_join("/parameters", name)
                 if self.broken(doc, pointer):
                     self.broken_names.add(name)
                     continue
                 where = doc.locate(pointer, key=True)
-                if name in out:
-                    self.error(doc, where, "duplicate_parameter", f"parameter '{name}' is already defined at {out[name].location}", pointer)
+                if name in out or name in declared:
+                    first = out[name].location if name in out else "another file"
+                    self.error(doc, where, "duplicate_parameter", f"parameter '{name}' is already defined at {first}", pointer)
                     continue
-                typed = self._typed(doc, pointer, spec.get("type"), spec["value"], spec.get("unit", ""))
-                if typed is not None and name in self.overrides:
-                    typed = self._override(name, typed[0], spec)
-                if typed is None:
+                try:
+                    decl = declaration(name, spec, enums)
+                    declared[name] = decl
+                    value = checked_value(decl, spec["value"], enums, self.limits.max_collection_items)
+                    if name in self.overrides:
+                        value = self._override(decl, enums)
+                except ParameterProblem as problem:
+                    at = pointer + "/" + problem.at
+                    if problem.at != "value" or "value" in spec:
+                        self.error(doc, doc.locate(at), problem.code, f"{name}: {problem}", at)
                     self.broken_names.add(name)  # reported once here, not at every use
                     continue
+                except _OverrideRefused:
+                    self.broken_names.add(name)
+                    continue
                 out[name] = Parameter(
-                    name, typed[1], typed[0], spec["description"], spec.get("source", ""), spec.get("unit", ""), Location(doc.name, *where)
+                    name,
+                    value,
+                    expression_type(decl, enums),
+                    spec["description"],
+                    spec.get("source", ""),
+                    spec.get("unit", UNITS.get(decl.kind, "")),
+                    Location(doc.name, *where),
+                    decl,
                 )
         for name in self.overrides:
-            if name not in declared:
-                hint = did_you_mean(name, out)
+            if name not in declared and name not in self.broken_names:
+                hint = did_you_mean(name, declared)
                 self.error(
                     "<parameters>",
                     (1, 1),
@@ -306,78 +351,73 @@ class _Loader:
                 )
         return out
 
-    def _override(self, name: str, declared: t.Type, spec: dict[str, Any]) -> tuple[t.Type, Any] | None:
-        """An override must have the file's type: a window in days stays a whole number, a cap stays money."""
-        value = self.overrides[name]
-        if isinstance(value, float):
-            value = Decimal(str(value))
-        kind = "a whole number" if declared.kind == t.NUMBER and declared.integer else declared.words()
-        if declared.kind == t.NUMBER and (isinstance(value, bool) or not isinstance(value, (int, Decimal))):
-            ok = False
-        elif declared.kind == t.NUMBER:
-            ok = not declared.integer or value == int(value)
-            value = int(value) if declared.integer else value
-            ok = ok and not (declared.money and Decimal(value).as_tuple().exponent < -2)  # type: ignore[operator]
-        else:
-            ok = True
-        typed = self._typed_value(spec.get("type"), value, spec.get("unit", "")) if ok else None
-        if typed is None or not typed[0].same_kind(declared):
-            self.error("<parameters>", (1, 1), "parameter_type", f"override of '{name}' must be {kind}, like its value {spec['value']!r}")
-            return None
-        return (declared if declared.kind == t.NUMBER else typed[0]), typed[1]
+    def _override(self, decl: Declaration, enums: dict[str, tuple[str, ...]]) -> Any:
+        """An override obeys the parameter's declaration, and is reported by its name (it has no place in a file)."""
+        try:
+            return checked_value(decl, self.overrides[decl.name], enums, self.limits.max_collection_items)
+        except ParameterProblem as problem:
+            self.error("<parameters>", (1, 1), problem.code, f"override of {decl.name}: {problem}")
+            raise _OverrideRefused from None
 
-    def _typed_value(self, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
-        """Type a value without reporting (an override is reported by its name, not at a file position)."""
-        saved = len(self.diagnostics)
-        typed = self._typed(None, "", declared, value, unit)
-        del self.diagnostics[saved:]
-        return typed
+    # -- sources and their citations
+    def declared_sources(self) -> dict[str, Source]:
+        out: dict[str, Source] = {}
+        for doc, section in self._sections("sources"):
+            for source_id, spec in section.items():
+                pointer = pointer_join("/sources", source_id)
+                if self.broken(doc, pointer):
+                    self.broken_sources |= {source_id, source_id.upper()}  # its citations are not blamed
+                    continue
+                where = doc.locate(pointer, key=True)
+                if source_id in out:
+                    first = out[source_id].location
+                    message = f"来源 {source_id} 重复声明，首次在 {first} / source {source_id} is already declared at {first}"
+                    self.error(doc, where, "duplicate_source", message, pointer)
+                    continue
+                note = spec.get("note", {})
+                out[source_id] = Source(
+                    source_id,
+                    spec["kind"],
+                    spec["title"]["zh"],
+                    spec["title"]["en"],
+                    spec["issuer"]["zh"],
+                    spec["issuer"]["en"],
+                    spec.get("date", ""),
+                    spec.get("url", ""),
+                    spec.get("document", ""),
+                    note.get("zh", ""),
+                    note.get("en", ""),
+                    Location(doc.name, *where),
+                )
+        for doc in self.docs:
+            if any(bad == "/sources" for bad in self.bad.get(doc.name, ())):
+                self.broken_sources.add("*")  # a whole section unreadable: any id may be declared there
+        return out
 
-    def _typed(self, doc: Document | None, pointer: str, declared: str | None, value: Any, unit: str) -> tuple[t.Type, Any] | None:
-        def bad(message: str) -> None:
-            if doc is not None:
-                self.error(doc, doc.locate(pointer + "/value"), "parameter_type", message, pointer)
+    def citations(self, sources: dict[str, Source]) -> tuple[Citation, ...]:
+        """Every ``[ID locator]`` in the texts that say where things come from.
 
-        if isinstance(value, float):
-            value = Decimal(str(value))
-        if declared == "timestamp":
-            try:
-                return t.scalar(t.TIMESTAMP), parse_timestamp(value if isinstance(value, str) else "")
-            except ValueError as exc:
-                bad(f"{exc}; a timestamp parameter is RFC 3339 text with an offset")
-                return None
-        if isinstance(value, bool):
-            if declared not in (None, "boolean"):
-                bad(f"value is true/false but type is {declared}")
-                return None
-            return t.scalar(t.BOOL), value
-        if isinstance(value, (int, Decimal)):
-            if declared not in (None, "integer", "number", "money"):
-                bad(f"value is a number but type is {declared}")
-                return None
-            if declared == "integer" and not isinstance(value, int):
-                bad("value must be a whole number")
-                return None
-            money = declared == "money" or unit == "CNY"
-            if money and Decimal(value).as_tuple().exponent < -2:  # type: ignore[operator]
-                bad("money has at most 2 decimals")
-                return None
-            return t.scalar(t.NUMBER, integer=isinstance(value, int), money=money), value
-        if isinstance(value, str):
-            if declared not in (None, "text"):
-                bad(f"value is text but type is {declared}")
-                return None
-            return t.scalar(t.TEXT), value
-        if isinstance(value, list):
-            if declared not in (None, "list") or not all(isinstance(v, str) for v in value):
-                bad("a list parameter holds text values")
-                return None
-            if len(value) > self.limits.max_collection_items:
-                bad("list too long")
-                return None
-            return t.list_of(t.scalar(t.TEXT)), tuple(value)
-        bad("unsupported parameter value")
-        return None
+        Once a policy has a ``sources:`` section, a citation of an id it does not declare is an error,
+        like an unknown parameter. A policy without one has not taken up citations: its bracketed
+        text is kept unchecked, and lint warns about it.
+        """
+        checked = any(isinstance(doc.data, dict) and "sources" in doc.data for doc in self.docs)
+        found: list[Citation] = []
+        for doc in self.docs:
+            for pointer, text, cited_by in citing_texts(doc.data):
+                if self.broken(doc, pointer):
+                    continue
+                for source_id, locator, offset in find_citations(text):
+                    where = doc.locate_in_text(pointer, offset)
+                    if SOURCE_ID.match(source_id) and (source_id in sources or not checked):
+                        found.append(Citation(source_id, locator, cited_by, Location(doc.name, *where)))
+                    elif SOURCE_ID.match(source_id) and not self.broken_sources & {source_id, "*"}:
+                        self.error(doc, where, "unknown_source", _undeclared(source_id, sources), pointer)
+                    elif source_id.upper() in sources:
+                        right = f"[{source_id.upper()}{' ' + locator if locator else ''}]"
+                        message = f"来源编号须大写：应为 {right} / source ids are capitals: did you mean {right}?"
+                        self.error(doc, where, "unknown_source", message, pointer)
+        return tuple(found)
 
     def definitions(self, env: Environment) -> None:
         kinds = {
@@ -751,6 +791,23 @@ class _Loader:
 _LOOKS_LIKE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 
 
+def _undeclared(source_id: str, sources: dict[str, Source]) -> str:
+    hint = nearest_id(source_id, sources)
+    if hint:
+        return (
+            f"引用了未声明的来源 {source_id}（是否应为 {hint}？）/ "
+            f"cites source {source_id}, which the policy does not declare (did you mean {hint}?)"
+        )
+    if not sources:
+        return f"引用了来源 {source_id}，但 sources: 中没有任何来源 / cites source {source_id}, but 'sources:' declares none: add it there"
+    return (
+        f"引用了未声明的来源 {source_id} / cites source {source_id}, which the policy does not declare; "
+        f"declared: {', '.join(sorted(sources))}; add it under 'sources:'"
+    )
+
+SCHEMA_PROBLEMS_SHOWN = 50
+"""Schema errors reported per file; past that many, nothing in the file is trusted (it is not compiled)."""
+
 MAX_RULES_PER_FILE = 2000
 """Mirrors ``maxItems`` of ``rules`` in rule.schema.json."""
 
@@ -783,7 +840,7 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
         return None, (*problems, too_many), ()
     if file_schema.is_valid(doc.data):
         return doc, problems, ()
-    return doc, problems, tuple(file_schema.problems(doc.data, limit=50))
+    return doc, problems, tuple(file_schema.problems(doc.data, limit=SCHEMA_PROBLEMS_SHOWN))
 
 
 def loc_tuple(loc: Location) -> tuple[int, int]:

@@ -221,7 +221,7 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/policy/catalogue": {
             "get": {
-                "summary": "Every guarantee, its rules in plain words, its parameters; `words`: the Chinese for decision values",
+                "summary": "Every guarantee, its rules in words, its parameters and sources; `words`: the Chinese for decision values",
                 "responses": plain,
             }
         },

@@ -18,6 +18,7 @@ from .evaluation import evaluate
 from .expressions import Compiled, Definition, Environment
 from .facts import prepare
 from .limits import DEFAULT_LIMITS, Limits
+from .parameters import Declaration
 from .templates import Part
 
 if TYPE_CHECKING:
@@ -43,6 +44,48 @@ class Parameter:
     description: str
     source: str
     unit: str
+    location: Location
+    declaration: Declaration
+
+
+@dataclass(frozen=True)
+class Source:
+    """A law, platform rule, report or project document the policy cites (``sources:``), as declared."""
+
+    id: str
+    kind: str
+    title_zh: str
+    title_en: str
+    issuer_zh: str
+    issuer_en: str
+    date: str
+    """The version the rules follow (YYYY, YYYY-MM or YYYY-MM-DD); empty when not recorded."""
+    url: str
+    document: str
+    """A document of the project, by its path from the folder that holds the policy folder."""
+    note_zh: str
+    note_en: str
+    location: Location
+
+    def to_dict(self) -> dict[str, Any]:
+        """As declared in ``sources:`` (empty fields left out), plus the id."""
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "title": {"zh": self.title_zh, "en": self.title_en}}
+        out["issuer"] = {"zh": self.issuer_zh, "en": self.issuer_en}
+        out.update((k, v) for k, v in (("date", self.date), ("url", self.url), ("document", self.document)) if v)
+        if self.note_zh:
+            out["note"] = {"zh": self.note_zh, "en": self.note_en}
+        return out
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One ``[ID locator]`` in a rule's, parameter's or definition's text, where it was written."""
+
+    source: str
+    locator: str
+    """What is cited inside the source: ``Art 6``, ``§4.3``; empty for the whole source."""
+    cited_by: str
+    """``rule ID``, ``parameter NAME``, ``definition NAME`` or ``policy``."""
     location: Location
 
 
@@ -129,8 +172,12 @@ class Policy:
     convert_facts: Callable[[Any, str], Any] = field(repr=False)
     limits: Limits = DEFAULT_LIMITS
     loaded_at: str = ""
-    sources: dict[str, bytes] = field(default_factory=dict, repr=False)
+    contents: dict[str, bytes] = field(default_factory=dict, repr=False)
     """The bytes of every file, by path relative to ``root``: what was loaded, whatever the folder holds now."""
+    sources: dict[str, Source] = field(default_factory=dict)
+    """The sources the policy declares (``sources:``), by id."""
+    citations: tuple[Citation, ...] = field(default=(), repr=False)
+    """Every citation of a source in the policy's texts, in file order (unchecked when the policy declares no sources)."""
 
     @property
     def zone(self) -> ZoneInfo:

@@ -43,6 +43,7 @@ class Type:
     integer: bool = False
     money: bool = False
     name: str = ""
+    """An object's path (``claim.installation``), or the name of an enum's value set (``category``)."""
 
     def words(self) -> str:
         if self.kind == LIST and self.elem is not None:
@@ -76,9 +77,11 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name
     """The expression type of a JSON Schema node (local ``$ref`` s only)."""
     root = root if root is not None else schema
     money = False
+    named = ""
     while "$ref" in schema:
         ref = str(schema["$ref"])
         money = money or ref.endswith("/money")
+        named = ref.rsplit("/", 1)[-1]
         target: Any = root
         for part in ref.removeprefix("#/").split("/"):
             target = target[part]
@@ -87,7 +90,7 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None, name
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
     if "enum" in schema and kind in (None, "string"):
-        return Type(TEXT, enum=tuple(str(v) for v in schema["enum"]))
+        return Type(TEXT, enum=tuple(str(v) for v in schema["enum"]), name=named)
     if kind == "string":
         fmt = schema.get("format")
         return Type(TIMESTAMP if fmt == "date-time" else DATE if fmt == "date" else TEXT)

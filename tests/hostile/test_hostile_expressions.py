@@ -183,9 +183,12 @@ BOMBS = [
     ),
 ]
 
+BIG_LIST = (
+    "parameters:\n  hb_big:\n    type: list\n    of: text\n"
+    "    value: [" + ", ".join(f"a{i}" for i in range(1000)) + "]\n    description: x\n"
+)
 GENERATOR_BOMB = (
-    "parameters:\n  hb_big:\n    value: [" + ", ".join(["a"] * 1000) + "]\n    description: x\n"
-    "definitions:\n  hb_g2:\n    expr: sum(sum(1 for b in params.hb_big) for a in params.hb_big)\n    description: x\n"
+    BIG_LIST + "definitions:\n  hb_g2:\n    expr: sum(sum(1 for b in params.hb_big) for a in params.hb_big)\n    description: x\n"
 )
 
 
@@ -210,8 +213,7 @@ def _line_scope_generators() -> dict[str, Any]:
     from decimal import Decimal
 
     generator = "sum(sum(1 for b in params.hb_big) for a in params.hb_big)"
-    parameters = "parameters:\n  hb_big:\n    value: [" + ", ".join(["a"] * 1000) + "]\n    description: x\n"
-    text = parameters + rule_yaml(when=quoted(" + ".join([generator] * 14) + " > 0"), action="add_service: authenticity", scope="line")
+    text = BIG_LIST + rule_yaml(when=quoted(" + ".join([generator] * 14) + " > 0"), action="add_service: authenticity", scope="line")
     facts = json.loads(ORDER_FILE.read_text(encoding="utf-8"), parse_float=Decimal)
     facts["items"] = [dict(copy.deepcopy(facts["items"][0]), sku=f"SKU-{n}") for n in range(100)]
     facts["claim"]["sku"] = "SKU-0"

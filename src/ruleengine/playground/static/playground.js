@@ -783,6 +783,7 @@ function renderCatalogue() {
         h("p", { class: "muted" }, `来源 source: ${r.source} · 阶段 stage: ${r.stage} · 优先级 priority: ${r.priority} · 范围 scope: ${r.scope}`,
           r.versions > 1 ? ` · 版本 version ${r.version}/${r.versions}` : "",
           r.effective.from || r.effective.until ? ` · 生效 effective ${r.effective.from || "…"} – ${r.effective.until || "…"} (${r.effective.on})` : ""),
+        r.citations.length ? h("ul", { class: "cites" }, r.citations.map(citedWords)) : null,
         h("div", { class: "when" }, h("h4", {}, ...bi("条件", "When")), h("ul", { class: "cond-tree" }, conditionWords(r.when))),
         h("div", { class: "then" }, h("h4", {}, ...bi("则", "Then")), h("ul", {}, r.then.map(actionWords))),
         r.else.length ? h("div", { class: "else" }, h("h4", {}, ...bi("否则", "Else")), h("ul", {}, r.else.map(actionWords))) : null,
@@ -796,11 +797,31 @@ function renderCatalogue() {
   for (const p of cat.parameters) {
     if (filter && !JSON.stringify(p).toLowerCase().includes(filter)) continue;
     body.append(h("tr", {}, h("td", {}, h("code", { text: p.name })), h("td", { text: p.display }), h("td", { text: p.type }),
-      h("td", { text: p.description }), h("td", { text: p.source || "" }), h("td", {}, p.used_by.map((r) => h("code", { class: "rule-id", text: r })))));
+      h("td", { text: p.description }), h("td", {}, p.source || "", p.citations.length ? h("ul", { class: "cites" }, p.citations.map(citedWords)) : ""),
+      h("td", {}, p.used_by.map((r) => h("code", { class: "rule-id", text: r })))));
   }
   table.append(body);
   root.append(h("section", { class: "guarantee", id: "parameters" }, h("h2", {}, ...bi("参数", "Parameters")), table));
   toc.append(h("a", { href: "#parameters" }, "参数 Parameters"));
+  if (!cat.sources.length) return;
+  const sources = h("table", { class: "param-table", "data-testid": "catalogue-sources" },
+    h("thead", {}, h("tr", {}, ["编号 Id", "标题 Title", "发布方 Issuer", "日期 Date", "查阅 Where to read", "引用 Cited by"].map((t) => h("th", { text: t })))));
+  const rows = h("tbody");
+  for (const s of cat.sources) {
+    if (filter && !JSON.stringify(s).toLowerCase().includes(filter)) continue;
+    rows.append(h("tr", { id: `source-${s.id}` }, h("td", {}, h("code", { text: s.id })), h("td", {}, s.title.zh, h("br"), s.title.en),
+      h("td", {}, s.issuer.zh, h("br"), s.issuer.en), h("td", { text: s.date || "—" }),
+      h("td", {}, s.url ? h("span", { text: s.url }) : "", s.document ? h("code", { text: s.document }) : "", s.note ? h("p", { class: "muted" }, s.note.zh, h("br"), s.note.en) : ""),
+      h("td", { text: String(s.cited_by.length) })));
+  }
+  sources.append(rows);
+  root.append(h("section", { class: "guarantee", id: "sources" }, h("h2", {}, ...bi("来源", "Sources")), sources));
+  toc.append(h("a", { href: "#sources" }, "来源 Sources"));
+}
+
+/** A cited source with its title: `L1 中华人民共和国消费者权益保护法 / Law … — Art 55`. */
+function citedWords(c) {
+  return h("li", {}, h("code", { text: c.source }), ` ${c.title.zh} / ${c.title.en}`, c.locators.length ? ` — ${c.locators.join(", ")}` : "");
 }
 
 function tryParameter(name) {
