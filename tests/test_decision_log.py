@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,6 +121,31 @@ def test_a_deleted_log_is_noticed_and_a_moved_one_is_reopened(tmp_path: Path) ->
     log.close()
     assert _ids(path) == ["r3"]
     assert _ids(path.with_name("decisions.jsonl.1")) == ["r2"]
+
+
+def test_a_failing_log_is_checked_again_and_is_healthy_again_without_a_request(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    path = folder / "decisions.jsonl"
+    log = DecisionLog(path, probe_seconds=0.1)
+
+    async def main() -> None:
+        await log.commit([_line(1)])
+        shutil.rmtree(folder)
+        folder.write_text("")  # a file where the folder was: the log can be neither written nor created again
+        with pytest.raises(DecisionLogError):
+            await log.commit([_line(2)])
+        assert not log.healthy and log.last_error
+        folder.unlink()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if log.healthy:
+                break
+        assert log.healthy  # found writable again by the log itself, with no request to try
+        await log.commit([_line(3)])
+
+    asyncio.run(main())
+    log.close()
+    assert _ids(path) == ["r3"]
 
 
 def test_rotation_by_size_keeps_whole_records(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ class ServerConfig:
     log_fsync: bool = False
     """fdatasync each group of records before answering (survives a power cut; without it, a killed process)."""
     log_fail_open: bool = False
-    """Answer decisions whose record could not be written (counted as lost) instead of refusing them with 503."""
+    """Answer decisions whose record could not be written (counted as unrecorded) instead of refusing them with 503."""
     watch: bool = True
     reload_quiet_seconds: float = 0.5
     """A reload waits until no file of the policy folder changed for this long."""
@@ -245,7 +245,7 @@ class Service:
         self.metrics.serving_failing_cases.set(1 if serving_failing else 0)
 
     def _logged(self, records: int, error: BaseException | None) -> None:
-        """The decision log's writer reports each write (called on its thread)."""
+        """The decision log reports each write (on the event loop; with --log-fsync on the log's own thread)."""
         if error is None:
             self.metrics.log_records.inc(records)
             self.metrics.log_writes.inc(1 if records else 0)
@@ -357,7 +357,10 @@ class Service:
 
 
 class Decided(NamedTuple):
+    """One order decided by :meth:`Service.evaluate`."""
+
     outcome: dict[str, Any] | RuleEngineError
+    """The decision, or the FactsError / EvaluationError that stopped it."""
     text: str | None
     """The decision as canonical JSON, when asked for."""
     record: bytes | None
