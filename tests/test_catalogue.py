@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import ruleengine
 from ruleengine.catalogue import markdown
+from ruleengine.policyfolder import ENVIRONMENT_VARIABLE, WORKING_FOLDER, choose
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_committed_catalogue_is_up_to_date(policy: ruleengine.Policy) -> None:
     committed = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
-    assert committed == markdown(policy), "docs/policy.md is stale: run `ruleengine catalogue -o docs/policy.md`"
+    assert committed == markdown(policy), "docs/policy.md is stale: run `ruleengine catalogue -o docs/policy.md` in the project folder"
+
+
+def test_the_command_the_stale_message_names_writes_the_catalogue_of_rules(
+    policy: ruleengine.Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ruleengine catalogue -o docs/policy.md` in the project folder (no --rules, no RULEENGINE_RULES) reads ./rules."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    chosen = choose()
+    assert (chosen.path.resolve(), chosen.chosen_by) == (policy.root.resolve(), WORKING_FOLDER)
 
 
 def test_the_catalogue_lists_every_guarantee_rule_and_parameter(policy: ruleengine.Policy) -> None:

@@ -265,7 +265,11 @@ def test_a_downloaded_case_file_passes_with_ruleengine_test(client: httpx.Client
     # …and it pins the decision: the same case fails against a policy with a shorter window.
     shorter = tmp_path / "rules"
     shutil.copytree(RULES, shorter, ignore=shutil.ignore_patterns("cases"))
-    replace_in(shorter / "parameters.yaml", "seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 6")
+    replace_in(
+        shorter / "parameters.yaml",
+        "seven_day_window_days:\n    value: 7\n    type: days\n    min: 7",
+        "seven_day_window_days:\n    value: 6\n    type: days\n    min: 1",
+    )
     run = subprocess.run(
         [sys.executable, "-m", "ruleengine.cli", "test", str(case), "--rules", str(shorter)], capture_output=True, text=True, timeout=60
     )

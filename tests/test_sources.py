@@ -37,7 +37,7 @@ PARAMETERS = """\
 parameters:
   window_days:
     value: 7
-    unit: days
+    type: days
     description: 期限 / the window
     source: "[LAW Art 6]"
 definitions:

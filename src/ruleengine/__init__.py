@@ -1,7 +1,7 @@
 """ruleengine: declarative guarantee policies in YAML, checked at load, evaluated over order facts.
 
 >>> import ruleengine
->>> policy = ruleengine.load_policy()            # the bundled default policy
+>>> policy = ruleengine.load_policy()            # $RULEENGINE_RULES, else ./rules, else the bundled default
 >>> decision = policy.evaluate(order_facts)      # doctest: +SKIP
 >>> decision.to_json()                           # doctest: +SKIP
 """

@@ -15,6 +15,7 @@ from .policy import Action, Parameter, Policy, Rule, Source
 from .report import SERVICE_NAMES
 from .sources import KIND_WORDS, SOURCE_ID, find_citations
 from .templates import Placeholder, format_value
+from .words import show
 
 GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
 GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}
@@ -116,8 +117,8 @@ def _rule_data(rule: Rule, policy: Policy) -> dict[str, Any]:
             "until": rule.effective_until.isoformat() if rule.effective_until else None,
         },
         "when": _condition_data(rule.when),
-        "then": [_action(a) for a in rule.then],
-        "else": [_action(a) for a in rule.otherwise],
+        "then": [_action(a, policy) for a in rule.then],
+        "else": [_action(a, policy) for a in rule.otherwise],
         "parameters": sorted(_params_used(rule)),
     }
 
@@ -209,10 +210,10 @@ def _rule(rule: Rule, policy: Policy) -> Iterator[str]:
     yield from _condition(rule.when, 1)
     if rule.then:
         yield "- 则 then:"
-        yield from (f"  - {_action(a)}" for a in rule.then)
+        yield from (f"  - {_action(a, policy)}" for a in rule.then)
     if rule.otherwise:
         yield "- 否则 else:"
-        yield from (f"  - {_action(a)}" for a in rule.otherwise)
+        yield from (f"  - {_action(a, policy)}" for a in rule.otherwise)
     used = sorted(_params_used(rule))
     if used:
         yield "- 参数 parameters: " + ", ".join(f"[`{p}`](#param-{p.replace('_', '-')})" for p in used)
@@ -232,7 +233,7 @@ def _condition(node: Condition, depth: int) -> Iterator[str]:
         yield from _condition(child, depth + 1)
 
 
-def _action(action: Action) -> str:
+def _action(action: Action, policy: Policy) -> str:
     value = ""
     if action.value is not None:
         value = f"`{' '.join(action.value.compiled.text.split())}`" if action.value.compiled else f"`{action.value.literal}`"
@@ -248,14 +249,21 @@ def _action(action: Action) -> str:
         return f"记违规 violation `{action.target}`"
     if action.kind == "reason":
         assert action.message is not None
-        return "原因 reason: " + _template(action.message[0]) + " / " + _template(action.message[1])
+        return "原因 reason: " + _template(action.message[0], policy) + " / " + _template(action.message[1], policy)
     return "结束本组 stop the group"
 
 
-def _template(parts: list[Any]) -> str:
-    return "".join(
-        p if isinstance(p, str) else "{" + " ".join(p.compiled.text.split()) + "}" for p in parts if isinstance(p, (str, Placeholder))
-    )
+def _template(parts: list[Any], policy: Policy) -> str:
+    """A reason as written, its ``{params.NAME}`` shown with the value (what depends on the order stays an expression)."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        text = " ".join(part.compiled.text.split())
+        param = policy.parameters.get(text.removeprefix("params.")) if text.startswith("params.") else None
+        out.append(show(param.value, param.declaration.kind) if param is not None else "{" + text + "}")
+    return "".join(out)
 
 
 def _params_used(rule: Rule) -> set[str]:

@@ -1,16 +1,20 @@
 """The ``ruleengine`` command: validate a policy, evaluate orders (one, many, or a JSON-lines batch).
 
-Exit codes: 0 ok; 1 a facts or evaluation error; 2 a policy or usage error.
+Exit codes: 0 ok; 1 a facts or evaluation error (or a failing case); 2 a policy or usage error.
 Errors print as ``file:line:col: code: message`` (or JSON with ``--format json``),
-never as a Python traceback.
+never as a Python traceback. Every command finds its policy folder by the same
+rule (:mod:`ruleengine.policyfolder`) and says which one it used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -20,27 +24,55 @@ from .facts import read_facts
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_policy
 from .policy import Policy
+from .policyfolder import ENVIRONMENT_VARIABLE, PolicyFolder, choose, describe, where
 from .report import decision_text
 
 OK, FACTS_ERROR, POLICY_ERROR = 0, 1, 2
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _load(rules: str | None, fmt: str) -> Policy:
+RULES_HELP = (
+    f"Policy folder. Default: ${ENVIRONMENT_VARIABLE}, else ./rules when it holds a policy manifest, else the bundled default policy."
+)
+
+
+def rules_option(help_text: str = RULES_HELP) -> Callable[[_F], _F]:
+    """The same ``--rules DIR`` for every command."""
+    option: Callable[[_F], _F] = click.option("--rules", "rules", type=click.Path(file_okay=False), help=help_text)
+    return option
+
+
+def _choose(rules: str | None, alias: str | None = None) -> PolicyFolder:
+    """The policy folder by the one rule; ``alias`` is a positional folder kept for the commands that had one."""
+    if rules is not None and alias is not None and Path(rules) != Path(alias):
+        _usage(f"the policy folder is given twice ({alias} and --rules {rules}): give it once")
+    return choose(rules if rules is not None else alias)
+
+
+def _load(folder: PolicyFolder, fmt: str, *, announce: bool = True) -> Policy:
+    """Load the chosen policy or exit 2 with its errors; ``announce``: say on standard error which policy it is."""
     try:
-        return load_policy(rules, limits=_limits())
+        policy = load_policy(folder.path, limits=_limits())
     except PolicyError as exc:
-        _report_policy_error(exc, fmt)
+        _report_policy_error(exc, fmt, folder)
         sys.exit(POLICY_ERROR)
+    if announce:
+        click.echo(describe(folder, policy), err=True)
+    return policy
 
 
-def _report_policy_error(exc: PolicyError, fmt: str) -> None:
+def _report_policy_error(exc: PolicyError, fmt: str, folder: PolicyFolder | None = None) -> None:
     if fmt == "json":
-        click.echo(dumps(exc.to_dict(), 2))
+        data = exc.to_dict()
+        if folder is not None:
+            data["policy"] = folder.to_dict()
+        click.echo(dumps(data, 2))
     else:
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
         n = sum(1 for d in exc.diagnostics if d.severity == "error")
-        click.echo(f"{n} error{'s' if n != 1 else ''}: the policy was not loaded", err=True)
+        shown = f": {where(folder)}" if folder is not None else ""
+        click.echo(f"{n} error{'s' if n != 1 else ''}: the policy was not loaded{shown}", err=True)
 
 
 def _report_error(exc: RuleEngineError, source: str, fmt: str) -> None:
@@ -56,6 +88,15 @@ def _report_error(exc: RuleEngineError, source: str, fmt: str) -> None:
             click.echo(f"{where}: {p.code}: {p.message}", err=True)
     else:
         click.echo(f"{source}: {exc}", err=True)
+
+
+def _io_error(source: str, action: str, exc: OSError, fmt: str) -> None:
+    """A file that cannot be read or written: ``source: cannot read: reason``, or the same as JSON."""
+    message = f"cannot {action}: {exc.strerror or exc}"
+    if fmt == "json":
+        click.echo(dumps({"error": "io", "source": source, "message": message}, 2))
+    else:
+        click.echo(f"{source}: {message}", err=True)
 
 
 def _parse_limits(values: tuple[str, ...]) -> Limits:
@@ -98,42 +139,52 @@ def main(ctx: click.Context, limit_values: tuple[str, ...]) -> None:
 
 
 def entry() -> None:
-    """The console script: bad input never shows a traceback; a bug says so, briefly."""
+    """The console script: bad input never shows a traceback; a bug says so, briefly.
+
+    Usage errors click finds before a command runs are JSON too when the command line asks for ``--format json``.
+    """
+    args = sys.argv[1:]
     try:
-        main(prog_name="ruleengine")
+        code = main.main(args, prog_name="ruleengine", standalone_mode=False)
+    except click.ClickException as exc:
+        if _asks_for_json(args):
+            click.echo(dumps({"error": "usage", "message": exc.format_message()}, 2))
+        else:
+            exc.show()
+        sys.exit(POLICY_ERROR if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(FACTS_ERROR)
     except SystemExit:
         raise
     except Exception as exc:
         click.echo(f"ruleengine: internal error: {type(exc).__name__}: {str(exc)[:200]}", err=True)
         click.echo("This is a bug in ruleengine, not in your input; please report it (SECURITY.md).", err=True)
         sys.exit(3)
+    sys.exit(code if isinstance(code, int) else OK)
+
+
+def _asks_for_json(args: list[str]) -> bool:
+    return "--format=json" in args or any(pair == ("--format", "json") for pair in itertools.pairwise(args))
 
 
 @main.command()
-@click.argument("rules", required=False, type=click.Path(file_okay=False))
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@rules_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def validate(rules: str | None, fmt: str) -> None:
-    """Check a policy folder (default: the bundled policy) and report every error."""
-    policy = _load(rules, fmt)
+def validate(folder: str | None, rules: str | None, fmt: str) -> None:
+    """Check a policy folder and report every error (FOLDER: the same as --rules)."""
+    chosen = _choose(rules, folder)
+    policy = _load(chosen, fmt, announce=fmt == "text")
     if fmt == "json":
-        click.echo(
-            dumps(
-                {
-                    "ok": True,
-                    "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
-                    "rules": len(policy.rule_ids()),
-                    "files": list(policy.files),
-                },
-                2,
-            )
-        )
+        click.echo(dumps({"ok": True, "policy": chosen.to_dict(policy), "rules": len(policy.rule_ids()), "files": list(policy.files)}, 2))
     else:
         click.echo(f"ok: {policy.name} {policy.version}: {len(policy.rule_ids())} rules in {len(policy.files)} files ({policy.digest})")
 
 
 @main.command()
 @click.argument("orders", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--rules", type=click.Path(file_okay=False), help="Policy folder (default: the bundled policy).")
+@rules_option()
 @click.option("--explain", is_flag=True, help="Add the trace: every rule, matched or not, and why.")
 @click.option(
     "--format",
@@ -149,14 +200,15 @@ def evaluate(
     orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str | None, batch: str | None, jobs: int, progress: bool | None
 ) -> None:
     """Decide orders (JSON or YAML files, '-' for standard input)."""
+    fmt = fmt or ("json" if batch else "text")
     if batch is None and not orders:
         _usage("give an order file, '-' for standard input, or --batch FILE.jsonl")
     if batch is not None and orders:
         _usage("give either order files or --batch, not both")
-    fmt = fmt or ("json" if batch else "text")
-    policy = _load(rules, fmt)
+    chosen = _choose(rules)
+    policy = _load(chosen, fmt, announce=fmt == "text")  # a decision names its policy; it must not name the folder
     if batch is not None:
-        sys.exit(_batch(policy, rules, batch, explain, jobs, sys.stderr.isatty() if progress is None else progress))
+        sys.exit(_batch(policy, chosen, batch, explain, jobs, sys.stderr.isatty() if progress is None else progress, fmt))
     status = OK
     for index, name in enumerate(orders):
         source = "<stdin>" if name == "-" else name
@@ -164,7 +216,7 @@ def evaluate(
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
             decision = policy.evaluate(read_facts(data, source, policy), explain=explain)
         except OSError as exc:
-            click.echo(f"{source}: cannot read: {exc.strerror}", err=True)
+            _io_error(source, "read", exc, fmt)
             status = FACTS_ERROR
             continue
         except (FactsError, EvaluationError) as exc:
@@ -183,62 +235,79 @@ def evaluate(
 @main.command()
 @click.argument("orders", type=click.Path(exists=True))
 @click.option(
-    "--base", required=True, help="The policy to compare against: a git revision (e.g. HEAD) of the rules folder, or another folder."
+    "--base", required=True, help="The policy to compare against: a git revision (e.g. HEAD) of the policy folder, or another folder."
 )
-@click.option("--rules", type=click.Path(file_okay=False), help="The changed policy folder (default: ./rules).")
+@rules_option(f"The changed policy folder. {RULES_HELP.split('. ', 1)[1]}")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def diff(orders: str, base: str, rules: str | None, fmt: str) -> None:
-    """Impact of a policy change: decide ORDERS (JSON lines, or a folder of .json) with both policies and compare."""
-    from .impact import base_policy, compare, read_orders
+    """Impact of a policy change: decide ORDERS (JSON lines, or a folder of .json) with both policies and compare.
 
-    folder = Path(rules or "rules")
-    new = _load(str(folder), fmt)
+    The text report sums the changes by guarantee and field; --format json lists every change with example orders.
+    """
+    from .impact import UnknownBase, base_policy, compare, read_orders
+
+    chosen = _choose(rules)
+    new = _load(chosen, fmt, announce=fmt == "text")
     try:
-        old, base_name = base_policy(base, folder)
+        old, base_name = base_policy(base, chosen.path)
+    except UnknownBase as exc:
+        _usage(str(exc))
     except PolicyError as exc:
         _report_policy_error(exc, fmt)
         sys.exit(POLICY_ERROR)
-    impact = compare(old, new, read_orders(Path(orders)), base_name, str(folder))
-    click.echo(dumps(impact.to_dict(), 2) if fmt == "json" else impact.text())
+    impact = compare(old, new, read_orders(Path(orders)), base_name, chosen.to_dict()["folder"])
+    if fmt == "json":
+        click.echo(dumps({**impact.to_dict(), "policy": chosen.to_dict(new)}, 2))
+    else:
+        click.echo(impact.text())
 
 
 @main.command()
-@click.argument("rules", required=False, type=click.Path(file_okay=False))
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@rules_option()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def lint(rules: str | None, fmt: str) -> None:
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "error"]),
+    default="error",
+    show_default=True,
+    help="warning: exit 1 when there are warnings (for CI); errors always exit 2.",
+)
+def lint(folder: str | None, rules: str | None, fmt: str, fail_on: str) -> None:
     """Check a policy: every load error, plus warnings (unused names, rules that never match, likely conflicts)."""
     from .lint import lint as run_lint
 
-    try:
-        policy = load_policy(rules, limits=_limits())
-    except PolicyError as exc:
-        _report_policy_error(exc, fmt)
-        sys.exit(POLICY_ERROR)
+    chosen = _choose(rules, folder)
+    policy = _load(chosen, fmt, announce=fmt == "text")
     findings = run_lint(policy)
+    failing = fail_on == "warning" and bool(findings)
     if fmt == "json":
-        click.echo(dumps({"errors": 0, "warnings": len(findings), "diagnostics": [d.to_dict() for d in findings]}, 2))
+        report = {"errors": 0, "warnings": len(findings), "failed": failing, "policy": chosen.to_dict(policy)}
+        click.echo(dumps({**report, "diagnostics": [d.to_dict() for d in findings]}, 2))
     else:
         for d in findings:
             click.echo(str(d))
-        click.echo(f"0 errors, {len(findings)} warning{'s' if len(findings) != 1 else ''}")
+        verdict = " (--fail-on warning: failed)" if failing else ""
+        click.echo(f"0 errors, {len(findings)} warning{'s' if len(findings) != 1 else ''}{verdict}")
+    sys.exit(FACTS_ERROR if failing else OK)
 
 
 @main.command()
 @click.argument("order", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--rules", type=click.Path(file_okay=False), help="Policy folder (default: the bundled policy).")
+@rules_option()
 @click.option("--all", "show_all", is_flag=True, help="Also show rules that did not apply to this kind of order, and skipped ones.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def explain(order: str, rules: str | None, show_all: bool, fmt: str) -> None:
     """Why an order got its decision: for each guarantee, what applied and the condition that decided."""
     from .report import explanation_text
 
-    policy = _load(rules, fmt)
+    policy = _load(_choose(rules), fmt, announce=fmt == "text")
     source = "<stdin>" if order == "-" else order
     try:
         data = sys.stdin.buffer.read() if order == "-" else Path(order).read_bytes()
         decision = policy.evaluate(read_facts(data, source, policy), explain=True).to_dict()
     except OSError as exc:
-        click.echo(f"{source}: cannot read: {exc.strerror}", err=True)
+        _io_error(source, "read", exc, fmt)
         sys.exit(FACTS_ERROR)
     except (FactsError, EvaluationError) as exc:
         _report_error(exc, source, fmt)
@@ -254,8 +323,9 @@ def explain(order: str, rules: str | None, show_all: bool, fmt: str) -> None:
 
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option(
-    "--rules", type=click.Path(file_okay=False), help="Policy folder for every case (default: the folder above each case file's cases/)."
+@rules_option(
+    "Policy folder for every case. Default: for case files in a policy's cases/ folder, that policy; "
+    f"else ${ENVIRONMENT_VARIABLE}, else ./rules when it holds a policy manifest, else the bundled default policy."
 )
 @click.option("--coverage", "with_coverage", is_flag=True, help="Report rule, condition-branch and parameter coverage.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), help="Fail when rule coverage is below this percentage.")
@@ -264,23 +334,53 @@ def explain(order: str, rules: str | None, show_all: bool, fmt: str) -> None:
 def test_command(
     paths: tuple[str, ...], rules: str | None, with_coverage: bool, fail_under: float | None, fmt: str, output: str | None
 ) -> None:
-    """Run regression cases (YAML case files; default: rules/cases)."""
+    """Run regression cases (PATHS: case files or folders; default: the cases/ folder of the chosen policy).
+
+    Every case file is checked and every policy loaded before any case runs: a problem there
+    is reported at file:line:col, each once, and nothing runs (exit 2).
+    """
     import time
 
-    from .cases import run_files
+    from .cases import PolicyCache, policy_error_text, policy_folder_for, problems_text, run_files
     from .coverage import Coverage
     from .reporting import junit_xml, run_json, run_text
 
-    targets = [Path(p) for p in paths] or [Path(rules or "rules") / "cases"]
+    # Case files given without --rules run against the policy they live in; otherwise the one rule chooses.
+    chosen = _choose(rules) if rules is not None or not paths else None
+    targets = [Path(p) for p in paths]
+    if not targets:
+        assert chosen is not None
+        targets = [chosen.path / "cases"]
     missing = [str(t) for t in targets if not t.exists()]
     if missing:
         _usage(f"no case files at {', '.join(missing)}")
+    cache = PolicyCache()
     coverage: Coverage | None = None
     if with_coverage or fail_under is not None:
-        coverage = Coverage(_load(rules or str(_policy_root(targets[0])), "text"))
+        folder = chosen or policy_folder_for(targets[0] if targets[0].is_file() else targets[0] / "x.yaml")
+        with contextlib.suppress(PolicyError):  # reported below, with the run's other problems
+            coverage = Coverage(cache.policy(folder))
     started = time.monotonic()
-    run = run_files(targets, Path(rules) if rules else None, coverage)
+    run = run_files(targets, chosen, coverage, cache)
     elapsed = time.monotonic() - started
+    if not run.ran:
+        if fmt == "json":
+            diagnostics = [d for _, exc in run.policy_errors for d in exc.diagnostics] + run.problems
+            data = {
+                "error": "policy" if run.policy_errors else "cases",
+                "diagnostics": [d.to_dict() for d in diagnostics],
+                "policies": [folder.to_dict() for folder, _ in run.policy_errors],
+            }
+            click.echo(dumps(data, 2))
+        else:
+            for folder, exc in run.policy_errors:
+                click.echo(policy_error_text(folder, exc), err=True)
+            if run.problems:
+                click.echo(problems_text(run.problems), err=True)
+        sys.exit(POLICY_ERROR)
+    if fmt != "json":
+        for folder, policy in run.policies:
+            click.echo(describe(folder, policy), err=True)
     report = coverage.report() if coverage is not None else None
     if fmt == "junit":
         text = junit_xml(run, elapsed)
@@ -289,7 +389,11 @@ def test_command(
     else:
         text = run_text(run, elapsed, report)
     if output and fmt != "text":
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            _io_error(output, "write", exc, "text")
+            sys.exit(POLICY_ERROR)
         click.echo(f"{run.passed} passed, {run.failed} failed")
     else:
         click.echo(text)
@@ -300,30 +404,27 @@ def test_command(
     sys.exit(FACTS_ERROR if failed else OK)
 
 
-def _policy_root(target: Path) -> Path:
-    from .cases import policy_root_for
-
-    if target.is_dir() and target.name == "cases":
-        return target.parent
-    return policy_root_for(target if target.is_file() else target / "x.yaml")
-
-
 @main.command()
-@click.argument("rules", required=False, type=click.Path(file_okay=False))
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@rules_option()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
-def catalogue(rules: str | None, output: str | None) -> None:
+def catalogue(folder: str | None, rules: str | None, output: str | None) -> None:
     """Write the policy catalogue (Markdown) for policy staff: guarantees, rules in plain words, parameters."""
     from .catalogue import markdown
 
-    text = markdown(_load(rules, "text"))
+    text = markdown(_load(_choose(rules, folder), "text"))
     if output is None:
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _io_error(output, "write", exc, "text")
+        sys.exit(POLICY_ERROR)
 
 
 @main.command()
-@click.option("--rules", type=click.Path(file_okay=False), help="Policy folder, watched for changes (default: the bundled policy).")
+@rules_option(f"Policy folder, watched for changes. {RULES_HELP.split('. ', 1)[1]}")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes, each with the policy loaded.")
@@ -391,8 +492,10 @@ def serve(
         from .server import serve as run_server
     except ImportError as exc:
         _usage(f"the service needs its extra: pip install 'ruleengine[server]' ({exc})")
+    chosen = _choose(rules)
+    _load(chosen, "text")  # says which policy it serves; a policy that does not load exits here with its errors
     config = ServerConfig(
-        rules=Path(rules) if rules is not None else None,
+        rules=chosen.path,
         host=host,
         port=port,
         workers=workers,
@@ -470,19 +573,24 @@ def publish(rules: str, releases: str, keep: int, rollback: bool, fmt: str) -> N
         click.echo(f"removed old releases: {', '.join(done.removed)}")
 
 
-def _batch(policy: Policy, rules: str | None, path: str, explain: bool, jobs: int, progress: bool) -> int:
+def _batch(policy: Policy, folder: PolicyFolder, path: str, explain: bool, jobs: int, progress: bool, fmt: str) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
     from .batch import run
 
-    stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    source = "<stdin>" if path == "-" else path
+    try:
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        _io_error(source, "read", exc, fmt)
+        return FACTS_ERROR
     with stream:
         result = run(
             stream,
             sys.stdout,
             sys.stderr,
-            rules=rules,
+            rules=str(folder.path),
             limits=_limits(),
-            source="<stdin>" if path == "-" else path,
+            source=source,
             jobs=jobs,
             explain=explain,
             progress=progress,
@@ -492,7 +600,13 @@ def _batch(policy: Policy, rules: str | None, path: str, explain: bool, jobs: in
 
 
 def _usage(message: str) -> NoReturn:
-    click.echo(f"usage error: {message}", err=True)
+    """A usage error (exit 2): as JSON when the command was asked for ``--format json``."""
+    ctx = click.get_current_context(silent=True)
+    fmt = ctx.params.get("fmt") if ctx is not None else None
+    if fmt == "json" or (fmt is None and _asks_for_json(sys.argv[1:])):
+        click.echo(dumps({"error": "usage", "message": message}, 2))
+    else:
+        click.echo(f"usage error: {message}", err=True)
     sys.exit(POLICY_ERROR)
 
 

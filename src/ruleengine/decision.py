@@ -29,7 +29,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 @dataclass
 class Decision:
+    """What a policy decided for one order (``Policy.evaluate`` returns it).
+
+    Plain data matching ``schemas/decision.schema.json``: ``to_dict()`` for the
+    whole document, ``to_json()`` for its canonical bytes, and the parts most
+    callers read as properties (each a copy the caller may change). Money is
+    ``Decimal``, rounded half-up to 0.01; timestamps are RFC 3339 text.
+    """
+
     data: dict[str, Any]
+    """The decision document itself; read it through the methods and properties, which copy."""
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as plain data (money as Decimal); a fresh copy the caller owns."""
@@ -37,24 +46,41 @@ class Decision:
         return copied
 
     def to_json(self, indent: int | None = None) -> str:
+        """Canonical JSON: money as exact decimals (``199.00``), keys in a fixed order; the same bytes on every run."""
         return dumps(self.data, indent)
 
     @property
     def fired(self) -> list[str]:
+        """Ids of the rules whose actions ran, in the order they ran."""
         return list(self.data["fired"])
 
     @property
     def claim(self) -> dict[str, Any] | None:
+        """The after-sales claim's outcome, resolution, amounts, timing, deductions and reasons; None without a claim."""
         claim = self.data.get("claim")
         return _copy(claim) if claim is not None else None
 
     @property
     def services(self) -> dict[str, list[str]]:
+        """Guarantees covering each line, by SKU (``{"SKU-1": ["seven_day_return", …]}``)."""
         services: dict[str, list[str]] = _copy(self.data["services"])
         return services
 
     @property
+    def compensations(self) -> list[dict[str, Any]]:
+        """Payouts the order earned (type, amount, form, payer and the rule that set it)."""
+        compensations: list[dict[str, Any]] = _copy(self.data["compensations"])
+        return compensations
+
+    @property
+    def violations(self) -> list[dict[str, Any]]:
+        """Obligations the merchant broke (type and the rule that found it)."""
+        violations: list[dict[str, Any]] = _copy(self.data["violations"])
+        return violations
+
+    @property
     def trace(self) -> list[dict[str, Any]] | None:
+        """Every rule visited, matched or not, with the values its conditions read; only with ``explain=True``."""
         trace = self.data.get("trace")
         return _copy(trace) if trace is not None else None
 

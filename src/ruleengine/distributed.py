@@ -47,6 +47,7 @@ def decide_partition(
 def evaluate_bag(bag: Any, rules: str | None = None, limits: Limits = DEFAULT_LIMITS, explain: bool = False) -> Any:
     """A Dask bag of JSON-lines orders → a bag of decision (or error) lines, partition by partition.
 
-    ``rules`` must be a folder every worker can read (None: the bundled default policy).
+    ``rules`` must be a folder every worker can read (None: each worker chooses as ``load_policy()`` does,
+    from its own RULEENGINE_RULES and working folder).
     """
     return bag.map_partitions(decide_partition, rules=rules, limits=limits, explain=explain)

@@ -12,15 +12,18 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import itertools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import valuetypes as t
 from .documents import DocumentError, check_shape, read_json, read_yaml
 from .errors import FactsError, FactsProblem
 from .schemas import parse_timestamp, validator
+from .text import shorten
 
 if TYPE_CHECKING:
     from .limits import Limits
@@ -36,21 +39,49 @@ class Prepared:
     claimed: dict[str, Any] | None
 
 
-def read_facts(data: bytes | str, name: str = "", policy: Policy | None = None, *, limits: Limits | None = None) -> Any:
-    """Parse an order document (JSON, or YAML when it does not start with '{' or '[').
+FLOAT_REFUSED = (
+    "binary floating-point numbers are refused (a float cannot hold 19.99): pass decimal.Decimal, "
+    "or read the order with ruleengine.read_facts (JSON/YAML text, bytes or a path)"
+)
 
-    Read within ``limits``, else the policy's, else the defaults; a problem is a FactsError at its line and column.
+
+def read_facts(
+    data: bytes | str | os.PathLike[str], name: str = "", policy: Policy | None = None, *, limits: Limits | None = None
+) -> Any:
+    """Read an order document into facts for ``Policy.evaluate``: numbers as int or Decimal, never float.
+
+    ``data`` is JSON or YAML text or bytes (JSON when it starts with '{' or '['), or
+    the path of such a file (a ``pathlib.Path``; a ``str`` is text). Read within
+    ``limits``, else the policy's, else the defaults; a problem is a FactsError at
+    its line and column.
     """
     from .limits import DEFAULT_LIMITS
 
     limits = limits or (policy.limits if policy is not None else DEFAULT_LIMITS)
+    if isinstance(data, os.PathLike):
+        name = name or os.fspath(data)
+        data = _read_file(Path(data), name, limits)
     head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
     try:
         if head.startswith("{") or head.startswith("["):
             return read_json(data, name, limits)
-        return read_yaml(data, name, limits).data
+        facts = read_yaml(data, name, limits).data
     except DocumentError as exc:
         raise FactsError([FactsProblem("", p.message, p.code, p.line, p.column) for p in exc.problems], name) from None
+    if isinstance(facts, str) and isinstance(data, str) and facts.endswith((".json", ".yaml", ".yml")) and "\n" not in facts:
+        hint = f"'{shorten(facts, 80)}' was read as text, not as a file: to read a file, pass pathlib.Path('{shorten(facts, 80)}')"
+        raise FactsError([FactsProblem("", hint, "type")], name)
+    return facts
+
+
+def _read_file(path: Path, name: str, limits: Limits) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise FactsError([FactsProblem("", f"file too large: {size} bytes > limit {limits.max_file_bytes}", "too_large")], name)
+        return path.read_bytes()
+    except OSError as exc:
+        raise FactsError([FactsProblem("", f"cannot read: {exc.strerror or exc}", "unreadable")], name) from None
 
 
 def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
@@ -167,7 +198,7 @@ def _unusable_numbers(facts: Any) -> list[FactsProblem]:
     while stack:
         value, pointer = stack.pop()
         if isinstance(value, float):
-            found.append(FactsProblem(pointer, "binary floating-point numbers are refused: pass Decimal, or JSON text", "float"))
+            found.append(FactsProblem(pointer, FLOAT_REFUSED, "float"))
         elif isinstance(value, Decimal) and (not value.is_finite() or abs(value.adjusted()) > 15):
             found.append(FactsProblem(pointer, f"{value} is not a usable number", "not_finite"))
         elif isinstance(value, dict):
@@ -455,7 +486,7 @@ def _copy_list(value: Any, pointer: str) -> Any:
 
 def _number(value: Any, pointer: str) -> Any:
     if isinstance(value, float):
-        raise FactsError([FactsProblem(pointer, "binary floating-point numbers are refused: pass Decimal, or JSON text", "float")])
+        raise FactsError([FactsProblem(pointer, FLOAT_REFUSED, "float")])
     if isinstance(value, Decimal) and not value.is_finite():
         raise FactsError([FactsProblem(pointer, "not a finite number", "not_finite")])
     return value

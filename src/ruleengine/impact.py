@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from .decision import CLAIM_TERMS
-from .errors import Diagnostic, PolicyError, RuleEngineError
+from .errors import RuleEngineError
 from .facts import read_facts
 from .loader import load_policy
 from .policy import Policy
+from .text import shorten
 
 EXAMPLES_PER_KIND = 5
+TOP_CHANGES = 3
+"""Changes named per field in the text summary (the JSON report has them all)."""
+MAX_FIELDS = 40
 ZERO = Decimal("0.00")
 
 
@@ -43,8 +47,12 @@ class Impact:
     kinds: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     """(guarantee, field, change) → number of orders."""
     examples: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    fields: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(guarantee, field) → number of orders with some change there."""
+    money: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    """(guarantee, field) → the change in money there (new minus base), for the fields that hold money."""
 
-    def add(self, order_id: str, changes: list[tuple[str, str, str]]) -> None:
+    def add(self, order_id: str, changes: list[tuple[str, str, str]], money: dict[tuple[str, str], Decimal] | None = None) -> None:
         if changes:
             self.changed += 1
         for kind in dict.fromkeys(changes):
@@ -52,6 +60,23 @@ class Impact:
             shown = self.examples.setdefault(kind, [])
             if len(shown) < EXAMPLES_PER_KIND:
                 shown.append(order_id)
+        for place in dict.fromkeys((g, f) for g, f, _ in changes):
+            self.fields[place] += 1
+        for place, delta in (money or {}).items():
+            if place in self.fields or delta:
+                self.money[place] = self.money.get(place, ZERO) + delta
+
+    def by_field(self) -> list[dict[str, Any]]:
+        """Changes by guarantee and field: orders, money, the commonest changes; the largest first."""
+        out = []
+        for (g, f), orders in self.fields.items():
+            kinds = sorted(((n, c) for (kg, kf, c), n in self.kinds.items() if (kg, kf) == (g, f)), key=lambda x: (-x[0], x[1]))
+            entry: dict[str, Any] = {"guarantee": g, "field": f, "orders": orders, "kinds": len(kinds)}
+            if (g, f) in self.money:
+                entry["money_delta"] = self.money[(g, f)]
+            entry["top"] = [{"change": c, "orders": n} for n, c in kinds[:TOP_CHANGES]]
+            out.append(entry)
+        return sorted(out, key=lambda e: (-e["orders"], -abs(e.get("money_delta", ZERO)), e["guarantee"], e["field"]))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +93,7 @@ class Impact:
                     "delta": self.compensations_new - self.compensations_base,
                 },
             },
+            "fields": [{k: v for k, v in e.items() if k != "top"} for e in self.by_field()],
             "changes": [
                 {"guarantee": g, "field": f, "change": c, "orders": n, "examples": self.examples[(g, f, c)]}
                 for (g, f, c), n in sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -84,15 +110,34 @@ class Impact:
             f"  Δ 赔付 compensations: {_signed(self.compensations_new - self.compensations_base)} CNY "
             f"({self.compensations_base} → {self.compensations_new})",
         ]
-        if self.kinds:
-            lines.append("  按保障与字段 by guarantee and field:")
-            width = max(len(f"{g}  {f}  {c}") for g, f, c in self.kinds)
-            for (g, f, c), n in sorted(self.kinds.items(), key=lambda kv: (-kv[1], kv[0])):
-                label = f"{g}  {f}  {c}"
-                lines.append(f"    {label.ljust(width)}  {n:>6}   e.g. {', '.join(self.examples[(g, f, c)])}")
-        else:
+        if not self.kinds:
             lines.append("  没有决策变化 no decision changed")
+            return "\n".join(lines)
+        rows = self.by_field()
+        lines.append("  按保障与字段 by guarantee and field (订单数 orders · Δ 金额 money CNY · 主要变化 main changes), largest first:")
+        g_width = max(len(e["guarantee"]) for e in rows)
+        f_width = max(len(e["field"]) for e in rows)
+        for e in rows[:MAX_FIELDS]:
+            money = _signed(e["money_delta"]) if "money_delta" in e else ""
+            lines.append(f"    {e['guarantee']:<{g_width}}  {e['field']:<{f_width}}  {e['orders']:>7}  {money:>12}   {_main_changes(e)}")
+        if len(rows) > MAX_FIELDS:
+            lines.append(f"    … {len(rows) - MAX_FIELDS} more fields")
+        lines.append("  每项变化及示例订单 every change, with example orders: --format json")
         return "\n".join(lines)
+
+
+def _main_changes(entry: dict[str, Any], width: int = 100) -> str:
+    """The commonest changes of a field with their counts, as many as fit; when every order changed differently, how many."""
+    if entry["top"][0]["orders"] == 1 and entry["kinds"] > 1:
+        return f"{entry['kinds']} different changes"
+    shown: list[str] = []
+    for top in entry["top"]:
+        text = f"{shorten(top['change'], 60)} ×{top['orders']}"
+        if shown and len(", ".join([*shown, text])) > width:
+            break
+        shown.append(text)
+    more = entry["kinds"] - len(shown)
+    return ", ".join(shown) + (f", … {more} more" if more else "")
 
 
 def _signed(value: Decimal) -> str:
@@ -117,8 +162,28 @@ def compare(base: Policy, new: Policy, orders: Iterable[Any], base_name: str, ne
         if isinstance(after, dict):
             impact.refunds_new += _refund(after)
             impact.compensations_new += _compensations(after)
-        impact.add(order_id, list(changes(before, after, guarantees)))
+        impact.add(order_id, list(changes(before, after, guarantees)), _money(before, after, guarantees))
     return impact
+
+
+def _money(before: Any, after: Any, guarantees: dict[str, str]) -> dict[tuple[str, str], Decimal]:
+    """The change in money by (guarantee, field), attributed as ``changes`` attributes the change itself."""
+    out: dict[tuple[str, str], Decimal] = {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return out
+    b, a = before.get("claim"), after.get("claim")
+    if b and a:
+        owner = _claim_guarantee(a, guarantees) or _claim_guarantee(b, guarantees)
+        for key in ("refund_amount", "compensation_amount"):
+            out[(owner, f"claim.{key}")] = Decimal(a[key]) - Decimal(b[key])
+        out[(owner, "claim.deductions")] = sum((Decimal(d["amount"]) for d in a["deductions"]), ZERO) - sum(
+            (Decimal(d["amount"]) for d in b["deductions"]), ZERO
+        )
+    for sign, decision in ((-1, before), (1, after)):
+        for item in decision["compensations"]:
+            place = (guarantees.get(item["rule"], "") or "claims", "compensations")
+            out[place] = out.get(place, ZERO) + sign * Decimal(item["amount"])
+    return out
 
 
 def _decide(policy: Policy, facts: Any) -> dict[str, Any] | str:
@@ -223,15 +288,36 @@ def _parse(data: bytes, source: str) -> Any:
         return data  # evaluate() reports it as refused, for both policies alike
 
 
+class UnknownBase(ValueError):
+    """``--base`` names neither a folder nor a git revision holding the rules folder: a usage error."""
+
+
 def base_policy(spec: str, rules: Path) -> tuple[Policy, str]:
-    """The policy to compare against: a folder, or a git revision of the rules folder."""
+    """The policy to compare against: a folder, or a git revision of the rules folder.
+
+    Raises UnknownBase when ``spec`` is neither (naming the revision), PolicyError when that policy does not load.
+    """
     candidate = Path(spec)
     if candidate.is_dir():
         return load_policy(candidate), str(candidate)
-    top = _git(rules, "rev-parse", "--show-toplevel").decode().strip()
+    if not rules.is_dir():
+        raise UnknownBase(f"--base '{spec}' is not a folder, and the policy folder {rules} does not exist to find it in git")
+    try:
+        top = _git(rules, "rev-parse", "--show-toplevel").decode().strip()
+    except UnknownBase:
+        raise UnknownBase(f"--base '{spec}' is not a folder, and the policy folder {rules} is not in a git repository") from None
+    try:
+        if spec.startswith("-"):  # never an option to git
+            raise UnknownBase(spec)
+        commit = _git(rules, "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}").decode().strip()
+        revision = _git(rules, "rev-parse", "--short", commit).decode().strip()
+    except UnknownBase:
+        raise UnknownBase(f"unknown git revision '{spec}' (in {top}); --base takes a revision such as HEAD, or a folder") from None
     relative = rules.resolve().relative_to(Path(top).resolve()).as_posix()
-    archive = _git(Path(top), "archive", "--format=tar", spec, "--", relative)
-    revision = _git(rules, "rev-parse", "--short", spec).decode().strip()
+    try:
+        archive = _git(Path(top), "archive", "--format=tar", commit, "--", relative)
+    except UnknownBase:
+        raise UnknownBase(f"git revision '{spec}' ({revision}) has no folder '{relative}'") from None
     with tempfile.TemporaryDirectory(prefix="ruleengine-base-") as folder, tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
         return load_policy(Path(folder) / relative), f"{spec} ({revision})"
@@ -242,5 +328,5 @@ def _git(where: Path, *args: str) -> bytes:
         done = subprocess.run(["git", "-C", str(where.resolve()), *args], capture_output=True, check=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as exc:
         detail = (getattr(exc, "stderr", b"") or b"").decode(errors="replace").strip() or str(exc)
-        raise PolicyError([Diagnostic(str(where), 1, 1, "base", f"git {' '.join(args)} failed: {detail.splitlines()[-1]}")]) from None
+        raise UnknownBase(f"git {' '.join(args)} failed: {detail}") from None
     return done.stdout

@@ -20,6 +20,7 @@ from .expressions import Compiled, Environment, dotted_path
 from .policy import Citation, Policy, Rule, Source
 from .sources import SECTION
 from .templates import Placeholder
+from .words import literal_numbers, same_number
 
 Domain = frozenset[str] | None
 """The values a text fact may still take under a condition (None: unconstrained)."""
@@ -33,6 +34,7 @@ def lint(policy: Policy) -> list[Diagnostic]:
         *_unused_sources(policy),
         *_undeclared_sources(policy),
         *_unknown_sections(policy),
+        *_numbers_that_are_parameters(policy),
     ]
     return sorted(found, key=lambda d: (d.file, d.line, d.column, d.code))
 
@@ -275,3 +277,34 @@ def _disjoint_windows(a: Rule, b: Rule) -> bool:
     a_ends_first = a.effective_until is not None and b.effective_from is not None and a.effective_until <= b.effective_from
     b_ends_first = b.effective_until is not None and a.effective_from is not None and b.effective_until <= a.effective_from
     return a_ends_first or b_ends_first
+
+
+# ---------------------------------------------------------------- words that would go stale
+
+
+def _numbers_that_are_parameters(policy: Policy) -> Iterator[Diagnostic]:
+    """A title or reason that writes "7" where the rule reads a parameter worth 7 goes wrong when the value changes."""
+    seen: set[tuple[str, int, int]] = set()
+    for rule in policy.rules:
+        read: set[str] = set()
+        for compiled in _expressions(rule):
+            read |= compiled.params_used
+        values = {name: policy.parameters[name].value for name in sorted(read) if name in policy.parameters}
+        for words in rule.words:
+            for offset, number, percent in literal_numbers(words.template):
+                names = [name for name, value in values.items() if same_number(number, percent, value)]
+                line, column = words.locate(offset)
+                if not names or (words.file, line, column) in seen:
+                    continue
+                seen.add((words.file, line, column))
+                shown = f"{number}%" if percent else str(number)
+                placeholder = f"{{params.{names[0]}{':%' if percent else ''}}}"
+                yield Diagnostic(
+                    words.file,
+                    line,
+                    column,
+                    "literal_parameter_value",
+                    f"{words.what} of rule {rule.id} writes {shown}, the value of params.{names[0]} that the rule reads: "
+                    f"write {placeholder} so the text follows the parameter",
+                    "warning",
+                )

@@ -23,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import valuetypes as t
-from .bundled import default_rules_dir
 from .conditions import Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
@@ -45,9 +44,11 @@ from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
 from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
+from .policyfolder import choose
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
 from .templates import Placeholder, split
+from .words import Words, render
 
 
 class _OverrideRefused(Exception):
@@ -77,12 +78,14 @@ def load_policy(
     limits: Limits = DEFAULT_LIMITS,
     parameters: dict[str, Any] | None = None,
 ) -> Policy:
-    """Load, check and compile a policy folder (``None``: the bundled default policy).
+    """Load, check and compile a policy folder.
 
+    Without ``path``: the folder named by ``RULEENGINE_RULES``, else ``./rules`` when
+    it holds a policy manifest, else the bundled default policy (:mod:`ruleengine.policyfolder`).
     ``parameters`` overrides parameter values by name (a what-if), without
     touching any file. Raises :class:`PolicyError` listing every problem.
     """
-    root = Path(path) if path is not None else default_rules_dir()
+    root = choose(path).path
     return _Loader(root, limits, parameters or {}).load()
 
 
@@ -129,6 +132,10 @@ class _Loader:
     contents: dict[Path, bytes] = field(default_factory=dict)
     sources: dict[str, bytes] | None = None
     """The policy's files by relative path, instead of reading the folder (a what-if of a loaded policy)."""
+    word_values: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    """Parameter values and kinds by name, for ``{params.NAME}`` in titles, labels and descriptions."""
+    rule_words: list[Words] = field(default_factory=list)
+    """The texts of the rule being built, as written."""
 
     # -- reporting
     def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None:
@@ -147,6 +154,7 @@ class _Loader:
         manifest = self.manifest()
         facts_type, decision_type = fact_types()
         params = self.parameters()
+        self.word_values = {name: (p.value, p.declaration.kind) for name, p in params.items()}
         env = Environment(facts_type, decision_type, {n: (p.type, p.value) for n, p in params.items()}, limits=self.limits)
         env.broken |= self.broken_names
         zone = manifest.get("timezone", "Asia/Shanghai")
@@ -160,7 +168,7 @@ class _Loader:
         if self.diagnostics:
             raise PolicyError(self.without_cascades())
         digest = self.digest(files)
-        return Policy(
+        return Policy._build(
             name=str(manifest["name"]),
             version=str(manifest["version"]),
             digest=digest,
@@ -557,6 +565,10 @@ class _Loader:
             bounds.append(parse_timestamp(raw) if raw is not None else None)
         if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
             self.error(doc, doc.locate(pointer + "/effective"), "effective_window", "'from' must be before 'until'", pointer + "/effective")
+        self.rule_words = []
+        title_zh = self.words(doc, pointer + "/title/zh", "title.zh")
+        title_en = self.words(doc, pointer + "/title/en", "title.en")
+        description = self.words(doc, pointer + "/description", "description")
         when = self.condition(doc, pointer + "/when", spec["when"], env, globals_, scope != "order", rule_id)
         then = self.actions(doc, pointer + "/then", spec.get("then", []), env, globals_, scope, spec, rule_id)
         otherwise = self.actions(doc, pointer + "/else", spec.get("else", []), env, globals_, scope, spec, rule_id)
@@ -564,9 +576,9 @@ class _Loader:
             return None
         rule = Rule(
             id=rule_id,
-            title_zh=spec["title"]["zh"],
-            title_en=spec["title"]["en"],
-            description=spec["description"],
+            title_zh=title_zh,
+            title_en=title_en,
+            description=description,
             source=spec.get("source", ""),
             guarantee=spec.get("guarantee", ""),
             stage=stage,
@@ -582,11 +594,22 @@ class _Loader:
             otherwise=otherwise,
             location=Location(doc.name, *doc.locate(pointer)),
             order=order,
+            words=tuple(self.rule_words),
         )
         if not otherwise:
             # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
             rule.claim_types = constraints(when, env).get("claim.type")
         return rule
+
+    def words(self, doc: Document, pointer: str, what: str) -> str:
+        """A title, label or description with its ``{params.NAME}`` filled in (the text as written on error)."""
+        text = str(_get_pointer(doc.data, pointer))
+        self.rule_words.append(Words(what, text, functools.partial(doc.locate_in_text, pointer), doc.name))
+        try:
+            return render(text, self.word_values, self.broken_names)[0]
+        except ExpressionProblem as exc:
+            self.expression_error(doc, pointer, exc)
+            return text
 
     def condition(
         self, doc: Document, pointer: str, spec: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
@@ -600,7 +623,7 @@ class _Loader:
                 self.expression_error(doc, text_pointer, exc)
                 return None
             line, col = doc.locate_in_text(text_pointer, 0)
-            label = "" if isinstance(spec, str) else spec.get("label", "")
+            label = "" if isinstance(spec, str) or "label" not in spec else self.words(doc, pointer + "/label", "label")
             leaf = Leaf(compiled, pointer, label, (doc.name, line, col), interpreter=self.interpreter)
             leaf.build = functools.partial(build_function, compiled.py, env, globals_, f"rule {rule_id} {pointer}")
             return leaf
@@ -614,7 +637,8 @@ class _Loader:
                 children.append(built)
         if len(children) != len(raw):
             return None
-        return Group(op, children, pointer, spec.get("label", ""))
+        label = self.words(doc, pointer + "/label", "label") if "label" in spec else ""
+        return Group(op, children, pointer, label)
 
     def actions(
         self,
@@ -656,6 +680,9 @@ class _Loader:
             elif kind == "violation":
                 out.append(Action(kind, loc, target=value))
             elif kind == "reason":
+                for lang in ("zh", "en"):
+                    locate = functools.partial(doc.locate_in_text, f"{p}/{lang}")
+                    self.rule_words.append(Words(f"reason.{lang}", value[lang], locate, doc.name))
                 parts = (
                     self.template(doc, p + "/zh", value["zh"], env, globals_, item, rule_id),
                     self.template(doc, p + "/en", value["en"], env, globals_, item, rule_id),
@@ -841,6 +868,12 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
     if file_schema.is_valid(doc.data):
         return doc, problems, ()
     return doc, problems, tuple(file_schema.problems(doc.data, limit=SCHEMA_PROBLEMS_SHOWN))
+
+
+def _get_pointer(data: Any, pointer: str) -> Any:
+    for key in pointer.strip("/").split("/"):
+        data = data[int(key)] if isinstance(data, list) else data[key.replace("~1", "/").replace("~0", "~")]
+    return data
 
 
 def loc_tuple(loc: Location) -> tuple[int, int]:

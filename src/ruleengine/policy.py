@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from .facts import prepare
 from .limits import DEFAULT_LIMITS, Limits
 from .parameters import Declaration
 from .templates import Part
+from .words import Words
 
 if TYPE_CHECKING:
     from .events import Listener
@@ -141,6 +143,8 @@ class Rule:
     order: int
     version: int = 0
     versions: int = 1
+    words: tuple[Words, ...] = ()
+    """Its titles, description, labels and reasons as written (lint reads them)."""
     claim_types: frozenset[str] | None = None
     """Claim types the condition requires (None: any). The fast path leaves the rule out for other types."""
 
@@ -154,9 +158,21 @@ class Rule:
         return self.effective_until is None or instant < self.effective_until
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class Policy:
-    """A checked, compiled policy. Build it with :func:`ruleengine.load_policy`."""
+    """A checked, compiled policy: get one from :func:`ruleengine.load_policy`, then
+
+    - ``policy.evaluate(facts)`` decides one order: a :class:`~ruleengine.Decision`
+      (``explain=True`` adds the trace, ``listener=`` receives the evaluation events);
+    - ``policy.with_parameters({"seven_day_window_days": 15})`` is a what-if: a new Policy;
+    - ``policy.compile_all()`` builds the fast path for every kind of order now;
+    - ``policy.rule_ids()`` lists the rules' ids in evaluation order.
+
+    What it holds: ``name``, ``version`` and ``digest`` (stamped on every decision),
+    ``parameters`` (name → :class:`Parameter`: value, unit, description), ``rules``,
+    ``root`` (the folder it was loaded from) and ``files``. A Policy does not change
+    once loaded, and ``evaluate`` is safe to call from many threads.
+    """
 
     name: str
     version: str
@@ -179,8 +195,29 @@ class Policy:
     citations: tuple[Citation, ...] = field(default=(), repr=False)
     """Every citation of a source in the policy's texts, in file order (unchecked when the policy declares no sources)."""
 
+    @classmethod
+    def _build(cls, **values: Any) -> Policy:
+        """The loader's constructor; users load a policy with :func:`ruleengine.load_policy`."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = values.keys() - names.keys()
+        if unknown:
+            raise TypeError(f"unknown Policy fields: {', '.join(sorted(unknown))}")
+        policy = cls.__new__(cls)
+        for name, spec in names.items():
+            if name in values:
+                value = values[name]
+            elif spec.default is not dataclasses.MISSING:
+                value = spec.default
+            elif spec.default_factory is not dataclasses.MISSING:
+                value = spec.default_factory()
+            else:
+                raise TypeError(f"missing Policy field: {name}")
+            setattr(policy, name, value)
+        return policy
+
     @property
     def zone(self) -> ZoneInfo:
+        """The policy's time zone: days and dates are counted in it."""
         return ZoneInfo(self.timezone)
 
     @functools.cached_property
@@ -200,6 +237,7 @@ class Policy:
         return self
 
     def rule_ids(self) -> list[str]:
+        """The rules' ids in evaluation order (a rule with several versions once)."""
         seen: dict[str, None] = {}
         for rule in self.rules:
             seen.setdefault(rule.id, None)
@@ -224,8 +262,9 @@ class Policy:
     ) -> Decision:
         """Decide one order.
 
-        ``facts`` is a mapping (as read from JSON with Decimal numbers), or JSON /
-        YAML text or bytes. It is validated against the order schema unless
+        ``facts`` is JSON or YAML text or bytes, or a mapping with ``Decimal``
+        numbers such as :func:`ruleengine.read_facts` returns (a ``float`` is refused:
+        it cannot hold 19.99). It is validated against the order schema unless
         ``trusted``. ``explain`` adds the trace; ``listener`` receives every
         evaluation event (coverage, logs). Raises FactsError or EvaluationError.
         """

@@ -168,6 +168,45 @@ def _inline_enums(schema: dict[str, Any]) -> dict[str, Any]:
     return inlined
 
 
+@functools.cache
+def _part_validators(name: str, pointer: str) -> tuple[Any, Any]:
+    """(compiled or None, jsonschema) validators of one part of a schema, its ``$defs`` carried along for its ``$ref``s."""
+    from jsonschema import Draft202012Validator
+
+    def standalone(schema: dict[str, Any]) -> dict[str, Any]:
+        part: Any = schema
+        for step in pointer.split("/")[1:]:
+            part = part[step.replace("~1", "/").replace("~0", "~")]
+        return {**part, "$defs": schema.get("$defs", {})}
+
+    fast = None
+    try:
+        import jsonschema_rs
+
+        with open(schemas_dir() / name, encoding="utf-8") as handle:
+            fast = jsonschema_rs.Draft202012Validator(standalone(json.load(handle)), validate_formats=True)
+    except ImportError:  # pragma: no cover - an optional speed-up
+        pass
+    return fast, Draft202012Validator(standalone(load_schema(name)), format_checker=format_checker())
+
+
+def problems_at(name: str, pointer: str, instance: Any, limit: int = 5) -> list[SchemaProblem]:
+    """Problems of ``instance`` against one part of a bundled schema (``/properties/claim``), most relevant first.
+
+    The part's ``$ref``s must point into the schema's ``$defs`` (as every bundled schema's do).
+    """
+    from jsonschema.exceptions import relevance
+
+    fast, checker = _part_validators(name, pointer)
+    try:
+        if fast is not None and fast.is_valid(instance):
+            return []
+    except (ValueError, TypeError, OverflowError):
+        pass  # a value the compiled validator cannot represent: jsonschema judges it
+    errors = sorted(checker.iter_errors(instance), key=relevance, reverse=True)
+    return [_describe(_deepest(error)) for error in errors[:limit]]
+
+
 def _compiled(name: str) -> Any:
     """jsonschema-rs for a bundled schema without remote references, or None where it is unavailable."""
     try:

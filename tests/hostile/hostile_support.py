@@ -371,6 +371,15 @@ def run_cli(*args: str, stdin: bytes | None = None, timeout: float = 20.0) -> tu
     return process.returncode, out, err
 
 
+POLICY_LINE = "策略 policy: "
+"""How a command in text mode starts the line that says which policy it used."""
+
+
+def error_lines(stderr: str) -> list[str]:
+    """Standard error without the line that says which policy the command used."""
+    return [line for line in stderr.splitlines() if not line.startswith(POLICY_LINE)]
+
+
 def assert_clean_stderr(stderr: str) -> None:
     """No traceback, every line short, no raw control character (ESC, BEL, NUL, bidi)."""
     assert "Traceback" not in stderr, stderr[-2000:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hostile_support import ORDER_FILE, assert_clean_stderr, minimal_policy, order_text, quoted, rule_yaml, run_cli
+from hostile_support import ORDER_FILE, assert_clean_stderr, error_lines, minimal_policy, order_text, quoted, rule_yaml, run_cli
 
 POLICY_ERROR, FACTS_ERROR = 2, 1
 TEXT = order_text()
@@ -34,7 +34,7 @@ def test_validate_python_tag(tmp_path: Path) -> None:
     assert (code, out) == (POLICY_ERROR, "")
     assert err.splitlines() == [
         f"{folder / 'hostile.yaml'}:7:11: tag: YAML tags (tag:yaml.org,2002:python/object/apply:os.system) are not allowed",
-        "1 error: the policy was not loaded",
+        f"1 error: the policy was not loaded: {folder} (由 --rules 指定 given with --rules)",
     ]
     assert_clean_stderr(err)
 
@@ -108,21 +108,21 @@ def test_evaluate_nan(tmp_path: Path) -> None:
     order = write_order(tmp_path, TEXT.replace('"amount": 299.00', '"amount": NaN'))
     code, out, err = run_cli("evaluate", str(order))
     assert (code, out) == (FACTS_ERROR, "")
-    assert err.splitlines() == [f"{order}:10:15: json_value: NaN is not a JSON number"]
+    assert error_lines(err) == [f"{order}:10:15: json_value: NaN is not a JSON number"]
 
 
 def test_evaluate_a_two_megabyte_order(tmp_path: Path) -> None:
     order = write_order(tmp_path, TEXT.replace('"channel": "app"', '"channel": "' + "A" * 2_000_000 + '"'))
     code, _, err = run_cli("evaluate", str(order))
     assert code == FACTS_ERROR
-    assert err.splitlines() == [f"{order}:1:1: too_large: file too large: {order.stat().st_size} bytes > limit 1048576"]
+    assert error_lines(err) == [f"{order}:1:1: too_large: file too large: {order.stat().st_size} bytes > limit 1048576"]
 
 
 def test_evaluate_escape_sequences_and_900_kb_in_an_enum(tmp_path: Path) -> None:
     order = write_order(tmp_path, TEXT.replace('"channel": "app"', '"channel": "\\u001b[31mred\\u0007' + "A" * 900_000 + '"'))
     code, _, err = run_cli("evaluate", str(order))
     assert code == FACTS_ERROR
-    (line,) = err.splitlines()
+    (line,) = error_lines(err)
     # The escape decodes to ESC, a control character: refused where it is written, before any schema check.
     text = order.read_text(encoding="utf-8")
     line_no, column = text.count("\n", 0, text.index("\\u001b")) + 1, text.index("\\u001b") - text.rfind("\n", 0, text.index("\\u001b"))
@@ -134,13 +134,13 @@ def test_evaluate_100000_deep_nesting(tmp_path: Path) -> None:
     order = write_order(tmp_path, "[" * 100_000 + "]" * 100_000)
     code, _, err = run_cli("evaluate", str(order))
     assert code == FACTS_ERROR
-    assert err.splitlines() == [f"{order}:1:33: too_deep: nested deeper than 32 levels"]
+    assert error_lines(err) == [f"{order}:1:33: too_deep: nested deeper than 32 levels"]
 
 
 def test_evaluate_yaml_tag_from_stdin() -> None:
     code, out, err = run_cli("evaluate", "-", stdin=b"order_id: !!python/object/apply:os.system [id]\n")
     assert (code, out) == (FACTS_ERROR, "")
-    assert err.splitlines() == ["<stdin>:1:11: tag: YAML tags (tag:yaml.org,2002:python/object/apply:os.system) are not allowed"]
+    assert error_lines(err) == ["<stdin>:1:11: tag: YAML tags (tag:yaml.org,2002:python/object/apply:os.system) are not allowed"]
 
 
 def test_evaluate_division_by_zero(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_evaluate_division_by_zero(tmp_path: Path) -> None:
     folder = minimal_policy(tmp_path, {"hostile.yaml": rule_yaml(action=action)})
     code, out, err = run_cli("evaluate", "--rules", str(folder), str(ORDER_FILE))
     assert (code, out) == (FACTS_ERROR, "")
-    assert err.splitlines() == [
+    assert error_lines(err) == [
         f"{ORDER_FILE}: {folder / 'hostile.yaml'}:9:36: evaluation: rule hostile.rule: division by zero in action 'set'"
     ]
 

@@ -198,7 +198,8 @@ def test_python_float_where_money_belongs(policy: ruleengine.Policy) -> None:
         "float",
         None,
         None,
-        "binary floating-point numbers are refused: pass Decimal, or JSON text",
+        "binary floating-point numbers are refused (a float cannot hold 19.99): pass decimal.Decimal, "
+        "or read the order with ruleengine.read_facts (JSON/YAML text, bytes or a path)",
     ]
 
 
