@@ -15,7 +15,9 @@ the answers by the policy digest each one carries. Trials: ``guarantees/seven_da
 the way a non-atomic editor saves it — truncate, write the first 80 lines, pause (spread over
 0.3–1.0 s; ``--stalls`` more with a ``--stall-seconds`` (3 s) pause, longer than the quiet period and a
 reload, which only the cases can stop), write the rest — and ``guarantees/return_shipping_insurance.yaml`` deleted for 2 s
-and restored. After each trial the script waits until a reload has found the complete policy again. The
+and restored; and ``--edits`` valid edits (the policy's version changed, then back, saved normally),
+timed until the new digest is live. After each trial the script waits until a reload has found the
+complete policy again ("settled": seconds from the end of the edit). The
 digests of the cut-down policies are computed beforehand, so each answer is labelled. Variants:
 ``guarded`` (the defaults: quiet period 500 ms, cases gate) and ``unguarded`` (``--reload-quiet-ms 0
 --serve-failing-cases``: no quiet period and no cases gate, only the check that the folder did not
@@ -37,6 +39,7 @@ import json
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +60,9 @@ from ruleengine.gate import run_policy_cases  # noqa: E402
 from ruleengine.policy import Policy  # noqa: E402
 
 SAVED = Path("guarantees") / "seven_day_return.yaml"
+EDITED = Path("policy.yaml")
+VERSION, EDITED_VERSION = 'version: "2026.11"', 'version: "2026.99"'
+"""A valid edit (the policy's version), saved normally: how soon it is live under load, and back again."""
 DELETED = Path("guarantees") / "return_shipping_insurance.yaml"
 HEAD_LINES = 80
 
@@ -150,7 +156,19 @@ async def slow_save(path: Path, content: bytes, pause: float) -> None:
         handle.write(b"".join(lines[HEAD_LINES:]))
 
 
-async def experiment(url: str, rules: Path, bodies: list[bytes], clients: int, plan: list[tuple[str, float]]) -> list[dict[str, Any]]:
+async def live(http: httpx.AsyncClient, digest: str, timeout: float = 60.0) -> float:
+    """Seconds until ``/v1/policy`` serves ``digest``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if (await http.get("/v1/policy")).json()["digest"] == digest:
+            return time.monotonic() - started
+        await asyncio.sleep(0.02)
+    return float("nan")
+
+
+async def experiment(
+    url: str, rules: Path, bodies: list[bytes], clients: int, plan: list[tuple[str, float]], digests: dict[str, str]
+) -> list[dict[str, Any]]:
     answers = Answers()
     tasks = [asyncio.create_task(client(url, bodies, k * 997, answers)) for k in range(clients)]
     saved = (rules / SAVED).read_bytes()
@@ -162,17 +180,23 @@ async def experiment(url: str, rules: Path, bodies: list[bytes], clients: int, p
             before_answers = collections.Counter(answers.by_digest)
             before_errors = collections.Counter(answers.errors)
             before = await reloads(http)
-            if kind == "save":
+            if kind == "edit":
+                text = (rules / EDITED).read_text(encoding="utf-8")
+                edited = VERSION in text
+                (rules / EDITED).write_text(text.replace(*((VERSION, EDITED_VERSION) if edited else (EDITED_VERSION, VERSION))), "utf-8")
+                waited = await live(http, digests["edited" if edited else "complete"])
+            elif kind == "save":
                 await slow_save(rules / SAVED, saved, seconds)
+                waited = await settled(http, before)
             else:
                 (rules / DELETED).unlink()
                 await asyncio.sleep(seconds)
                 (rules / DELETED).write_bytes(kept)
-            waited = await settled(http, before)
+                waited = await settled(http, before)
             await asyncio.sleep(1.0)  # and any reload the end of the edit started
             results.append(
                 {
-                    "trial": f"{kind} {seconds:.2f} s",
+                    "trial": f"{kind} {seconds:.2f} s" if kind != "edit" else "valid edit",
                     "answers": dict(answers.by_digest - before_answers),
                     "errors": dict(answers.errors - before_errors),
                     "settled_after_s": round(waited, 2),
@@ -201,6 +225,10 @@ def labels(rules: Path, workdir: Path) -> dict[str, str]:
     (cut / DELETED).unlink()
     policy = load_policy(cut)
     out[policy.digest] = f"without {DELETED.name} ({len(policy.rules)} rules)"
+    (cut / DELETED).write_bytes((rules / DELETED).read_bytes())
+    (cut / EDITED).write_text((rules / EDITED).read_text(encoding="utf-8").replace(VERSION, EDITED_VERSION), "utf-8")
+    edited = load_policy(cut)
+    out[edited.digest] = f"edited (the version changed; {len(edited.rules)} rules)"
     shutil.rmtree(cut)
     return out
 
@@ -216,25 +244,30 @@ def online(args: argparse.Namespace) -> int:
         known = labels(rules, workdir)
         process, url = start(rules, variants[name], workdir)
         plan: list[tuple[str, float]] = [("save", 0.3 + 0.7 * k / max(1, args.trials - 1)) for k in range(args.trials)]
-        plan += [("save", args.stall_seconds)] * args.stalls + [("delete", 2.0)] * args.deletions
+        plan += [("save", args.stall_seconds)] * args.stalls + [("delete", 2.0)] * args.deletions + [("edit", 0.0)] * args.edits
+        digests = {label.split(" ")[0]: d for d, label in known.items()}
         try:
-            results = asyncio.run(experiment(url, rules, bodies, args.clients, plan))
+            results = asyncio.run(experiment(url, rules, bodies, args.clients, plan, digests))
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
-        complete = next(d for d, label in known.items() if label.startswith("complete"))
+        complete = digests["complete"]
+        whole = {complete, digests["edited"]}
         print(f"\n{name}: {' '.join(variants[name]) or 'defaults (quiet 500 ms, cases gate)'}")
-        print(f"  {'trial':14} {'answers':>8} {'complete':>9} {'other':>6}  settled  other policies answering")
+        print(f"  {'trial':14} {'answers':>8} {'complete':>9} {'other':>6}  settled  incomplete policies answering")
         for r in results:
             total = sum(r["answers"].values())
-            other = {known.get(d, d[:19]): n for d, n in r["answers"].items() if d != complete}
+            other = {known.get(d, d[:19]): n for d, n in r["answers"].items() if d not in whole}
             print(
-                f"  {r['trial']:14} {total:8} {r['answers'].get(complete, 0):9} {sum(other.values()):6}  "
+                f"  {r['trial']:14} {total:8} {sum(r['answers'].get(d, 0) for d in whole):9} {sum(other.values()):6}  "
                 f"{r['settled_after_s']:5.2f} s  {other or ''}{'  errors ' + str(r['errors']) if r['errors'] else ''}"
             )
-        incomplete = sum(sum(n for d, n in r["answers"].items() if d != complete) for r in results)
-        trials_hit = sum(1 for r in results if any(d != complete for d in r["answers"]))
+        incomplete = sum(sum(n for d, n in r["answers"].items() if d not in whole) for r in results)
+        trials_hit = sum(1 for r in results if any(d not in whole for d in r["answers"]))
         print(f"  {incomplete} answers from an incomplete policy, in {trials_hit} of {len(results)} trials")
+        edits = sorted(r["settled_after_s"] for r in results if r["trial"] == "valid edit")
+        if edits:
+            print(f"  a valid edit was live after {edits} s (median {statistics.median(edits):.2f} s)")
         report[name] = {"results": results, "labels": known, "incomplete_answers": incomplete, "trials_with_incomplete": trials_hit}
         failed = failed or (name == "guarded" and incomplete > 0)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -333,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stalls", type=int, default=2, help="online: saves that stall (longer than the quiet period and a load)")
     parser.add_argument("--stall-seconds", type=float, default=3.0, help="online: how long a stalled save pauses")
     parser.add_argument("--deletions", type=int, default=3, help="online: a file deleted for 2 s")
+    parser.add_argument("--edits", type=int, default=4, help="online: valid edits (the version, saved normally), timed until live")
     parser.add_argument("--variants", nargs="+", default=["guarded", "unguarded"], choices=["guarded", "unguarded"])
     parser.add_argument("--files", nargs="*", default=[], help="offline: policy files (relative to rules/); default all")
     parser.add_argument("--stride", type=int, default=1, help="offline: every Nth line cut")

@@ -90,6 +90,21 @@ def test_a_policy_whose_cases_fail_does_not_start(rules: Path, tmp_path: Path) -
     assert "case_failed" in run.stderr and "seven_day_return.yaml:" in run.stderr
 
 
+def test_a_rule_file_deleted_for_a_moment_is_refused_by_the_cases_that_name_its_rules(rules: Path) -> None:
+    live = LivePolicy(rules, quiet_seconds=0.05)
+    first = live.policy.digest
+    deleted = rules / "guarantees" / "return_shipping_insurance.yaml"
+    kept = deleted.read_bytes()
+    deleted.unlink()
+    result = live.reload("watch")
+    assert not result.ok and live.policy.digest == first
+    assert result.error is not None and result.error["error"] == "cases"
+    problems = result.error["cases"]["failures"]
+    assert any(f["status"] == "problem" and "return_shipping_insurance" in f["message"] for f in problems)
+    deleted.write_bytes(kept)
+    assert live.reload("watch").ok and live.policy.digest == first
+
+
 def _save_slowly(path: Path, head_lines: int, pause: float, content: bytes) -> None:
     """A non-atomic editor save: truncate, write the first lines, pause, write the rest."""
     lines = content.splitlines(keepends=True)

@@ -526,14 +526,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--rules",
-    type=click.Path(file_okay=False),
-    envvar="RULEENGINE_RULES",
-    default="rules",
-    show_default=True,
-    help="The policy folder to publish (default: $RULEENGINE_RULES, else ./rules).",
-)
+@rules_option(f"The policy folder to publish. {RULES_HELP.split('. ', 1)[1]}")
 @click.option(
     "--releases",
     required=True,
@@ -543,17 +536,18 @@ def serve(
 @click.option("--keep", type=click.IntRange(1, 1000), default=5, show_default=True, help="Releases kept (older ones are deleted).")
 @click.option("--rollback", is_flag=True, help="Make the release before the current one current again (checked first); --rules is ignored.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def publish(rules: str, releases: str, keep: int, rollback: bool, fmt: str) -> None:
+def publish(rules: str | None, releases: str, keep: int, rollback: bool, fmt: str) -> None:
     """Check a policy (it loads, its own cases pass) and make it live atomically for a service that follows RELEASES/current."""
     from . import publish as releasing
 
+    chosen = _choose(rules)
     try:
         if rollback:
             done = releasing.rollback(Path(releases), limits=_limits())
         else:
-            done = releasing.publish(Path(rules), Path(releases), keep=keep, limits=_limits())
+            done = releasing.publish(chosen.path, Path(releases), keep=keep, limits=_limits())
     except PolicyError as exc:
-        _report_policy_error(exc, fmt)
+        _report_policy_error(exc, fmt, None if rollback else chosen)
         click.echo("nothing was published; the current release is unchanged", err=True)
         sys.exit(POLICY_ERROR)
     except releasing.PublishError as exc:

@@ -15,31 +15,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cases import CaseResult, load_cases, run_case
+from .cases import Case, CaseResult, PolicyCache, check_against_policy, load_cases, run_case
 from .errors import Diagnostic, PolicyError
 from .limits import DEFAULT_LIMITS, Limits
 from .loader import load_policy, policy_files
 from .policy import Policy
+from .policyfolder import CASE_FILES, PolicyFolder
 
 __all__ = ["CaseFailure", "CasesFailed", "CasesSummary", "Checked", "case_files_of", "check_policy", "run_policy_cases"]
 
 
 @dataclass(frozen=True)
 class CaseFailure:
-    """A case that did not pass (failed: another decision; error: it could not run), or a case file that does not load."""
+    """A case that did not pass (failed: another decision; error: it could not run), or a problem of a case file.
+
+    A problem (status ``problem``) is what ``ruleengine test`` reports before it runs anything: a case
+    file that does not read, or names a rule or a parameter the policy does not have; ``code`` is its own.
+    """
 
     file: str
     line: int
     name: str
     status: str
     message: str
+    column: int = 1
+    code: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "name": self.name, "status": self.status, "message": self.message}
 
     def diagnostic(self) -> Diagnostic:
+        if self.status == "problem":
+            return Diagnostic(self.file, self.line, self.column, self.code, f"回归用例文件有误 case file problem: {self.message}")
         what = "回归用例未通过 regression case failed" if self.status == "failed" else "回归用例无法运行 regression case could not run"
-        return Diagnostic(self.file, self.line, 1, "case_" + self.status, f"{what}: {self.name}\n{self.message}".rstrip())
+        return Diagnostic(self.file, self.line, self.column, "case_" + self.status, f"{what}: {self.name}\n{self.message}".rstrip())
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,10 @@ class CasesFailed(PolicyError):
 
     def _summary(self) -> str:
         s = self.summary
-        head = f"{s.failed} of {s.passed + s.failed} regression cases do not pass (回归用例未通过)"
+        if any(f.status == "problem" for f in s.failures):
+            head = f"the regression case files have {s.failed} problem{'s' if s.failed != 1 else ''}, so no case ran (回归用例文件有误)"
+        else:
+            head = f"{s.failed} of {s.passed + s.failed} regression cases do not pass (回归用例未通过)"
         return head + ":\n" + "\n".join(str(d) for d in self.diagnostics)
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,35 +98,45 @@ def case_files_of(folder: Path) -> list[Path]:
 
 
 def run_policy_cases(policy: Policy, folder: Path) -> CasesSummary:
-    """Run every case file of ``folder`` against ``policy``; a case file that does not load counts as a failure."""
+    """Run every case file of ``folder`` against ``policy``, as ``ruleengine test`` runs them.
+
+    The case files are read and checked first (against ``policy``: the rules and
+    parameters they name); any problem is a failure and then no case runs.
+    """
     files = case_files_of(folder)
-    passed = 0
-    failures: list[CaseFailure] = []
-    variants: dict[str, Policy | PolicyError] = {}
+    where = PolicyFolder(folder, CASE_FILES)
+    cache = _Candidate(policy)
+    problems: list[Diagnostic] = []
+    cases: list[Case] = []
     for path in files:
         try:
-            cases = load_cases(path)
+            cases += load_cases(path)
         except PolicyError as exc:
-            first = exc.diagnostics[0] if exc.diagnostics else None
-            failures.append(CaseFailure(first.file if first else str(path), first.line if first else 1, path.name, "error", str(exc)))
-            continue
-        for case in cases:
-            key = repr(sorted(case.parameters.items()))
-            if key not in variants:
-                try:
-                    variants[key] = policy.with_parameters(case.parameters) if case.parameters else policy
-                except PolicyError as exc:
-                    variants[key] = exc
-            variant = variants[key]
-            if isinstance(variant, PolicyError):
-                failures.append(CaseFailure(case.file, case.line, case.name, "error", f"the case's parameters do not apply: {variant}"))
-                continue
-            result = run_case(case, variant)
-            if result.passed:
-                passed += 1
-            else:
-                failures.append(_failure(result))
-    return CasesSummary(len(files), passed, tuple(failures))
+            problems += exc.diagnostics
+    problems += check_against_policy(cases, where, cache)
+    if problems:
+        failures = [CaseFailure(d.file, d.line, Path(d.file).name, "problem", d.message, d.column, d.code) for d in problems]
+        return CasesSummary(len(files), 0, tuple(failures))
+    passed = 0
+    found: list[CaseFailure] = []
+    for case in cases:
+        result = run_case(case, cache.get(where, case.parameters))
+        if result.passed:
+            passed += 1
+        else:
+            found.append(_failure(result))
+    return CasesSummary(len(files), passed, tuple(found))
+
+
+class _Candidate(PolicyCache):
+    """The cases' policy is the one just loaded (its what-if variants built from its bytes), never the folder read again."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__()
+        self._candidate = policy
+
+    def policy(self, folder: PolicyFolder) -> Policy:
+        return self._candidate
 
 
 def _failure(result: CaseResult) -> CaseFailure:
