@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import DECISION_SCHEMA, EXAMPLES, RULES, load_example, replace_in
+from conftest import DECISION_SCHEMA, EXAMPLES, RETURNS, RULES, load_example, replace_in
 from server_support import Server, running_server
 
 import ruleengine
@@ -31,13 +31,15 @@ from ruleengine.decision import dumps
 
 LAST_MINUTE = "seven-day-return-last-minute-approved.json"
 WINDOW = "not within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)"
+WINDOW_DAYS = "seven_day_window_days:\n    type: days\n    value: {}\n"
+"""The window's declaration in the tests' own policy (tests/policies/returns), which these tests serve."""
 GRACEFUL = (0, -signal.SIGTERM)
 """uvicorn drains, runs the shutdown (the decision log is closed), then re-raises SIGTERM: the conventional exit."""
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("server")) as running:
+    with running_server(tmp_path_factory.mktemp("server"), "--rules", str(RETURNS)) as running:
         yield running
 
 
@@ -58,13 +60,13 @@ def test_a_decision_is_the_librarys_byte_for_byte(client: httpx.Client) -> None:
     response = client.post("/v1/decisions", content=_body(LAST_MINUTE), headers={"content-type": "application/json"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    expected = ruleengine.load_policy().evaluate(_body(LAST_MINUTE)).to_json()
+    expected = ruleengine.load_policy(RETURNS).evaluate(_body(LAST_MINUTE)).to_json()
     assert response.text == expected
     DECISION_SCHEMA.validate(json.loads(response.text, parse_float=Decimal))
 
 
 def test_every_example_order_is_decided_as_the_library_decides_it(client: httpx.Client) -> None:
-    policy = ruleengine.load_policy()
+    policy = ruleengine.load_policy(RETURNS)
     for path in sorted(EXAMPLES.glob("*.json")):
         response = client.post("/v1/decisions", content=path.read_bytes())
         assert response.status_code == 200, (path.name, response.text)
@@ -179,7 +181,7 @@ rules:
 
 def test_an_evaluation_error_is_a_422_naming_the_rule(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    shutil.copytree(RETURNS, rules)
     (rules / "tests_server.yaml").write_text(NEGATIVE_REFUND, encoding="utf-8")
     with running_server(tmp_path, "--rules", str(rules)) as server, server.client() as c:
         response = c.post("/v1/decisions", content=_body(LAST_MINUTE))
@@ -258,18 +260,14 @@ def test_a_downloaded_case_file_passes_with_ruleengine_test(client: httpx.Client
     case = tmp_path / "last-minute.cases.yaml"
     case.write_bytes(response.content)
     run = subprocess.run(
-        [sys.executable, "-m", "ruleengine.cli", "test", str(case), "--rules", str(RULES)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "ruleengine.cli", "test", str(case), "--rules", str(RETURNS)], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed, 0 failed" in run.stdout
     # …and it pins the decision: the same case fails against a policy with a shorter window.
     shorter = tmp_path / "rules"
-    shutil.copytree(RULES, shorter, ignore=shutil.ignore_patterns("cases"))
-    replace_in(
-        shorter / "parameters.yaml",
-        "seven_day_window_days:\n    value: 7\n    type: days\n    min: 7",
-        "seven_day_window_days:\n    value: 6\n    type: days\n    min: 1",
-    )
+    shutil.copytree(RETURNS, shorter)
+    replace_in(shorter / "parameters.yaml", WINDOW_DAYS.format(7), WINDOW_DAYS.format(6))
     run = subprocess.run(
         [sys.executable, "-m", "ruleengine.cli", "test", str(case), "--rules", str(shorter)], capture_output=True, text=True, timeout=60
     )
@@ -293,7 +291,7 @@ def test_the_catalogue_and_examples_are_served(client: httpx.Client) -> None:
 
 def test_policy_health_readiness_and_openapi(client: httpx.Client) -> None:
     status = client.get("/v1/policy").json()
-    policy = ruleengine.load_policy()
+    policy = ruleengine.load_policy(RETURNS)
     assert (status["name"], status["version"], status["digest"]) == (policy.name, policy.version, policy.digest)
     assert status["loaded_at"].endswith("Z") and status["last_reload_error"] is None
     assert [r["id"] for r in status["rules"]] == policy.rule_ids()
@@ -335,7 +333,7 @@ def test_metrics_count_requests_latency_and_decisions(client: httpx.Client) -> N
     assert grew("ruleengine_http_request_duration_seconds_count", route="/v1/decisions") == 2
     assert grew("ruleengine_decisions_total", guarantee="seven_day_return", outcome="approved") == 1
     assert grew("ruleengine_decision_errors_total", error="facts") == 0  # unreadable JSON never reached a policy
-    assert _metric(text, "ruleengine_policy_info", digest=ruleengine.load_policy().digest) == 1
+    assert _metric(text, "ruleengine_policy_info", digest=ruleengine.load_policy(RETURNS).digest) == 1
 
 
 # -- hot reload
@@ -347,7 +345,7 @@ def _digest(c: httpx.Client) -> str:
 
 def test_a_broken_edit_keeps_the_old_policy_and_a_fixed_one_goes_live(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    shutil.copytree(RETURNS, rules)
     order = load_example(LAST_MINUTE)
     order["claim"]["requested_at"] = "2026-11-20T10:00:00+08:00"
     order["as_of"] = "2026-11-20T10:30:00+08:00"
@@ -374,7 +372,7 @@ def test_a_broken_edit_keeps_the_old_policy_and_a_fixed_one_goes_live(tmp_path: 
         # The fix, with a wider window: live in well under the 2 s target on an idle machine (benchmarks/load.py
         # measures that under load); 5 s here, so a busy CI machine does not make the test flaky.
         replace_in(rules / "guarantees" / "seven_day_return.yaml", WINDOW.replace("requested_at", "requested_att"), WINDOW)
-        replace_in(rules / "parameters.yaml", "seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 15")
+        replace_in(rules / "parameters.yaml", WINDOW_DAYS.format(7), WINDOW_DAYS.format(15))
         edited = time.monotonic()
         server.wait_for(lambda: _digest(c) != first, timeout=5.0, what="the fixed policy")
         assert time.monotonic() - edited < 5.0
@@ -385,10 +383,10 @@ def test_a_broken_edit_keeps_the_old_policy_and_a_fixed_one_goes_live(tmp_path: 
 
 def test_sighup_reloads(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    shutil.copytree(RETURNS, rules)
     with running_server(tmp_path, "--rules", str(rules), "--no-watch") as server, server.client() as c:
         first = _digest(c)
-        replace_in(rules / "parameters.yaml", "seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 10")
+        replace_in(rules / "parameters.yaml", WINDOW_DAYS.format(7), WINDOW_DAYS.format(10))
         time.sleep(0.5)
         assert _digest(c) == first  # not watched
         server.process.send_signal(signal.SIGHUP)
@@ -482,7 +480,7 @@ def test_sigterm_drains_requests_in_flight(tmp_path: Path) -> None:
 
 
 def test_two_workers_serve_and_sum_their_metrics(tmp_path: Path) -> None:
-    with running_server(tmp_path, "--workers", "2") as server:
+    with running_server(tmp_path, "--workers", "2", "--rules", str(RETURNS)) as server:
         with httpx.Client(base_url=server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
             for _ in range(20):  # a new connection each time: the kernel spreads them over both workers
                 assert c.post("/v1/decisions", content=_body(LAST_MINUTE)).status_code == 200
@@ -513,7 +511,7 @@ def test_a_body_that_trickles_in_is_a_408(tmp_path: Path) -> None:
 
 def test_sighup_to_the_parent_of_two_workers_replaces_them_only_with_a_good_policy(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    shutil.copytree(RETURNS, rules)
 
     def digests(server: Server) -> set[str]:
         with httpx.Client(base_url=server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
@@ -527,7 +525,7 @@ def test_sighup_to_the_parent_of_two_workers_replaces_them_only_with_a_good_poli
         assert "the policy does not load" in server.output() and "requested_att" in server.output()
         assert digests(server) == {first}
         replace_in(rules / "guarantees" / "seven_day_return.yaml", WINDOW.replace("requested_at", "requested_att"), WINDOW)
-        replace_in(rules / "parameters.yaml", "seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 15")
+        replace_in(rules / "parameters.yaml", WINDOW_DAYS.format(7), WINDOW_DAYS.format(15))
         server.process.send_signal(signal.SIGHUP)
         server.wait_for(lambda: first not in digests(server), timeout=30, what="both workers on the new policy")
         assert len(digests(server)) == 1
