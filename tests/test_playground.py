@@ -9,6 +9,7 @@ Nothing downloads a browser: Playwright drives the system's ``/usr/bin/chromium`
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -241,3 +242,41 @@ def test_compensations_violations_and_every_line_are_shown(page: Any) -> None:
     expect(by(page, "decision-current").locator(".line")).to_have_count(len(order["items"]))
     expect(by(page, "field-claim.sku").locator("option")).to_have_count(len(order["items"]))
     expect(by(page, "claim-refund_amount-current")).to_have_text("33.33 元")
+
+
+def test_with_tokens_the_page_asks_for_one_keeps_it_in_the_tab_and_decides_with_it(browser: Any, tmp_path: Path) -> None:
+    token = "playground-token-5c1e9a"
+    tokens = tmp_path / "tokens.yaml"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    tokens.write_text(f"tokens:\n  - {{name: policy-staff, sha256: {digest}, scopes: [decide, read]}}\n", encoding="utf-8")
+    log = tmp_path / "decisions.jsonl"
+    with running_server(tmp_path, "--auth-token-file", str(tokens), "--decision-log", str(log)) as server:
+        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url + "/")
+        expect(by(page, "token-form")).to_be_visible()
+        expect(by(page, "token-message")).to_contain_text("access token")
+        by(page, "token-input").fill("not-the-token")
+        by(page, "token-apply").click()
+        expect(by(page, "token-message")).to_contain_text("does not know this token")
+        by(page, "token-input").fill(token)
+        by(page, "token-apply").click()
+        expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+        assert page.evaluate("sessionStorage.getItem('ruleengine.token')") == token
+        assert page.evaluate("localStorage.length") == 0 and context.cookies() == []
+        page.reload()  # the same tab keeps the token: decided again without asking
+        expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+        expect(by(page, "token-message")).to_have_text("")
+        other = context.new_page()  # another tab starts without it
+        other.goto(server.url + "/")
+        expect(by(other, "token-message")).to_contain_text("access token")
+        by(page, "token-forget").click()
+        expect(by(page, "token-message")).to_contain_text("access token")
+        context.close()
+        assert errors == []
+    assert server.process.returncode is not None
+    callers = {json.loads(line).get("caller") for line in log.read_text(encoding="utf-8").splitlines()}
+    assert callers == {"policy-staff"}

@@ -83,16 +83,21 @@ def test_an_unusable_order_is_a_400_with_pointers_not_an_explanation(client: htt
 
 
 def test_a_pasted_yaml_order_is_read_back_as_json(client: httpx.Client) -> None:
-    response = client.post("/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: 12.50, quantity: 0}\n")
+    yaml_body = {"content-type": "application/yaml"}
+    response = client.post(
+        "/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: 12.50, quantity: 0}\n", headers=yaml_body
+    )
     assert response.status_code == 200
     assert response.text == '{"order_id":"A1","items":[{"sku":"X","unit_price":12.50,"quantity":0}]}'
     json_text = (EXAMPLES / LATE).read_bytes()
     assert client.post("/v1/orders/read", content=json_text).json() == load_example(LATE)
-    bad = client.post("/v1/orders/read", content=b"order_id: [A1\n")
+    bad = client.post("/v1/orders/read", content=b"order_id: [A1\n", headers=yaml_body)
     assert bad.status_code == 400
     problem = bad.json()["problems"][0]
     assert (problem["code"], problem["line"]) == ("yaml_syntax", 2)
     assert client.post("/v1/orders/read", content=b"").status_code == 400
+    not_an_object = client.post("/v1/orders/read", content=b"[null, null]")
+    assert not_an_object.status_code == 400 and not_an_object.json()["problems"][0]["code"] == "type"
 
 
 def test_a_what_if_with_explain_explains_both_decisions(client: httpx.Client) -> None:

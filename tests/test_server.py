@@ -67,6 +67,42 @@ def test_a_decision_is_the_librarys_byte_for_byte(client: httpx.Client) -> None:
     DECISION_SCHEMA.validate(json.loads(response.text, parse_float=Decimal))
 
 
+def test_a_decision_is_a_line_of_evaluate_batch_and_the_json_format_indented(client: httpx.Client, tmp_path: Path) -> None:
+    # what the README promises, and nothing more: the CLI's --format json indents the same document
+    served = client.post("/v1/decisions", content=_body(LAST_MINUTE)).text
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text(dumps(load_example(LAST_MINUTE)) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "ruleengine.cli", "evaluate", "--batch", str(orders), "--rules", str(RETURNS)]
+    batch = subprocess.run(command, capture_output=True, text=True)
+    assert batch.stdout == served + "\n"
+    pretty = subprocess.run(
+        [sys.executable, "-m", "ruleengine.cli", "evaluate", str(EXAMPLES / LAST_MINUTE), "--format", "json", "--rules", str(RETURNS)],
+        capture_output=True,
+        text=True,
+    )
+    assert pretty.stdout != served and json.loads(pretty.stdout, parse_float=Decimal) == json.loads(served, parse_float=Decimal)
+
+
+def test_the_readme_tables_name_every_route_and_every_error_kind() -> None:
+    from ruleengine.service.app import OPERATIONS
+    from ruleengine.service.openapi import ERROR_KINDS
+
+    readme = (RULES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The decision service") : readme.index("**Who may call.**")]
+    routes = {line.split("|")[1] for line in section.splitlines() if line.startswith("| `")}
+    for op in OPERATIONS:
+        assert any(f"{op.method} {op.path}" in cell for cell in routes), (op.method, op.path)
+    for op in OPERATIONS:
+        row = next(line for line in section.splitlines() if line.startswith("| `") and f"{op.method} {op.path}" in line.split("|")[1])
+        assert f"| {f'`{op.scope}`' if op.scope else '—'} |" in row, (op.path, row)
+    kinds = {line.split("|")[2].strip().strip("`") for line in section.splitlines() if line.startswith("| 4") or line.startswith("| 5")}
+    assert kinds == set(ERROR_KINDS) - {"internal"}
+    for kind, (status, _) in ERROR_KINDS.items():
+        if kind != "internal":
+            assert f"| {status} | `{kind}` |" in section, kind
+    assert "same bytes as `ruleengine evaluate --format json`" not in readme
+
+
 def test_every_example_order_is_decided_as_the_library_decides_it(client: httpx.Client) -> None:
     policy = ruleengine.load_policy(RETURNS)
     for path in sorted(EXAMPLES.glob("*.json")):
@@ -145,7 +181,8 @@ def test_a_too_large_body_is_a_413(client: httpx.Client) -> None:
     big = b'{"order_id": "' + b"x" * (2 << 20) + b'"}'
     response = client.post("/v1/decisions", content=big)
     assert response.status_code == 413
-    assert response.json() == {"error": "too_large", "message": response.json()["message"], "limit": 1 << 20}
+    body = response.json()
+    assert body == {"error": "too_large", "message": body["message"], "limit": 1 << 20, "request_id": response.headers["x-request-id"]}
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted while reading
         for _ in range(40):
@@ -161,9 +198,37 @@ def test_a_bad_query_flag_is_a_400(client: httpx.Client) -> None:
     assert "explain" in response.json()["message"]
 
 
-def test_unknown_routes_and_methods_are_4xx(client: httpx.Client) -> None:
-    assert client.get("/v1/nothing").status_code == 404
-    assert client.get("/v1/decisions").status_code == 405
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/v1/nothing", 404, "not_found"),
+        ("GET", "/static/nothing.js", 404, "not_found"),
+        ("GET", "/v1/decisions", 405, "method_not_allowed"),
+        ("DELETE", "/v1/policy", 405, "method_not_allowed"),
+        ("GET", "/v1/policy?verbose=1", 400, "query"),
+        ("POST", "/v1/decisions?explian=true", 400, "query"),
+    ],
+)
+def test_unknown_routes_methods_and_query_parameters_are_json_errors_counted_in_the_metrics(
+    client: httpx.Client, method: str, path: str, status: int, error: str
+) -> None:
+    route = {"/v1/nothing": "unmatched", "/static/nothing.js": "/static"}.get(path, path.split("?")[0])
+    before = _metric(client.get("/metrics").text, "ruleengine_http_requests_total", route=route, method=method, status=str(status))
+    response = client.request(method, path, content=_body(LAST_MINUTE) if method == "POST" else None, headers={"x-request-id": "probe-1"})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert (body["error"], body["request_id"]) == (error, "probe-1") and body["message"]
+    assert response.headers["x-request-id"] == "probe-1"
+    if status == 405:
+        assert response.headers["allow"] in ("POST", "GET, HEAD")
+    after = _metric(client.get("/metrics").text, "ruleengine_http_requests_total", route=route, method=method, status=str(status))
+    assert after == before + 1
+
+
+def test_a_request_id_that_is_not_visible_ascii_is_replaced(client: httpx.Client) -> None:
+    response = client.get("/healthz", headers={"x-request-id": "x" * 129})
+    assert len(response.headers["x-request-id"]) == 32 and response.headers["x-request-id"] != "x" * 129
 
 
 NEGATIVE_REFUND = """\
@@ -191,9 +256,9 @@ def test_an_evaluation_error_is_a_422_naming_the_rule(tmp_path: Path) -> None:
     assert response.status_code == 422
     body = response.json()
     assert (body["error"], body["rule"]) == ("evaluation", "tests_server.negative_refund")
-    assert body["file"].endswith("tests_server.yaml") and body["line"] == 11  # the set action
-    assert "negative" in body["message"]
-    assert batch.status_code == 200 and batch.json()[0]["error"] == body
+    assert body["file"] == "tests_server.yaml" and body["line"] == 11  # the set action, relative to the policy folder
+    assert "negative" in body["message"] and body["request_id"] == response.headers["x-request-id"]
+    assert batch.status_code == 200 and batch.json()[0]["error"] == {k: v for k, v in body.items() if k != "request_id"}
 
 
 # -- batch
@@ -254,6 +319,21 @@ def test_a_bad_what_if_parameter_is_a_400(client: httpx.Client, parameters: dict
     assert message in response.json()["message"]
 
 
+@pytest.mark.parametrize("route", ["/v1/decisions/what-if", "/v1/cases"])
+def test_unknown_keys_are_refused_alike_on_every_route(client: httpx.Client, route: str) -> None:
+    # "parameter" for "parameters": refused, never silently ignored (a case file would pin the decision without the override)
+    request = {"order": load_example(LAST_MINUTE), "parameter": {"seven_day_window_days": 15}}
+    response = client.post(route, content=dumps(request).encode())
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "request"
+    assert body["problems"] == [
+        {"pointer": "/parameter", "code": "additionalProperties", "message": "unknown field 'parameter'; did you mean 'parameters'?"}
+    ]
+    missing = client.post(route, content=b'{"parameters": {}}').json()
+    assert missing["error"] == "request" and missing["problems"][0]["code"] == "required"
+
+
 def test_a_downloaded_case_file_passes_with_ruleengine_test(client: httpx.Client, tmp_path: Path) -> None:
     order = load_example(LAST_MINUTE)
     response = client.post("/v1/cases", content=dumps({"order": order, "name": "最后一分钟申请 / last-minute request"}).encode())
@@ -274,6 +354,16 @@ def test_a_downloaded_case_file_passes_with_ruleengine_test(client: httpx.Client
         [sys.executable, "-m", "ruleengine.cli", "test", str(case), "--rules", str(shorter)], capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 1 and "claim.outcome" in run.stdout
+
+
+def test_a_case_file_for_any_order_id_has_a_file_name_every_client_reads(client: httpx.Client) -> None:
+    order = load_example(LAST_MINUTE)
+    order["order_id"] = '订单 "7"\t/..'
+    response = client.post("/v1/cases", content=dumps({"order": order}).encode())
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"____7___...cases.yaml\"; filename*=UTF-8''%E8%AE%A2%E5%8D%95%20%227%22%09%2F...cases.yaml"
+    )
 
 
 def test_the_catalogue_and_examples_are_served(client: httpx.Client) -> None:
@@ -302,9 +392,6 @@ def test_policy_health_readiness_and_openapi(client: httpx.Client) -> None:
     assert client.get("/readyz").json() == {"status": "ready", "policy": policy.digest}
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
-    schemas = spec["components"]["schemas"]
-    for name, file in (("Order", "order.schema.json"), ("Decision", "decision.schema.json")):
-        assert schemas[name] == json.loads((RULES.parent / "schemas" / file).read_text(encoding="utf-8"))
     body = spec["paths"]["/v1/decisions"]["post"]
     assert body["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Order"}
     assert body["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Decision"}
@@ -483,7 +570,7 @@ def test_sigterm_drains_requests_in_flight(tmp_path: Path) -> None:
 
 def test_two_workers_serve_and_sum_their_metrics(tmp_path: Path) -> None:
     with running_server(tmp_path, "--workers", "2", "--rules", str(RETURNS)) as server:
-        with httpx.Client(base_url=server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+        with server.client(limits=httpx.Limits(max_keepalive_connections=0)) as c:
             for _ in range(20):  # a new connection each time: the kernel spreads them over both workers
                 assert c.post("/v1/decisions", content=_body(LAST_MINUTE)).status_code == 200
             text = c.get("/metrics").text
@@ -516,7 +603,7 @@ def test_sighup_to_the_parent_of_two_workers_replaces_them_only_with_a_good_poli
     shutil.copytree(RETURNS, rules, ignore=WITHOUT_CASES)
 
     def digests(server: Server) -> set[str]:
-        with httpx.Client(base_url=server.url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+        with server.client(limits=httpx.Limits(max_keepalive_connections=0)) as c:
             return {_digest(c) for _ in range(8)}  # new connections: both workers answer
 
     with running_server(tmp_path, "--rules", str(rules), "--workers", "2", "--no-watch") as server:

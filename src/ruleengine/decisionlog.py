@@ -174,11 +174,13 @@ class DecisionLog:
         policy_digest: str,
         error: dict[str, Any] | None = None,
         decision_json: str | None = None,
+        caller: str | None = None,
     ) -> bytes:
-        """One record as a line (bytes, newline included); the caller commits it with :meth:`commit`.
+        """One record as a line (bytes, newline included), to be committed with :meth:`commit`.
 
         ``decision_json`` is the decision already written as canonical JSON (the
         response's bytes): given, it is copied into the record instead of being written again.
+        ``caller``: the name of the client's token when the service authenticates (never the token).
         """
         entry: dict[str, Any] = {
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -187,6 +189,8 @@ class DecisionLog:
             "policy": policy_digest,
             "facts_sha256": facts_digest(facts),
         }
+        if caller is not None:
+            entry["caller"] = caller
         if self.include_facts:
             entry["facts"] = mask_facts(facts)
         if error is not None:
