@@ -297,7 +297,7 @@ def test_sigkill_under_load_loses_no_acknowledged_decision(tmp_path: Path) -> No
     with running_server(tmp_path, "--decision-log", str(log)) as server:
 
         def client(k: int) -> None:
-            with httpx.Client(base_url=server.url, timeout=10) as c:
+            with server.client() as c:
                 n = 0
                 while not stop.is_set():
                     request_id = f"c{k}-{n}"
