@@ -10,6 +10,7 @@ SIGKILL under load loses no acknowledged decision, SIGUSR1 reopens the file.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import resource
@@ -339,3 +340,5 @@ def test_sigusr1_reopens_the_log_and_a_deleted_log_is_noticed(tmp_path: Path) ->
         assert c.get("/readyz").status_code == 200
     assert _ids(tmp_path / "decisions.jsonl.1") == ["a"]
     assert _ids(log) == ["c"]
+    record = json.loads(log.read_text(encoding="utf-8"))
+    assert record["facts_sha256"] == "sha256:" + hashlib.sha256(ORDER).hexdigest()  # the body as sent: the caller can find it

@@ -183,12 +183,20 @@ class Service:
 
     # -- deciding
     def evaluate(
-        self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None, as_text: bool = False
+        self,
+        policy: Policy,
+        facts: Any,
+        request_id: str,
+        explain: bool,
+        caller: str | None = None,
+        as_text: bool = False,
+        received: bytes | None = None,
     ) -> Decided:
         """Decide one order (already parsed): the decision or its FactsError / EvaluationError, and its log record.
 
         ``caller``: the token's name, for the log. ``as_text``: also write the decision as
-        canonical JSON, once, for the answer and the record.
+        canonical JSON, once, for the answer and the record. ``received``: the request body
+        the order was read from (its hash is the record's ``facts_sha256``).
         """
         try:
             decision = policy.evaluate(facts, explain=explain)
@@ -198,7 +206,13 @@ class Service:
             if self.log is not None:
                 error = error_body(exc, policy)
                 line = self.log.entry(
-                    request_id=request_id, facts=facts, decision=None, policy_digest=policy.digest, error=error, caller=caller
+                    request_id=request_id,
+                    facts=facts,
+                    decision=None,
+                    policy_digest=policy.digest,
+                    error=error,
+                    caller=caller,
+                    received=received,
                 )
             return Decided(exc, None, line)
         data = decision.data
@@ -207,19 +221,29 @@ class Service:
         if self.log is None:
             return Decided(data, text, None)
         line = self.log.entry(
-            request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest, decision_json=text, caller=caller
+            request_id=request_id,
+            facts=facts,
+            decision=data,
+            policy_digest=policy.digest,
+            decision_json=text,
+            caller=caller,
+            received=received,
         )
         return Decided(data, text, line)
 
-    async def decide(self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None) -> dict[str, Any]:
+    async def decide(
+        self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None, received: bytes | None = None
+    ) -> dict[str, Any]:
         """Decide one order and wait for its record; raises FactsError / EvaluationError (also recorded)."""
-        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, caller))
+        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, caller, received=received))
         assert isinstance(decided.outcome, dict)
         return decided.outcome
 
-    async def decide_text(self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None) -> str:
+    async def decide_text(
+        self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None, received: bytes | None = None
+    ) -> str:
         """:meth:`decide`, the decision as its canonical JSON."""
-        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, caller, as_text=True))
+        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, caller, as_text=True, received=received))
         assert decided.text is not None
         return decided.text
 
@@ -586,7 +610,7 @@ async def decisions(service: Service, request: Request) -> Response:
     explain = _flag(request, "explain")
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, request, policy)
-    text = await service.decide_text(policy, facts, request.state.request_id, explain, _caller(request))
+    text = await service.decide_text(policy, facts, request.state.request_id, explain, _caller(request), received=body)
     return Response(text, media_type=JSON.media_type)
 
 
@@ -595,7 +619,7 @@ async def explanations(service: Service, request: Request) -> Response:
     policy = service.live.policy
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, request, policy)
-    decision = await service.decide(policy, facts, request.state.request_id, True, _caller(request))
+    decision = await service.decide(policy, facts, request.state.request_id, True, _caller(request), received=body)
     return JSON({"decision": decision, "explanation": explanation_data(decision["trace"], policy)})
 
 
