@@ -130,14 +130,14 @@ async def client(url: str, bodies: list[bytes], offset: int, answers: Answers) -
                 answers.errors[f"HTTP {status}"] += 1
 
 
-async def settled(http: httpx.AsyncClient, before: int, timeout: float = 60.0) -> float:
-    """Wait until a reload ran since ``before`` (reload count) and the last one found the complete policy."""
+async def settled(http: httpx.AsyncClient, before: int, complete: str, timeout: float = 60.0) -> float:
+    """Wait until a reload ran since ``before`` (reload count), the complete policy is served and the last reload found it."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        metrics = (await http.get("/metrics")).text
-        reloads = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("ruleengine_policy_reloads_total"))
-        if reloads > before and (await http.get("/v1/policy")).json()["last_reload_error"] is None:
-            return time.monotonic() - started
+        if await reloads(http) > before:
+            status = (await http.get("/v1/policy")).json()
+            if status["digest"] == complete and status["last_reload_error"] is None:
+                return time.monotonic() - started
         await asyncio.sleep(0.05)
     return float("nan")
 
@@ -187,12 +187,12 @@ async def experiment(
                 waited = await live(http, digests["edited" if edited else "complete"])
             elif kind == "save":
                 await slow_save(rules / SAVED, saved, seconds)
-                waited = await settled(http, before)
+                waited = await settled(http, before, digests["complete"])
             else:
                 (rules / DELETED).unlink()
                 await asyncio.sleep(seconds)
                 (rules / DELETED).write_bytes(kept)
-                waited = await settled(http, before)
+                waited = await settled(http, before, digests["complete"])
             await asyncio.sleep(1.0)  # and any reload the end of the edit started
             results.append(
                 {
