@@ -6,7 +6,7 @@
     python benchmarks/reload_gate.py offline --files guarantees/seven_day_return.yaml --orders 5000
 
 Loopback only; bounded: ``online`` runs ``--trials`` saves and ``--deletions`` deletions (a few seconds each)
-per variant; ``offline`` loads the policy once per line cut (2,348 cuts of the default policy; ~10 min on
+per variant; ``offline`` loads the policy once per line cut (2,637 cuts of the default policy; ~15 min on
 this machine, ``--files``/``--stride`` for less).
 
 **online.** A copy of ``rules/`` (with its cases, and the example orders the cases name beside it) is
