@@ -42,7 +42,7 @@ PARTS = (
     ("validation", lambda f, n: f.endswith("schemas.py") and n != "parse_timestamp"),
     ("conversion", lambda f, n: f.endswith("facts.py") or f == "<facts converter>" or n in ("parse_timestamp", "fromisoformat")),
     ("conversion", lambda f, n: "re.Pattern" in n),
-    ("expressions", lambda f, n: f.startswith("<rule ") or f.endswith(("functions.py", "expressions.py"))),
+    ("expressions", lambda f, n: f.startswith("<rule ") or f.endswith(("functions.py", "check.py", "codegen.py"))),
     ("reasons", lambda f, n: f.endswith("templates.py") or "strftime" in n),
     ("rule loop", lambda f, n: f.endswith(("evaluation.py", "policy.py", "fastpath.py")) or f.startswith("<policy ")),
     ("output", lambda f, n: f.endswith("decision.py")),
@@ -113,11 +113,11 @@ def phase_split(policy: ruleengine.Policy, orders: list[dict[str, Any]], trusted
     Uses the engine's internals (``facts.prepare``, ``evaluation.evaluate``); skipped if they moved.
     """
     try:
-        from ruleengine import valuetypes as t
+        from ruleengine.lang import types as t
         from ruleengine.conditions import Leaf
         from ruleengine.evaluation import evaluate as run_rules
-        from ruleengine.expressions import Compiled
         from ruleengine.facts import prepare
+        from ruleengine.lang.ir import Compiled
     except ImportError as exc:  # pragma: no cover - internals renamed
         print(f"(phase split skipped: {exc})")
         return
@@ -140,7 +140,8 @@ def phase_split(policy: ruleengine.Policy, orders: list[dict[str, Any]], trusted
     # The skeleton: the same rules, versions, scopes, lines, groups and budget with every condition
     # the constant False, so no action, expression or reason runs (the fast path compiles this policy anew).
     false = Leaf(Compiled("False", ast.Constant(False), t.scalar(t.BOOL), False), "", "", ("", 1, 1))
-    never = dataclasses.replace(policy, rules=tuple(dataclasses.replace(rule, when=false) for rule in policy.rules))
+    fields = {f.name: getattr(policy, f.name) for f in dataclasses.fields(policy)}
+    never = type(policy)._build(**{**fields, "rules": tuple(dataclasses.replace(rule, when=false) for rule in policy.rules)})
     it = iter(prepared * 3)
     skeleton = clock(lambda _o: run_rules(never, next(it)))
     rows = [("evaluate, as called", total)]

@@ -104,7 +104,7 @@ def test_unusual_values_go_to_the_exact_converter(pointer: tuple[Any, ...], valu
 
 def test_lists_of_objects_with_timestamps_are_copied_and_converted() -> None:
     """Not in the bundled order schema today; the converter must still handle it as the exact one does."""
-    from ruleengine import valuetypes as t
+    from ruleengine.lang import types as t
 
     event = t.Type(t.OBJECT, fields={"at": t.Field(t.scalar(t.TIMESTAMP), True), "n": t.Field(t.scalar(t.NUMBER), True)})
     typ = t.Type(

@@ -15,7 +15,7 @@ import pytest
 from conftest import EXAMPLES, load_example
 
 import ruleengine
-from ruleengine.functions import ExpressionFailure, percent_of, prorata, round_money
+from ruleengine.lang.functions import ExpressionFailure, percent_of, prorata, round_money
 
 D = Decimal
 MONEY_KEYS = ("refund_amount", "compensation_amount", "amount")

@@ -1,10 +1,10 @@
 """The fast path and the explaining path decide alike.
 
 The fast path runs the policy's generated code (one function per claim type, rules of other claim
-types left out, claim-type tests folded); the explaining path walks every condition node by node
-through simpleeval, for traces and coverage. An explanation is only worth reading if it describes
-the decision that was made: over a corpus of generated orders, the two must give the same decision
-(the trace aside) — or the same error.
+types left out, claim-type tests folded); the explaining path runs its traced variant, written by the
+same code writer from the same checked trees, with every rule visit, condition node and action
+reported. An explanation is only worth reading if it describes the decision that was made: over a
+corpus of generated orders, the two must give the same decision (the trace aside) — or the same error.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from .conditions import Condition, Group, Leaf
+from .lang.templates import Placeholder, format_value
+from .lang.words import show
 from .policy import Action, Parameter, Policy, Rule, Source
 from .report import SERVICE_NAMES
 from .sources import KIND_WORDS, SOURCE_ID, find_citations
-from .templates import Placeholder, format_value
-from .words import show
 
 GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
 GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}

@@ -7,10 +7,12 @@ was not met; ``any`` is true at its first true child, else not met if a child
 was not met. A rule's ``then`` runs when its condition is true, ``else`` when
 it is false or not met — so a missing fact can never approve anything by accident.
 
-Two evaluators share these semantics: ``emit`` writes a condition as Python
-statements for the fast path (``fastpath`` inlines them in the policy's code),
-``walk`` visits node by node and reports each result with the values it read,
-for explanations, traces and coverage.
+One code writer serves both ways of running a policy: ``emit`` writes a condition
+as Python statements for the fast path, ``emit_traced`` writes the same statements
+with a record of every node it visits and the values the leaf read, for
+explanations, traces and coverage (``fastpath`` inlines either in the policy's
+code). The expressions are the same checked trees in both, so a condition cannot
+short-circuit, iterate, stop on its budget or fail differently when it is traced.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expressions import Compiled, operands
-from .interpreter import Interpreter
+from .lang.ir import DECISION, FACTS, ITEM, Compiled, Environment
+from .lang.readable import operands
 
 ABSENT = None
 """The third outcome of a condition: it read a fact that is absent."""
@@ -34,39 +36,50 @@ class Leaf:
     pointer: str
     label: str
     location: tuple[str, int, int]
-    build: Callable[[], Callable[..., Any]] | None = field(repr=False, default=None)
-    """Compiles the leaf on its own when first needed (to locate a failure); the fast path uses the rule's function."""
-    interpreter: Interpreter | None = field(repr=False, default=None)
+    code_line: int = 0
+    """The line its expression has in compiled code (``expressions.number_lines``): a failure's traceback names it."""
+    env: Environment | None = field(repr=False, default=None)
+    build_probe: Callable[[list[tuple[str, ast.expr | None, Any]]], Callable[..., dict[str, Any]]] | None = field(
+        repr=False, default=None
+    )
+    """Compiles the leaf's probes (see ``probe``) into one function, when first traced."""
 
     @property
     def text(self) -> str:
         return self.compiled.text
 
     @functools.cached_property
-    def fn(self) -> Callable[..., Any]:
-        assert self.build is not None
-        return self.build()
-
-    def interpret(self, facts: Any, item: Any, decision: Any) -> Any:
-        """The leaf's value by the explaining path (simpleeval over the checked tree)."""
-        assert self.interpreter is not None
-        return self.interpreter.evaluate(self.compiled.py, self.text, facts, item, decision)
-
-    @functools.cached_property
     def probes(self) -> list[tuple[str, ast.expr | None, Any]]:
         """(name, tree, constant) for each fact, comparison operand and parameter the leaf reads."""
         out: list[tuple[str, ast.expr | None, Any]] = []
         seen: set[str] = set()
-        assert self.interpreter is not None
-        sides = operands(self.compiled.py, self.interpreter.env, skip=set(self.compiled.reads))
+        assert self.env is not None
+        sides = operands(self.compiled.py, self.env, skip=set(self.compiled.reads))
         for name, py in [*sides, *self.compiled.reads.items()]:
             if name not in seen:
                 seen.add(name)
                 out.append((name, py, None))
-        assert self.interpreter is not None
         for name in sorted(self.compiled.params_used):
-            out.append((f"params.{name}", None, self.interpreter.env.params[name][1]))
+            out.append((f"params.{name}", None, self.env.params[name][1]))
         return out
+
+    @functools.cached_property
+    def trace_head(self) -> dict[str, Any]:
+        """What a trace says of this node whatever the order: where it is, its label, its expression."""
+        head: dict[str, Any] = {"at": self.pointer}
+        if self.label:
+            head["label"] = self.label
+        head["expr"] = self.text
+        return head
+
+    @functools.cached_property
+    def probe(self) -> Callable[..., dict[str, Any]]:
+        """``probe(F, I, D)``: the values the leaf read, by name, for an explanation; an absent one is ABSENT_VALUE.
+
+        Reading them spends nothing of the evaluation's budget: tracing an evaluation does not change it.
+        """
+        assert self.build_probe is not None
+        return self.build_probe(self.probes)
 
 
 @dataclass(eq=False)
@@ -75,6 +88,15 @@ class Group:
     children: list[Condition]
     pointer: str
     label: str
+
+    @functools.cached_property
+    def trace_head(self) -> dict[str, Any]:
+        """What a trace says of this node whatever the order: where it is, its label, its operator."""
+        head: dict[str, Any] = {"at": self.pointer}
+        if self.label:
+            head["label"] = self.label
+        head["op"] = self.op
+        return head
 
 
 Condition = Leaf | Group
@@ -183,7 +205,7 @@ def _pure(node: Condition) -> ast.expr:
     return ast.BoolOp(ast.And() if node.op == "all" else ast.Or(), [_pure(c) for c in node.children])
 
 
-# ---------------------------------------------------------------- explaining path
+# ---------------------------------------------------------------- traced
 
 
 @dataclass
@@ -195,42 +217,72 @@ class NodeResult:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def walk(node: Condition, facts: Any, item: Any, decision: Any, seen: list[NodeResult]) -> bool | None:
-    """Evaluate node by node, recording every visited node in ``seen`` (in order)."""
+def emit_traced(node: Condition, out: list[ast.stmt], counter: Iterator[int], name: Callable[[Any], ast.expr]) -> ast.expr:
+    """As ``emit``, and every node visited is recorded, in order, in the list ``_t_rec``: a ``NodeResult`` with the
+    node's value and, for a leaf, the values it read. ``name(obj)`` binds an object the code refers to.
+
+    The statements are ``emit``'s, node for node: the same short-circuits decide which nodes run.
+    """
+    var = f"_r{next(counter)}"
+    load = ast.Name(id=var, ctx=ast.Load())
+    record = ast.Call(name(NodeResult), [name(node), ast.Constant(None), ast.Dict([], [])], [])
     if isinstance(node, Leaf):
-        try:
-            result: bool | None = bool(node.interpret(facts, item, decision))
-        except KeyError:
-            result = ABSENT
-        values: dict[str, Any] = {}
-        assert node.interpreter is not None
-        for name, tree, constant in node.probes:
-            if tree is None:
-                values[name] = constant
-                continue
-            try:
-                values[name] = node.interpreter.evaluate(tree, name, facts, item, decision)
-            except Exception:
-                values[name] = ABSENT_VALUE
-        seen.append(NodeResult(node, result, values))
-        return result
-    record = NodeResult(node, None)
-    seen.append(record)
+        out.append(
+            ast.Try(
+                body=[ast.Assign([ast.Name(id=var, ctx=ast.Store())], node.compiled.py)],
+                handlers=[
+                    ast.ExceptHandler(
+                        ast.Name(id="_fn_KeyError", ctx=ast.Load()),
+                        None,
+                        [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
+                    )
+                ],
+                orelse=[],
+                finalbody=[],
+            )
+        )
+        probe = ast.Call(name(node.probe), [ast.Name(id=n, ctx=ast.Load()) for n in (FACTS, ITEM, DECISION)], [])
+        record = ast.Call(name(NodeResult), [name(node), load, probe], [])
+        out.append(_recorded(record))
+        return load
+    held = f"_t_n{next(counter)}"
+    out.append(ast.Assign([ast.Name(id=held, ctx=ast.Store())], record))
+    out.append(_recorded(ast.Name(id=held, ctx=ast.Load())))
     if node.op == "not":
-        inner = walk(node.children[0], facts, item, decision, seen)
-        record.result = None if inner is None else not inner
-        return record.result
-    decisive = node.op == "any"
-    outcome: bool | None = not decisive
-    for child in node.children:
-        value = walk(child, facts, item, decision, seen)
-        if value is decisive:
-            outcome = decisive
-            break
-        if value is None:
-            outcome = None
-    record.result = outcome
-    return outcome
+        inner = emit_traced(node.children[0], out, counter, name)
+        out.append(
+            ast.Assign(
+                [ast.Name(id=var, ctx=ast.Store())],
+                ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner)),
+            )
+        )
+    else:
+        decisive = node.op == "any"
+        out.append(ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(not decisive)))
+        body = out
+        for child in node.children:
+            value = emit_traced(child, body, counter, name)
+            rest: list[ast.stmt] = [
+                ast.If(
+                    ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
+                    [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
+                    [],
+                )
+            ]
+            body.append(
+                ast.If(
+                    ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
+                    [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
+                    rest,
+                )
+            )
+            body = rest
+    out.append(ast.Assign([ast.Attribute(ast.Name(id=held, ctx=ast.Load()), "result", ast.Store())], load))
+    return load
+
+
+def _recorded(record: ast.expr) -> ast.stmt:
+    return ast.Expr(ast.Call(ast.Attribute(ast.Name(id="_t_rec", ctx=ast.Load()), "append", ast.Load()), [record], []))
 
 
 class _AbsentValue:

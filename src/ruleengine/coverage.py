@@ -13,8 +13,8 @@ from typing import Any
 
 from .conditions import Group, Leaf, nodes
 from .events import ActionApplied, Event, RuleVisited
+from .lang.templates import Placeholder
 from .policy import Policy, Rule
-from .templates import Placeholder
 
 
 @dataclass

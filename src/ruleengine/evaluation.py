@@ -6,11 +6,11 @@ so later rules chain on earlier ones. Actions write into a fresh decision;
 the caller gets it only if every rule succeeded — a failing rule is an
 EvaluationError naming the rule and its expression, never a partial decision.
 
-Two paths decide alike (``tests/test_paths_agree.py``): without a listener the
-policy's compiled rules run (``fastpath``: straight-line code, no events); with
-one, or to explain, ``_Run`` below visits every rule version and reports each
-step. The helpers here (the decision's start and output, field checks, error
-reports) are shared by both.
+The policy's rules run as code written once per kind of order (``fastpath``):
+without a listener the plain function, with one, or to explain, its traced
+variant, which the same writer emits from the same checked trees with an event
+at every rule visit and action. The helpers here (the decision's start and
+output, field checks, error reports) are what that code calls.
 """
 
 from __future__ import annotations
@@ -20,24 +20,20 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import valuetypes as t
-from .conditions import NodeResult, leaves, walk
+from .conditions import leaves
 from .decision import Decision
 from .errors import EvaluationError
-from .events import ActionApplied, Event, Listener, RuleVisited, TraceBuilder, plain
-from .expressions import BUDGET_KEY
+from .events import Event, Listener, TraceBuilder, plain
 from .facts import Prepared
-from .functions import BudgetExceeded, round_money
+from .lang import types as t
+from .lang.functions import BudgetExceeded, round_money
 from .schemas import load_schema
-from .templates import render
 from .text import shorten
 
 if TYPE_CHECKING:
     from .policy import Action, Policy, Rule
 
 ZERO = Decimal("0.00")
-_ORDER: list[Any] = [None]
-"""The single binding of an order-scope rule."""
 
 
 def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, listener: Listener | None = None) -> Decision:
@@ -45,9 +41,7 @@ def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, liste
         return Decision(policy.compiled.decide(prepared))
     trace = TraceBuilder() if explain else None
     listeners = [x for x in (trace, listener) if x is not None]
-    run = _Run(policy, prepared, _fan_out(listeners))
-    run.execute()
-    data = output(policy, prepared.raw, run.services, run.decision, run.fired)
+    data = policy.compiled.trace(prepared, _fan_out(listeners))
     if trace is not None:
         data["trace"] = trace.entries
     return Decision(data)
@@ -150,154 +144,17 @@ def _fan_out(listeners: list[Listener]) -> Listener:
     return emit
 
 
-class _Run:
-    """The explaining path: visits every rule version and emits an event for each step; never shared between threads."""
-
-    def __init__(self, policy: Policy, prepared: Prepared, emit: Listener) -> None:
-        self.policy = policy
-        self.facts = prepared.facts
-        self.claimed = prepared.claimed
-        self.emit = emit
-        self.services, self.decision = start(policy, self.facts)
-        self.fired: dict[str, None] = {}
-        self.writers: dict[str, tuple[Rule, Any]] = {}
-        self.stopped: dict[tuple[str, str | None], str] = {}
-        self.budget = Budget(policy.limits.max_evaluation_steps, policy.limits.max_evaluation_seconds)
-        # Expressions reach the budget through the decision; the budget holds no reference back, so an
-        # evaluation leaves no reference cycle behind for the garbage collector.
-        self.decision[BUDGET_KEY] = self.budget
-
-    def execute(self) -> None:
-        facts = self.facts
-        decision = self.decision
-        emit = self.emit
-        instants = instants_of(facts)
-        items = facts["items"]
-        claimed = [self.claimed] if self.claimed is not None else None
-        max_steps = self.policy.limits.max_evaluation_steps
-        budget = self.budget
-        for rule in self.policy.rules:
-            instant = instants[rule.effective_on]
-            if instant is None or not rule.in_effect(instant):
-                emit(RuleVisited(rule, None, "skipped", self._not_in_effect(rule, instant)))
-                continue
-            if rule.scope == "order":
-                bindings: list[Any] = _ORDER
-            elif rule.scope == "line":
-                bindings = items
-            elif claimed is not None:
-                bindings = claimed
-            else:
-                emit(RuleVisited(rule, None, "skipped", "no claim in the order"))
-                continue
-            for item in bindings:
-                budget.steps += 1
-                if budget.steps > max_steps or budget.steps & 63 == 0:
-                    charge(budget, rule, 0)
-                line = item["sku"] if item is not None else None
-                if rule.group:
-                    stopper = self.stopped.get((rule.group, line)) or self.stopped.get((rule.group, None))
-                    if stopper is not None:
-                        emit(RuleVisited(rule, line, "skipped", f"group '{rule.group}' stopped by {stopper}"))
-                        continue
-                records: list[NodeResult] = []
-                try:
-                    result = walk(rule.when, facts, item, decision, records)
-                except Exception as exc:
-                    raise locate_failure(rule, item, exc, facts, decision) from None
-                outcome = "matched" if result is True else "not_met" if result is None else "not_matched"
-                emit(RuleVisited(rule, line, outcome, "", tuple(records)))
-                actions = rule.then if result is True else rule.otherwise
-                if actions:
-                    self.fired.setdefault(rule.id, None)
-                    for action in actions:
-                        self._apply(rule, action, item, line)
-
-    def _not_in_effect(self, rule: Rule, instant: dt.datetime | None) -> str:
-        if instant is None:
-            return f"no {rule.effective_on} to choose a version by"
-        start = rule.effective_from.isoformat() if rule.effective_from else "…"
-        end = rule.effective_until.isoformat() if rule.effective_until else "…"
-        which = f"version {rule.version} of {rule.versions}" if rule.versions > 1 else "the rule"
-        return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
-
-    # -- actions
-    def _apply(self, rule: Rule, action: Action, item: Any, line: str | None) -> None:
-        kind = action.kind
-        try:
-            value = action.value(self.facts, item, self.decision) if action.value is not None else None
-            if kind == "add_service":
-                assert line is not None
-                services = self.services[line]
-                if action.target not in services:
-                    services.append(action.target)
-            elif kind == "set":
-                self._set(rule, action, value, line)
-                return
-            elif kind == "compensation":
-                amount = money(rule, action, value)
-                self.decision["compensations"].append(
-                    {"type": action.target, "amount": amount, "form": action.form, "payer": action.payer, "rule": rule.id}
-                )
-                value = amount
-            elif kind == "violation":
-                self.decision["violations"].append({"type": action.target, "rule": rule.id})
-            elif kind == "deduction":
-                amount = money(rule, action, value)
-                claim_of(rule, action, self.decision)["deductions"].append({"type": action.target, "amount": amount})
-                value = amount
-            elif kind == "reason":
-                value = reason(self.policy, rule, action, self.facts, item, self.decision)
-            elif kind == "stop":
-                self.stopped[(rule.group, line)] = rule.id
-        except EvaluationError:
-            raise
-        except Exception as exc:
-            raise action_failure(rule, action, exc) from None
-        self.emit(ActionApplied(rule, line, action, value))
-
-    def _set(self, rule: Rule, action: Action, value: Any, line: str | None) -> None:
-        name = action.target
-        claim = claim_of(rule, action, self.decision)
-        value = checked(rule, action, value, field_type(self.policy, name))
-        status, note = "applied", ""
-        previous = self.writers.get(name)
-        if previous is not None:
-            prev_rule, prev_value = previous
-            if prev_rule.stage_index == rule.stage_index:
-                if prev_rule is not rule and prev_rule.priority > rule.priority:
-                    self.emit(
-                        ActionApplied(
-                            rule,
-                            line,
-                            action,
-                            value,
-                            "overridden",
-                            f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}",
-                        )
-                    )
-                    return
-                if prev_value != value:
-                    raise conflict(rule, action, value, prev_rule, prev_value)
-            elif prev_value != value:
-                status, note = "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"
-        self.writers[name] = (rule, value)
-        claim[name.removeprefix("claim.")] = value
-        self.emit(ActionApplied(rule, line, action, value, status, note))
-
-
 # ---------------------------------------------------------------- shared by both paths
 
 
-def instants_of(facts: dict[str, Any]) -> dict[str, dt.datetime | None]:
-    """The instants a rule version can be chosen by (``effective.on``)."""
-    claim = facts.get("claim")
-    return {
-        "paid_at": facts["paid_at"],
-        "placed_at": facts["placed_at"],
-        "as_of": facts["as_of"],
-        "claim.requested_at": claim["requested_at"] if claim is not None else None,
-    }
+def not_in_effect(rule: Rule, instant: dt.datetime | None) -> str:
+    """Why a rule version did not run for an order: the instant it is chosen by, and its window."""
+    if instant is None:
+        return f"no {rule.effective_on} to choose a version by"
+    start = rule.effective_from.isoformat() if rule.effective_from else "…"
+    end = rule.effective_until.isoformat() if rule.effective_until else "…"
+    which = f"version {rule.version} of {rule.versions}" if rule.versions > 1 else "the rule"
+    return f"{which} is in effect for {rule.effective_on} in [{start}, {end}); the order's is {instant.isoformat()}"
 
 
 def charge(budget: Budget, rule: Rule, steps: int) -> None:
@@ -309,17 +166,20 @@ def charge(budget: Budget, rule: Rule, steps: int) -> None:
 
 
 def locate_failure(rule: Rule, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
-    """Find the leaf of the condition that failed (the compiled condition does not know) and report it."""
+    """The condition of the rule that failed, from the line its expression has in the compiled code (see
+    ``expressions.number_lines``): the innermost line of generated code the exception passed through."""
+    line = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    code = "budget" if isinstance(exc, BudgetExceeded) else "evaluation"
     for leaf in leaves(rule.when):
-        try:
-            leaf.fn(facts, item, decision)
-        except KeyError:
-            continue
-        except Exception as inner:
-            file, line, column = leaf.location
-            code = "budget" if isinstance(inner, BudgetExceeded) else "evaluation"
-            return EvaluationError(rule.id, f"{_describe(inner)} in '{shorten(leaf.text, 80)}'", file, line, column, code=code)
-    return EvaluationError(rule.id, _describe(exc), *_loc(rule), code="budget" if isinstance(exc, BudgetExceeded) else "evaluation")
+        if leaf.code_line == line:
+            file, at_line, column = leaf.location
+            return EvaluationError(rule.id, f"{_describe(exc)} in '{shorten(leaf.text, 80)}'", file, at_line, column, code=code)
+    return EvaluationError(rule.id, _describe(exc), *_loc(rule), code=code)
 
 
 def action_failure(rule: Rule, action: Action, exc: Exception) -> EvaluationError:
@@ -389,17 +249,6 @@ def conflict(rule: Rule, action: Action, value: Any, prev_rule: Rule, prev_value
     )
 
 
-def reason(policy: Policy, rule: Rule, action: Action, facts: Any, item: Any, decision: dict[str, Any]) -> str:
-    """Render a reason in both languages and add it to the claim."""
-    assert action.message is not None
-    zone = policy.zone
-    zh = render(action.message[0], facts, item, decision, zone, "zh")
-    en = render(action.message[1], facts, item, decision, zone, "en")
-    value = f"{zh} / {en}"
-    claim_of(rule, action, decision)["reasons"].append({"rule": rule.id, "message": value})
-    return value
-
-
 def _loc(rule: Rule) -> tuple[str, int, int]:
     return rule.location.file, rule.location.line, rule.location.column
 
@@ -407,7 +256,7 @@ def _loc(rule: Rule) -> tuple[str, int, int]:
 def _describe(exc: BaseException) -> str:
     from decimal import DecimalException
 
-    from .functions import ExpressionFailure
+    from .lang.functions import ExpressionFailure
 
     if isinstance(exc, ExpressionFailure):
         return str(exc)

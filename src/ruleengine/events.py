@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .conditions import ABSENT_VALUE, Group, Leaf, NodeResult
+from .conditions import ABSENT_VALUE, Leaf, NodeResult
 
 if TYPE_CHECKING:
     from .policy import Action, Rule
@@ -48,8 +48,13 @@ Event = RuleVisited | ActionApplied
 Listener = Callable[[Event], None]
 
 
+_PLAIN = frozenset({str, int, Decimal, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A value as plain JSON data (Decimal stays Decimal, times become RFC 3339 text)."""
+    if type(value) in _PLAIN:
+        return value
     if value is ABSENT_VALUE:
         return None
     if isinstance(value, dt.datetime):
@@ -111,18 +116,12 @@ class TraceBuilder:
 
 def _node(result: NodeResult) -> dict[str, Any]:
     node = result.node
-    out: dict[str, Any] = {"at": node.pointer}
-    if node.label:
-        out["label"] = node.label
-    if isinstance(node, Leaf):
-        out["expr"] = node.text
-    else:
-        assert isinstance(node, Group)
-        out["op"] = node.op
+    out = dict(node.trace_head)
     out["result"] = "not_met" if result.result is None else result.result
-    if result.values:
-        out["values"] = {k: plain(v) for k, v in result.values.items()}
-        absent = [k for k, v in result.values.items() if v is ABSENT_VALUE]
+    values = result.values
+    if values:
+        out["values"] = {k: plain(v) for k, v in values.items()}
+        absent = [k for k, v in values.items() if v is ABSENT_VALUE]
         if absent:
             out["absent"] = absent
     return out

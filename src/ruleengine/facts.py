@@ -19,9 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import valuetypes as t
 from .documents import DocumentError, check_shape, read_json, read_yaml
 from .errors import FactsError, FactsProblem
+from .lang import types as t
 from .schemas import parse_timestamp, validator
 from .text import shorten
 

@@ -33,9 +33,10 @@ import gc
 import itertools
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .conditions import Condition, Group, Leaf, emit, leaves
+from .conditions import ABSENT_VALUE, Condition, Group, Leaf, NodeResult, emit, emit_traced, leaves
 from .errors import EvaluationError
 from .evaluation import (
     Budget,
@@ -47,12 +48,16 @@ from .evaluation import (
     field_type,
     locate_failure,
     money,
+    not_in_effect,
     output,
     start,
 )
-from .expressions import BUDGET_KEY, DECISION, FACTS, ITEM, Compiled, Environment, dotted_path, runtime_globals
-from .functions import make_calendar
-from .templates import formatter, in_other_language
+from .events import ActionApplied, Listener, RuleVisited, plain
+from .lang.codegen import BUDGET_KEY, runtime_globals
+from .lang.functions import make_calendar
+from .lang.ir import DECISION, FACTS, ITEM, Compiled, Const, Engine, Environment, const_id, dotted_path
+from .lang.templates import formatter, in_other_language
+from .lint import leaf_constraints
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -97,18 +102,27 @@ class CompiledPolicy:
         self.typed = frozenset(typed)
         """Claim types some rule requires; any other type (or none) runs the rules that require none."""
         self.functions: dict[str | None, Decide] = {}
+        self.traced: dict[str | None, Decide] = {}
         self.lock = threading.Lock()
         self.max_steps = policy.limits.max_evaluation_steps
         self.max_seconds = policy.limits.max_evaluation_seconds
 
     def decide(self, prepared: Prepared) -> dict[str, Any]:
-        """The decision data for prepared facts, as ``evaluation.evaluate`` returns it."""
+        """The decision data for prepared facts."""
+        return self.run(prepared, None)
+
+    def trace(self, prepared: Prepared, emit: Listener) -> dict[str, Any]:
+        """The decision data for prepared facts, every rule visit and action reported to ``emit`` as it happens."""
+        return self.run(prepared, emit)
+
+    def run(self, prepared: Prepared, emit: Listener | None) -> dict[str, Any]:
         policy = self.policy
         facts = prepared.facts
         claim = facts.get("claim")
         key = None if claim is None else claim["type"] if claim["type"] in self.typed else _UNNAMED
-        run = self.functions.get(key) or self.build(key)
-        paid_at, placed_at, as_of = facts["paid_at"], facts["placed_at"], facts["as_of"]  # as evaluation.instants_of reads them
+        functions = self.functions if emit is None else self.traced
+        run = functions.get(key) or self.build(key, traced=emit is not None)
+        paid_at, placed_at, as_of = facts["paid_at"], facts["placed_at"], facts["as_of"]
         requested_at = claim["requested_at"] if claim is not None else None
         services, decision = start(policy, facts)
         budget = Budget(self.max_steps, self.max_seconds)
@@ -120,7 +134,7 @@ class CompiledPolicy:
         line = claimed["sku"] if claimed is not None else None
         writers: dict[str, Any] = {}
         stopped: dict[Any, str] = {}
-        run(
+        arguments = [
             facts,
             decision,
             items,
@@ -139,33 +153,45 @@ class CompiledPolicy:
             placed_at,
             as_of,
             requested_at,
-        )
+        ]
+        if emit is not None:
+            arguments.append(emit)
+        run(*arguments)
         return output(policy, prepared.raw, services, decision, fired)
 
-    def build_all(self) -> None:
+    def build_all(self, traced: bool = False) -> None:
         """Every function now: no claim, each claim type a rule names, and the other types."""
         for key in (None, *sorted(self.typed), _UNNAMED):
-            self.build(key)
+            self.build(key, traced)
 
-    def build(self, key: str | None) -> Decide:
-        """The function for orders without a claim (None), with a claim of one type, or of a type no rule names."""
+    def build(self, key: str | None, traced: bool = False) -> Decide:
+        """The function for orders without a claim (None), with a claim of one type, or of a type no rule names.
+
+        The traced function visits every rule: those the fast one leaves out are reported as skipped, or,
+        when the rule index rules them out, as not matched on the condition that excludes the claim type.
+        """
+        functions = self.traced if traced else self.functions
         with self.lock:
-            run = self.functions.get(key)
+            run = functions.get(key)
             if run is None:
-                rules = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
+                active = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
                 if key is None:  # no claim: rules on the claimed line, or versioned by the claim, never run
-                    rules = [r for r in rules if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
-                writer = _Writer(self.policy, key)
+                    active = [r for r in active if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
+                writer = _Writer(self.policy, key, traced)
                 label = "none" if key is None else "of another type" if key == _UNNAMED else repr(key)
+                rules = list(self.policy.rules) if traced else active
                 enabled = gc.isenabled()
                 gc.disable()  # the build allocates many small trees: collections would walk the whole policy each time
                 try:
-                    run = self.functions[key] = writer.function(rules, f"policy {self.policy.name!r}, claim {label}")
+                    run = functions[key] = writer.function(rules, {id(r) for r in active}, f"policy {self.policy.name!r}, claim {label}")
                 finally:
                     if enabled:
                         gc.enable()
             return run
 
+
+_OUTCOME = {True: "matched", False: "not_matched", None: "not_met"}
+"""A rule visit's outcome by the value of its condition."""
 
 _UNNAMED = "\x00unnamed"
 """The key of orders whose claim type no rule names (no claim type is text with a NUL)."""
@@ -205,10 +231,14 @@ def _not_in(key: ast.expr, container: str) -> ast.expr:
 class _Writer:
     """Writes the code of one function: its statements, the constants and closures it names, its sites."""
 
-    def __init__(self, policy: Policy, key: str | None) -> None:
+    def __init__(self, policy: Policy, key: str | None, traced: bool = False) -> None:
         self.policy = policy
         self.key = key
         """The claim type every order of this function has (None: no claim; _UNNAMED: a type no rule names)."""
+        self.traced = traced
+        """Report every rule visit and action to ``_t_emit``, and record every condition node in ``_t_rec``."""
+        self.active: set[int] = set()
+        """The rules (by id) the fast function runs: only they run, and only they are charged, in both."""
         self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
         self.sites: list[tuple[Rule, Action | None]] = []
         self.counter = itertools.count()
@@ -249,7 +279,8 @@ class _Writer:
         return ast.Constant(len(self.sites) - 1)
 
     # -- the function
-    def function(self, rules: list[Rule], name: str) -> Decide:
+    def function(self, rules: list[Rule], active: set[int], name: str) -> Decide:
+        self.active = active
         body: list[ast.stmt] = [
             _assign(ITEM, ast.Constant(None)),
             _assign("_q_line", ast.Constant(None)),
@@ -278,11 +309,12 @@ class _Writer:
                 finalbody=[],
             )
         )
-        args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in _ARGS], kwonlyargs=[], kw_defaults=[], defaults=[])
+        names = (*_ARGS, "_t_emit") if self.traced else _ARGS
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in names], kwonlyargs=[], kw_defaults=[], defaults=[])
         func = ast.FunctionDef(name="decide", args=args, body=body, decorator_list=[], returns=None)
         _locate(func, self.located)
         for index, constant in enumerate(self.policy.environment.constants):
-            self.namespace[f"_k{index}"] = constant
+            self.namespace[const_id(index)] = constant
         sites = self.sites
 
         def fail(site: int, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
@@ -298,6 +330,10 @@ class _Writer:
         self.namespace.update(
             _q_fail=fail, _q_tick=tick, _q_in_other_language=in_other_language, _q_Exception=Exception, _q_EvaluationError=EvaluationError
         )
+        if self.traced:
+            self.namespace.update(
+                _t_visited=RuleVisited, _t_applied=ActionApplied, _t_outcome=_OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple
+            )
         code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
         exec(code, self.namespace)
         decide: Decide = self.namespace["decide"]
@@ -305,15 +341,19 @@ class _Writer:
 
     # -- one rule version
     def rule(self, rule: Rule) -> list[ast.stmt]:
+        if id(rule) not in self.active:
+            return self.left_out(rule)
         out = self.charge(rule)
         per: list[ast.stmt] = [_assign("_q_site", self.site(rule, None))]
         line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
         if line == "_q_line" and (
-            rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
+            self.traced or rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
         ):
             per.append(_assign("_q_line", ast.Subscript(_name(ITEM), ast.Constant("sku"), ast.Load())))
         body: list[ast.stmt] = []
-        if self.key is None:
+        if self.traced:  # the condition as written: what the folds below settle, it computes, to show it
+            when = rule.when
+        elif self.key is None:
             when = _without_claim(rule.when)
         elif self.key == _UNNAMED:
             when = rule.when
@@ -321,17 +361,19 @@ class _Writer:
             when = _known_type(rule.when, self.key, self.policy.environment)
         for leaf in leaves(when):
             self.checked(leaf.compiled)
-        result = emit(when, body, self.counter)
+        if self.traced:
+            body.append(_assign("_t_rec", ast.List([], ast.Load())))
+            result = emit_traced(when, body, self.counter, self.bind)
+            outcome = ast.Subscript(_name("_t_outcome"), result, ast.Load())
+            records = _call("_t_tuple", _name("_t_rec"))
+            where: ast.expr = ast.Constant(None) if line is None else _name(line)
+            body.append(self.event(_call("_t_visited", self.bind(rule), where, outcome, ast.Constant(""), records)))
+        else:
+            result = emit(when, body, self.counter)
         then = self.actions(rule, rule.then, line)
         otherwise = self.actions(rule, rule.otherwise, line)
         body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
-        if rule.group in self.stop_groups:
-            # Stopped for this line, or for the whole order (a stop in an order-scope rule).
-            tests = [_not_in(self.stop_key(rule.group, None), "_q_stopped")]
-            if line is not None:
-                tests.insert(0, _not_in(self.stop_key(rule.group, line), "_q_stopped"))
-            body = [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, [])]
-        per += body
+        per += self.unless_stopped(rule, line, body)
         block: list[ast.stmt]
         if rule.scope == "order":
             block = per
@@ -342,11 +384,70 @@ class _Writer:
                 ast.If(
                     ast.Compare(_name("_q_claimed"), [ast.IsNot()], [ast.Constant(None)]),
                     [_assign(ITEM, _name("_q_claimed")), *per, _assign(ITEM, ast.Constant(None))],
-                    [],
+                    [self.skipped(rule, None, ast.Constant("no claim in the order"))] if self.traced else [],
                 )
             ]
         guard = self.in_effect(rule)
-        return [*out, ast.If(guard, block, [])] if guard is not None else [*out, *block]
+        if guard is None:
+            return [*out, *block]
+        elsewhere = [self.skipped(rule, None, _call("_t_not_in_effect", self.bind(rule), _name(_INSTANTS[rule.effective_on])))]
+        return [*out, ast.If(guard, block, elsewhere if self.traced else [])]
+
+    def unless_stopped(self, rule: Rule, line: str | None, body: list[ast.stmt]) -> list[ast.stmt]:
+        """``body``, unless the rule's group was stopped for this line or for the whole order (a stop in an order-scope rule)."""
+        if rule.group not in self.stop_groups:
+            return body
+        tests = [_not_in(self.stop_key(rule.group, None), "_q_stopped")]
+        if line is not None:
+            tests.insert(0, _not_in(self.stop_key(rule.group, line), "_q_stopped"))
+        stopped: list[ast.stmt] = []
+        if self.traced:
+            by: list[ast.expr] = [ast.Subscript(_name("_q_stopped"), self.stop_key(rule.group, None), ast.Load())]
+            if line is not None:
+                by.insert(0, ast.Call(ast.Attribute(_name("_q_stopped"), "get", ast.Load()), [self.stop_key(rule.group, line)], []))
+            stopper = ast.BoolOp(ast.Or(), by) if len(by) > 1 else by[0]
+            reason = _joined([ast.Constant(f"group '{rule.group}' stopped by "), stopper])
+            stopped = [self.skipped(rule, line, reason)]
+        return [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, stopped)]
+
+    def left_out(self, rule: Rule) -> list[ast.stmt]:
+        """A rule the fast function leaves out, in the traced one: reported, never run, never charged."""
+        if rule.effective_on == "claim.requested_at" and self.key is None:
+            return [self.skipped(rule, None, ast.Constant("no claim.requested_at to choose a version by"))]
+        guard = self.in_effect(rule)
+        if rule.scope == "claimed_line" and self.key is None:
+            report = [self.skipped(rule, None, ast.Constant("no claim in the order"))]
+        else:
+            # The rule index rules it out: the leaf requiring other claim types is false, and nothing else runs.
+            leaf = _excluding(rule.when, self.policy.environment)
+            records: list[ast.expr] = []
+            # Without a claim the leaf reads an absent fact (not met); with one, its type is not among those it requires.
+            result = ast.Constant(None if self.key is None else False)
+            outcome = ast.Constant("not_met" if self.key is None else "not_matched")
+            if leaf is not None:
+                node_result = self.bind(NodeResult).id
+                if rule.when is not leaf:
+                    records.append(_call(node_result, self.bind(rule.when), result, ast.Dict([], [])))
+                read = self.bind(ABSENT_VALUE) if self.key is None else ast.Subscript(_name("_q_claim"), ast.Constant("type"), ast.Load())
+                records.append(_call(node_result, self.bind(leaf), result, ast.Dict([ast.Constant("claim.type")], [read])))
+            line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
+            where: ast.expr = ast.Constant(None) if line is None else _name(line)
+            visit = _call("_t_visited", self.bind(rule), where, outcome, ast.Constant(""), ast.Tuple(records, ast.Load()))
+            report = self.unless_stopped(rule, line, [self.event(visit)])
+            if rule.scope == "line":
+                each = [_assign("_q_line", ast.Subscript(_name(ITEM), ast.Constant("sku"), ast.Load())), *report]
+                report = [ast.For(_store(ITEM), _name("_q_items"), each, []), _assign(ITEM, ast.Constant(None))]
+        if guard is None:
+            return report
+        elsewhere = self.skipped(rule, None, _call("_t_not_in_effect", self.bind(rule), _name(_INSTANTS[rule.effective_on])))
+        return [ast.If(guard, report, [elsewhere])]
+
+    def event(self, event: ast.expr) -> ast.stmt:
+        return ast.Expr(_call("_t_emit", event))
+
+    def skipped(self, rule: Rule, line: str | None, reason: ast.expr) -> ast.stmt:
+        where: ast.expr = ast.Constant(None) if line is None else _name(line)
+        return self.event(_call("_t_visited", self.bind(rule), where, ast.Constant("skipped"), reason))
 
     def stop_key(self, group: str, line: str | None) -> ast.expr:
         """The key of a group stopped for a line; the claimed line's keys are built once, at the start."""
@@ -402,15 +503,29 @@ class _Writer:
         for action in actions:
             out.append(_assign("_q_site", self.site(rule, action)))
             out += self.action(rule, action, line)
+            if self.traced and action.kind != "set":  # a set reports itself: it knows whether it was overridden
+                value = _name("_q_x") if action.kind in ("compensation", "deduction", "reason") else ast.Constant(None)
+                out.append(self.applied(rule, action, line, value, ast.Constant("applied"), ast.Constant("")))
         return out
 
-    def set(self, rule: Rule, action: Action) -> list[ast.stmt]:
+    def applied(self, rule: Rule, action: Action, line: str | None, value: ast.expr, status: ast.expr, note: ast.expr) -> ast.stmt:
+        where: ast.expr = ast.Constant(None) if line is None else _name(line)
+        return self.event(_call("_t_applied", self.bind(rule), where, self.bind(action), value, status, note))
+
+    def set(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
         ftype = field_type(self.policy, action.target)
         template, value = _SET, self.value(action)
-        if action.value is not None and action.value.fn is None:
+        if action.value is not None and action.value.compiled is None:
             # A literal is checked now; if the field refuses it, the rule fails when it runs, as before.
             with contextlib.suppress(EvaluationError):
                 template, value = _SET_CHECKED, self.literal(checked(rule, action, action.value.literal, ftype))
+        if self.traced:
+            template = template.replace("    SAME_STAGE(", "    _q_status = SAME_STAGE(")
+            template = template.replace(
+                "if _q_previous is None or _q_previous[0] != STAGE:",
+                "if _q_previous is None or _q_previous[0] != STAGE:\n    _q_status = REFINED(_q_previous, _q_x)",
+            )
+            template += "_t_emit(_t_applied(RULE, LINE, ACTION, _q_x, _q_status[0], _q_status[1]))\n"
         return self.fill(
             template,
             VALUE=value,
@@ -422,6 +537,9 @@ class _Writer:
             PRIORITY=ast.Constant(rule.priority),
             RULE=self.bind(rule),
             SAME_STAGE=self.bind(_same_stage(rule, action), "_q_a"),
+            REFINED=self.bind(_refined, "_q_a"),
+            LINE=ast.Constant(None) if line is None else _name(line),
+            ACTION=self.bind(action),
         )
 
     def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
@@ -458,8 +576,7 @@ class _Writer:
         value = action.value
         if value is None:
             return ast.Constant(None)
-        if value.fn is not None:
-            assert value.compiled is not None
+        if value.compiled is not None:
             return self.checked(value.compiled)
         return self.literal(value.literal)
 
@@ -483,12 +600,12 @@ class _Writer:
         if kind == "compensation":
             amount = _call(self.bind(_money(rule, action), "_q_a").id, self.value(action))
             keys = [ast.Constant(k) for k in ("type", "amount", "form", "payer", "rule")]
-            values = [target, amount, ast.Constant(action.form), ast.Constant(action.payer), ast.Constant(rule.id)]
-            return [_method("_q_compensations", "append", ast.Dict(list(keys), values))]
+            values = [target, _name("_q_x"), ast.Constant(action.form), ast.Constant(action.payer), ast.Constant(rule.id)]
+            return [_assign("_q_x", amount), _method("_q_compensations", "append", ast.Dict(list(keys), values))]
         if kind == "set":
-            return self.set(rule, action)
+            return self.set(rule, action, line)
         if kind == "deduction":
-            return [ast.Expr(_call(self.bind(_deduction(rule, action), "_q_a").id, self.value(action), _name(DECISION)))]
+            return [_assign("_q_x", _call(self.bind(_deduction(rule, action), "_q_a").id, self.value(action), _name(DECISION)))]
         if kind == "reason":
             return self.reason(rule, action)
         if kind == "stop":
@@ -517,10 +634,8 @@ def _known_type(node: Condition, claim_type: str, env: Environment) -> Condition
         if not (isinstance(py, ast.Compare) and len(py.ops) == 1 and type(py.ops[0]) in _TESTS and dotted_path(py.left) == "claim.type"):
             return node
         right = py.comparators[0]
-        if isinstance(right, ast.Constant):
+        if isinstance(right, (ast.Constant, Const)):
             literal = right.value
-        elif isinstance(right, ast.Name) and right.id.startswith("_k"):
-            literal = env.constants[int(right.id[2:])]
         else:
             return node
         value = _TESTS[type(py.ops[0])](claim_type, literal)
@@ -533,6 +648,19 @@ def _known_type(node: Condition, claim_type: str, env: Environment) -> Condition
         if len(children) <= 1:
             return children[0] if children else _constant(node, True)
     return dataclasses.replace(node, children=children)
+
+
+def _excluding(node: Condition, env: Environment) -> Leaf | None:
+    """The first leaf, through ``all`` groups, that tests the claim type: where the rule index found the rule cannot match."""
+    if isinstance(node, Leaf):
+        return node if any(path == "claim.type" for path, _ in leaf_constraints(node.compiled.py, env)) else None
+    if node.op != "all":
+        return None
+    for child in node.children:
+        found = _excluding(child, env)
+        if found is not None:
+            return found
+    return None
 
 
 def _constant(node: Group, value: bool) -> Leaf:
@@ -569,7 +697,7 @@ def _reads_claim_first(py: ast.expr) -> bool:
             node = node.operand
         elif isinstance(node, ast.IfExp):
             node = node.test
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id.startswith("_fn_") and node.args:
+        elif isinstance(node, ast.Call) and isinstance(node.func, Engine) and node.args:
             node = node.args[0]
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             base = node.value
@@ -590,12 +718,13 @@ def _money(rule: Rule, action: Action) -> Callable[[Any], Any]:
     return amount
 
 
-def _deduction(rule: Rule, action: Action) -> Callable[[Any, dict[str, Any]], None]:
+def _deduction(rule: Rule, action: Action) -> Callable[[Any, dict[str, Any]], Decimal]:
     entry_type = action.target
 
-    def deduct(value: Any, decision: dict[str, Any]) -> None:
+    def deduct(value: Any, decision: dict[str, Any]) -> Decimal:
         amount = money(rule, action, value)
         claim_of(rule, action, decision)["deductions"].append({"type": entry_type, "amount": amount})
+        return amount
 
     return deduct
 
@@ -659,26 +788,39 @@ _SET_CHECKED = _SET.replace("_q_x = CHECKED(_q_x)\n", "")
 """``set`` of a literal already checked."""
 
 
-def _same_stage(rule: Rule, action: Action) -> Callable[[Any, tuple[int, int, Rule, Any], dict[str, Any], dict[str, Any]], None]:
+def _same_stage(
+    rule: Rule, action: Action
+) -> Callable[[Any, tuple[int, int, Rule, Any], dict[str, Any], dict[str, Any]], tuple[str, str]]:
     """A field already set in the rule's stage: a higher priority wins, an equal one must agree."""
     name, key = action.target, action.target.removeprefix("claim.")
 
-    def settle(value: Any, previous: tuple[int, int, Rule, Any], writers: dict[str, Any], claim: dict[str, Any]) -> None:
+    def settle(value: Any, previous: tuple[int, int, Rule, Any], writers: dict[str, Any], claim: dict[str, Any]) -> tuple[str, str]:
         _, prev_priority, prev_rule, prev_value = previous
         if prev_rule is not rule and prev_priority > rule.priority:
-            return
+            return "overridden", f"{prev_rule.id} (priority {prev_rule.priority}) already set {plain(prev_value)}"
         if prev_value != value:
             raise conflict(rule, action, value, prev_rule, prev_value)
         writers[name] = (rule.stage_index, rule.priority, rule, value)
         claim[key] = value
+        return _APPLIED
 
     return settle
 
 
+_APPLIED = ("applied", "")
+
+
+def _refined(previous: tuple[int, int, Rule, Any] | None, value: Any) -> tuple[str, str]:
+    """How a write in a later stage than the last one reads in a trace: a refinement when it changes the value."""
+    if previous is None or previous[3] == value:
+        return _APPLIED
+    _, _, prev_rule, prev_value = previous
+    return "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"
+
+
 _REASON = """
-_q_x = ZH
-_q_y = EN
+_q_x = ZH + " / " + EN
 if _q_claim is None:
     raise NEEDS_CLAIM()
-_q_claim["reasons"].append({"rule": RULE_ID, "message": _q_x + " / " + _q_y})
+_q_claim["reasons"].append({"rule": RULE_ID, "message": _q_x})
 """

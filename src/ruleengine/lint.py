@@ -13,14 +13,14 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import valuetypes as t
 from .conditions import Condition, Group, Leaf
 from .errors import Diagnostic
-from .expressions import Compiled, Environment, dotted_path
+from .lang import types as t
+from .lang.ir import Compiled, Const, Environment, dotted_path
+from .lang.templates import Placeholder
+from .lang.words import literal_numbers, same_number
 from .policy import Citation, Policy, Rule, Source
 from .sources import SECTION
-from .templates import Placeholder
-from .words import literal_numbers, same_number
 
 Domain = frozenset[str] | None
 """The values a text fact may still take under a condition (None: unconstrained)."""
@@ -168,7 +168,7 @@ def constraints(node: Condition, env: Environment) -> dict[str, Domain]:
     """Allowed values per enum fact that the condition requires (through ``all`` groups and ``and``)."""
     if isinstance(node, Leaf):
         out: dict[str, Domain] = {}
-        for path, values in _leaf_constraints(node.compiled.py, env):
+        for path, values in leaf_constraints(node.compiled.py, env):
             out[path] = _meet(out.get(path), values)
         return out
     assert isinstance(node, Group)
@@ -189,7 +189,8 @@ def _meet(a: Domain, b: Domain) -> Domain:
     return a & b
 
 
-def _leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, frozenset[str]]]:
+def leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, frozenset[str]]]:
+    """The enum facts one leaf pins down, and the values it allows them (``claim.type == 'x'`` → claim.type, {x})."""
     parts = py.values if isinstance(py, ast.BoolOp) and isinstance(py.op, ast.And) else [py]
     for part in parts:
         if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
@@ -213,8 +214,8 @@ def _leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, fro
 def _literal_values(node: ast.expr, env: Environment) -> list[str] | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return [node.value]
-    if isinstance(node, ast.Name) and node.id.startswith("_k"):
-        value = env.constants[int(node.id[2:])]
+    if isinstance(node, Const):
+        value = node.value
         if isinstance(value, (tuple, frozenset)) and all(isinstance(v, str) for v in value):
             return list(value)
     return None

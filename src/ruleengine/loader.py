@@ -22,24 +22,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import valuetypes as t
-from .conditions import Condition, Group, Leaf
+from .conditions import ABSENT_VALUE, Condition, Group, Leaf
 from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from .errors import Diagnostic, PolicyError
-from .expressions import (
-    SUPPRESSED,
-    Definition,
-    Environment,
-    ExpressionProblem,
-    build_function,
-    compile_definition,
-    compile_expression,
-    parse,
-    runtime_globals,
-)
 from .facts import build_converter
-from .functions import SIGNATURES, make_calendar
-from .interpreter import Interpreter
+from .lang import types as t
+from .lang.check import compile_definition, compile_expression
+from .lang.codegen import build_probe, number_lines, runtime_globals
+from .lang.functions import SIGNATURES, make_calendar
+from .lang.ir import SUPPRESSED, Definition, Environment, ExpressionProblem
+from .lang.parse import parse
+from .lang.templates import Placeholder, split
+from .lang.words import Words, render
 from .limits import DEFAULT_LIMITS, Limits
 from .lint import constraints
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
@@ -47,8 +41,6 @@ from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source,
 from .policyfolder import choose
 from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
-from .templates import Placeholder, split
-from .words import Words, render
 
 
 class _OverrideRefused(Exception):
@@ -125,13 +117,14 @@ class _Loader:
     docs: list[Document] = field(default_factory=list)
     bad: dict[str, list[str]] = field(default_factory=dict)
     """Document name → JSON pointers with schema errors; entries under them are not compiled."""
-    interpreter: Interpreter | None = None
     broken_names: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
     broken_sources: set[str] = field(default_factory=set)
     contents: dict[Path, bytes] = field(default_factory=dict)
     sources: dict[str, bytes] | None = None
     """The policy's files by relative path, instead of reading the folder (a what-if of a loaded policy)."""
+    leaves: int = 0
+    """Conditions compiled so far: each gets its own line number in compiled code."""
     word_values: dict[str, tuple[Any, str]] = field(default_factory=dict)
     """Parameter values and kinds by name, for ``{params.NAME}`` in titles, labels and descriptions."""
     rule_words: list[Words] = field(default_factory=list)
@@ -159,7 +152,6 @@ class _Loader:
         env.broken |= self.broken_names
         zone = manifest.get("timezone", "Asia/Shanghai")
         globals_ = runtime_globals(make_calendar(zone))
-        self.interpreter = Interpreter(env, globals_)
         self.definitions(env)
         stages = tuple(manifest.get("stages", ()))
         rules = self.rules(env, globals_, stages)
@@ -624,8 +616,11 @@ class _Loader:
                 return None
             line, col = doc.locate_in_text(text_pointer, 0)
             label = "" if isinstance(spec, str) or "label" not in spec else self.words(doc, pointer + "/label", "label")
-            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), interpreter=self.interpreter)
-            leaf.build = functools.partial(build_function, compiled.py, env, globals_, f"rule {rule_id} {pointer}")
+            self.leaves += 1
+            number_lines(compiled.py, self.leaves + 1)
+            leaf = Leaf(compiled, pointer, label, (doc.name, line, col), self.leaves + 1, env=env)
+            probe_name = f"rule {rule_id} {pointer}"
+            leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=probe_name)
             return leaf
         op = next(k for k in ("all", "any", "not") if k in spec)
         raw = spec[op] if op != "not" else [spec[op]]
@@ -744,7 +739,7 @@ class _Loader:
                 pointer,
             )
             return None
-        return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} {name}"), location=loc)
+        return ValueExpr(compiled=compiled, location=loc)
 
     def money_value(
         self, doc: Document, pointer: str, raw: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
@@ -757,7 +752,7 @@ class _Loader:
         except ExpressionProblem as exc:
             self.expression_error(doc, pointer, exc)
             return None
-        return ValueExpr(compiled=compiled, fn=build_function(compiled.py, env, globals_, f"rule {rule_id} amount"), location=loc)
+        return ValueExpr(compiled=compiled, location=loc)
 
     def template(
         self, doc: Document, pointer: str, text: str, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
@@ -777,7 +772,7 @@ class _Loader:
             except ExpressionProblem as exc:
                 self.expression_error(doc, pointer, exc, base=offset)
                 continue
-            parts.append(Placeholder(compiled, offset, build_function(compiled.py, env, globals_, f"rule {rule_id} message")))
+            parts.append(Placeholder(compiled, offset))
         return parts
 
     def check_versions(self, rules: list[Rule]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from . import valuetypes as t
+from .lang import types as t
 from .schemas import did_you_mean, parse_timestamp
 
 WHOLE = ("integer", "days", "hours")

@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from . import valuetypes as t
 from .conditions import Condition
 from .decision import Decision
 from .errors import EvaluationError, RuleEngineError
 from .evaluation import evaluate
-from .expressions import Compiled, Definition, Environment
 from .facts import prepare
+from .lang import types as t
+from .lang.ir import Compiled, Definition, Environment
+from .lang.templates import Part
+from .lang.words import Words
 from .limits import DEFAULT_LIMITS, Limits
 from .parameters import Declaration
-from .templates import Part
-from .words import Words
 
 if TYPE_CHECKING:
     from .events import Listener
@@ -97,11 +97,7 @@ class ValueExpr:
 
     literal: Any = None
     compiled: Compiled | None = None
-    fn: Callable[..., Any] | None = None
     location: Location | None = None
-
-    def __call__(self, facts: Any, item: Any, decision: Any) -> Any:
-        return self.fn(facts, item, decision) if self.fn is not None else self.literal
 
 
 @dataclass(eq=False)

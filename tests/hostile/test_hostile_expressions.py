@@ -30,7 +30,8 @@ from hostile_support import (
 
 import ruleengine
 from ruleengine import Limits
-from ruleengine.expressions import ExpressionProblem, parse
+from ruleengine.lang.ir import ExpressionProblem
+from ruleengine.lang.parse import parse
 
 
 def when(tmp_path: Path, expression: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import valuetypes as t
+from . import types as t
 
 CENT = Decimal("0.01")
 

@@ -14,8 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import valuetypes as t
-from .expressions import Compiled, ExpressionProblem
+from . import types as t
+from .ir import Compiled, ExpressionProblem
 
 
 @dataclass
@@ -23,7 +23,6 @@ class Placeholder:
     compiled: Compiled
     offset: int
     """Where the expression starts inside the template text."""
-    fn: Callable[..., Any] | None = None
 
 
 Part = str | Placeholder
@@ -70,17 +69,6 @@ def split(template: str) -> list[tuple[str, int, bool]]:
     if buf:
         pieces.append(("".join(buf), n - len(buf), False))
     return pieces
-
-
-def render(parts: list[Part], facts: Any, item: Any, decision: Any, zone: ZoneInfo, lang: str) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-        else:
-            assert part.fn is not None
-            out.append(format_value(part.fn(facts, item, decision), part.compiled.type, zone, lang))
-    return "".join(out)
 
 
 def format_value(value: Any, typ: t.Type | None, zone: ZoneInfo, lang: str = "zh") -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .expressions import ExpressionProblem
-from .schemas import did_you_mean
+from ..schemas import did_you_mean
+from .ir import ExpressionProblem
 from .templates import split
 
 _PLACEHOLDER = re.compile(r"^\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*(:%)?\s*$")

@@ -1,0 +1,183 @@
+"""The checked form of an expression: Python syntax trees whose special names are typed nodes.
+
+``check`` translates what an author wrote into a tree of Python nodes that ``codegen`` compiles as it is:
+facts are dictionary lookups on ``F`` (the order), ``I`` (the line) and ``D`` (the decision so far). The
+few names that mean something more are nodes of their own types — a bound constant (``Const``), one of
+the engine's functions (``Engine``), a generator's variable (``Var``), a definition's parameter (``Arg``)
+— so every reader of the tree (the readable form, the bounds, the rule index, the code writer) asks a
+node what it is instead of decoding its name.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..limits import DEFAULT_LIMITS, Limits
+from . import types as t
+
+FACTS, ITEM, DECISION = "F", "I", "D"
+SUPPRESSED = "suppressed"
+"""Code of a problem that only repeats one reported elsewhere; the loader drops it."""
+
+
+class ExpressionProblem(Exception):
+    """A load-time problem at a 0-based character offset in the expression."""
+
+    def __init__(self, message: str, offset: int = 0, code: str = "expression") -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.code = code
+
+
+@dataclass
+class Definition:
+    """A named, typed, reusable expression (``within_days_after(start, n, at)``)."""
+
+    name: str
+    params: tuple[tuple[str, t.Type], ...]
+    text: str
+    tree: ast.expr | None = None
+    compiled: Compiled | None = None
+    pointer: str = ""
+    file: str = ""
+
+
+@dataclass
+class Compiled:
+    """A checked expression: its Python tree, its type, and what it reads."""
+
+    text: str
+    py: ast.expr
+    type: t.Type
+    may_be_absent: bool
+    reads: dict[str, ast.expr] = field(default_factory=dict)
+    """Fact path as written → Python tree that reads it (for explanations)."""
+    params_used: set[str] = field(default_factory=set)
+    definitions_used: set[str] = field(default_factory=set)
+    uses_item: bool = False
+
+
+@dataclass
+class Environment:
+    """What names mean for one policy: fact roots, parameters, definitions, functions."""
+
+    facts: t.Type
+    decision: t.Type
+    params: dict[str, tuple[t.Type, Any]]
+    definitions: dict[str, Definition] = field(default_factory=dict)
+    limits: Limits = DEFAULT_LIMITS
+    broken: set[str] = field(default_factory=set)
+    """Parameters and definitions whose own errors are already reported: uses of them are not errors again."""
+    constants: list[Any] = field(default_factory=list)
+    _const_index: dict[tuple[str, Any], int] = field(default_factory=dict)
+
+    @property
+    def item(self) -> t.Type:
+        items = self.facts.fields["items"].type
+        assert items.elem is not None
+        return items.elem
+
+    def constant(self, value: Any) -> ast.expr:
+        """A Python name bound to ``value`` when the code is built (Decimal, datetime, frozenset…)."""
+        key = (type(value).__name__, value)
+        index = self._const_index.get(key)
+        if index is None:
+            index = len(self.constants)
+            self.constants.append(value)
+            self._const_index[key] = index
+        return const(index, value)
+
+
+
+
+class Const(ast.Name):
+    """A value bound when the code is built (Decimal, datetime, frozenset …): ``value``, the ``index``-th constant."""
+
+    index: int
+    value: Any
+
+
+class Engine(ast.Name):
+    """One of the engine's functions (``function``), by the name it has in compiled code's namespace."""
+
+    function: str
+
+
+class Var(ast.Name):
+    """A generator's variable: ``name`` as the author wrote it."""
+
+    name: str
+
+
+class Arg(ast.Name):
+    """A definition's parameter (``name``), replaced by the argument wherever the definition is used."""
+
+    name: str
+
+
+def engine_id(function: str) -> str:
+    """The name an engine function has in compiled code's namespace (``codegen.runtime_globals``)."""
+    return f"_fn_{function}"
+
+
+def const_id(index: int) -> str:
+    """The name the ``index``-th constant has in compiled code."""
+    return f"_k{index}"
+
+
+def const(index: int, value: Any) -> Const:
+    node = Const(id=const_id(index), ctx=ast.Load())
+    node.index, node.value = index, value
+    return node
+
+
+def engine(function: str) -> Engine:
+    node = Engine(id=engine_id(function), ctx=ast.Load())
+    node.function = function
+    return node
+
+
+def var(name: str, number: int, store: bool = False) -> Var:
+    node = Var(id=f"_v{number}_{name}", ctx=ast.Store() if store else ast.Load())
+    node.name = name
+    return node
+
+
+def arg(name: str) -> Arg:
+    node = Arg(id=f"_p_{name}", ctx=ast.Load())
+    node.name = name
+    return node
+
+
+def call(function: str, args: list[ast.expr]) -> ast.Call:
+    """A call of one of the engine's functions."""
+    return ast.Call(engine(function), args, [])
+
+
+def called(node: ast.AST) -> str | None:
+    """The engine function ``node`` calls, if it is such a call."""
+    if isinstance(node, ast.Call) and isinstance(node.func, Engine):
+        return node.func.function
+    return None
+
+
+def keys(names: list[str]) -> ast.Tuple:
+    return ast.Tuple([ast.Constant(k) for k in names], ast.Load())
+
+
+def dotted_path(py: ast.expr) -> str | None:
+    """``claim.type`` for the translated ``F['claim']['type']`` (also ``item.…``, ``decision.…``); else None."""
+    keys: list[str] = []
+    node = py
+    while isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        keys.append(node.slice.value)
+        node = node.value
+    if not isinstance(node, ast.Name) or not keys:
+        return None
+    root = {FACTS: "", ITEM: "item", DECISION: "decision"}.get(node.id)
+    if root is None:
+        return None
+    return ".".join(([root] if root else []) + keys[::-1])
