@@ -6,11 +6,13 @@ HTTP to the same process a user would start, not to an in-process app.
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,20 +79,61 @@ class Server:
         return self.process.wait(timeout)
 
 
+class DigestTally:
+    """The digest of the policy that answered each request, counted by a few client threads."""
+
+    def __init__(self, server: Server, order: bytes, clients: int = 3) -> None:
+        self.server = server
+        self.order = order
+        self.digests: collections.Counter[str] = collections.Counter()
+        self.errors: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def _client(self) -> None:
+        with self.server.client() as c:
+            while not self._stop.is_set():
+                response = c.post("/v1/decisions", content=self.order)
+                with self._lock:
+                    if response.status_code == 200:
+                        self.digests[response.json()["policy"]["digest"]] += 1
+                    else:
+                        self.errors[str(response.status_code)] += 1
+
+    def __enter__(self) -> DigestTally:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
 @contextmanager
 def running_server(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, global_args: tuple[str, ...] = (), verify: Any = True
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    global_args: tuple[str, ...] = (),
+    verify: Any = True,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[Server]:
     """``ruleengine [global_args] serve --port P [args]``; waits until /readyz answers 200, stops it afterwards.
 
     With ``--ssl-certfile`` among the args it speaks HTTPS, trusting ``verify`` (a CA file or an SSL context).
+    ``preexec_fn`` runs in the child before it starts (e.g. a resource limit that makes its writes fail).
     """
     port = free_port()
     scheme = "https" if "--ssl-certfile" in args else "http"
     log_path = tmp_path / f"server-{port}.log"
     command = [sys.executable, "-m", "ruleengine.cli", *global_args, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=tmp_path)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=tmp_path, preexec_fn=preexec_fn
+        )
     server = Server(process, f"{scheme}://127.0.0.1:{port}", log_path, verify)
     try:
         deadline = time.monotonic() + 30

@@ -34,6 +34,8 @@ LAST_MINUTE = "seven-day-return-last-minute-approved.json"
 WINDOW = "not within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)"
 WINDOW_DAYS = "seven_day_window_days:\n    type: days\n    value: {}\n"
 """The window's declaration in the tests' own policy (tests/policies/returns), which these tests serve."""
+WITHOUT_CASES = shutil.ignore_patterns("cases")
+"""Copies the tests edit are served without the policy's cases, which would refuse those edits (tests/test_reload_gate.py tests that)."""
 GRACEFUL = (0, -signal.SIGTERM)
 """uvicorn drains, runs the shutdown (the decision log is closed), then re-raises SIGTERM: the conventional exit."""
 
@@ -247,7 +249,7 @@ rules:
 
 def test_an_evaluation_error_is_a_422_naming_the_rule(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RETURNS, rules)
+    shutil.copytree(RETURNS, rules, ignore=WITHOUT_CASES)
     (rules / "tests_server.yaml").write_text(NEGATIVE_REFUND, encoding="utf-8")
     with running_server(tmp_path, "--rules", str(rules)) as server, server.client() as c:
         response = c.post("/v1/decisions", content=_body(LAST_MINUTE))
@@ -460,7 +462,7 @@ def _digest(c: httpx.Client) -> str:
 
 def test_a_broken_edit_keeps_the_old_policy_and_a_fixed_one_goes_live(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RETURNS, rules)
+    shutil.copytree(RETURNS, rules, ignore=WITHOUT_CASES)
     order = load_example(LAST_MINUTE)
     order["claim"]["requested_at"] = "2026-11-20T10:00:00+08:00"
     order["as_of"] = "2026-11-20T10:30:00+08:00"
@@ -498,7 +500,7 @@ def test_a_broken_edit_keeps_the_old_policy_and_a_fixed_one_goes_live(tmp_path: 
 
 def test_sighup_reloads(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RETURNS, rules)
+    shutil.copytree(RETURNS, rules, ignore=WITHOUT_CASES)
     with running_server(tmp_path, "--rules", str(rules), "--no-watch") as server, server.client() as c:
         first = _digest(c)
         replace_in(rules / "parameters.yaml", WINDOW_DAYS.format(7), WINDOW_DAYS.format(10))
@@ -579,10 +581,14 @@ def test_sigterm_drains_requests_in_flight(tmp_path: Path) -> None:
             with server.client(timeout=60) as c:
                 result["response"] = c.post("/v1/decisions/batch", content=dumps(orders).encode())
 
+        def deciding() -> bool:  # the batch is being decided: some of its decisions are counted, none answered yet
+            with server.client() as c:
+                text = c.get("/metrics").text
+            return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("ruleengine_decisions_total")) > 0
+
         sender = threading.Thread(target=send)
         sender.start()
-        server.wait_for(lambda: "response" in result or log.exists() or server.process.poll() is not None, what="the batch to start")
-        time.sleep(0.05)
+        server.wait_for(lambda: "response" in result or deciding() or server.process.poll() is not None, what="the batch to start")
         code = server.stop()
         sender.join(60)
     assert code in GRACEFUL
@@ -624,7 +630,7 @@ def test_a_body_that_trickles_in_is_a_408(tmp_path: Path) -> None:
 
 def test_sighup_to_the_parent_of_two_workers_replaces_them_only_with_a_good_policy(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RETURNS, rules)
+    shutil.copytree(RETURNS, rules, ignore=WITHOUT_CASES)
 
     def digests(server: Server) -> set[str]:
         with server.client(limits=httpx.Limits(max_keepalive_connections=0)) as c:

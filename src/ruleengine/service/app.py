@@ -6,8 +6,9 @@ that was exceeded — never a 500 or a traceback; every response carries the
 request id and is counted in ``/metrics`` (:class:`RequestContext`, around
 everything, unknown routes included). Who may call what is checked before a
 route runs (:mod:`.security`). The policy is replaced only by a reload that
-loaded completely (:mod:`ruleengine.livepolicy`); the decision log is written
-off the request path (:mod:`ruleengine.decisionlog`).
+loaded completely and passes its own cases (:mod:`ruleengine.livepolicy`); a
+decision is answered only once its record is in the decision log, when one is
+kept (:mod:`ruleengine.decisionlog`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import prometheus_client
@@ -44,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..cases import case_file_text
 from ..catalogue import catalogue_data
 from ..decision import Decision, dumps
-from ..decisionlog import DecisionLog
+from ..decisionlog import DecisionLog, DecisionLogError, check_writable
 from ..errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from ..facts import read_facts
 from ..impact import changes
@@ -85,19 +86,62 @@ class Service:
         self.tokens = Tokens.load(config.auth_token_file) if config.auth_token_file is not None else None
         self.allowed_origins = frozenset(config.allow_origins)
         self.metrics = Metrics()
-        self.live = LivePolicy(config.rules, config.limits, on_reload=self._reloaded)
+        self.live = LivePolicy(
+            config.rules,
+            config.limits,
+            on_reload=self._reloaded,
+            quiet_seconds=config.reload_quiet_seconds,
+            serve_failing_cases=config.serve_failing_cases,
+        )
         self.metrics.serving(None, self.live.policy)
+        self._cases_checked(self.live.cases.failed, self.live.cases.failed > 0)
+        if self.live.cases.failed:
+            LOG.warning(
+                "serving policy %s although %d of its regression cases fail (--serve-failing-cases)",
+                self.live.policy.digest,
+                self.live.cases.failed,
+            )
         self._guarantees = _guarantee_of(self.live.policy)
         self.log: DecisionLog | None = None
+        if config.decision_log is not None:  # opened now: a log that cannot be kept stops the start (DecisionLogError)
+            self.log = DecisionLog(
+                _log_path(config),
+                max_bytes=config.log_max_bytes,
+                backups=config.log_backups,
+                include_facts=config.log_facts,
+                fsync=config.log_fsync,
+                on_result=self._logged,
+            )
+            self.metrics.log_healthy.set(1)
         self.ready = False
 
     # -- lifecycle
     def _reloaded(self, result: ReloadResult) -> None:
         self.metrics.reloads.labels("ok" if result.ok else "failed", result.trigger).inc()
         self.metrics.reload_failed.set(0 if result.ok else 1)
+        if result.cases is not None:
+            self._cases_checked(result.cases["failed"], self.live.cases.failed > 0)
         if result.ok and result.changed:
             self._guarantees = _guarantee_of(self.live.policy)
         _log_reload(result)
+
+    def _cases_checked(self, failed: int, serving_failing: bool) -> None:
+        self.metrics.failing_cases.set(failed)
+        self.metrics.serving_failing_cases.set(1 if serving_failing else 0)
+
+    def _logged(self, records: int, error: BaseException | None) -> None:
+        """The decision log reports each write (on the event loop; with --log-fsync on the log's own thread)."""
+        if error is None:
+            self.metrics.log_records.inc(records)
+            self.metrics.log_writes.inc(1 if records else 0)
+            self.metrics.log_healthy.set(1)
+        else:
+            self.metrics.log_errors.inc()
+            self.metrics.log_healthy.set(0)
+
+    def reopen_log(self) -> None:
+        if self.log is not None:
+            self.log.reopen()
 
     async def reload(self, trigger: str) -> ReloadResult:
         old = self.live.policy
@@ -108,14 +152,10 @@ class Service:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        if self.config.decision_log is not None:
-            path = self.config.decision_log
-            if self.config.workers > 1:  # one file per worker: rotation renames files, which two writers would race
-                path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
-            self.log = DecisionLog(path, self.config.log_max_bytes, self.config.log_backups, self.config.log_facts)
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
+            loop.add_signal_handler(signal.SIGHUP, self._sighup, loop)
+            loop.add_signal_handler(signal.SIGUSR1, self.reopen_log)  # logrotate's postrotate
         stop = asyncio.Event()
         watcher = loop.create_task(self._watch(stop)) if self.config.watch and self.config.rules is not None else None
         self.ready = True
@@ -131,37 +171,125 @@ class Service:
                     await watcher
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
+                loop.remove_signal_handler(signal.SIGUSR1)
             if self.log is not None:
                 await anyio.to_thread.run_sync(self.log.close)
 
+    def _sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.reopen_log()
+        loop.create_task(self.reload("SIGHUP"))
+
     async def _watch(self, stop: asyncio.Event) -> None:
-        import watchfiles
-
-        assert self.config.rules is not None
-        root = self.config.rules.resolve()
-
-        def relevant(_change: watchfiles.Change, path: str) -> bool:
-            return path.endswith((".yaml", ".yml"))
-
-        async for _ in watchfiles.awatch(root, watch_filter=relevant, stop_event=stop, debounce=200, step=50, recursive=True):
-            await self.reload("watch")
+        async for trigger in self.live.changes(stop):
+            await self.reload(trigger)
 
     # -- deciding
-    def decide(self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None) -> dict[str, Any]:
-        """Decide one order (already parsed); raises FactsError / EvaluationError. ``caller``: the token's name, for the log."""
+    def evaluate(
+        self,
+        policy: Policy,
+        facts: Any,
+        request_id: str,
+        explain: bool,
+        caller: str | None = None,
+        as_text: bool = False,
+        received: bytes | None = None,
+    ) -> Decided:
+        """Decide one order (already parsed): the decision or its FactsError / EvaluationError, and its log record.
+
+        ``caller``: the token's name, for the log. ``as_text``: also write the decision as
+        canonical JSON, once, for the answer and the record. ``received``: the request body
+        the order was read from (its hash is the record's ``facts_sha256``).
+        """
         try:
             decision = policy.evaluate(facts, explain=explain)
         except (FactsError, EvaluationError) as exc:
             self.metrics.errors.labels(exc.to_dict()["error"]).inc()
+            line = None
             if self.log is not None:
                 error = error_body(exc, policy)
-                self.log.record(request_id=request_id, facts=facts, decision=None, policy_digest=policy.digest, error=error, caller=caller)
-            raise
+                line = self.log.entry(
+                    request_id=request_id,
+                    facts=facts,
+                    decision=None,
+                    policy_digest=policy.digest,
+                    error=error,
+                    caller=caller,
+                    received=received,
+                )
+            return Decided(exc, None, line)
         data = decision.data
         self.metrics.decided(data, self._guarantees)
-        if self.log is not None:
-            self.log.record(request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest, caller=caller)
-        return data
+        text = dumps(data) if as_text else None
+        if self.log is None:
+            return Decided(data, text, None)
+        line = self.log.entry(
+            request_id=request_id,
+            facts=facts,
+            decision=data,
+            policy_digest=policy.digest,
+            decision_json=text,
+            caller=caller,
+            received=received,
+        )
+        return Decided(data, text, line)
+
+    async def decide(
+        self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None, received: bytes | None = None
+    ) -> dict[str, Any]:
+        """Decide one order and wait for its record; raises FactsError / EvaluationError (also recorded)."""
+        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, caller, received=received))
+        assert isinstance(decided.outcome, dict)
+        return decided.outcome
+
+    async def decide_text(
+        self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None, received: bytes | None = None
+    ) -> str:
+        """:meth:`decide`, the decision as its canonical JSON."""
+        decided = await self._decided(self.evaluate(policy, facts, request_id, explain, caller, as_text=True, received=received))
+        assert decided.text is not None
+        return decided.text
+
+    async def _decided(self, decided: Decided) -> Decided:
+        if decided.record is not None:
+            await self.recorded([decided.record])
+        if isinstance(decided.outcome, RuleEngineError):
+            raise decided.outcome
+        return decided
+
+    async def recorded(self, lines: list[bytes]) -> None:
+        """Wait until ``lines`` are in the decision log: a decision whose record is not written is not answered."""
+        if self.log is None or not lines:
+            return
+        try:
+            await self.log.commit(lines)
+        except DecisionLogError as exc:
+            self.metrics.log_unrecorded.labels("yes" if self.config.log_fail_open else "no").inc(len(lines))
+            if self.config.log_fail_open:
+                return
+            message = f"决策记录无法写入，未确认 the decision could not be recorded in the decision log, so it is not given: {exc}"
+            raise BadRequest(503, "decision_log", message) from None
+
+    def log_ok(self) -> bool:
+        return self.log is None or self.log.healthy
+
+
+class Decided(NamedTuple):
+    """One order decided by :meth:`Service.evaluate`."""
+
+    outcome: dict[str, Any] | RuleEngineError
+    """The decision, or the FactsError / EvaluationError that stopped it."""
+    text: str | None
+    """The decision as canonical JSON, when asked for."""
+    record: bytes | None
+    """Its decision-log line, when a log is kept."""
+
+
+def _log_path(config: ServerConfig) -> Path:
+    assert config.decision_log is not None
+    path = config.decision_log
+    if config.workers > 1:  # one file per worker: rotation renames files, which two writers would race
+        path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
+    return path
 
 
 def _guarantee_of(policy: Policy) -> dict[str, str]:
@@ -504,7 +632,8 @@ async def decisions(service: Service, request: Request) -> Response:
     explain = _flag(request, "explain")
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, request, policy)
-    return JSON(service.decide(policy, facts, request.state.request_id, explain, _caller(request)))
+    text = await service.decide_text(policy, facts, request.state.request_id, explain, _caller(request), received=body)
+    return Response(text, media_type=JSON.media_type)
 
 
 async def explanations(service: Service, request: Request) -> Response:
@@ -512,7 +641,7 @@ async def explanations(service: Service, request: Request) -> Response:
     policy = service.live.policy
     body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
     facts = _read_order(body, request, policy)
-    decision = service.decide(policy, facts, request.state.request_id, True, _caller(request))
+    decision = await service.decide(policy, facts, request.state.request_id, True, _caller(request), received=body)
     return JSON({"decision": decision, "explanation": explanation_data(decision["trace"], policy)})
 
 
@@ -548,21 +677,32 @@ async def batch(service: Service, request: Request) -> Response:
     request_id = request.state.request_id
     caller = _caller(request)
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> tuple[list[dict[str, Any]], list[bytes]]:
         out: list[dict[str, Any]] = []
+        lines: list[bytes] = []
         for index, facts in enumerate(items):
             if time.monotonic() > deadline:
                 message = f"not decided within the request's {config.request_seconds} s"
                 out.append({"index": index, "error": {"error": "deadline", "message": message}})
                 continue
             try:
-                _read_money(facts)
-                out.append({"index": index, "decision": service.decide(policy, facts, f"{request_id}/{index}", explain, caller)})
-            except (FactsError, EvaluationError) as exc:
+                _read_money(facts)  # a batch item's amounts, read as a lone order's are
+            except FactsError as exc:
+                service.metrics.errors.labels(exc.to_dict()["error"]).inc()
                 out.append({"index": index, "error": error_body(exc, policy)})
-        return out
+                continue
+            outcome, _, line = service.evaluate(policy, facts, f"{request_id}/{index}", explain, caller)
+            if line is not None:
+                lines.append(line)
+            if isinstance(outcome, RuleEngineError):
+                out.append({"index": index, "error": error_body(outcome, policy)})
+            else:
+                out.append({"index": index, "decision": outcome})
+        return out, lines
 
-    return JSON(await anyio.to_thread.run_sync(run))
+    out, lines = await anyio.to_thread.run_sync(run)
+    await service.recorded(lines)  # the batch's records are written together, before it is answered
+    return JSON(out)
 
 
 async def what_if(service: Service, request: Request) -> Response:
@@ -575,7 +715,7 @@ async def what_if(service: Service, request: Request) -> Response:
     _money_parameters(service.live.policy, parameters)
     current, changed = await anyio.to_thread.run_sync(service.live.with_parameters, parameters)
     request_id = request.state.request_id
-    before = Decision(service.decide(current, envelope["order"], request_id, explain, _caller(request))).to_dict()
+    before = Decision(await service.decide(current, envelope["order"], request_id, explain, _caller(request))).to_dict()
     after = changed.evaluate(envelope["order"], explain=explain).to_dict()
     guarantees = _guarantee_of(current)
     result: dict[str, Any] = {
@@ -627,10 +767,16 @@ def _attachment(filename: str) -> str:
 async def policy_status(service: Service, request: Request) -> Response:
     status = service.live.status()
     root = service.live.policy.root
+    summaries = [status.get("cases") or {}]
     for key in ("last_reload", "last_reload_error"):
-        error = (status.get(key) or {}).get("error")
+        reload = status.get(key) or {}
+        error = reload.get("error")
         if error and "diagnostics" in error:
             error["diagnostics"] = [{**d, "file": _in_policy(d["file"], root)} for d in error["diagnostics"]]
+        summaries += [reload.get("cases") or {}, (error or {}).get("cases") or {}]
+    for summary in summaries:  # the regression cases' files, like every other file, relative to the policy folder
+        if summary.get("failures"):
+            summary["failures"] = [{**f, "file": _in_policy(f["file"], root)} for f in summary["failures"]]
     return JSON(status)
 
 
@@ -672,8 +818,14 @@ async def healthz(service: Service, request: Request) -> Response:
 
 
 async def readyz(service: Service, request: Request) -> Response:
-    if service.ready:
+    if service.ready and service.log_ok():
         return JSON({"status": "ready", "policy": service.live.policy.digest})
+    if service.ready and service.log is not None:
+        message = f"the decision log cannot be written: {service.log.last_error}"
+        if service.config.log_fail_open:  # decisions are still answered (--log-fail-open), and counted as unrecorded
+            return JSON({"status": "ready", "policy": service.live.policy.digest, "decision_log": "failing", "message": message})
+        body = {"error": "decision_log", "message": message, "status": "not_ready", "decision_log": "failing"}
+        return JSON({**body, "request_id": request.state.request_id}, status_code=503)
     message = "no policy served yet, or shutting down"
     return JSON({"error": "not_ready", "message": message, "status": "not_ready", "request_id": request.state.request_id}, status_code=503)
 
@@ -753,10 +905,17 @@ def _app_from_environment() -> Starlette:
         what = "the policy does not load" if isinstance(exc, PolicyError) else "its configuration is unusable"
         LOG.error("worker %d not started, %s:\n%s", os.getpid(), what, exc)
         raise SystemExit(2) from None
+    except DecisionLogError as exc:
+        LOG.error("worker %d not started: %s", os.getpid(), exc)
+        raise SystemExit(2) from None
 
 
 def serve(config: ServerConfig) -> None:
-    """Run the service until SIGINT/SIGTERM (drain, flush the decision log, exit)."""
+    """Run the service until SIGINT/SIGTERM (drain, close the decision log, exit).
+
+    Raises PolicyError when the policy does not load or its cases fail, ConfigError for an unusable
+    option, DecisionLogError when the decision log cannot be kept.
+    """
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -777,7 +936,10 @@ def serve(config: ServerConfig) -> None:
         # Metrics from every worker, summed by /metrics in whichever worker answers.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ruleengine-metrics-"))
         os.environ["RULEENGINE_SERVER_CONFIG"] = config.to_json()
-        create_app(config)  # check the policy once before starting workers: a bad one exits here with its errors
+        # Check the policy (and its cases), the tokens and the log's folder once before starting workers: a bad one exits here.
+        create_app(dataclasses.replace(config, decision_log=None))
+        if config.decision_log is not None:
+            check_writable(config.decision_log)
         uvicorn.run("ruleengine.service.app:_app_from_environment", factory=True, workers=config.workers, **options)
     else:
         uvicorn.run(create_app(config), **options)

@@ -25,7 +25,15 @@ class ServerConfig:
     """Also write the facts (buyer ids masked) into the decision log."""
     log_max_bytes: int = 64 << 20
     log_backups: int = 5
+    log_fsync: bool = False
+    """fdatasync each group of records before answering (survives a power cut; without it, a killed process)."""
+    log_fail_open: bool = False
+    """Answer decisions whose record could not be written (counted as unrecorded) instead of refusing them with 503."""
     watch: bool = True
+    reload_quiet_seconds: float = 0.5
+    """A reload waits until no file of the policy folder changed for this long."""
+    serve_failing_cases: bool = False
+    """Serve a policy whose own regression cases fail (an emergency; reported in /v1/policy, the log and the metrics)."""
     max_body_bytes: int = 1 << 20
     max_batch_items: int = 1000
     max_batch_bytes: int = 16 << 20

@@ -59,6 +59,39 @@ class Metrics:
             registry=r,
             multiprocess_mode="liveall",
         )
+        self.failing_cases = prometheus_client.Gauge(
+            "ruleengine_policy_failing_cases",
+            "Regression cases that failed in the last policy checked (a start or a reload).",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.serving_failing_cases = prometheus_client.Gauge(
+            "ruleengine_policy_serving_failing_cases",
+            "1 while the policy being served fails some of its own cases (--serve-failing-cases).",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.log_records = prometheus_client.Counter(
+            "ruleengine_decision_log_records", "Decision records written to the decision log.", registry=r
+        )
+        self.log_writes = prometheus_client.Counter(
+            "ruleengine_decision_log_writes", "Writes to the decision log (each a group of records).", registry=r
+        )
+        self.log_errors = prometheus_client.Counter(
+            "ruleengine_decision_log_write_errors", "Writes to the decision log that failed (their records were not kept).", registry=r
+        )
+        self.log_unrecorded = prometheus_client.Counter(
+            "ruleengine_decision_log_unrecorded_decisions",
+            "Decisions whose record could not be written: refused with 503, or answered anyway (--log-fail-open).",
+            ["answered"],
+            registry=r,
+        )
+        self.log_healthy = prometheus_client.Gauge(
+            "ruleengine_decision_log_healthy",
+            "1 while the decision log can be written (0 after a failed write, until one succeeds).",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
 
     def serving(self, old: Policy | None, new: Policy) -> None:
         if old is not None:

@@ -53,6 +53,11 @@ ERROR_KINDS: dict[str, tuple[int, str]] = {
         "a rule failed on this order (e.g. its evaluation budget, or an amount out of range): the rule and its file:line:col",
     ),
     "not_ready": (503, "/readyz: no policy is being served yet, or the service is shutting down"),
+    "decision_log": (
+        503,
+        "the decision log cannot be written: the decision is not given, since it could not be recorded (not with --log-fail-open); "
+        "/readyz says so too",
+    ),
     "internal": (500, "a bug of the service, never an answer to input: the log has the details"),
 }
 """Every value of ``error`` in an error response, its status and when it is given (the README's table comes from here)."""
@@ -385,6 +390,12 @@ _POLICY_STATUS = {
                 },
             },
         },
+        "cases": {
+            "type": "object",
+            "description": "The policy's own regression cases, run before it was served: files, passed, failed and each failure.",
+            "required": ["files", "passed", "failed", "failures"],
+        },
+        "serving_failing_cases": {"type": "boolean", "description": "Served although some cases fail (--serve-failing-cases)."},
         "last_reload": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["ok", "trigger", "at", "digest"]}]},
         "last_reload_error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["ok", "trigger", "at", "digest", "error"]}]},
     },
@@ -424,7 +435,7 @@ def _operation(operation_id: str, summary: str, responses: dict[str, Any], **mor
 
 
 def _paths(example_names: list[str]) -> dict[str, Any]:
-    decide_errors = (400, 408, 413, 415, 422)
+    decide_errors = (400, 408, 413, 415, 422, 503)
     ok = _response
     return {
         "/v1/decisions": {
@@ -440,7 +451,10 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "post": _operation(
                 "decideBatch",
                 "Decide a list of orders; each item is a decision or its own error",
-                {"200": ok("One item per order, in order.", {"type": "array", "items": _ref("BatchItem")}), **_errors(400, 408, 413, 415)},
+                {
+                    "200": ok("One item per order, in order.", {"type": "array", "items": _ref("BatchItem")}),
+                    **_errors(400, 408, 413, 415, 503),
+                },
                 parameters=[_EXPLAIN],
                 requestBody=_body(
                     {
@@ -574,7 +588,16 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
 
 
 _STATUS_OK = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}
-_READY = {"type": "object", "required": ["status", "policy"], "properties": {"status": {"const": "ready"}, "policy": {"type": "string"}}}
+_READY = {
+    "type": "object",
+    "required": ["status", "policy"],
+    "properties": {
+        "status": {"const": "ready"},
+        "policy": {"type": "string"},
+        "decision_log": {"const": "failing", "description": "With --log-fail-open: decisions are answered but not recorded."},
+        "message": {"type": "string"},
+    },
+}
 
 
 def _secured(paths: dict[str, Any], scopes: Mapping[tuple[str, str], str | None]) -> dict[str, Any]:
