@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled policy, the example orders, and throw-away policy folders."""
+"""Shared fixtures: the bundled policy, the tests' own small policy, the example orders, and throw-away policy folders."""
 
 from __future__ import annotations
 
@@ -19,11 +19,19 @@ import ruleengine
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
 EXAMPLES = ROOT / "examples" / "orders"
+RETURNS = ROOT / "tests" / "policies" / "returns"
+"""A small policy the tests own (7-day returns, fast refund, shipping): engine tests decide orders with it,
+so they never depend on the default policy's numbers, which only its cases in rules/cases/ pin."""
 
 
 @pytest.fixture(scope="session")
 def policy() -> ruleengine.Policy:
     return ruleengine.load_policy(RULES)
+
+
+@pytest.fixture(scope="session")
+def returns_policy() -> ruleengine.Policy:
+    return ruleengine.load_policy(RETURNS)
 
 
 def load_example(name: str) -> dict[str, Any]:
@@ -49,6 +57,23 @@ def policy_copy(tmp_path: Path) -> Callable[..., Path]:
         root = tmp_path / "rules"
         if not root.exists():
             shutil.copytree(RULES, root)
+        for rel, text in files.items():
+            target = root / rel.replace("__", "/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def returns_copy(tmp_path: Path) -> Callable[..., Path]:
+    """Like ``policy_copy``, for the tests' own policy (tests/policies/returns): copied to tmp_path/returns."""
+
+    def make(**files: str) -> Path:
+        root = tmp_path / "returns"
+        if not root.exists():
+            shutil.copytree(RETURNS, root)
         for rel, text in files.items():
             target = root / rel.replace("__", "/")
             target.parent.mkdir(parents=True, exist_ok=True)

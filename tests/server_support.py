@@ -45,14 +45,20 @@ def free_port() -> int:
         return port
 
 
+JSON_BODY = {"content-type": "application/json"}
+"""What a client of the service sends with a JSON body (other media types get 415)."""
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
+    verify: Any = True
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, **{"timeout": 10, **kwargs})
+        """A client that sends JSON bodies as JSON (a request can override the content type)."""
+        return httpx.Client(base_url=self.url, **{"timeout": 10, "headers": JSON_BODY, "verify": self.verify, **kwargs})
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -72,21 +78,27 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None, global_args: tuple[str, ...] = ()) -> Iterator[Server]:
-    """``ruleengine [global_args] serve --port P [args]``; waits until /readyz answers 200, stops it afterwards."""
+def running_server(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, global_args: tuple[str, ...] = (), verify: Any = True
+) -> Iterator[Server]:
+    """``ruleengine [global_args] serve --port P [args]``; waits until /readyz answers 200, stops it afterwards.
+
+    With ``--ssl-certfile`` among the args it speaks HTTPS, trusting ``verify`` (a CA file or an SSL context).
+    """
     port = free_port()
+    scheme = "https" if "--ssl-certfile" in args else "http"
     log_path = tmp_path / f"server-{port}.log"
     command = [sys.executable, "-m", "ruleengine.cli", *global_args, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=tmp_path)
-    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    server = Server(process, f"{scheme}://127.0.0.1:{port}", log_path, verify)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"the server exited with {process.returncode}:\n{server.output()}")
             try:
-                if httpx.get(server.url + "/readyz", timeout=1).status_code == 200:
+                if httpx.get(server.url + "/readyz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -1,4 +1,8 @@
-"""The policy author's loop, through the CLI: edit a rule → lint → test --coverage → explain → diff."""
+"""The policy author's loop, through the CLI: edit a rule → lint → test --coverage → explain → diff.
+
+Lint runs on the default policy and on copies with planted mistakes; cases, explanations and diffs run on
+the tests' own policy (tests/policies/returns), so the windows and scores they change are the tests' own.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES, RULES, replace_in
+from conftest import EXAMPLES, RETURNS, RULES, replace_in
 
 from ruleengine.cli import main
 
@@ -100,8 +104,10 @@ rules:
 # ---------------------------------------------------------------- test
 
 
-def test_the_bundled_cases_pass_with_full_rule_coverage() -> None:
-    code, out, _ = run("test", str(RULES / "cases"), "--coverage", "--fail-under", "100")
+def test_a_policy_s_cases_pass_with_full_rule_coverage() -> None:
+    # The default policy's cases are run by pytest itself (rules/cases/); test_policy_cases.py checks that
+    # together they expect every rule to fire, and CI runs this same command on them.
+    code, out, _ = run("test", str(RETURNS / "cases"), "--coverage", "--fail-under", "100")
     assert code == 0, out
     last = out.strip().splitlines()
     assert any(line.endswith(" passed, 0 failed") for line in last[-2:])
@@ -109,7 +115,7 @@ def test_the_bundled_cases_pass_with_full_rule_coverage() -> None:
 
 
 def _single_case(tmp: Path, body: str) -> Path:
-    shutil.copytree(RULES, tmp / "rules", ignore=shutil.ignore_patterns("cases"))
+    shutil.copytree(RETURNS, tmp / "rules", ignore=shutil.ignore_patterns("cases"))
     (tmp / "rules" / "cases").mkdir()
     shutil.copytree(EXAMPLES.parent, tmp / "examples")
     path = tmp / "rules" / "cases" / "one.yaml"
@@ -197,7 +203,7 @@ def test_coverage_shows_a_shadowed_rule_that_never_fires(tmp_path: Path) -> None
 
 
 def test_explain_says_why_in_chinese_first_with_the_values() -> None:
-    code, out, _ = run("explain", str(EXAMPLES / "seven-day-return-late-rejected.json"))
+    code, out, _ = run("explain", str(EXAMPLES / "seven-day-return-late-rejected.json"), "--rules", str(RETURNS))
     assert code == 0
     assert "规则说明 Explanation" in out
     assert "申请时间 2026-11-19 00:00 不早于 7 天期限截止时刻 2026-11-19 00:00（签收 2026-11-11 15:20）" in out
@@ -216,10 +222,11 @@ def _corpus(tmp: Path) -> Path:
     return path
 
 
-def test_diff_against_a_folder_reports_changes_money_and_examples(tmp_path: Path, policy_copy: Callable[..., Path]) -> None:
-    changed = policy_copy()
-    replace_in(changed / "parameters.yaml", "  seven_day_window_days:\n    value: 7\n", "  seven_day_window_days:\n    value: 15\n")
-    code, out, _ = run("diff", str(_corpus(tmp_path)), "--base", str(RULES), "--rules", str(changed), "--format", "json")
+def test_diff_against_a_folder_reports_changes_money_and_examples(tmp_path: Path, returns_copy: Callable[..., Path]) -> None:
+    changed = returns_copy()
+    window = "seven_day_window_days:\n    type: days\n    value: {}\n"
+    replace_in(changed / "parameters.yaml", window.format(7), window.format(15))
+    code, out, _ = run("diff", str(_corpus(tmp_path)), "--base", str(RETURNS), "--rules", str(changed), "--format", "json")
     assert code == 0
     data = json.loads(out)
     assert data["changed"] >= 1 and data["orders"] == len(list(EXAMPLES.glob("*.json")))
@@ -232,12 +239,12 @@ def test_diff_against_a_folder_reports_changes_money_and_examples(tmp_path: Path
 
 def test_diff_against_a_git_revision(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    shutil.copytree(RULES, repo / "rules")
+    shutil.copytree(RETURNS, repo / "rules")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "rules"], check=True)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"], check=True)
-    replace_in(repo / "rules" / "parameters.yaml", "  fast_refund_min_credit_score:\n    value: 600\n",
-               "  fast_refund_min_credit_score:\n    value: 650\n")
+    replace_in(repo / "rules" / "parameters.yaml", "fast_refund_min_credit_score:\n    type: integer\n    value: 600\n",
+               "fast_refund_min_credit_score:\n    type: integer\n    value: 650\n")
     code, out, _ = run("diff", str(_corpus(tmp_path)), "--base", "HEAD", "--rules", str(repo / "rules"))
     assert code == 0, out
     assert "against HEAD (" in out

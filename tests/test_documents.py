@@ -559,3 +559,28 @@ def test_the_quick_character_scan_skips_only_allowed_characters() -> None:
     skipped = [c for c in range(0x110000) if not _UNCOMMON.match(chr(c))]
     assert len(skipped) > 20000  # the CJK unified ideographs among them
     assert not [hex(c) for c in skipped if _refused(chr(c))]
+
+
+@pytest.mark.parametrize(
+    ("text", "usable"),
+    [
+        ("1000000000000000", True),
+        ("1000000000000000.0", True),
+        ("1000000000000000.1", False),
+        ("1000000000000001", False),
+        ("-1000000000000000.01", False),
+        ("0.000000000000001", True),
+        ("0.0000000000000001", False),
+        ("0.0000000000000000", True),
+        ("1e-15", True),
+        ("1e+16", False),
+    ],
+)
+def test_a_number_is_read_only_within_the_integer_limit_and_15_decimals_in_json_and_yaml(text: str, usable: bool) -> None:
+    # what /openapi.json publishes for any document: -10^15 ≤ x ≤ 10^15, and 0 or |x| ≥ 10^-15
+    for read in (lambda: read_json(f'{{"n": {text}}}', "x"), lambda: read_yaml(f"n: {text}\n", "x").data):
+        if usable:
+            assert read()["n"] == Decimal(text)
+        else:
+            with pytest.raises(DocumentError, match="out of range"):
+                read()

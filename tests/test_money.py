@@ -88,7 +88,9 @@ def test_percent_of_is_half_up(amount: str, rate: str, expected: str) -> None:
     assert str(percent_of(D(amount), D(rate))) == expected
 
 
-# ---------------------------------------------------------------- through the bundled rules
+# ---------------------------------------------------------------- through rules
+# Amounts a policy computes from parameters (rates, caps) are checked with the tests' own policy
+# (tests/policies/returns: late shipment 30 %, stock-out 10 % / 15 %), whose numbers these tests own.
 
 
 def _no_floats(value: Any, where: str = "") -> None:
@@ -156,37 +158,37 @@ def test_kept_total_equal_to_the_threshold_is_exact(policy: ruleengine.Policy) -
 
 
 @pytest.mark.parametrize(("quantity", "expected"), [(3, "59.97"), (2, "39.98"), (1, "19.99")])
-def test_nineteen_ninety_nine_times_three(policy: ruleengine.Policy, quantity: int, expected: str) -> None:
+def test_nineteen_ninety_nine_times_three(returns_policy: ruleengine.Policy, quantity: int, expected: str) -> None:
     facts = load_example("fast-refund-immediate.json")
     _set_items(facts, ("SKU-LC-ETB-S3", "19.99", 3, "59.97"))
     facts["claim"]["quantity"] = quantity
-    claim = policy.evaluate(facts).to_dict()["claim"]
+    claim = returns_policy.evaluate(facts).to_dict()["claim"]
     assert claim["outcome"] == "approved"
     assert claim["refund_amount"] == D(expected)
     assert str(claim["refund_amount"]) == expected
 
 
 @pytest.mark.parametrize(("quantity", "expected"), [(1, "33.33"), (2, "66.67"), (3, "100.00")])
-def test_hundred_over_three_units_is_half_up(policy: ruleengine.Policy, quantity: int, expected: str) -> None:
+def test_hundred_over_three_units_is_half_up(returns_policy: ruleengine.Policy, quantity: int, expected: str) -> None:
     facts = load_example("multi-line-partial-return.json")
     facts["claim"]["quantity"] = quantity
-    claim = policy.evaluate(facts).to_dict()["claim"]
+    claim = returns_policy.evaluate(facts).to_dict()["claim"]
     assert claim["outcome"] == "approved"
     assert str(claim["refund_amount"]) == expected
 
 
-def test_late_shipment_compensation_rounds_half_up(policy: ruleengine.Policy) -> None:
+def test_late_shipment_compensation_rounds_half_up(returns_policy: ruleengine.Policy) -> None:
     facts = load_example("late-shipment-compensation.json")
     _set_items(facts, ("SKU-CY-RC-40F", "1.15", 1, "1.15"))
-    data = policy.evaluate(facts).to_dict()
+    data = returns_policy.evaluate(facts).to_dict()
     assert [str(c["amount"]) for c in data["compensations"]] == ["0.35"]  # 0.345 → 0.35 (a float gives 0.34)
 
 
-def test_stock_out_compensation_rounds_half_up(policy: ruleengine.Policy) -> None:
+def test_stock_out_compensation_rounds_half_up(returns_policy: ruleengine.Policy) -> None:
     facts = load_example("stock-out-compensation.json")
     facts["logistics"]["stock_out_admitted_at"] = "2026-10-04T11:00:00+08:00"  # too late: 15 %
     _set_items(facts, ("SKU-QF-AP-600", "36.70", 1, "36.70"))
-    data = policy.evaluate(facts).to_dict()
+    data = returns_policy.evaluate(facts).to_dict()
     assert [(c["type"], str(c["amount"])) for c in data["compensations"]] == [("stock_out", "5.51")]  # 5.505 → 5.51
 
 
@@ -211,9 +213,9 @@ rules:
 
 
 @pytest.fixture
-def money_policy(policy_copy: Callable[..., Path]) -> Callable[[str], ruleengine.Policy]:
+def money_policy(returns_copy: Callable[..., Path]) -> Callable[[str], ruleengine.Policy]:
     def make(expr: str) -> ruleengine.Policy:
-        return ruleengine.load_policy(policy_copy(**{"tests_money.yaml": RULE.format(expr=expr)}))
+        return ruleengine.load_policy(returns_copy(**{"tests_money.yaml": RULE.format(expr=expr)}))
 
     return make
 
@@ -292,16 +294,16 @@ def test_float_amount_is_refused_with_a_facts_error(policy: ruleengine.Policy, w
     assert "float" in info.value.problems[0].message
 
 
-def test_money_is_written_with_two_decimals(policy: ruleengine.Policy) -> None:
-    text = policy.evaluate(load_example("seven-day-return-last-minute-approved.json")).to_json()
+def test_money_is_written_with_two_decimals(returns_policy: ruleengine.Policy) -> None:
+    text = returns_policy.evaluate(load_example("seven-day-return-last-minute-approved.json")).to_json()
     assert '"refund_amount":259.00,' in text
     assert '"compensation_amount":0.00,' in text
-    pretty = policy.evaluate(load_example("late-shipment-compensation.json")).to_json(indent=2)
+    pretty = returns_policy.evaluate(load_example("late-shipment-compensation.json")).to_json(indent=2)
     assert '"amount": 119.70,' in pretty
-    gift = policy.evaluate(load_example("seven-day-return-gift-not-returned.json")).to_json()
+    gift = returns_policy.evaluate(load_example("seven-day-return-gift-not-returned.json")).to_json()
     assert '"deductions":[{"type":"gift_not_returned","amount":20.00}]' in gift
     assert '"refund_amount":119.00,' in gift
-    rejected = policy.evaluate(load_example("seven-day-return-late-rejected.json")).to_json()
+    rejected = returns_policy.evaluate(load_example("seven-day-return-late-rejected.json")).to_json()
     assert '"refund_amount":0.00,' in rejected
 
 
@@ -317,8 +319,8 @@ def test_every_money_number_in_the_json_has_exactly_two_decimals(policy: ruleeng
     json.loads(text)  # and it is still plain JSON
 
 
-def test_cli_reports_an_evaluation_error_with_its_rule_location(policy_copy: Callable[..., Path]) -> None:
-    root = policy_copy(**{"tests_money.yaml": RULE.format(expr="item.paid_amount - 1000")})
+def test_cli_reports_an_evaluation_error_with_its_rule_location(returns_copy: Callable[..., Path]) -> None:
+    root = returns_copy(**{"tests_money.yaml": RULE.format(expr="item.paid_amount - 1000")})
     cli = Path(sys.executable).parent / "ruleengine"
     result = subprocess.run(
         [str(cli), "evaluate", str(EXAMPLES / "fast-refund-immediate.json"), "--rules", str(root)],

@@ -1,6 +1,7 @@
 """The policy playground in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
-One ``ruleengine serve`` child process and one browser for the module; each
+One ``ruleengine serve`` child process (serving the tests' own policy, tests/policies/returns, so the
+numbers asserted are the tests' own) and one browser for the module; each
 test opens a fresh page on the real server over loopback, and does what policy
 staff would do: load an example, edit a field, try a parameter, download a case.
 Nothing downloads a browser: Playwright drives the system's ``/usr/bin/chromium``.
@@ -8,6 +9,7 @@ Nothing downloads a browser: Playwright drives the system's ``/usr/bin/chromium`
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import EXAMPLES, RULES
+from conftest import EXAMPLES, RETURNS
 from server_support import CHROMIUM, CHROMIUM_ARGS, Server, running_server
 
 if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
@@ -43,7 +45,7 @@ LATE = "seven-day-return-late-rejected"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("playground")) as running:
+    with running_server(tmp_path_factory.mktemp("playground"), "--rules", str(RETURNS)) as running:
         yield running
 
 
@@ -86,7 +88,7 @@ def load(page: Any, name: str) -> None:
 
 def test_an_example_is_loaded_and_decided_with_chinese_service_names(page: Any) -> None:
     expect(by(page, "example-select")).to_have_value(LAST_MINUTE)
-    expect(by(page, "policy-line")).to_contain_text("tmall-guarantees")
+    expect(by(page, "policy-line")).to_contain_text("test-returns")
     expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
     expect(by(page, "claim-refund_amount-current")).to_have_text("259.00 元")
     expect(by(page, "claim-return_shipping_payer-current")).to_have_text("运费险 insurance")
@@ -153,7 +155,7 @@ def test_a_downloaded_case_file_passes_with_ruleengine_test(page: Any, tmp_path:
     download.save_as(path)
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "签收后第 8 天申请" in json.dumps(case, ensure_ascii=False)
-    command = [sys.executable, "-m", "ruleengine.cli", "test", str(path), "--rules", str(RULES)]
+    command = [sys.executable, "-m", "ruleengine.cli", "test", str(path), "--rules", str(RETURNS)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
@@ -222,7 +224,7 @@ def test_a_bad_parameter_value_is_explained_and_undone(page: Any) -> None:
     by(page, "param-filter").fill("seven_day_window")
     by(page, "param-input-seven_day_window_days").fill("7.5")
     by(page, "apply-whatif").click()
-    expect(by(page, "whatif-error")).to_contain_text("must be a whole number")
+    expect(by(page, "whatif-error")).to_contain_text("7.5 is not a whole number")
     expect(by(page, "status")).to_contain_text("参数值无效")
     by(page, "clear-whatif").click()
     expect(by(page, "whatif-error")).to_be_hidden()
@@ -240,3 +242,41 @@ def test_compensations_violations_and_every_line_are_shown(page: Any) -> None:
     expect(by(page, "decision-current").locator(".line")).to_have_count(len(order["items"]))
     expect(by(page, "field-claim.sku").locator("option")).to_have_count(len(order["items"]))
     expect(by(page, "claim-refund_amount-current")).to_have_text("33.33 元")
+
+
+def test_with_tokens_the_page_asks_for_one_keeps_it_in_the_tab_and_decides_with_it(browser: Any, tmp_path: Path) -> None:
+    token = "playground-token-5c1e9a"
+    tokens = tmp_path / "tokens.yaml"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    tokens.write_text(f"tokens:\n  - {{name: policy-staff, sha256: {digest}, scopes: [decide, read]}}\n", encoding="utf-8")
+    log = tmp_path / "decisions.jsonl"
+    with running_server(tmp_path, "--auth-token-file", str(tokens), "--decision-log", str(log)) as server:
+        context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url + "/")
+        expect(by(page, "token-form")).to_be_visible()
+        expect(by(page, "token-message")).to_contain_text("access token")
+        by(page, "token-input").fill("not-the-token")
+        by(page, "token-apply").click()
+        expect(by(page, "token-message")).to_contain_text("does not know this token")
+        by(page, "token-input").fill(token)
+        by(page, "token-apply").click()
+        expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+        assert page.evaluate("sessionStorage.getItem('ruleengine.token')") == token
+        assert page.evaluate("localStorage.length") == 0 and context.cookies() == []
+        page.reload()  # the same tab keeps the token: decided again without asking
+        expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+        expect(by(page, "token-message")).to_have_text("")
+        other = context.new_page()  # another tab starts without it
+        other.goto(server.url + "/")
+        expect(by(other, "token-message")).to_contain_text("access token")
+        by(page, "token-forget").click()
+        expect(by(page, "token-message")).to_contain_text("access token")
+        context.close()
+        assert errors == []
+    assert server.process.returncode is not None
+    callers = {json.loads(line).get("caller") for line in log.read_text(encoding="utf-8").splitlines()}
+    assert callers == {"policy-staff"}

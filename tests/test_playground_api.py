@@ -1,7 +1,8 @@
 """The routes the playground page needs, over real HTTP: the explanation as data, reading a pasted order, the page itself.
 
 The page shows only what these return (the API is the single source): the
-explanation is computed by the same code as ``ruleengine explain``.
+explanation is computed by the same code as ``ruleengine explain``. The service runs the tests' own policy
+(tests/policies/returns), so the values asserted here are the tests' own.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES, load_example
+from conftest import EXAMPLES, RETURNS, load_example
 from server_support import Server, running_server
 
 import ruleengine
@@ -25,7 +26,7 @@ LATE = "seven-day-return-late-rejected.json"
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     server: Server
-    with running_server(tmp_path_factory.mktemp("playground-api")) as server, server.client() as c:
+    with running_server(tmp_path_factory.mktemp("playground-api"), "--rules", str(RETURNS)) as server, server.client() as c:
         yield c
 
 
@@ -37,7 +38,7 @@ def test_an_explanation_names_the_deciding_condition_with_its_values_and_paramet
     response = client.post("/v1/explanations", content=(EXAMPLES / LATE).read_bytes())
     assert response.status_code == 200
     body = response.json()
-    policy = ruleengine.load_policy()
+    policy = ruleengine.load_policy(RETURNS)
     expected = policy.evaluate((EXAMPLES / LATE).read_bytes(), explain=True).to_json()
     assert response.text.startswith('{"decision":' + expected + ',"explanation":')
     late = _entry(body["explanation"], "seven_day_return.late")
@@ -70,7 +71,7 @@ def test_a_not_matched_rule_is_decided_by_its_failed_condition(client: httpx.Cli
     body = client.post("/v1/explanations", content=(EXAMPLES / "seven-day-return-last-minute-approved.json").read_bytes()).json()
     late = _entry(body["explanation"], "seven_day_return.late")
     assert late["matched"] is False and late["failed"]["label"] == "超过签收次日起7天 / after the window"
-    assert [c["at"] for c in late["conditions"] if c["decided"]] == ["/rules/3/when/all/1"]
+    assert [c["at"] for c in late["conditions"] if c["decided"]] == ["/rules/1/when/all/1"]
 
 
 def test_an_unusable_order_is_a_400_with_pointers_not_an_explanation(client: httpx.Client) -> None:
@@ -82,16 +83,21 @@ def test_an_unusable_order_is_a_400_with_pointers_not_an_explanation(client: htt
 
 
 def test_a_pasted_yaml_order_is_read_back_as_json(client: httpx.Client) -> None:
-    response = client.post("/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: 12.50, quantity: 0}\n")
+    yaml_body = {"content-type": "application/yaml"}
+    response = client.post(
+        "/v1/orders/read", content=b"order_id: A1\nitems:\n  - {sku: X, unit_price: 12.50, quantity: 0}\n", headers=yaml_body
+    )
     assert response.status_code == 200
     assert response.text == '{"order_id":"A1","items":[{"sku":"X","unit_price":12.50,"quantity":0}]}'
     json_text = (EXAMPLES / LATE).read_bytes()
     assert client.post("/v1/orders/read", content=json_text).json() == load_example(LATE)
-    bad = client.post("/v1/orders/read", content=b"order_id: [A1\n")
+    bad = client.post("/v1/orders/read", content=b"order_id: [A1\n", headers=yaml_body)
     assert bad.status_code == 400
     problem = bad.json()["problems"][0]
     assert (problem["code"], problem["line"]) == ("yaml_syntax", 2)
     assert client.post("/v1/orders/read", content=b"").status_code == 400
+    not_an_object = client.post("/v1/orders/read", content=b"[null, null]")
+    assert not_an_object.status_code == 400 and not_an_object.json()["problems"][0]["code"] == "type"
 
 
 def test_a_what_if_with_explain_explains_both_decisions(client: httpx.Client) -> None:

@@ -661,10 +661,17 @@ def test_errors_in_several_files_are_all_reported_sorted(policy_copy: PolicyCopy
     assert lines[-1].startswith("6 errors")
 
 
+def _window_declaration(path: Path) -> str:
+    """The window parameter's lines up to its ``value:`` line, as the file has them (whatever the number)."""
+    found = re.search(r"^  seven_day_window_days:\n(?:    .*\n)*?    value: .*\n", path.read_text(encoding="utf-8"), re.MULTILINE)
+    assert found is not None
+    return found.group(0)
+
+
 def test_a_broken_parameters_file_is_reported(policy_copy: PolicyCopy) -> None:
     root = policy_copy()
-    line, col = edit(root / "parameters.yaml", "  seven_day_window_days:\n    value: 7\n",
-                     "  seven_day_window_days:\n    value: 7\n    value: 8\n", "value: 8")
+    declared = _window_declaration(root / "parameters.yaml")
+    line, col = edit(root / "parameters.yaml", declared, declared + "    value: 987\n", "value: 987")
     diagnostics = load_errors(root)
     duplicates = [d for d in diagnostics if d.code == "duplicate_key" and suffix(d).endswith("/parameters.yaml")]
     assert [(d.line, d.column) for d in duplicates] == [(line, col)]
@@ -672,8 +679,8 @@ def test_a_broken_parameters_file_is_reported(policy_copy: PolicyCopy) -> None:
 
 def test_a_broken_parameters_file_does_not_make_defined_parameters_unknown(policy_copy: PolicyCopy) -> None:
     root = policy_copy()
-    edit(root / "parameters.yaml", "  seven_day_window_days:\n    value: 7\n", "  seven_day_window_days:\n    value: 7\n    value: 8\n",
-         "value: 8")
+    declared = _window_declaration(root / "parameters.yaml")
+    edit(root / "parameters.yaml", declared, declared + "    value: 987\n", "value: 987")
     diagnostics = load_errors(root)
     assert [d.code for d in diagnostics if d.code == "unknown_parameter"] == []
 

@@ -19,14 +19,14 @@ pytest.importorskip("starlette", reason="the service needs the [server] extra")
 from starlette.testclient import TestClient
 
 from ruleengine.decision import dumps
-from ruleengine.server import ServerConfig, create_app
+from ruleengine.service import ServerConfig, create_app
 
 ANSWERS = {200, 400, 413, 422}
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(ServerConfig(watch=False, max_body_bytes=64 * 1024))) as c:
+    with TestClient(create_app(ServerConfig(watch=False, max_body_bytes=64 * 1024)), headers={"content-type": "application/json"}) as c:
         yield c
 
 
@@ -35,6 +35,7 @@ def _check(response: Any) -> None:
     body = response.json()
     if response.status_code != 200:
         assert isinstance(body["error"], str) and body["error"] != "internal"
+        assert body["request_id"] == response.headers["x-request-id"]
         assert "Traceback" not in response.text
 
 

@@ -477,6 +477,20 @@ def catalogue(folder: str | None, rules: str | None, output: str | None) -> None
 @click.option("--max-batch-bytes", type=click.IntRange(1024), default=16 << 20, show_default=True, help="Larger batch requests get 413.")
 @click.option("--request-timeout", type=click.FloatRange(0.01), default=10.0, show_default=True, help="Seconds one request may take.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin (https://tools.example) whose pages may call the API; repeatable. Other cross-site requests get 403.",
+)
+@click.option(
+    "--auth-token-file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Require bearer tokens: a YAML file of token names, SHA-256 digests and scopes (decide, read, admin).",
+)
+@click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True), help="The certificate's private key (PEM).")
 def serve(
     rules: str | None,
     host: str,
@@ -492,6 +506,10 @@ def serve(
     max_batch_bytes: int,
     request_timeout: float,
     access_log: bool,
+    allow_origins: tuple[str, ...],
+    auth_token_file: str | None,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
 ) -> None:
     """Run the HTTP decision service (needs: pip install 'ruleengine[server]').
 
@@ -500,34 +518,40 @@ def serve(
     good policy keeps serving.
     """
     try:
-        from .server import ServerConfig
-        from .server import serve as run_server
+        from .service import ConfigError, ServerConfig
+        from .service import serve as run_server
     except ImportError as exc:
         _usage(f"the service needs its extra: pip install 'ruleengine[server]' ({exc})")
     chosen = _choose(rules)
     _load(chosen, "text")  # says which policy it serves; a policy that does not load exits here with its errors
-    config = ServerConfig(
-        rules=chosen.path,
-        host=host,
-        port=port,
-        workers=workers,
-        decision_log=Path(decision_log) if decision_log else None,
-        log_facts=log_facts,
-        log_max_bytes=log_max_bytes,
-        log_backups=log_backups,
-        watch=watch,
-        max_body_bytes=max_body_bytes,
-        max_batch_items=max_batch,
-        max_batch_bytes=max_batch_bytes,
-        request_seconds=request_timeout,
-        limits=_limits(),
-        access_log=access_log,
-    )
     try:
+        config = ServerConfig(
+            rules=chosen.path,
+            host=host,
+            port=port,
+            workers=workers,
+            decision_log=Path(decision_log) if decision_log else None,
+            log_facts=log_facts,
+            log_max_bytes=log_max_bytes,
+            log_backups=log_backups,
+            watch=watch,
+            max_body_bytes=max_body_bytes,
+            max_batch_items=max_batch,
+            max_batch_bytes=max_batch_bytes,
+            request_seconds=request_timeout,
+            limits=_limits(),
+            access_log=access_log,
+            allow_origins=allow_origins,
+            auth_token_file=Path(auth_token_file) if auth_token_file else None,
+            ssl_certfile=Path(ssl_certfile) if ssl_certfile else None,
+            ssl_keyfile=Path(ssl_keyfile) if ssl_keyfile else None,
+        )
         run_server(config)
     except PolicyError as exc:
         _report_policy_error(exc, "text")
         sys.exit(POLICY_ERROR)
+    except ConfigError as exc:
+        _usage(str(exc))
 
 
 @contextlib.contextmanager

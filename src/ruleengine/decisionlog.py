@@ -76,8 +76,12 @@ class DecisionLog:
         decision: dict[str, Any] | None,
         policy_digest: str,
         error: dict[str, Any] | None = None,
+        caller: str | None = None,
     ) -> None:
-        """Queue one record; called on the request path, so it only serialises and enqueues."""
+        """Queue one record; called on the request path, so it only serialises and enqueues.
+
+        ``caller``: the name of the client's token when the service authenticates (never the token).
+        """
         entry: dict[str, Any] = {
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "request_id": request_id,
@@ -85,6 +89,8 @@ class DecisionLog:
             "policy": policy_digest,
             "facts_sha256": facts_digest(facts),
         }
+        if caller is not None:
+            entry["caller"] = caller
         if self.include_facts:
             entry["facts"] = mask_facts(facts)
         if decision is not None:

@@ -176,7 +176,7 @@ def resolve_plain_scalar(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
             value = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the pattern admits only valid decimals
             return None, f"'{text}' is not a number"
-        if not value.is_finite() or abs(value.adjusted()) > 15:
+        if not _usable_decimal(value, limits.max_integer):
             return None, f"number {shorten(text, 30)} is out of range"
         return value, ""
     if _DATE_LIKE.match(text):
@@ -322,6 +322,10 @@ def _construct(node: yaml.Node, pointer: str, doc: Document, problems: list[Prob
         if not isinstance(key, str):
             problems.append(Problem(*key_mark, "key", f"mapping keys must be text, not {key!r}: quote it", pointer))
             continue
+        bad = find_refused_character(key) if key_node.style not in (None, "") else None  # plain keys: the raw text was checked
+        if bad is not None:
+            problems.append(Problem(*key_mark, "character", f"{bad[1]} (written as an escape, in a key)", pointer))
+            continue
         child = pointer_join(pointer, key)
         if key in first_seen:
             problems.append(
@@ -359,11 +363,16 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _decimal(text: str) -> Decimal:
+def _decimal(text: str, limit: int = DEFAULT_LIMITS.max_integer) -> Decimal:
     value = Decimal(text)
-    if not value.is_finite() or abs(value.adjusted()) > 15:
+    if not _usable_decimal(value, limit):
         raise _Refused(f"number {shorten(text, 30)} is out of range", text)
     return value
+
+
+def _usable_decimal(value: Decimal, limit: int) -> bool:
+    """Finite, at most ``limit`` in size (as integers are), and 0 or not finer than 10^-15."""
+    return value.is_finite() and abs(value) <= limit and (value == 0 or value.adjusted() >= -15)
 
 
 def _integer(text: str, limit: int = DEFAULT_LIMITS.max_integer) -> int:
@@ -404,9 +413,8 @@ def _find_token(text: str, refused: _Refused) -> int:
     return 0
 
 
-_SUSPECT_ESCAPE = re.compile(
-    r"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2}|20[0-6][0-9a-fA-F]|feff|FEFF|fff[0-9a-fA-F]|FFF[0-9a-fA-F])"
-)
+_SUSPECT_ESCAPE = re.compile(r"\\u(?!00[2-6][0-9a-fA-F]|007[0-9a-eA-E])[0-9a-fA-F]{4}")
+"""A \\u escape of anything but printable ASCII: its string is checked like raw text (controls, format, private use …)."""
 
 
 def _refused_in_strings(value: Any) -> tuple[str, str] | None:
@@ -458,7 +466,7 @@ def _loads(text: str, limits: Limits) -> Any:
     try:
         return json.loads(
             text,
-            parse_float=_decimal,
+            parse_float=lambda s: _decimal(s, limits.max_integer),
             parse_int=lambda s: _integer(s, limits.max_integer),
             parse_constant=_refuse_constant,
             object_pairs_hook=_pairs,

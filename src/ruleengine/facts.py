@@ -46,14 +46,20 @@ FLOAT_REFUSED = (
 
 
 def read_facts(
-    data: bytes | str | os.PathLike[str], name: str = "", policy: Policy | None = None, *, limits: Limits | None = None
+    data: bytes | str | os.PathLike[str],
+    name: str = "",
+    policy: Policy | None = None,
+    *,
+    limits: Limits | None = None,
+    syntax: str | None = None,
 ) -> Any:
     """Read an order document into facts for ``Policy.evaluate``: numbers as int or Decimal, never float.
 
-    ``data`` is JSON or YAML text or bytes (JSON when it starts with '{' or '['), or
-    the path of such a file (a ``pathlib.Path``; a ``str`` is text). Read within
-    ``limits``, else the policy's, else the defaults; a problem is a FactsError at
-    its line and column.
+    ``data`` is JSON or YAML text or bytes, or the path of such a file (a
+    ``pathlib.Path``; a ``str`` is text). ``syntax`` "json" or "yaml" says which
+    (an HTTP request's media type); by default JSON when it starts with '{' or '['.
+    Read within ``limits``, else the policy's, else the defaults; a problem is a
+    FactsError at its line and column.
     """
     from .limits import DEFAULT_LIMITS
 
@@ -61,9 +67,11 @@ def read_facts(
     if isinstance(data, os.PathLike):
         name = name or os.fspath(data)
         data = _read_file(Path(data), name, limits)
-    head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
+    if syntax is None:
+        head = (data[:64].decode("utf-8", "replace") if isinstance(data, bytes) else data[:64]).lstrip("\ufeff \t\r\n")
+        syntax = "json" if head.startswith("{") or head.startswith("[") else "yaml"
     try:
-        if head.startswith("{") or head.startswith("["):
+        if syntax == "json":
             return read_json(data, name, limits)
         facts = read_yaml(data, name, limits).data
     except DocumentError as exc:

@@ -79,7 +79,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
-SCHEMA_FILES = ("order.schema.json", "decision.schema.json", "rule.schema.json", "cases.schema.json")
+SCHEMA_FILES = ("order.schema.json", "decision.schema.json", "rule.schema.json", "cases.schema.json", "tokens.schema.json")
 
 
 @functools.cache

@@ -111,6 +111,21 @@ def test_nul_escape_in_json_string_is_refused(policy: ruleengine.Policy) -> None
     assert "U+0000" in message
 
 
+@pytest.mark.parametrize("escape", ["\\u0085", "\\u009d", "\\u00ad", "\\u200b", "\\ue000", "\\ufeff"], ids=lambda e: e[1:])
+def test_every_refused_character_is_refused_when_written_as_an_escape(policy: ruleengine.Policy, escape: str) -> None:
+    # C1 controls, soft hyphen, zero-width, private use, BOM: refused raw, so refused as \\u escapes too.
+    text = TEXT.replace('"id": "RF2026103000009"', f'"id": "RF{escape}"')
+    pointer, code, _line, _column, message = only_problem(decide(policy, text))
+    assert (pointer, code) in (("/claim/id", "character"), ("", "character"))
+    assert f"U+{escape[2:].upper()}" in message and "written as an escape" in message
+
+
+@pytest.mark.parametrize("key", ['"\\x84"', '"\\u200b"', '"\\e"'], ids=["c1", "zero-width", "esc"])
+def test_a_refused_character_in_a_quoted_yaml_key_is_refused(policy: ruleengine.Policy, key: str) -> None:
+    pointer, code, line, _column, message = only_problem(decide(policy, f"order_id: A\n{key}: 1\n"))
+    assert (pointer, code, line) == ("", "character", 2) and "in a key" in message
+
+
 def test_nul_escape_in_yaml_facts_is_refused(policy: ruleengine.Policy) -> None:
     assert only_problem(decide(policy, 'order_id: "A\\0"\n')) == [
         "",

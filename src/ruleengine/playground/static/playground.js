@@ -67,6 +67,7 @@ const CLAIM_FIELDS = [
 
 const state = {
   orderSchema: null,
+  schemas: {},         // the components of /openapi.json, where the order schema's references point
   catalogue: null,
   words: {},
   serviceNames: {},
@@ -103,8 +104,18 @@ function bi(zh, en) {
   return [zh, " ", h("span", { class: "en", text: en })];
 }
 
+// With --auth-token-file the service wants a bearer token (scopes decide and read for this page). The page
+// keeps it in sessionStorage: this tab only, gone when the tab closes, never sent by the browser on its own
+// (unlike a cookie), so another site cannot make the browser use it.
+const TOKEN_KEY = "ruleengine.token";
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 async function api(path, { method = "GET", body, contentType = "application/json" } = {}) {
-  const init = { method, headers: {} };
+  const init = { method, headers: authHeaders() };
   if (body !== undefined) {
     init.body = body;
     init.headers["content-type"] = contentType;
@@ -160,10 +171,11 @@ function localTime(value) {
 // ---------------------------------------------------------------- the order schema
 
 function resolveRef(node) {
+  // "#/components/schemas/OrderMoney": the order schema's definitions are components of /openapi.json
   let guard = 0;
   while (node && node.$ref && guard++ < 10) {
     const name = node.$ref.split("/").pop();
-    node = { ...state.orderSchema.$defs[name], ...Object.fromEntries(Object.entries(node).filter(([k]) => k !== "$ref")), _def: name };
+    node = { ...state.schemas[name], ...Object.fromEntries(Object.entries(node).filter(([k]) => k !== "$ref")), _def: name };
   }
   return node;
 }
@@ -181,8 +193,8 @@ function schemaAt(pointer) {
 function kindOf(schema) {
   if (!schema) return "text";
   if (schema.enum) return "enum";
-  if (schema.format === "date-time" || schema._def === "timestamp") return "datetime";
-  if (schema._def === "money") return "money";
+  if (schema.format === "date-time" || schema._def === "OrderTimestamp") return "datetime";
+  if (schema._def === "OrderMoney") return "money";
   if (schema.type === "integer") return "integer";
   if (schema.type === "number") return "money";
   if (schema.type === "boolean") return "boolean";
@@ -721,7 +733,8 @@ async function downloadCase() {
   const body = { order: state.order };
   if (name) body.name = name;
   if (Object.keys(state.overrides).length) body.parameters = state.overrides;
-  const response = await fetch("/v1/cases", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const headers = { "content-type": "application/json", ...authHeaders() };
+  const response = await fetch("/v1/cases", { method: "POST", headers, body: JSON.stringify(body) });
   if (!response.ok) {
     const text = await response.text();
     let data = {};
@@ -852,12 +865,52 @@ function showSubtab(name) {
   document.getElementById("order-text-panel").hidden = form;
 }
 
+// ---------------------------------------------------------------- the access token
+
+function askForToken(message) {
+  const form = document.getElementById("token-form");
+  form.hidden = false;
+  document.getElementById("token-message").textContent = message;
+  setStatus("error", message);
+  document.body.dataset.ready = "true";
+  document.getElementById("token-input").focus();
+}
+
+function setUpTokenForm() {
+  const form = document.getElementById("token-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();  // nothing is posted: the token stays in this tab
+    const token = document.getElementById("token-input").value.trim();
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    location.reload();
+  });
+  document.getElementById("token-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  });
+}
+
 async function start() {
   setStatus("busy", "加载中… loading…");
-  const [spec, catalogue, examples, policy] = await Promise.all([
-    api("/openapi.json"), api("/v1/policy/catalogue"), api("/v1/examples"), api("/v1/policy"),
-  ]);
+  setUpTokenForm();
+  const spec = await api("/openapi.json");
+  if ((spec.data.security || []).length) {  // the service checks tokens
+    document.getElementById("token-form").hidden = false;
+    if (!sessionStorage.getItem(TOKEN_KEY)) {
+      askForToken("此服务需要访问令牌（权限 decide 与 read）/ this service needs an access token (scopes decide and read)");
+      return;
+    }
+  }
+  const [catalogue, examples, policy] = await Promise.all([api("/v1/policy/catalogue"), api("/v1/examples"), api("/v1/policy")]);
+  const refused = [catalogue, examples, policy].find((r) => r.status === 401 || r.status === 403);
+  if (refused) {
+    askForToken(refused.status === 401
+      ? "令牌无效 / the service does not know this token"
+      : "此令牌缺少 read 权限 / this token lacks the read scope");
+    return;
+  }
   state.orderSchema = spec.data.components.schemas.Order;
+  state.schemas = spec.data.components.schemas;
   state.catalogue = catalogue.data;
   state.words = catalogue.data.words || {};
   state.serviceNames = Object.fromEntries(catalogue.data.guarantees.map((g) => [g.id, g.title]));

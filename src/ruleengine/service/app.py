@@ -1,0 +1,756 @@
+"""The decision service's routes and lifecycle: the engine over HTTP (Starlette on uvicorn), the way services call OPA.
+
+Every response to bad input is a structured JSON error with a 4xx status —
+the facts' problems with their JSON pointers, the rule that failed, the limit
+that was exceeded — never a 500 or a traceback; every response carries the
+request id and is counted in ``/metrics`` (:class:`RequestContext`, around
+everything, unknown routes included). Who may call what is checked before a
+route runs (:mod:`.security`). The policy is replaced only by a reload that
+loaded completely (:mod:`ruleengine.livepolicy`); the decision log is written
+off the request path (:mod:`ruleengine.decisionlog`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import signal
+import tempfile
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import prometheus_client
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route, compile_path
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..cases import case_file_text
+from ..catalogue import catalogue_data
+from ..decision import Decision, dumps
+from ..decisionlog import DecisionLog
+from ..errors import EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
+from ..facts import read_facts
+from ..impact import changes
+from ..limits import Limits
+from ..livepolicy import LivePolicy, ReloadResult
+from ..policy import Policy
+from ..report import WORDS, explanation_data
+from ..schemas import did_you_mean
+from ..text import shorten
+from .config import ServerConfig
+from .metrics import UNMATCHED, Metrics
+from .openapi import example_orders, openapi_bytes
+from .security import ConfigError, Refusal, Tokens, body_syntax, cross_site, require
+
+__all__ = ["ConfigError", "ServerConfig", "create_app", "serve"]
+
+PLAYGROUND = Path(__file__).parent.parent / "playground"
+LOG_FORMAT = "%(levelname)s:     %(name)s: %(message)s"
+"""uvicorn's own layout, so the service's lines read like the server's."""
+LOG = logging.getLogger("ruleengine.server")
+
+
+class BadRequest(Exception):
+    """Ends a request with a structured client error: ``{"error": kind, "message": ..., **extra}``."""
+
+    def __init__(self, status: int, kind: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": kind, "message": message, **extra}
+
+
+class Service:
+    """What the routes share: the live policy, the metrics, the decision log, the limits."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.tokens = Tokens.load(config.auth_token_file) if config.auth_token_file is not None else None
+        self.allowed_origins = frozenset(config.allow_origins)
+        self.metrics = Metrics()
+        self.live = LivePolicy(config.rules, config.limits, on_reload=self._reloaded)
+        self.metrics.serving(None, self.live.policy)
+        self._guarantees = _guarantee_of(self.live.policy)
+        self.log: DecisionLog | None = None
+        self.ready = False
+
+    # -- lifecycle
+    def _reloaded(self, result: ReloadResult) -> None:
+        self.metrics.reloads.labels("ok" if result.ok else "failed", result.trigger).inc()
+        self.metrics.reload_failed.set(0 if result.ok else 1)
+        if result.ok and result.changed:
+            self._guarantees = _guarantee_of(self.live.policy)
+        _log_reload(result)
+
+    async def reload(self, trigger: str) -> ReloadResult:
+        old = self.live.policy
+        result = await anyio.to_thread.run_sync(self.live.reload, trigger)
+        if result.changed:
+            self.metrics.serving(old, self.live.policy)
+        return result
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.config.decision_log is not None:
+            path = self.config.decision_log
+            if self.config.workers > 1:  # one file per worker: rotation renames files, which two writers would race
+                path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
+            self.log = DecisionLog(path, self.config.log_max_bytes, self.config.log_backups, self.config.log_facts)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload("SIGHUP")))
+        stop = asyncio.Event()
+        watcher = loop.create_task(self._watch(stop)) if self.config.watch and self.config.rules is not None else None
+        self.ready = True
+        try:
+            yield
+        finally:
+            # uvicorn calls this after it stopped accepting and the requests in flight finished (the drain).
+            self.ready = False
+            stop.set()
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            if self.log is not None:
+                await anyio.to_thread.run_sync(self.log.close)
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        import watchfiles
+
+        assert self.config.rules is not None
+        root = self.config.rules.resolve()
+
+        def relevant(_change: watchfiles.Change, path: str) -> bool:
+            return path.endswith((".yaml", ".yml"))
+
+        async for _ in watchfiles.awatch(root, watch_filter=relevant, stop_event=stop, debounce=200, step=50, recursive=True):
+            await self.reload("watch")
+
+    # -- deciding
+    def decide(self, policy: Policy, facts: Any, request_id: str, explain: bool, caller: str | None = None) -> dict[str, Any]:
+        """Decide one order (already parsed); raises FactsError / EvaluationError. ``caller``: the token's name, for the log."""
+        try:
+            decision = policy.evaluate(facts, explain=explain)
+        except (FactsError, EvaluationError) as exc:
+            self.metrics.errors.labels(exc.to_dict()["error"]).inc()
+            if self.log is not None:
+                error = error_body(exc, policy)
+                self.log.record(request_id=request_id, facts=facts, decision=None, policy_digest=policy.digest, error=error, caller=caller)
+            raise
+        data = decision.data
+        self.metrics.decided(data, self._guarantees)
+        if self.log is not None:
+            self.log.record(request_id=request_id, facts=facts, decision=data, policy_digest=policy.digest, caller=caller)
+        return data
+
+
+def _guarantee_of(policy: Policy) -> dict[str, str]:
+    return {rule.id: rule.guarantee or "claims" for rule in policy.rules}
+
+
+def _log_reload(result: ReloadResult) -> None:
+    log = LOG
+    if result.ok:
+        log.info("policy reload (%s): %s %s", result.trigger, "loaded" if result.changed else "unchanged", result.digest)
+    else:
+        message = (result.error or {}).get("message", "")
+        log.error("policy reload (%s) failed; still serving %s:\n%s", result.trigger, result.digest, message)
+
+
+# -- errors
+
+
+class JSON(Response):
+    """Canonical JSON (exact money, fixed key order): the bytes of ``Decision.to_json()`` for a decision."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode("utf-8")
+
+
+def _in_policy(file: str, root: Path) -> str:
+    """A file the loader named (relative to the working directory) as a path relative to the policy folder."""
+    if not file:
+        return file
+    path = Path(file) if os.path.isabs(file) else Path.cwd() / file
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return file
+
+
+def error_body(exc: RuleEngineError, policy: Policy) -> dict[str, Any]:
+    """An engine error as the service answers it: with a message, and files relative to the policy folder."""
+    body = exc.to_dict()
+    body["message"] = body.get("message") or str(exc)
+    if "file" in body:
+        body["file"] = _in_policy(body["file"], policy.root)
+    if "diagnostics" in body:
+        body["diagnostics"] = [{**d, "file": _in_policy(d["file"], policy.root)} for d in body["diagnostics"]]
+    return body
+
+
+_STATUS_ERRORS = {400: "request", 401: "unauthorized", 403: "cross_site", 404: "not_found", 405: "method_not_allowed"}
+_STATUS_ERRORS |= {408: "timeout", 413: "too_large", 415: "unsupported_media_type", 503: "not_ready"}
+
+
+def _error_bytes(status: int, kind: str, message: str, request_id: str, **extra: Any) -> bytes:
+    return dumps({"error": kind, "message": message, **extra, "request_id": request_id}).encode("utf-8")
+
+
+_REQUEST_ID = re.compile(r"[!-~]{1,128}")
+"""An X-Request-ID the service echoes: 1 to 128 visible ASCII characters; anything else is replaced by a new id."""
+
+
+# -- the operations
+
+
+Handler = Callable[["Service", Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route and method: its handler, the token scope it needs (None: public), whether it reads a body, its query parameters."""
+
+    method: str
+    path: str
+    handler: Handler
+    scope: str | None
+    body: bool = False
+    query: frozenset[str] = frozenset()
+
+
+class Routes:
+    """Finds a request's operation before it runs, so refusals (404, 405, 401, 403, 415) happen in one place."""
+
+    def __init__(self, operations: tuple[Operation, ...]) -> None:
+        by_path: dict[str, dict[str, Operation]] = {}
+        for op in operations:
+            by_path.setdefault(op.path, {})[op.method] = op
+        self.table = [(compile_path(path)[0], path, methods) for path, methods in by_path.items()]
+
+    def find(self, method: str, path: str) -> tuple[str, Operation | None, list[str]]:
+        """(the route's metrics label, its operation or None, the methods the path takes)."""
+        for pattern, template, methods in self.table:
+            if pattern.match(path):
+                op = methods.get("GET" if method == "HEAD" else method)
+                allowed = sorted({*methods, *(["HEAD"] if "GET" in methods else [])})
+                return template, op, allowed
+        if path.startswith("/static/"):
+            return "/static", None, ["GET", "HEAD"]
+        return UNMATCHED, None, []
+
+
+class RequestContext:
+    """Around every HTTP request: the request id, the refusals, the metrics, and JSON for every error.
+
+    It answers for routes that do not exist or do not take the method, for a
+    caller without the route's token scope or from a foreign web origin, and
+    for a body of the wrong media type. An error response that comes from
+    inside Starlette as text (a static file not found) is rewritten as the
+    JSON error every other route gives.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service, routes: Routes) -> None:
+        self.app = app
+        self.service = service
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id")
+        request_id = given if given is not None and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        method = scope["method"]
+        label, operation, allowed = self.routes.find(method, scope["path"])
+        status = 0
+        started = False
+        held: Message | None = None
+        text: list[bytes] = []
+
+        async def reply(message: Message) -> None:
+            nonlocal status, started, held
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_headers = MutableHeaders(scope=message)
+                if status >= 400 and not response_headers.get("content-type", "").startswith("application/json"):
+                    held = message  # replaced by a JSON error once its text has arrived
+                    return
+                response_headers["x-request-id"] = request_id
+                await send(message)
+                started = True
+            elif held is not None:
+                text.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    kept = [(k, v) for k, v in held.get("headers", []) if k.lower() not in (b"content-type", b"content-length")]
+                    message_text = b"".join(text).decode("utf-8", "replace").strip()[:500] or "error"
+                    await _send_error(send, status, _STATUS_ERRORS.get(status, "internal"), message_text, request_id, kept)
+                    started = True
+            else:
+                await send(message)
+
+        try:
+            if not self._preflight(method, headers, operation):
+                self._check(method, scope, headers, label, operation, allowed, state)
+            await self.app(scope, receive, reply)
+        except Refusal as refusal:
+            status = refusal.status
+            extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refusal.headers.items()]
+            await _send_error(send, status, refusal.error, refusal.message, request_id, extra)
+        except Exception:
+            LOG.exception("internal error on %s %s", method, label)
+            if not started:
+                status = 500
+                await _send_error(send, 500, "internal", "internal error; see the server log", request_id, [])
+        finally:
+            metrics = self.service.metrics
+            metrics.requests.labels(label, method, str(status or 500)).inc()
+            metrics.latency.labels(label).observe(time.perf_counter() - started)
+
+    def _preflight(self, method: str, headers: Headers, operation: Operation | None) -> bool:
+        """A CORS preflight from an allowed origin: CORSMiddleware (inside) answers it."""
+        return method == "OPTIONS" and "access-control-request-method" in headers and headers.get("origin") in self.service.allowed_origins
+
+    def _check(
+        self,
+        method: str,
+        scope: Scope,
+        headers: Headers,
+        label: str,
+        operation: Operation | None,
+        allowed: list[str],
+        state: dict[str, Any],
+    ) -> None:
+        if operation is None:
+            if label == "/static" and method in allowed:
+                return
+            if allowed:
+                methods = ", ".join(allowed)
+                raise Refusal(405, "method_not_allowed", f"{label} takes {methods}, not {method}", {"allow": methods})
+            raise Refusal(404, "not_found", f"no route {scope['path']!r}; the routes are in /openapi.json")
+        if operation.scope is not None or method not in ("GET", "HEAD"):
+            cross_site(headers, self.service.allowed_origins)
+        if operation.scope is not None and self.service.tokens is not None:
+            caller = self.service.tokens.caller(headers.get("authorization"))
+            require(caller, operation.scope)
+            state["caller"] = caller.name
+        unknown = sorted(set(QueryParams(scope.get("query_string", b"")).keys()) - operation.query)
+        if unknown:
+            takes = ", ".join(f"?{name}=" for name in sorted(operation.query)) or "no query parameters"
+            raise Refusal(400, "query", f"unknown query parameter {unknown[0]!r}: {operation.path} takes {takes}")
+        if operation.body:
+            state["syntax"] = body_syntax(headers)
+
+
+async def _send_error(send: Send, status: int, kind: str, message: str, request_id: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = _error_bytes(status, kind, message, request_id)
+    raw = [
+        *headers,
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode("latin-1")),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _endpoint(service: Service, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """The engine's errors as the service's JSON errors around one route."""
+
+    async def endpoint(request: Request) -> Response:
+        policy = service.live.policy
+        request_id = request.state.request_id
+        try:
+            return await handler(service, request)
+        except BadRequest as exc:
+            body = exc.body
+            status = exc.status
+        except FactsError as exc:
+            body, status = error_body(exc, policy), 400
+        except PolicyError as exc:  # a what-if with a bad parameter value
+            body, status = error_body(exc, policy), 400
+        except EvaluationError as exc:
+            body, status = error_body(exc, policy), 422
+        except RuleEngineError as exc:
+            body, status = error_body(exc, policy), 400
+        return JSON({**body, "request_id": request_id}, status_code=status)
+
+    return endpoint
+
+
+# -- request helpers
+
+
+async def _body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refused past ``limit`` bytes (413) or when it trickles in slower than ``seconds`` (408)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, "too_large", f"request body of {declared} bytes; the limit is {limit}", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BadRequest(413, "too_large", f"request body larger than the limit of {limit} bytes", limit=limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadRequest(408, "timeout", f"the request body did not arrive within {seconds} s") from None
+    return b"".join(chunks)
+
+
+def _flag(request: Request, name: str) -> bool:
+    """A boolean query parameter, spelled as OpenAPI clients spell it: true or false."""
+    value = request.query_params.get(name)
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise BadRequest(400, "query", f"?{name}= must be true or false, not {shorten(value, 40)!r}")
+
+
+def _read_order(body: bytes, request: Request, policy: Policy) -> Any:
+    if not body.strip():
+        raise FactsError([FactsProblem("", "the request body is empty: send an order as JSON (or YAML)", "empty")])
+    return read_facts(body, "request", policy, syntax=request.state.syntax)
+
+
+def _envelope(body: bytes, request: Request, limits: Limits, keys: Mapping[str, type], required: str) -> dict[str, Any]:
+    """A request object of the given keys and types: an unknown key, a missing or mistyped one is refused alike on every route."""
+    shape = "{" + ", ".join(f'"{k}": …' for k in keys) + "}"
+    data = read_facts(body, "request", limits=limits, syntax=request.state.syntax) if body.strip() else None
+    if not isinstance(data, dict):
+        raise BadRequest(
+            400, "request", f"send a JSON object {shape}", problems=[_problem("", "type", "the request body must be an object")]
+        )
+    problems = []
+    for key in data:
+        if key not in keys:
+            hint = did_you_mean(key, keys)
+            problems.append(
+                _problem(f"/{key}", "additionalProperties", f"unknown field {key!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+            )
+    if required not in data:
+        problems.append(_problem("", "required", f"missing required field {required!r}"))
+    for key, kind in keys.items():
+        if key in data and not isinstance(data[key], kind):
+            problems.append(_problem(f"/{key}", "type", f"{key!r} must be {'an object' if kind is dict else 'a string'}"))
+    if problems:
+        raise BadRequest(400, "request", "; ".join(p["message"] for p in problems) + f" (send {shape})", problems=problems)
+    return data
+
+
+def _problem(pointer: str, code: str, message: str) -> dict[str, str]:
+    return {"pointer": pointer, "code": code, "message": message}
+
+
+def _caller(request: Request) -> str | None:
+    caller: str | None = getattr(request.state, "caller", None)
+    return caller
+
+
+# -- routes
+
+
+async def decisions(service: Service, request: Request) -> Response:
+    policy = service.live.policy  # taken once: a reload during this request does not change it
+    explain = _flag(request, "explain")
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    facts = _read_order(body, request, policy)
+    return JSON(service.decide(policy, facts, request.state.request_id, explain, _caller(request)))
+
+
+async def explanations(service: Service, request: Request) -> Response:
+    """The decision with its trace and the explanation by guarantee (what ``ruleengine explain`` prints, as data)."""
+    policy = service.live.policy
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    facts = _read_order(body, request, policy)
+    decision = service.decide(policy, facts, request.state.request_id, True, _caller(request))
+    return JSON({"decision": decision, "explanation": explanation_data(decision["trace"], policy)})
+
+
+async def read_order(service: Service, request: Request) -> Response:
+    """An order document (JSON or YAML text) read and returned as JSON, not yet checked against the schema.
+
+    The playground's paste: what it sends to the other routes is then plain JSON; the
+    schema's problems come from deciding it, each at its pointer.
+    """
+    policy = service.live.policy
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    order = _read_order(body, request, policy)
+    if not isinstance(order, dict):
+        raise FactsError([FactsProblem("", "an order document must be a JSON object", "type")])
+    return JSON(order)
+
+
+async def batch(service: Service, request: Request) -> Response:
+    policy = service.live.policy
+    explain = _flag(request, "explain")
+    config = service.config
+    body = await _body(request, config.max_batch_bytes, config.request_seconds)
+    # The list is one document: as large as its orders together, one level deeper than one of them.
+    limits = dataclasses.replace(
+        config.limits, max_file_bytes=config.max_batch_bytes, max_nodes=config.limits.max_nodes * 16, max_depth=config.limits.max_depth + 1
+    )
+    items = read_facts(body, "request", limits=limits, syntax=request.state.syntax) if body.strip() else None
+    if not isinstance(items, list):
+        raise BadRequest(400, "request", "the request body must be a JSON array of orders")
+    if len(items) > config.max_batch_items:
+        raise BadRequest(413, "too_large", f"{len(items)} orders; at most {config.max_batch_items} per batch", limit=config.max_batch_items)
+    deadline = time.monotonic() + config.request_seconds
+    request_id = request.state.request_id
+    caller = _caller(request)
+
+    def run() -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for index, facts in enumerate(items):
+            if time.monotonic() > deadline:
+                message = f"not decided within the request's {config.request_seconds} s"
+                out.append({"index": index, "error": {"error": "deadline", "message": message}})
+                continue
+            try:
+                out.append({"index": index, "decision": service.decide(policy, facts, f"{request_id}/{index}", explain, caller)})
+            except (FactsError, EvaluationError) as exc:
+                out.append({"index": index, "error": error_body(exc, policy)})
+        return out
+
+    return JSON(await anyio.to_thread.run_sync(run))
+
+
+async def what_if(service: Service, request: Request) -> Response:
+    """The order decided by the running policy and by the same policy with some parameters changed."""
+    explain = _flag(request, "explain")
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    envelope = _envelope(body, request, service.config.limits, {"order": dict, "parameters": dict}, "order")
+    parameters = envelope.get("parameters", {})
+    current, changed = await anyio.to_thread.run_sync(service.live.with_parameters, parameters)
+    request_id = request.state.request_id
+    before = Decision(service.decide(current, envelope["order"], request_id, explain, _caller(request))).to_dict()
+    after = changed.evaluate(envelope["order"], explain=explain).to_dict()
+    guarantees = _guarantee_of(current)
+    result: dict[str, Any] = {
+        "parameters": {name: {"current": current.parameters[name].value, "changed": changed.parameters[name].value} for name in parameters},
+        "current": before,
+        "changed": after,
+        "changes": [{"guarantee": g, "field": f, "change": c} for g, f, c in changes(before, after, guarantees)],
+    }
+    if explain:
+        result["explanation"] = {
+            "current": explanation_data(before["trace"], current),
+            "changed": explanation_data(after["trace"], changed),
+        }
+    return JSON(result)
+
+
+async def case_file(service: Service, request: Request) -> Response:
+    """A regression case file for an order and what the running policy decides for it (ready to commit)."""
+    body = await _body(request, service.config.max_body_bytes, service.config.request_seconds)
+    envelope = _envelope(body, request, service.config.limits, {"order": dict, "name": str, "parameters": dict}, "order")
+    name = envelope.get("name", "")
+    if len(name) > 300:
+        raise BadRequest(
+            400, "request", "the case name is longer than 300 characters", problems=[_problem("/name", "maxLength", "longer than 300")]
+        )
+    policy = service.live.policy
+    parameters = envelope.get("parameters") or {}
+    if parameters:
+        policy = (await anyio.to_thread.run_sync(service.live.with_parameters, parameters))[1]
+    decision = policy.evaluate(envelope["order"]).to_dict()
+    text = case_file_text(name or f"order {decision['order_id']}", envelope["order"], decision, parameters)
+    return Response(
+        text.encode("utf-8"),
+        media_type="application/yaml; charset=utf-8",
+        headers={"content-disposition": _attachment(f"{decision['order_id']}.cases.yaml")},
+    )
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for any file name: plain ASCII for every client, the exact name as RFC 6266's filename*."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    if plain == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
+
+
+async def policy_status(service: Service, request: Request) -> Response:
+    status = service.live.status()
+    root = service.live.policy.root
+    for key in ("last_reload", "last_reload_error"):
+        error = (status.get(key) or {}).get("error")
+        if error and "diagnostics" in error:
+            error["diagnostics"] = [{**d, "file": _in_policy(d["file"], root)} for d in error["diagnostics"]]
+    return JSON(status)
+
+
+async def reload_policy(service: Service, request: Request) -> Response:
+    """Load the folder again now, as SIGHUP does; with several workers, SIGHUP to the parent replaces them one by one."""
+    if service.config.workers > 1:
+        os.kill(os.getppid(), signal.SIGHUP)
+        return JSON({"status": "replacing workers", "trigger": "api"}, status_code=202)
+    result = await service.reload("api")
+    out = dataclasses.asdict(result)
+    if result.ok:
+        return JSON(out)
+    error = dict(result.error or {"error": "internal", "message": "the reload failed"})
+    if "diagnostics" in error:
+        error["diagnostics"] = [{**d, "file": _in_policy(d["file"], service.live.policy.root)} for d in error["diagnostics"]]
+    error.setdefault("message", "the policy folder does not load; the served policy is unchanged")
+    return JSON({**error, "request_id": request.state.request_id}, status_code=500 if error.get("error") == "internal" else 422)
+
+
+async def policy_catalogue(service: Service, request: Request) -> Response:
+    # With the words policy staff read for the decision's values (approved → 批准 approved), as the CLI prints them.
+    return JSON({**catalogue_data(service.live.policy), "words": WORDS})
+
+
+async def examples(service: Service, request: Request) -> Response:
+    return JSON([{"name": path.stem, "file": path.name} for path in example_orders()])
+
+
+async def example(service: Service, request: Request) -> Response:
+    name = request.path_params["name"]
+    for path in example_orders():
+        if path.stem == name:
+            return Response(path.read_bytes(), media_type="application/json")
+    raise BadRequest(404, "not_found", f"no example order named {name!r}")
+
+
+async def healthz(service: Service, request: Request) -> Response:
+    return JSON({"status": "ok"})
+
+
+async def readyz(service: Service, request: Request) -> Response:
+    if service.ready:
+        return JSON({"status": "ready", "policy": service.live.policy.digest})
+    message = "no policy served yet, or shutting down"
+    return JSON({"error": "not_ready", "message": message, "status": "not_ready", "request_id": request.state.request_id}, status_code=503)
+
+
+async def metrics(service: Service, request: Request) -> Response:
+    return Response(service.metrics.exposition(), media_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+async def openapi(service: Service, request: Request) -> Response:
+    return Response(openapi_bytes(SCOPE_OF, service.tokens is not None, service.live.policy), media_type="application/json")
+
+
+PLAYGROUND_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+"""The page loads only its own files and talks only to this service: no inline script or style, nothing external."""
+
+
+async def playground(service: Service, request: Request) -> Response:
+    return FileResponse(
+        PLAYGROUND / "index.html",
+        media_type="text/html; charset=utf-8",
+        headers={"content-security-policy": PLAYGROUND_CSP, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"},
+    )
+
+
+EXPLAIN = frozenset({"explain"})
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("POST", "/v1/decisions", decisions, "decide", body=True, query=EXPLAIN),
+    Operation("POST", "/v1/decisions/batch", batch, "decide", body=True, query=EXPLAIN),
+    Operation("POST", "/v1/decisions/what-if", what_if, "decide", body=True, query=EXPLAIN),
+    Operation("POST", "/v1/explanations", explanations, "decide", body=True),
+    Operation("POST", "/v1/orders/read", read_order, "decide", body=True),
+    Operation("POST", "/v1/cases", case_file, "decide", body=True),
+    Operation("GET", "/v1/policy", policy_status, "read"),
+    Operation("GET", "/v1/policy/catalogue", policy_catalogue, "read"),
+    Operation("GET", "/v1/examples", examples, "read"),
+    Operation("GET", "/v1/examples/{name}", example, "read"),
+    Operation("GET", "/metrics", metrics, "read"),
+    Operation("POST", "/v1/policy/reload", reload_policy, "admin"),
+    Operation("GET", "/healthz", healthz, None),
+    Operation("GET", "/readyz", readyz, None),
+    Operation("GET", "/openapi.json", openapi, None),
+    Operation("GET", "/", playground, None),
+)
+SCOPE_OF = {(op.method, op.path): op.scope for op in OPERATIONS}
+"""Which token scope each route needs (None: public): what the service enforces and /openapi.json declares."""
+
+
+def create_app(config: ServerConfig | None = None) -> Starlette:
+    """The ASGI application (loads the policy and the token file now: raises PolicyError / ConfigError if one is bad)."""
+    service = Service(config or ServerConfig())
+    routes: list[Route | Mount] = [Route(op.path, _endpoint(service, op.handler), methods=[op.method]) for op in OPERATIONS]
+    routes.append(Mount("/static", StaticFiles(directory=PLAYGROUND / "static", check_dir=False), name="static"))
+    middleware = [Middleware(RequestContext, service=service, routes=Routes(OPERATIONS))]
+    if service.allowed_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=sorted(service.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id", "content-disposition"],
+            )
+        )
+    app = Starlette(routes=routes, middleware=middleware, lifespan=service.lifespan)
+    app.state.service = service
+    return app
+
+
+def _app_from_environment() -> Starlette:
+    """uvicorn's factory in each worker process of a multi-worker server; the CLI passes the config by environment."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    config = ServerConfig.from_json(os.environ["RULEENGINE_SERVER_CONFIG"])
+    try:
+        return create_app(config)
+    except (PolicyError, ConfigError) as exc:
+        # A replacement worker (SIGHUP to the parent) that cannot load the policy: uvicorn keeps the old one.
+        what = "the policy does not load" if isinstance(exc, PolicyError) else "its configuration is unusable"
+        LOG.error("worker %d not started, %s:\n%s", os.getpid(), what, exc)
+        raise SystemExit(2) from None
+
+
+def serve(config: ServerConfig) -> None:
+    """Run the service until SIGINT/SIGTERM (drain, flush the decision log, exit)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "timeout_graceful_shutdown": config.drain_seconds,
+        "access_log": config.access_log,
+        "log_level": "info",
+        "lifespan": "on",
+        "server_header": False,
+    }
+    if config.ssl_certfile is not None:
+        options["ssl_certfile"] = str(config.ssl_certfile)
+        options["ssl_keyfile"] = str(config.ssl_keyfile) if config.ssl_keyfile is not None else None
+    if config.workers > 1:
+        # Metrics from every worker, summed by /metrics in whichever worker answers.
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ruleengine-metrics-"))
+        os.environ["RULEENGINE_SERVER_CONFIG"] = config.to_json()
+        create_app(config)  # check the policy once before starting workers: a bad one exits here with its errors
+        uvicorn.run("ruleengine.service.app:_app_from_environment", factory=True, workers=config.workers, **options)
+    else:
+        uvicorn.run(create_app(config), **options)

@@ -1,0 +1,68 @@
+"""What ``ruleengine serve`` is started with: one frozen value, passed to every worker process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    rules: Path | None = None
+    """The policy folder (None: the bundled default policy, which is not watched)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    decision_log: Path | None = None
+    log_facts: bool = False
+    """Also write the facts (buyer ids masked) into the decision log."""
+    log_max_bytes: int = 64 << 20
+    log_backups: int = 5
+    watch: bool = True
+    max_body_bytes: int = 1 << 20
+    max_batch_items: int = 1000
+    max_batch_bytes: int = 16 << 20
+    request_seconds: float = 10.0
+    """Deadline of one request; a batch item not started by then is answered with a ``deadline`` error."""
+    limits: Limits = DEFAULT_LIMITS
+    drain_seconds: float = 30.0
+    """How long a SIGTERM waits for requests in flight before the decision log is closed."""
+    access_log: bool = False
+    allow_origins: tuple[str, ...] = ()
+    """Web origins (``https://tools.example``) whose pages may call the API; every other cross-site request is refused."""
+    auth_token_file: Path | None = None
+    """Bearer tokens (their SHA-256, a name and scopes); None: no authentication."""
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    def __post_init__(self) -> None:
+        from .security import ConfigError, web_origin
+
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ConfigError("--ssl-certfile and --ssl-keyfile go together")
+        for origin in self.allow_origins:
+            if web_origin(origin) != origin:
+                raise ConfigError(
+                    f"--allow-origin {origin!r}: give a web origin as a browser sends it, scheme://host[:port], e.g. https://tools.example"
+                )
+
+    def to_json(self) -> str:
+        """For the worker processes of a multi-worker server, which uvicorn starts afresh."""
+        return json.dumps(dataclasses.asdict(self), default=str)  # paths as text
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerConfig:
+        spec: dict[str, Any] = json.loads(text)
+        for name in ("rules", "decision_log", "auth_token_file", "ssl_certfile", "ssl_keyfile"):
+            if spec.get(name) is not None:
+                spec[name] = Path(spec[name])
+        spec["limits"] = Limits(**spec["limits"])
+        spec["allow_origins"] = tuple(spec["allow_origins"])
+        return cls(**spec)
