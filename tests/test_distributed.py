@@ -1,5 +1,7 @@
 """On Dask, exactly what one process gives: local schedulers, and a real cluster (scheduler and worker
-processes over TCP on loopback) for evaluate_bag, ``evaluate --batch --scheduler`` and ``diff --scheduler``."""
+processes over TCP on loopback) for evaluate_bag, ``evaluate --batch --scheduler`` and ``diff --scheduler``.
+
+They run the tests' own policy (tests/policies/returns) over generated orders."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, RULES, replace_in
+from conftest import RETURNS, ROOT, replace_in
 
 db = pytest.importorskip("dask.bag")
 distributed = pytest.importorskip("dask.distributed")
@@ -33,7 +35,7 @@ def _lines(count: int = 300, seed: int = 9) -> list[str]:
     return lines
 
 
-def _single_process(lines: list[str], rules: Path = RULES, source: str = "bag") -> tuple[str, str]:
+def _single_process(lines: list[str], rules: Path = RETURNS, source: str = "bag") -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     run((line.encode() + b"\n" for line in lines), out, err, rules=str(rules), source=source)
     return out.getvalue(), err.getvalue()
@@ -47,7 +49,7 @@ def _decisions(lines: list[str]) -> list[str]:
 def test_dask_local_schedulers_match_the_single_process_batch(scheduler: str) -> None:
     lines = _lines()
     expected = _single_process(lines)[0].splitlines()
-    got = evaluate_bag(db.from_sequence(lines, npartitions=4), rules=str(RULES)).compute(scheduler=scheduler)
+    got = evaluate_bag(db.from_sequence(lines, npartitions=4), rules=str(RETURNS)).compute(scheduler=scheduler)
     # An error object's line counts within its partition; decisions must be identical, in order.
     assert _decisions(got) == _decisions(expected)
     assert len(got) == len(expected) == 301
@@ -55,8 +57,8 @@ def test_dask_local_schedulers_match_the_single_process_batch(scheduler: str) ->
 
 
 def test_the_policy_travels_as_bytes_and_is_rebuilt_with_the_same_digest(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    shutil.copytree(RULES, folder)
+    folder = tmp_path / "returns"
+    shutil.copytree(RETURNS, folder)
     policy = load_policy(folder, parameters={"seven_day_window_days": 15})
     shipped = PolicyBytes.of(policy)
     shutil.rmtree(folder)  # a worker never reads the folder
@@ -95,8 +97,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_evaluate_bag_on_a_cluster_matches_one_process(cluster: str, tmp_path: Path) -> None:
     lines = _lines(2000, seed=4)
-    folder = tmp_path / "rules"
-    shutil.copytree(RULES, folder)
+    folder = tmp_path / "returns"
+    shutil.copytree(RETURNS, folder)
     policy = load_policy(folder)
     expected = _single_process(lines, folder)[0].splitlines()
     bag = evaluate_bag(db.from_sequence(lines, npartitions=8), policy)
@@ -111,8 +113,8 @@ def test_evaluate_bag_on_a_cluster_matches_one_process(cluster: str, tmp_path: P
 @pytest.mark.slow
 def test_batch_on_a_cluster_is_byte_identical_to_one_process(cluster: str, tmp_path: Path) -> None:
     path = _corpus(tmp_path)
-    one = _cli("evaluate", "--batch", str(path), "--rules", str(RULES))
-    spread = _cli("evaluate", "--batch", str(path), "--rules", str(RULES), "--scheduler", cluster)
+    one = _cli("evaluate", "--batch", str(path), "--rules", str(RETURNS))
+    spread = _cli("evaluate", "--batch", str(path), "--rules", str(RETURNS), "--scheduler", cluster)
     assert one.returncode == spread.returncode == 1  # two lines were refused
     assert spread.stdout == one.stdout and spread.stderr == one.stderr  # error lines name the same input line
     assert one.stdout.count("\n") == 2002 and f"{path}:18:" in one.stderr
@@ -122,11 +124,12 @@ def test_batch_on_a_cluster_is_byte_identical_to_one_process(cluster: str, tmp_p
 def test_diff_on_a_cluster_gives_the_same_totals_changes_and_examples(cluster: str, tmp_path: Path) -> None:
     path = _corpus(tmp_path)
     changed = tmp_path / "changed"
-    shutil.copytree(RULES, changed)
-    replace_in(changed / "parameters.yaml", "  seven_day_window_days:\n    value: 7\n", "  seven_day_window_days:\n    value: 15\n")
-    score = "  fast_refund_min_credit_score:\n    value: {}\n"
+    shutil.copytree(RETURNS, changed)
+    window = "  seven_day_window_days:\n    type: days\n    value: {}\n"
+    replace_in(changed / "parameters.yaml", window.format(7), window.format(15))
+    score = "  fast_refund_min_credit_score:\n    type: integer\n    value: {}\n"
     replace_in(changed / "parameters.yaml", score.format(600), score.format(650))
-    args = ("diff", str(path), "--base", str(RULES), "--rules", str(changed), "--format", "json")
+    args = ("diff", str(path), "--base", str(RETURNS), "--rules", str(changed), "--format", "json")
     one = _cli(*args, "--changes", str(tmp_path / "one.jsonl"))
     spread = _cli(*args, "--changes", str(tmp_path / "spread.jsonl"), "--scheduler", cluster)
     assert one.returncode == spread.returncode == 0, one.stderr + spread.stderr
@@ -150,7 +153,7 @@ def test_a_scheduler_that_does_not_answer_is_named(tmp_path: Path) -> None:
     error = json.loads(batch.stdout)
     assert error["error"] == "io" and error["source"] == "tcp://127.0.0.1:9"
     assert error["message"].startswith("cannot use the Dask scheduler: no answer within 10 s")
-    report = _cli("diff", str(path), "--base", str(RULES), "--scheduler", "tcp://127.0.0.1:9")
+    report = _cli("diff", str(path), "--base", str(RETURNS), "--scheduler", "tcp://127.0.0.1:9")
     assert report.returncode == 2 and report.stdout == "" and "Traceback" not in report.stderr
     assert "tcp://127.0.0.1:9: cannot use the Dask scheduler: no answer within 10 s" in report.stderr
     both = _cli("evaluate", "--batch", str(path), "--jobs", "2", "--scheduler", "tcp://127.0.0.1:9")
