@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import io
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -74,16 +75,14 @@ def worker_memory(client: Any) -> list[dict[str, int]]:
 
 
 def changed_policy(work: Path) -> Path:
+    """The default policy with a 15-day no-reason window and a 0.25 late-shipment rate (a copy in ``work``)."""
     folder = work / "changed"
     shutil.copytree(REPO / "rules", folder)
     parameters = folder / "parameters.yaml"
     text = parameters.read_text(encoding="utf-8")
-    for old, new in (
-        ("  seven_day_window_days:\n    value: 7\n", "  seven_day_window_days:\n    value: 15\n"),
-        ("  late_shipment_rate:\n    value: 0.30\n", "  late_shipment_rate:\n    value: 0.25\n"),
-    ):
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
+    for name, value in (("seven_day_window_days", "15"), ("late_shipment_rate", "0.25")):
+        text, found = re.subn(rf"(?m)^(  {name}:\n(?:    .*\n)*?    value: ).*$", rf"\g<1>{value}", text)
+        assert found == 1, name
     parameters.write_text(text, encoding="utf-8")
     return folder
 
