@@ -15,7 +15,9 @@ seeded corpus (a JSON-lines file written once):
 Both are also run once in this process alone (``batch.run`` with one job, ``impact.compare``), and
 every cluster run is checked against them: the same output hash, the same impact report. Memory per
 worker is each worker process's peak RSS (VmHWM, from /proc, asked through ``client.run``) after the
-rounds, and its RSS then; the client's is this process's. Times are wall times, medians of rounds.
+rounds, and its RSS then; the client's is this process's. Times are wall times, medians of rounds; the
+CPU time this process (the client, reading and sending, and the schedulers) spends during each run is
+reported too, since on a 2-core machine it competes with the workers.
 """
 
 from __future__ import annotations
@@ -107,21 +109,33 @@ def main(argv: list[str] | None = None) -> int:
     new = ruleengine.load_policy(changed_policy(work))
     print(f"  corpus: {args.orders:,} orders (seed {args.seed}), {corpus.stat().st_size / 1e6:.0f} MB; policies loaded")
 
+    here_cpu: dict[tuple[str, int], list[float]] = {}
+
+    def timed(name: str, client: Any, job: Callable[[], str]) -> tuple[float, str]:
+        """Wall time of ``job``; the CPU time this process (client and schedulers) spent meanwhile is kept too."""
+        start, cpu = time.perf_counter(), time.process_time()
+        result = job()
+        took = time.perf_counter() - start
+        if client is not None:
+            here_cpu.setdefault((name, len(client.nthreads())), []).append(time.process_time() - cpu)
+        return took, result
+
     def batch(client: Any) -> tuple[float, str]:
-        sink, err = Hashing(), Hashing()
-        start = time.perf_counter()
-        with open(corpus, "rb") as stream:
-            run_batch(stream, sink, err, policy=base, source=str(corpus), client=client)
-        return time.perf_counter() - start, sink.digest.hexdigest()
+        def job() -> str:
+            sink, err = Hashing(), Hashing()
+            with open(corpus, "rb") as stream:
+                run_batch(stream, sink, err, policy=base, source=str(corpus), client=client)
+            return sink.digest.hexdigest()
+
+        return timed("batch", client, job)
 
     def diff(client: Any) -> tuple[float, str]:
-        start = time.perf_counter()
-        if client is None:
-            result = impact.compare(base, new, impact.read_orders(corpus), "base", "new")
-        else:
-            result = impact.compare_on_cluster(client, base, new, impact.read_documents(corpus), "base", "new")
-        took = time.perf_counter() - start
-        return took, dumps(result.to_dict())
+        def job() -> str:
+            if client is None:
+                return dumps(impact.compare(base, new, impact.read_orders(corpus), "base", "new").to_dict())
+            return dumps(impact.compare_on_cluster(client, base, new, impact.read_documents(corpus), "base", "new").to_dict())
+
+        return timed("diff", client, job)
 
     jobs: dict[str, Callable[[Any], tuple[float, str]]] = {"batch": batch, "diff": diff}
     alone = {name: job(None) for name, job in jobs.items()}
@@ -159,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": {f"{name}_{n}": ts for (name, n), ts in times.items()},
         "speedup_1_to_2": {name: med(times[(name, 1)]) / med(times[(name, 2)]) for name in jobs},
         "worker_memory_kib": memory,
+        "this_process_cpu_s": {f"{name}_{n}": ts for (name, n), ts in here_cpu.items()},
         "client_peak_kib": client_peak,
         "identical_to_one_process": same,
     }
@@ -170,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} (orders/s) | {results['one_process_orders_per_s'][name]:,.0f} | {rate[f'{name}_1']:,.0f} | "
             f"{rate[f'{name}_2']:,.0f} | {results['speedup_1_to_2'][name]:.2f}× |"
         )
+    for (name, n), ts in sorted(here_cpu.items()):
+        print(f"  CPU time of this process (client and scheduler) during {name} ×{n}: {med(ts):.1f} s, median of rounds")
     for n in (1, 2):
         shown = " · ".join(f"peak {m['peak_kib'] / 1024:.0f} MiB, now {m['rss_kib'] / 1024:.0f} MiB" for m in memory[n])
         print(f"  memory, {n} worker{'s' if n > 1 else ''}: {shown}")

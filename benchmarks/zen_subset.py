@@ -16,8 +16,10 @@ What is ZEN and what is Python:
   away from zero: half-up for these non-negative amounts), dates are ZEN's ``d()`` in Asia/Shanghai.
 - **Python**: the driver runs the stages in order, builds each one's context from the order, and
   assembles the decision document from what the expressions return (fields set, rules fired,
-  compensations listed, amounts as ``Decimal``). That is the work any program calling an expression
-  API does; the conditions and values are ZEN's.
+  compensations listed, amounts as ``Decimal``). Like the hand-written code, it does not call the
+  settlement stage for a claim that is not approved, nor the deductions stage for one that is not an
+  approved no-reason return (every rule there requires it). That is the work any program calling an
+  expression API does; the conditions and values are ZEN's.
 
 Why one expression per stage and not one per rule: every ``evaluate(ctx)`` converts its context from
 Python objects to ZEN values (~0.7 µs per call plus ~0.4 µs per key); a call per rule would multiply that.
