@@ -10,14 +10,18 @@ machine drift falls on every variant alike; the figures are medians over rounds:
 - engine, full default policy, trusted facts       (``policy.evaluate(order, trusted=True)``)
 - engine, subset policy, validated and trusted     (four guarantees, ``make_subset.py``)
 - hand-written Python for the same subset          (``reference.decide(order)``)
+- GoRules ZEN's compiled expressions, same subset  (``zen_subset.decide(order)``, the peer)
+- engine, full default policy, explaining          (``policy.evaluate(order, explain=True)``, on the
+                                                    first ``--explain-orders`` orders of the corpus)
 
 plus, in the same rounds, a fresh ``load_policy`` of the default policy and of a
 generated 1,000-rule policy (``many_rules.py``), and a cold load of each in a new
 interpreter. Before the rounds it streams the corpus through ``evaluate`` in a child
 process, sampling memory at 25/50/75/100 %, and checks that the engine (subset,
-trusted) and the hand-written reference agree on every order, field by field.
+trusted and validated) and ZEN each agree with the hand-written reference on every
+order, field by field.
 
-Exit status: 0, or 1 when the engine and the reference disagree on any order.
+Exit status: 0, or 1 when the engine or ZEN disagrees with the reference on any order.
 """
 
 from __future__ import annotations
@@ -161,13 +165,16 @@ def compare(engine: dict[str, Any], ours: dict[str, Any]) -> tuple[list[str], li
     return fields, messages
 
 
-def check_agreement(subset: ruleengine.Policy, orders: list[dict[str, Any]], report_dir: Path) -> dict[str, Any]:
+def check_agreement(
+    decide: Callable[[dict[str, Any]], dict[str, Any]], orders: list[dict[str, Any]], report_dir: Path, name: str
+) -> dict[str, Any]:
+    """``decide`` against the reference on every order; disagreeing orders go to ``report_dir/disagreements-NAME.jsonl``."""
     by_field: Counter[str] = Counter()
     message_diffs: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
     bad_orders: list[dict[str, Any]] = []
     for order in orders:
-        engine = subset.evaluate(order, trusted=True).to_dict()
+        engine = decide(order)
         ours = reference.decide(order)
         fields, messages = compare(engine, ours)
         message_diffs.update(messages)
@@ -192,7 +199,7 @@ def check_agreement(subset: ruleengine.Policy, orders: list[dict[str, Any]], rep
     }
     if bad_orders:
         corpus = load_corpus_module()
-        path = report_dir / "disagreements.jsonl"
+        path = report_dir / f"disagreements-{name}.jsonl"
         with open(path, "w", encoding="utf-8") as out:
             corpus.write_jsonl(bad_orders, out)
         result["orders_file"] = str(path)
@@ -348,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", type=int, default=None, help="the core to pin to (default: the last one)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the process to one core")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure as JSON to this file")
+    parser.add_argument(
+        "--explain-orders", type=int, default=500, help="orders decided with explain=True in each round (default 500: it is slow today)"
+    )
+    parser.add_argument("--no-zen", action="store_true", help="leave out GoRules ZEN (zen-engine not installed)")
     parser.add_argument("--child-memory", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_memory:
@@ -355,6 +366,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.orders, args.rounds = 2_000, 3
+    zen_decide: Callable[[dict[str, Any]], Any] | None = None
+    if not args.no_zen:
+        try:
+            from zen_subset import decide as zen_decide
+        except ImportError as exc:
+            print(f"GoRules ZEN is not installed ({exc}): pip install '.[bench]', or run with --no-zen", file=sys.stderr)
+            return 2
 
     info = machine()
     info["pinned_cpu"] = None if args.no_pin else pin_to_one_core(args.cpu)
@@ -398,24 +416,33 @@ def main(argv: list[str] | None = None) -> int:
         f"({many_check['fired']} of them fired on {many_check['orders']} orders, {many_check['errors']} errors); in {work}"
     )
 
-    # -- agreement, on the whole corpus
-    start = time.perf_counter()
-    agreement = check_agreement(subset, orders, work)
-    print(
-        f"  agreement, engine (subset, trusted) vs hand-written: {agreement['disagreements']} disagreements "
-        f"in {agreement['orders']:,} orders ({time.perf_counter() - start:.1f} s)"
-    )
-    for example in agreement["examples"]:
-        print(f"    {example['order_id']}: {', '.join(example['fields'])}")
-        for name in example["fields"]:
-            print(f"      {name}: engine {example['engine'][name]!r} / reference {example['reference'][name]!r}")
-    if agreement.get("orders_file"):
+    # -- agreement, on the whole corpus: every implementation against the hand-written reference
+    checked: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        "engine_trusted": lambda order: subset.evaluate(order, trusted=True).to_dict(),
+        "engine_validated": lambda order: subset.evaluate(order).to_dict(),
+    }
+    if zen_decide is not None:
+        checked["zen"] = zen_decide
+    agreements: dict[str, dict[str, Any]] = {}
+    for name, decide in checked.items():
+        start = time.perf_counter()
+        agreement = agreements[name] = check_agreement(decide, orders, work, name)
         print(
-            f"    the disagreeing orders: {agreement['orders_file']} — reproduce one with "
-            f"ruleengine evaluate --batch {agreement['orders_file']} --rules {subset_dir} --format json"
+            f"  agreement, {name} (subset) vs hand-written: {agreement['disagreements']} disagreements "
+            f"in {agreement['orders']:,} orders ({time.perf_counter() - start:.1f} s)"
         )
-    if agreement["message_text_differences"]:
-        print(f"    (reason message texts differ, not counted: {agreement['message_text_differences']})")
+        for example in agreement["examples"]:
+            print(f"    {example['order_id']}: {', '.join(example['fields'])}")
+            for field in example["fields"]:
+                print(f"      {field}: {name} {example['engine'][field]!r} / reference {example['reference'][field]!r}")
+        if agreement.get("orders_file"):
+            print(
+                f"    the disagreeing orders: {agreement['orders_file']} — reproduce one with "
+                f"ruleengine evaluate --batch {agreement['orders_file']} --rules {subset_dir} --format json"
+            )
+        if agreement["message_text_differences"]:
+            print(f"    (reason message texts differ, not counted: {agreement['message_text_differences']})")
+    disagreements = sum(a["disagreements"] for a in agreements.values())
 
     # -- interleaved rounds
     variants: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -425,19 +452,28 @@ def main(argv: list[str] | None = None) -> int:
         "subset_trusted": lambda order: subset.evaluate(order, trusted=True),
         "reference": reference.decide,
     }
+    if zen_decide is not None:
+        variants["zen"] = zen_decide
+    variants["full_explain"] = lambda order: full.evaluate(order, explain=True)
+    explain_orders = orders[: args.explain_orders]
+
+    def variant_orders(name: str) -> list[dict[str, Any]]:
+        return explain_orders if name == "full_explain" else orders
+
     names = list(variants)
     seconds: dict[str, list[float]] = {n: [] for n in names}
     p50: dict[str, list[float]] = {n: [] for n in names}
     p99: dict[str, list[float]] = {n: [] for n in names}
     ratio_trusted: list[float] = []
     ratio_validated: list[float] = []
+    ratio_zen: list[float] = []
     loads: dict[str, list[float]] = {"default_warm": [], "many_warm": [], "default_cold": [], "many_cold": []}
     imports: list[float] = []
     for r in range(args.rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         took: dict[str, float] = {}
         for name in order:
-            total, samples = time_variant(variants[name], orders)
+            total, samples = time_variant(variants[name], explain_orders if name == "full_explain" else orders)
             samples.sort()
             took[name] = total / 1e9
             seconds[name].append(took[name])
@@ -445,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
             p99[name].append(percentile(samples, 99) / 1e3)
         ratio_trusted.append(took["subset_trusted"] / took["reference"])
         ratio_validated.append(took["subset_validated"] / took["reference"])
+        if "zen" in took:
+            ratio_zen.append(took["zen"] / took["reference"])
         loads["default_warm"].append(time_load(RULES))
         loads["many_warm"].append(time_load(many_dir))
         cold = cold_load(RULES)
@@ -453,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         loads["many_cold"].append(cold_load(many_dir)["load_ms"])
         print(
             f"  round {r + 1}/{args.rounds}: "
-            + ", ".join(f"{n} {len(orders) / took[n]:,.0f}/s" for n in names)
+            + ", ".join(f"{n} {len(variant_orders(n)) / took[n]:,.0f}/s" for n in names)
             + f"; ratio {ratio_trusted[-1]:.2f}×"
+            + (f", ZEN {ratio_zen[-1]:.2f}×" if ratio_zen else "")
         )
     # A load is quick: take at least 5 of each even in a quick run.
     while len(loads["default_warm"]) < 5:
@@ -469,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     # -- memory, in a child process streaming the corpus
 
     med = statistics.median
-    rate = {n: len(orders) / med(seconds[n]) for n in names}
-    spread = {n: (len(orders) / max(seconds[n]), len(orders) / min(seconds[n])) for n in names}
+    rate = {n: len(variant_orders(n)) / med(seconds[n]) for n in names}
+    spread = {n: (len(variant_orders(n)) / max(seconds[n]), len(variant_orders(n)) / min(seconds[n])) for n in names}
+    per_order_us = {n: med(seconds[n]) / len(variant_orders(n)) * 1e6 for n in names}
     results: dict[str, Any] = {
         "machine": info,
         "command": command.strip(),
@@ -482,22 +522,50 @@ def main(argv: list[str] | None = None) -> int:
         "p99_us": {n: med(p99[n]) for n in names},
         "ratio_engine_trusted_to_reference": med(ratio_trusted),
         "ratio_engine_validated_to_reference": med(ratio_validated),
+        "ratio_zen_to_reference": med(ratio_zen) if ratio_zen else None,
+        "ratios_per_round": {"engine_trusted": ratio_trusted, "engine_validated": ratio_validated, "zen": ratio_zen},
+        "us_per_order": per_order_us,
+        "explain_orders": len(explain_orders),
         "load_ms": {k: med(v) for k, v in loads.items()},
         "load_ms_samples": loads,
         "import_ms": med(imports),
         "memory": memory,
-        "agreement": agreement,
+        "agreement": agreements,
         "generated_policy_check": many_check,
     }
+    print()
+    print(render_peers(results))
     print()
     print(render_table(results))
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
         print(f"\n(written to {args.json})")
-    if agreement["disagreements"]:
+    if disagreements:
         return 1
     shutil.rmtree(work, ignore_errors=True)  # kept only when it holds disagreeing orders to reproduce
     return 0
+
+
+PEERS = (
+    ("reference", "hand-written Python (`reference.py`)"),
+    ("zen", "GoRules ZEN, compiled expressions (`zen_subset.py`)"),
+    ("subset_trusted", "this engine, `trusted=True`"),
+    ("subset_validated", "this engine, validating every order"),
+)
+
+
+def render_peers(res: dict[str, Any]) -> str:
+    """The subset policy, side by side: time per order and its multiple of the hand-written code's."""
+    us, reference_us = res["us_per_order"], res["us_per_order"]["reference"]
+    per_round = {"subset_trusted": "engine_trusted", "subset_validated": "engine_validated", "zen": "zen"}
+    lines = ["| subset policy | µs per order | orders/s | × hand-written (median of rounds; rounds min–max) |", "|---|---:|---:|---:|"]
+    for name, label in PEERS:
+        if name not in us:
+            continue
+        rounds = res["ratios_per_round"].get(per_round.get(name, ""), [])
+        ratio = f"{statistics.median(rounds):.2f} ({min(rounds):.2f}–{max(rounds):.2f})" if rounds else f"{us[name] / reference_us:.2f}"
+        lines.append(f"| {label} | {us[name]:.1f} | {res['orders_per_s'][name]:,.0f} | {ratio} |")
+    return "\n".join(lines)
 
 
 def render_table(res: dict[str, Any]) -> str:
@@ -586,10 +654,19 @@ def render_table(res: dict[str, Any]) -> str:
             status(flat(rss[0]["rss_kib"] * 1024, rss[-1]["rss_kib"] * 1024, FLAT_SLACK_RSS)),
         ),
         (
-            "decisions, engine subset vs hand-written",
-            f"{res['agreement']['disagreements']} disagreements / {res['agreement']['orders']:,}",
-            "0",
-            status(res["agreement"]["disagreements"] == 0),
+            f"full policy, explaining (explain=True, full trace): orders/s, first {res['explain_orders']:,} orders",
+            orders("full_explain"),
+            "≥ 2,000 (later)",
+            status(rate["full_explain"] >= 2000),
+        ),
+        *(
+            (
+                f"decisions, {name} (subset) vs hand-written",
+                f"{a['disagreements']} disagreements / {a['orders']:,}",
+                "0",
+                status(a["disagreements"] == 0),
+            )
+            for name, a in res["agreement"].items()
         ),
     ]
     head = ("figure", "median of rounds (orders/s: min–max)", "target", "")

@@ -75,8 +75,16 @@ def _init_worker(rules: str | None, limits: Limits, parameters: dict[str, Any] |
 
 def _work(chunk: list[tuple[int, bytes]]) -> tuple[str, int, list[str]]:
     """One chunk, returned as one block of output text (cheap to send back), a count and the messages."""
-    rows = decide_lines(_WORKER["policy"], chunk, _WORKER["source"], _WORKER["explain"])
+    return _block(decide_lines(_WORKER["policy"], chunk, _WORKER["source"], _WORKER["explain"]))
+
+
+def _block(rows: list[tuple[bool, str, str]]) -> tuple[str, int, list[str]]:
     return "".join(line + "\n" for _, line, _ in rows), sum(1 for ok, _, _ in rows if ok), [m for ok, _, m in rows if not ok]
+
+
+def _on_cluster(chunk: list[tuple[int, bytes]], policy: Any, source: str, explain: bool) -> tuple[str, int, list[str]]:
+    """One chunk on a Dask worker (``policy``: a ``distributed.PolicyBytes``, rebuilt once per worker process)."""
+    return _block(decide_lines(policy.policy(), chunk, source, explain))
 
 
 def run(
@@ -92,8 +100,13 @@ def run(
     explain: bool = False,
     progress: bool = False,
     policy: Policy | None = None,
+    client: Any = None,
 ) -> BatchResult:
-    """Decide every line of ``stream``; write decisions to ``out`` and one message per bad line to ``err``."""
+    """Decide every line of ``stream``; write decisions to ``out`` and one message per bad line to ``err``.
+
+    ``jobs`` > 1: that many worker processes here. ``client`` (a ``dask.distributed.Client``): the chunks
+    go to the cluster's workers instead, with the policy's bytes; the output is the same, byte for byte.
+    """
     result = BatchResult()
     meter = _Progress(err) if progress else None
 
@@ -107,11 +120,16 @@ def run(
         if meter is not None:
             meter.update(result.decided + result.refused)
 
-    if jobs <= 1:
+    if client is not None:
+        from .distributed import PolicyBytes, ordered_map
+
+        shipped = PolicyBytes.of(policy or load_policy(rules, limits=limits, parameters=parameters))
+        for block in ordered_map(client, _on_cluster, _chunks(stream), shipped, source, explain):
+            emit(block)
+    elif jobs <= 1:
         loaded = policy or load_policy(rules, limits=limits, parameters=parameters)
         for chunk in _chunks(stream):
-            rows = decide_lines(loaded, chunk, source, explain)
-            emit(("".join(line + "\n" for _, line, _ in rows), sum(1 for ok, _, _ in rows if ok), [m for ok, _, m in rows if not ok]))
+            emit(_block(decide_lines(loaded, chunk, source, explain)))
     else:
         context = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "fork")
         if policy is not None and context.get_start_method() == "fork":

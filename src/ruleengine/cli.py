@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -31,6 +31,10 @@ OK, FACTS_ERROR, POLICY_ERROR = 0, 1, 2
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+SCHEDULER_HELP = (
+    "Run on a Dask cluster: its scheduler's address (tcp://host:8786). The workers need ruleengine installed, "
+    "not the policy: its files' bytes are sent to them. Needs: pip install 'ruleengine[dask]'."
+)
 RULES_HELP = (
     f"Policy folder. Default: ${ENVIRONMENT_VARIABLE}, else ./rules when it holds a policy manifest, else the bundled default policy."
 )
@@ -195,9 +199,17 @@ def validate(folder: str | None, rules: str | None, fmt: str) -> None:
 )
 @click.option("--batch", type=click.Path(dir_okay=False, allow_dash=True), help="A JSON-lines file of orders: one decision per line.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes for --batch.")
+@click.option("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
 @click.option("--progress/--no-progress", default=None, help="Show a counter on standard error (default: when it is a terminal).")
 def evaluate(
-    orders: tuple[str, ...], rules: str | None, explain: bool, fmt: str | None, batch: str | None, jobs: int, progress: bool | None
+    orders: tuple[str, ...],
+    rules: str | None,
+    explain: bool,
+    fmt: str | None,
+    batch: str | None,
+    jobs: int,
+    scheduler: str | None,
+    progress: bool | None,
 ) -> None:
     """Decide orders (JSON or YAML files, '-' for standard input)."""
     fmt = fmt or ("json" if batch else "text")
@@ -205,10 +217,14 @@ def evaluate(
         _usage("give an order file, '-' for standard input, or --batch FILE.jsonl")
     if batch is not None and orders:
         _usage("give either order files or --batch, not both")
+    if scheduler is not None and (batch is None or jobs > 1):
+        _usage("--scheduler goes with --batch, instead of --jobs: the cluster's workers decide the orders")
     chosen = _choose(rules)
     policy = _load(chosen, fmt, announce=fmt == "text")  # a decision names its policy; it must not name the folder
     if batch is not None:
-        sys.exit(_batch(policy, chosen, batch, explain, jobs, sys.stderr.isatty() if progress is None else progress, fmt))
+        show = sys.stderr.isatty() if progress is None else progress
+        with _cluster(scheduler, fmt) as client:
+            sys.exit(_batch(policy, chosen, batch, explain, jobs, show, fmt, client))
     status = OK
     for index, name in enumerate(orders):
         source = "<stdin>" if name == "-" else name
@@ -239,12 +255,21 @@ def evaluate(
 )
 @rules_option(f"The changed policy folder. {RULES_HELP.split('. ', 1)[1]}")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def diff(orders: str, base: str, rules: str | None, fmt: str) -> None:
+@click.option("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
+@click.option(
+    "--changes",
+    "changes_file",
+    type=click.Path(dir_okay=False),
+    help="Also write every changed order's changes to this file, one JSON line per order, as they come.",
+)
+def diff(orders: str, base: str, rules: str | None, fmt: str, scheduler: str | None, changes_file: str | None) -> None:
     """Impact of a policy change: decide ORDERS (JSON lines, or a folder of .json) with both policies and compare.
 
-    The text report sums the changes by guarantee and field; --format json lists every change with example orders.
+    The text report sums the changes by guarantee and field; --format json lists the different changes with
+    example orders (up to 256 per field); --changes FILE has every changed order. Memory stays flat however
+    many orders there are.
     """
-    from .impact import UnknownBase, base_policy, compare, read_orders
+    from .impact import UnknownBase, base_policy, compare, compare_on_cluster, read_documents, read_orders
 
     chosen = _choose(rules)
     new = _load(chosen, fmt, announce=fmt == "text")
@@ -255,7 +280,21 @@ def diff(orders: str, base: str, rules: str | None, fmt: str) -> None:
     except PolicyError as exc:
         _report_policy_error(exc, fmt)
         sys.exit(POLICY_ERROR)
-    impact = compare(old, new, read_orders(Path(orders)), base_name, chosen.to_dict()["folder"])
+    with contextlib.ExitStack() as stack:
+        detail = None
+        if changes_file is not None:
+            try:
+                handle = stack.enter_context(open(changes_file, "w", encoding="utf-8"))
+            except OSError as exc:
+                _io_error(changes_file, "write", exc, fmt)
+                sys.exit(POLICY_ERROR)
+            detail = lambda line: handle.write(line + "\n")  # noqa: E731
+        client = stack.enter_context(_cluster(scheduler, fmt))
+        new_name = chosen.to_dict()["folder"]
+        if client is None:
+            impact = compare(old, new, read_orders(Path(orders)), base_name, new_name, detail=detail)
+        else:
+            impact = compare_on_cluster(client, old, new, read_documents(Path(orders)), base_name, new_name, detail=detail)
     if fmt == "json":
         click.echo(dumps({**impact.to_dict(), "policy": chosen.to_dict(new)}, 2))
     else:
@@ -591,7 +630,30 @@ def publish(rules: str | None, releases: str, keep: int, rollback: bool, fmt: st
         click.echo(f"removed old releases: {', '.join(done.removed)}")
 
 
-def _batch(policy: Policy, folder: PolicyFolder, path: str, explain: bool, jobs: int, progress: bool, fmt: str) -> int:
+@contextlib.contextmanager
+def _cluster(address: str | None, fmt: str) -> Iterator[Any]:
+    """A Dask client for ``--scheduler ADDRESS`` while the command runs (None without one); exit 2 when there is none to be had."""
+    if address is None:
+        yield None
+        return
+    try:
+        from .distributed import connect
+    except ImportError as exc:
+        _usage(f"--scheduler needs the Dask extra: pip install 'ruleengine[dask]' ({exc})")
+    try:
+        client = connect(address)
+    except ImportError as exc:
+        _usage(f"--scheduler needs the Dask extra: pip install 'ruleengine[dask]' ({exc})")
+    except OSError as exc:
+        _io_error(address, "use the Dask scheduler", exc, fmt)
+        sys.exit(POLICY_ERROR)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _batch(policy: Policy, folder: PolicyFolder, path: str, explain: bool, jobs: int, progress: bool, fmt: str, client: Any = None) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
     from .batch import run
 
@@ -613,6 +675,7 @@ def _batch(policy: Policy, folder: PolicyFolder, path: str, explain: bool, jobs:
             explain=explain,
             progress=progress,
             policy=policy,
+            client=client,
         )
     return FACTS_ERROR if result.refused else OK
 

@@ -3,6 +3,16 @@
 ``ruleengine diff --base HEAD orders.jsonl`` answers the question a policy
 author has before a change ships: how many decisions change, of which kind,
 for which guarantee, with how much money, and which orders show it.
+
+It streams: every order is decided with both policies, compared and added to the
+totals, then dropped, so a corpus of millions of orders runs in constant memory.
+What is kept is bounded: totals per guarantee and field, and per field at most
+``MAX_CHANGES_PER_FIELD`` different changes, each with its count and first example
+orders; a field with more (amounts and dates that differ order by order) keeps its
+counts and money and says it had more. Every order's changes, in full, can be
+written as they come (``detail``: one JSON line per changed order). A corpus can
+also be cut into chunks decided on a Dask cluster (``compare_on_cluster``); the
+chunks' totals merge, in input order, into exactly what one process finds.
 """
 
 from __future__ import annotations
@@ -12,13 +22,13 @@ import subprocess
 import tarfile
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .decision import CLAIM_TERMS
+from .decision import CLAIM_TERMS, dumps
 from .errors import RuleEngineError
 from .facts import read_facts
 from .loader import load_policy
@@ -27,13 +37,28 @@ from .text import shorten
 
 EXAMPLES_PER_KIND = 5
 TOP_CHANGES = 3
-"""Changes named per field in the text summary (the JSON report has them all)."""
+"""Changes named per field in the text summary (the JSON report has them all, up to MAX_CHANGES_PER_FIELD)."""
+MAX_CHANGES_PER_FIELD = 256
+"""Different changes kept per guarantee and field; past that, the field keeps its counts and money only."""
 MAX_FIELDS = 40
+CHUNK_ORDERS = 1000
+"""Orders per task on a cluster."""
 ZERO = Decimal("0.00")
+
+Change = tuple[str, str, str]
+"""(guarantee, field, change)."""
+Place = tuple[str, str]
+"""(guarantee, field)."""
 
 
 @dataclass
 class Impact:
+    """What changed between two policies over a corpus: bounded, whatever the corpus's size.
+
+    ``add`` takes one order's changes; ``merge`` appends the totals of a later part of the corpus,
+    so parts decided apart (on a cluster) add up to what one pass over the whole finds.
+    """
+
     base: str
     new: str
     orders: int = 0
@@ -44,34 +69,90 @@ class Impact:
     refunds_new: Decimal = ZERO
     compensations_base: Decimal = ZERO
     compensations_new: Decimal = ZERO
-    kinds: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    """(guarantee, field, change) → number of orders."""
-    examples: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
-    fields: Counter[tuple[str, str]] = field(default_factory=Counter)
+    kinds: Counter[Change] = field(default_factory=Counter)
+    """(guarantee, field, change) → number of orders; not kept for the crowded fields."""
+    examples: dict[Change, list[str]] = field(default_factory=dict)
+    fields: Counter[Place] = field(default_factory=Counter)
     """(guarantee, field) → number of orders with some change there."""
-    money: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    money: dict[Place, Decimal] = field(default_factory=dict)
     """(guarantee, field) → the change in money there (new minus base), for the fields that hold money."""
+    distinct: Counter[Place] = field(default_factory=Counter)
+    """(guarantee, field) → how many different changes ``kinds`` holds for it."""
+    crowded: set[Place] = field(default_factory=set)
+    """Fields with more than MAX_CHANGES_PER_FIELD different changes: their changes are not kept one by one."""
 
-    def add(self, order_id: str, changes: list[tuple[str, str, str]], money: dict[tuple[str, str], Decimal] | None = None) -> None:
+    def add(self, order_id: str, changes: list[Change], money: dict[Place, Decimal] | None = None) -> None:
         if changes:
             self.changed += 1
         for kind in dict.fromkeys(changes):
-            self.kinds[kind] += 1
-            shown = self.examples.setdefault(kind, [])
-            if len(shown) < EXAMPLES_PER_KIND:
-                shown.append(order_id)
+            if self._keeps(kind):
+                self.kinds[kind] += 1
+                shown = self.examples.setdefault(kind, [])
+                if len(shown) < EXAMPLES_PER_KIND:
+                    shown.append(order_id)
         for place in dict.fromkeys((g, f) for g, f, _ in changes):
             self.fields[place] += 1
         for place, delta in (money or {}).items():
             if place in self.fields or delta:
                 self.money[place] = self.money.get(place, ZERO) + delta
 
+    def merge(self, later: Impact) -> None:
+        """Add the totals of the orders that come after this part's (the next chunk of the same corpus)."""
+        self.orders += later.orders
+        self.changed += later.changed
+        self.refused_base += later.refused_base
+        self.refused_new += later.refused_new
+        self.refunds_base += later.refunds_base
+        self.refunds_new += later.refunds_new
+        self.compensations_base += later.compensations_base
+        self.compensations_new += later.compensations_new
+        for place in later.crowded:
+            self._crowd(place)
+        for kind, count in later.kinds.items():
+            if self._keeps(kind):
+                self.kinds[kind] += count
+                shown = self.examples.setdefault(kind, [])
+                shown.extend(later.examples[kind][: EXAMPLES_PER_KIND - len(shown)])
+        self.fields.update(later.fields)
+        for place, delta in later.money.items():
+            self.money[place] = self.money.get(place, ZERO) + delta
+
+    def _keeps(self, kind: Change) -> bool:
+        """Whether ``kind`` is counted one by one: a field keeps its first MAX_CHANGES_PER_FIELD different changes.
+
+        Whether a field is crowded depends only on how many different changes the whole corpus has there,
+        never on the order they come in or on how the corpus was cut, so merged parts equal one pass.
+        """
+        place = (kind[0], kind[1])
+        if place in self.crowded:
+            return False
+        if kind not in self.kinds:
+            if self.distinct[place] >= MAX_CHANGES_PER_FIELD:
+                self._crowd(place)
+                return False
+            self.distinct[place] += 1
+        return True
+
+    def _crowd(self, place: Place) -> None:
+        if place in self.crowded:
+            return
+        self.crowded.add(place)
+        for kind in [k for k in self.kinds if (k[0], k[1]) == place]:
+            del self.kinds[kind]
+            del self.examples[kind]
+        del self.distinct[place]
+
     def by_field(self) -> list[dict[str, Any]]:
         """Changes by guarantee and field: orders, money, the commonest changes; the largest first."""
+        grouped: dict[Place, list[tuple[int, str]]] = {}
+        for (g, f, c), n in self.kinds.items():
+            grouped.setdefault((g, f), []).append((n, c))
         out = []
         for (g, f), orders in self.fields.items():
-            kinds = sorted(((n, c) for (kg, kf, c), n in self.kinds.items() if (kg, kf) == (g, f)), key=lambda x: (-x[0], x[1]))
+            kinds = sorted(grouped.get((g, f), ()), key=lambda x: (-x[0], x[1]))
             entry: dict[str, Any] = {"guarantee": g, "field": f, "orders": orders, "kinds": len(kinds)}
+            if (g, f) in self.crowded:
+                entry["crowded"] = True  # more than MAX_CHANGES_PER_FIELD different changes: counted, not listed
             if (g, f) in self.money:
                 entry["money_delta"] = self.money[(g, f)]
             entry["top"] = [{"change": c, "orders": n} for n, c in kinds[:TOP_CHANGES]]
@@ -110,7 +191,7 @@ class Impact:
             f"  Δ 赔付 compensations: {_signed(self.compensations_new - self.compensations_base)} CNY "
             f"({self.compensations_base} → {self.compensations_new})",
         ]
-        if not self.kinds:
+        if not self.fields:
             lines.append("  没有决策变化 no decision changed")
             return "\n".join(lines)
         rows = self.by_field()
@@ -122,12 +203,14 @@ class Impact:
             lines.append(f"    {e['guarantee']:<{g_width}}  {e['field']:<{f_width}}  {e['orders']:>7}  {money:>12}   {_main_changes(e)}")
         if len(rows) > MAX_FIELDS:
             lines.append(f"    … {len(rows) - MAX_FIELDS} more fields")
-        lines.append("  每项变化及示例订单 every change, with example orders: --format json")
+        lines.append("  每项变化及示例订单 every change, with example orders: --format json; every changed order: --changes FILE")
         return "\n".join(lines)
 
 
 def _main_changes(entry: dict[str, Any], width: int = 100) -> str:
     """The commonest changes of a field with their counts, as many as fit; when every order changed differently, how many."""
+    if entry.get("crowded"):
+        return f"more than {MAX_CHANGES_PER_FIELD} different changes"
     if entry["top"][0]["orders"] == 1 and entry["kinds"] > 1:
         return f"{entry['kinds']} different changes"
     shown: list[str] = []
@@ -144,26 +227,52 @@ def _signed(value: Decimal) -> str:
     return f"+{value:f}" if value > 0 else f"{value:f}"
 
 
-def compare(base: Policy, new: Policy, orders: Iterable[Any], base_name: str, new_name: str) -> Impact:
-    """Decide every order with both policies; order documents may be dicts or JSON/YAML text."""
-    impact = Impact(base_name, new_name)
-    guarantees = {r.id: r.guarantee for r in (*base.rules, *new.rules)}
-    for facts in orders:
-        impact.orders += 1
-        before, after = _decide(base, facts), _decide(new, facts)
-        order_id = _order_id(facts, before, after, impact.orders)
-        if isinstance(before, str):
-            impact.refused_base += 1
-        if isinstance(after, str):
-            impact.refused_new += 1
-        if isinstance(before, dict):
-            impact.refunds_base += _refund(before)
-            impact.compensations_base += _compensations(before)
-        if isinstance(after, dict):
-            impact.refunds_new += _refund(after)
-            impact.compensations_new += _compensations(after)
-        impact.add(order_id, list(changes(before, after, guarantees)), _money(before, after, guarantees))
-    return impact
+def compare(
+    base: Policy, new: Policy, orders: Iterable[Any], base_name: str, new_name: str, *, detail: Callable[[str], Any] | None = None
+) -> Impact:
+    """Decide every order with both policies; order documents may be dicts or JSON/YAML text.
+
+    ``detail``, when given, receives one JSON line per order whose decision changed, as it comes.
+    """
+    return _Comparison(base, new, base_name, new_name, detail).run(enumerate(orders, 1))
+
+
+class _Comparison:
+    """One pass over (part of) a corpus: each order decided twice, compared, added to the totals, dropped."""
+
+    def __init__(self, base: Policy, new: Policy, base_name: str, new_name: str, detail: Callable[[str], Any] | None) -> None:
+        self.base, self.new, self.detail = base, new, detail
+        self.impact = Impact(base_name, new_name)
+        self.guarantees = {r.id: r.guarantee for r in (*base.rules, *new.rules)}
+
+    def run(self, orders: Iterable[tuple[int, Any]]) -> Impact:
+        """``orders``: (index in the corpus from 1, facts); the index names an order that has no id."""
+        impact = self.impact
+        for index, facts in orders:
+            impact.orders += 1
+            before, after = _decide(self.base, facts), _decide(self.new, facts)
+            order_id = _order_id(facts, before, after, index)
+            if isinstance(before, str):
+                impact.refused_base += 1
+            else:
+                impact.refunds_base += _refund(before)
+                impact.compensations_base += _compensations(before)
+            if isinstance(after, str):
+                impact.refused_new += 1
+            else:
+                impact.refunds_new += _refund(after)
+                impact.compensations_new += _compensations(after)
+            found = list(changes(before, after, self.guarantees))
+            impact.add(order_id, found, _money(before, after, self.guarantees))
+            if found and self.detail is not None:
+                self.detail(detail_line(index, order_id, found))
+        return impact
+
+
+def detail_line(index: int, order_id: str, found: list[Change]) -> str:
+    """One changed order, in full: ``{"index": …, "order_id": …, "changes": [{guarantee, field, change}, …]}``."""
+    listed = [{"guarantee": g, "field": f, "change": c} for g, f, c in found]
+    return dumps({"index": index, "order_id": order_id, "changes": listed})
 
 
 def _money(before: Any, after: Any, guarantees: dict[str, str]) -> dict[tuple[str, str], Decimal]:
@@ -188,7 +297,7 @@ def _money(before: Any, after: Any, guarantees: dict[str, str]) -> dict[tuple[st
 
 def _decide(policy: Policy, facts: Any) -> dict[str, Any] | str:
     try:
-        return policy.evaluate(facts).to_dict()
+        return policy.evaluate(facts).data  # read here, never changed: no copy
     except RuleEngineError as exc:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
 
@@ -271,14 +380,20 @@ def _show(value: Any) -> str:
 
 def read_orders(path: Path) -> Iterator[Any]:
     """Orders from a JSON-lines file (one order per line) or a folder of .json files; bad lines are kept as text."""
+    for source, data in read_documents(path):
+        yield _parse(data, source)
+
+
+def read_documents(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(where, bytes) of every order of a JSON-lines file (``FILE:LINE``; blank lines skipped) or a folder of .json files."""
     if path.is_dir():
         for file in sorted(path.glob("*.json")):
-            yield _parse(file.read_bytes(), str(file))
+            yield str(file), file.read_bytes()
         return
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
-                yield _parse(line, f"{path}:{number}")
+                yield f"{path}:{number}", line
 
 
 def _parse(data: bytes, source: str) -> Any:
@@ -286,6 +401,57 @@ def _parse(data: bytes, source: str) -> Any:
         return read_facts(data, source)
     except RuleEngineError:
         return data  # evaluate() reports it as refused, for both policies alike
+
+
+# ---------------------------------------------------------------- on a Dask cluster
+
+
+def compare_on_cluster(
+    client: Any,
+    base: Policy,
+    new: Policy,
+    documents: Iterable[tuple[str, bytes]],
+    base_name: str,
+    new_name: str,
+    *,
+    detail: Callable[[str], Any] | None = None,
+) -> Impact:
+    """``compare`` with the orders decided on a Dask cluster (``client``), in chunks read here as they are needed.
+
+    ``documents`` are (where, bytes) as ``read_documents`` gives them. Both policies travel as the bytes
+    of their files; every chunk comes back as its totals (and its detail lines), merged in input order:
+    the result is the one ``compare`` gives, total for total and example for example.
+    """
+    from .distributed import PolicyBytes, ordered_map
+
+    shipped = (PolicyBytes.of(base), PolicyBytes.of(new))
+    total = Impact(base_name, new_name)
+    for part, lines in ordered_map(client, _compare_chunk, _chunks(documents), shipped, base_name, new_name, detail is not None):
+        total.merge(part)
+        if detail is not None:
+            for line in lines:
+                detail(line)
+    return total
+
+
+def _chunks(documents: Iterable[tuple[str, bytes]]) -> Iterator[list[tuple[int, str, bytes]]]:
+    chunk: list[tuple[int, str, bytes]] = []
+    for index, (source, data) in enumerate(documents, 1):
+        chunk.append((index, source, data))
+        if len(chunk) >= CHUNK_ORDERS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _compare_chunk(
+    chunk: list[tuple[int, str, bytes]], policies: tuple[Any, Any], base_name: str, new_name: str, with_detail: bool
+) -> tuple[Impact, list[str]]:
+    """One chunk on a worker: its totals, and its detail lines when asked for."""
+    lines: list[str] = []
+    comparison = _Comparison(policies[0].policy(), policies[1].policy(), base_name, new_name, lines.append if with_detail else None)
+    return comparison.run((index, _parse(data, source)) for index, source, data in chunk), lines
 
 
 class UnknownBase(ValueError):

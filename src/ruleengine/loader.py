@@ -87,8 +87,18 @@ def with_parameters(policy: Policy, parameters: dict[str, Any]) -> Policy:
     The files on disk are not read again, so a what-if always starts from the
     running policy, even while its folder is being edited.
     """
-    loader = _Loader(policy.root, policy.limits, dict(parameters), sources=policy.contents)
-    return loader.load()
+    return policy_from_contents(policy.contents, policy.root, limits=policy.limits, parameters=parameters)
+
+
+def policy_from_contents(
+    contents: dict[str, bytes], root: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS, parameters: dict[str, Any] | None = None
+) -> Policy:
+    """A policy built from the bytes of its files (``Policy.contents``: relative path → bytes), reading no folder.
+
+    How a process that cannot see the folder gets the policy (a Dask worker on another machine);
+    ``root`` only names the files in messages. The same bytes and overrides give the same digest.
+    """
+    return _Loader(Path(root), limits, dict(parameters or {}), sources=contents).load()
 
 
 def _display(path: Path) -> str:
@@ -175,6 +185,7 @@ class _Loader:
             convert_facts=build_converter(facts_type),
             limits=self.limits,
             contents={f.relative_to(self.root).as_posix(): self.contents[f] for f in files},
+            overrides=dict(self.overrides),
             sources=sources,
             citations=citations,
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),

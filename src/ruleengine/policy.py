@@ -186,6 +186,8 @@ class Policy:
     loaded_at: str = ""
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)
     """The bytes of every file, by path relative to ``root``: what was loaded, whatever the folder holds now."""
+    overrides: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Parameter values given at load instead of the files' (a what-if), as given: with ``contents``, all it takes to rebuild it."""
     sources: dict[str, Source] = field(default_factory=dict)
     """The sources the policy declares (``sources:``), by id."""
     citations: tuple[Citation, ...] = field(default=(), repr=False)
