@@ -6,7 +6,7 @@ Two ``LocalCluster``s run side by side on loopback — a scheduler and one singl
 process, and a scheduler and two — and every round times, on each, the same two jobs over the same
 seeded corpus (a JSON-lines file written once):
 
-- batch: ``ruleengine.batch.run(..., client=…)``, what ``ruleengine evaluate --batch --scheduler`` runs:
+- batch: ``ruleengine.scale.batch.run(..., client=…)``, what ``ruleengine evaluate --batch --scheduler`` runs:
   this process reads the lines and sends chunks of 1,000, the workers parse, validate, decide and write
   JSON, the results come back in order (and are hashed here, not kept);
 - diff: ``impact.compare_on_cluster``, what ``ruleengine diff --scheduler`` runs: the default policy
@@ -44,8 +44,8 @@ from run import code_version, load_corpus_module, machine  # noqa: E402
 
 import ruleengine  # noqa: E402
 from ruleengine import impact  # noqa: E402
-from ruleengine.batch import run as run_batch  # noqa: E402
-from ruleengine.decision import dumps  # noqa: E402
+from ruleengine.runtime.decision import dumps  # noqa: E402
+from ruleengine.scale.batch import run as run_batch  # noqa: E402
 
 
 class Hashing(io.TextIOBase):

@@ -113,11 +113,11 @@ def phase_split(policy: ruleengine.Policy, orders: list[dict[str, Any]], trusted
     Uses the engine's internals (``facts.prepare``, ``evaluation.evaluate``); skipped if they moved.
     """
     try:
-        from ruleengine.conditions import Leaf
-        from ruleengine.evaluation import evaluate as run_rules
-        from ruleengine.facts import prepare
         from ruleengine.lang import types as t
         from ruleengine.lang.ir import Compiled
+        from ruleengine.model.conditions import Leaf
+        from ruleengine.runtime.evaluation import evaluate as run_rules
+        from ruleengine.runtime.facts import prepare
     except ImportError as exc:  # pragma: no cover - internals renamed
         print(f"(phase split skipped: {exc})")
         return

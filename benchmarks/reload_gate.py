@@ -56,8 +56,8 @@ from generate import dumps, generate  # noqa: E402
 
 from ruleengine import load_policy  # noqa: E402
 from ruleengine.errors import PolicyError, RuleEngineError  # noqa: E402
-from ruleengine.gate import run_policy_cases  # noqa: E402
-from ruleengine.policy import Policy  # noqa: E402
+from ruleengine.model.policy import Policy  # noqa: E402
+from ruleengine.service.gate import run_policy_cases  # noqa: E402
 
 SAVED = Path("guarantees") / "seven_day_return.yaml"
 EDITED = Path("policy.yaml")

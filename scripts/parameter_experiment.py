@@ -201,8 +201,8 @@ def engine(copy: Path) -> Any:
     """The copy's own ruleengine package, imported in this process."""
     sys.path.insert(0, str(copy / "src"))
     import ruleengine
-    import ruleengine.cases
-    import ruleengine.catalogue
+    import ruleengine.authoring.cases
+    import ruleengine.authoring.catalogue
 
     return ruleengine
 
@@ -283,7 +283,7 @@ def attribute(ruleengine: Any, changes: list[Change], rules: Path, cases: Path, 
         shutil.rmtree(single, ignore_errors=True)
         shutil.copytree(rules, single, ignore=IGNORED)
         apply([change], rules, single)
-        run = ruleengine.cases.run_files([cases], rules=single)
+        run = ruleengine.authoring.cases.run_files([cases], rules=single)
         failing[change.name] = {case_id(r.case) for r in run.results if not r.passed}
     return failing
 
@@ -328,7 +328,7 @@ def main() -> int:
         except ruleengine.PolicyError as exc:
             print(f"the changed policy does not load:\n{exc}", file=sys.stderr)
             return 2
-        (copy / "docs" / "policy.md").write_text(ruleengine.catalogue.markdown(policy), encoding="utf-8")
+        (copy / "docs" / "policy.md").write_text(ruleengine.authoring.catalogue.markdown(policy), encoding="utf-8")
         print(f"the changed policy loads: {policy.name} {policy.version} {policy.digest[:19]}…; docs/policy.md refreshed")
 
         status = 0
@@ -346,7 +346,7 @@ def main() -> int:
                 for failure in failed:
                     print(f"  FAILED {failure.test}")
             if target == "rules" and args.attribute:
-                run = ruleengine.cases.run_files([rules / "cases"])
+                run = ruleengine.authoring.cases.run_files([rules / "cases"])
                 together = {case_id(r.case) for r in run.results if not r.passed}
                 print(f"\nruleengine test rules/cases (in process): {len(together)} of {len(run.results)} cases failed")
                 print_attribution(changes, attribute(ruleengine, changes, original, rules / "cases", work), together)

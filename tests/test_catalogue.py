@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import ruleengine
-from ruleengine.catalogue import markdown
-from ruleengine.policyfolder import ENVIRONMENT_VARIABLE, WORKING_FOLDER, choose
+from ruleengine.authoring.catalogue import markdown
+from ruleengine.compile.policyfolder import ENVIRONMENT_VARIABLE, WORKING_FOLDER, choose
 
 ROOT = Path(__file__).resolve().parent.parent
 

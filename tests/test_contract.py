@@ -31,7 +31,7 @@ from openapi_spec_validator import validate
 from server_support import Server, running_server
 
 import ruleengine
-from ruleengine.decision import dumps
+from ruleengine.runtime.decision import dumps
 from ruleengine.schemas import format_checker, load_schema
 
 CONTRACT = Path(__file__).parent / "contract"

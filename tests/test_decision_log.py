@@ -29,7 +29,7 @@ import pytest
 from conftest import EXAMPLES
 from server_support import running_server
 
-from ruleengine.decisionlog import DecisionLog, DecisionLogError
+from ruleengine.service.decisionlog import DecisionLog, DecisionLogError
 
 ORDER = (EXAMPLES / "seven-day-return-last-minute-approved.json").read_bytes()
 
@@ -190,7 +190,7 @@ def test_a_failed_write_leaves_no_torn_line_and_fails_its_requests(tmp_path: Pat
         f"""
         import asyncio, json, resource, sys
         from pathlib import Path
-        from ruleengine.decisionlog import DecisionLog, DecisionLogError
+        from ruleengine.service.decisionlog import DecisionLog, DecisionLogError
         resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
         log = DecisionLog(Path({str(path)!r}))
         ok, failed = [], []

@@ -20,8 +20,8 @@ db = pytest.importorskip("dask.bag")
 distributed = pytest.importorskip("dask.distributed")
 
 from ruleengine import load_policy  # noqa: E402
-from ruleengine.batch import run  # noqa: E402
-from ruleengine.distributed import PolicyBytes, evaluate_bag  # noqa: E402
+from ruleengine.scale.batch import run  # noqa: E402
+from ruleengine.scale.distributed import PolicyBytes, evaluate_bag  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "examples" / "corpus"))
 from generate import generate, write_jsonl  # noqa: E402

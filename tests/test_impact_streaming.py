@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import ruleengine
 from ruleengine import impact
-from ruleengine.batch import run
-from ruleengine.impact import Impact, compare
+from ruleengine.authoring.impact import Impact, compare
+from ruleengine.scale.batch import run
 
 sys.path.insert(0, str(ROOT / "examples" / "corpus"))
 from generate import generate, write_jsonl

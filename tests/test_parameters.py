@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ruleengine
-from ruleengine.parameters import Declaration, ParameterProblem, checked_value
+from ruleengine.compile.parameters import Declaration, ParameterProblem, checked_value
 
 MANIFEST = """\
 policy:

@@ -142,7 +142,7 @@ def test_paths_report_the_same_error(case: str, tmp_path: Path) -> None:
 
 
 def test_compile_all_builds_every_kind_before_the_first_order_and_the_service_uses_it() -> None:
-    from ruleengine.livepolicy import LivePolicy
+    from ruleengine.service.livepolicy import LivePolicy
 
     fresh = ruleengine.load_policy()
     assert fresh.compiled.functions == {}  # built lazily: loading to check or lint compiles nothing

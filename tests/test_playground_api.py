@@ -18,8 +18,8 @@ from conftest import EXAMPLES, RETURNS, load_example
 from server_support import Server, running_server
 
 import ruleengine
-from ruleengine.decision import dumps
-from ruleengine.report import explanation_data, explanation_text
+from ruleengine.authoring.explanation import explanation_data, explanation_text
+from ruleengine.runtime.decision import dumps
 
 LATE = "seven-day-return-late-rejected.json"
 

@@ -15,7 +15,7 @@ from tiny_policy import RETURN_ORDER, run_ruleengine, write_tiny_policy
 
 import ruleengine
 from ruleengine.bundled import default_rules_dir
-from ruleengine.policyfolder import BUNDLED, ENVIRONMENT, ENVIRONMENT_VARIABLE, GIVEN, WORKING_FOLDER, choose
+from ruleengine.compile.policyfolder import BUNDLED, ENVIRONMENT, ENVIRONMENT_VARIABLE, GIVEN, WORKING_FOLDER, choose
 
 LINE = re.compile(r"^策略 policy: (\S+) (\S+) (sha256:[0-9a-f]{64}) · (.+) \((.+)\)$")
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import ruleengine
-from ruleengine.decision import dumps
+from ruleengine.runtime.decision import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(p.name for p in EXAMPLES.glob("*.json"))

@@ -23,8 +23,8 @@ import pytest
 from conftest import EXAMPLES, RULES, replace_in
 from server_support import DigestTally, Server, running_server
 
-from ruleengine.gate import CasesFailed
-from ruleengine.livepolicy import LivePolicy
+from ruleengine.service.gate import CasesFailed
+from ruleengine.service.livepolicy import LivePolicy
 
 SEVEN_DAY = Path("guarantees") / "seven_day_return.yaml"
 WINDOW_7 = "seven_day_window_days:\n    value: 7"

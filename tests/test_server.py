@@ -28,7 +28,7 @@ from conftest import DECISION_SCHEMA, EXAMPLES, RETURNS, RULES, load_example, re
 from server_support import Server, running_server
 
 import ruleengine
-from ruleengine.decision import dumps
+from ruleengine.runtime.decision import dumps
 
 LAST_MINUTE = "seven-day-return-last-minute-approved.json"
 WINDOW = "not within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)"

@@ -18,7 +18,7 @@ from test_properties import mutated_orders
 pytest.importorskip("starlette", reason="the service needs the [server] extra")
 from starlette.testclient import TestClient
 
-from ruleengine.decision import dumps
+from ruleengine.runtime.decision import dumps
 from ruleengine.service import ServerConfig, create_app
 
 ANSWERS = {200, 400, 413, 422}

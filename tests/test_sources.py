@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ruleengine
-from ruleengine.catalogue import catalogue_data, markdown
+from ruleengine.authoring.catalogue import catalogue_data, markdown
+from ruleengine.authoring.lint import lint
 from ruleengine.cli import main
-from ruleengine.lint import lint
-from ruleengine.sources import find_citations
+from ruleengine.compile.sources import find_citations
 
 ROOT = RULES.parent
 

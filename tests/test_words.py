@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import ruleengine
-from ruleengine.catalogue import markdown
-from ruleengine.lint import lint
+from ruleengine.authoring.catalogue import markdown
+from ruleengine.authoring.lint import lint
 
 MANIFEST = """\
 policy: {name: words-test, version: "1", timezone: Asia/Shanghai, stages: [compensation]}

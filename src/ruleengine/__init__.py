@@ -6,13 +6,13 @@
 >>> decision.to_json()                           # doctest: +SKIP
 """
 
-from .decision import Decision
+from .compile.loader import load_policy
 from .errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
-from .events import ActionApplied, Event, Listener, RuleVisited
-from .facts import read_facts
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import load_policy
-from .policy import Citation, Policy, Source
+from .model.policy import Citation, Policy, Source
+from .runtime.decision import Decision
+from .runtime.events import ActionApplied, Event, Listener, RuleVisited
+from .runtime.facts import read_facts
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -3,7 +3,7 @@
 Exit codes: 0 ok; 1 a facts or evaluation error (or a failing case); 2 a policy or usage error.
 Errors print as ``file:line:col: code: message`` (or JSON with ``--format json``),
 never as a Python traceback. Every command finds its policy folder by the same
-rule (:mod:`ruleengine.policyfolder`) and says which one it used.
+rule (:mod:`ruleengine.compile.policyfolder`) and says which one it used.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from .decision import dumps
+from .authoring.explanation import decision_text
+from .compile.loader import load_policy
+from .compile.policyfolder import ENVIRONMENT_VARIABLE, PolicyFolder, choose, describe, where
 from .errors import EvaluationError, FactsError, PolicyError, RuleEngineError
-from .facts import read_facts
 from .limits import DEFAULT_LIMITS, Limits
-from .loader import load_policy
-from .policy import Policy
-from .policyfolder import ENVIRONMENT_VARIABLE, PolicyFolder, choose, describe, where
-from .report import decision_text
+from .model.policy import Policy
+from .runtime.decision import dumps
+from .runtime.facts import read_facts
 
 OK, FACTS_ERROR, POLICY_ERROR = 0, 1, 2
 
@@ -269,7 +269,7 @@ def diff(orders: str, base: str, rules: str | None, fmt: str, scheduler: str | N
     example orders (up to 256 per field); --changes FILE has every changed order. Memory stays flat however
     many orders there are.
     """
-    from .impact import UnknownBase, base_policy, compare, compare_on_cluster, read_documents, read_orders
+    from .authoring.impact import UnknownBase, base_policy, compare, compare_on_cluster, read_documents, read_orders
 
     chosen = _choose(rules)
     new = _load(chosen, fmt, announce=fmt == "text")
@@ -314,7 +314,7 @@ def diff(orders: str, base: str, rules: str | None, fmt: str, scheduler: str | N
 )
 def lint(folder: str | None, rules: str | None, fmt: str, fail_on: str) -> None:
     """Check a policy: every load error, plus warnings (unused names, rules that never match, likely conflicts)."""
-    from .lint import lint as run_lint
+    from .authoring.lint import lint as run_lint
 
     chosen = _choose(rules, folder)
     policy = _load(chosen, fmt, announce=fmt == "text")
@@ -338,7 +338,7 @@ def lint(folder: str | None, rules: str | None, fmt: str, fail_on: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def explain(order: str, rules: str | None, show_all: bool, fmt: str) -> None:
     """Why an order got its decision: for each guarantee, what applied and the condition that decided."""
-    from .report import explanation_text
+    from .authoring.explanation import explanation_text
 
     policy = _load(_choose(rules), fmt, announce=fmt == "text")
     source = "<stdin>" if order == "-" else order
@@ -380,9 +380,9 @@ def test_command(
     """
     import time
 
-    from .cases import PolicyCache, policy_error_text, policy_folder_for, problems_text, run_files
-    from .coverage import Coverage
-    from .reporting import junit_xml, run_json, run_text
+    from .authoring.case_reports import junit_xml, run_json, run_text
+    from .authoring.cases import PolicyCache, policy_error_text, policy_folder_for, problems_text, run_files
+    from .authoring.coverage import Coverage
 
     # Case files given without --rules run against the policy they live in; otherwise the one rule chooses.
     chosen = _choose(rules) if rules is not None or not paths else None
@@ -449,7 +449,7 @@ def test_command(
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file (default: standard output).")
 def catalogue(folder: str | None, rules: str | None, output: str | None) -> None:
     """Write the policy catalogue (Markdown) for policy staff: guarantees, rules in plain words, parameters."""
-    from .catalogue import markdown
+    from .authoring.catalogue import markdown
 
     text = markdown(_load(_choose(rules, folder), "text"))
     if output is None:
@@ -544,9 +544,9 @@ def serve(
     answered only after its record is written.
     """
     try:
-        from .decisionlog import DecisionLogError
         from .service import ConfigError, ServerConfig
         from .service import serve as run_server
+        from .service.decisionlog import DecisionLogError
     except ImportError as exc:
         _usage(f"the service needs its extra: pip install 'ruleengine[server]' ({exc})")
     chosen = _choose(rules)
@@ -601,7 +601,7 @@ def serve(
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def publish(rules: str | None, releases: str, keep: int, rollback: bool, fmt: str) -> None:
     """Check a policy (it loads, its own cases pass) and make it live atomically for a service that follows RELEASES/current."""
-    from . import publish as releasing
+    from .authoring import publish as releasing
 
     chosen = _choose(rules)
     try:
@@ -637,7 +637,7 @@ def _cluster(address: str | None, fmt: str) -> Iterator[Any]:
         yield None
         return
     try:
-        from .distributed import connect
+        from .scale.distributed import connect
     except ImportError as exc:
         _usage(f"--scheduler needs the Dask extra: pip install 'ruleengine[dask]' ({exc})")
     try:
@@ -655,7 +655,7 @@ def _cluster(address: str | None, fmt: str) -> Iterator[Any]:
 
 def _batch(policy: Policy, folder: PolicyFolder, path: str, explain: bool, jobs: int, progress: bool, fmt: str, client: Any = None) -> int:
     """Stream a JSON-lines file: one decision or one error object per input line, in order."""
-    from .batch import run
+    from .scale.batch import run
 
     source = "<stdin>" if path == "-" else path
     try:

@@ -18,7 +18,7 @@ from typing import Any
 
 import schemathesis
 
-from ruleengine.facts import CHRONOLOGY
+from ruleengine.runtime.facts import CHRONOLOGY
 
 ORDER_BODIES = {"decide": "order", "explain": "order", "whatIf": "envelope", "caseFile": "envelope", "decideBatch": "list"}
 
@@ -32,7 +32,7 @@ def _instant(value: Any) -> dt.datetime | None:
 
 
 _INSTANTS = list(graphlib.TopologicalSorter({later: {earlier} for earlier, later, _ in CHRONOLOGY}).static_order())
-"""Every instant the engine orders (ruleengine.facts.CHRONOLOGY), earliest first: a linear extension of its rules."""
+"""Every instant the engine orders (ruleengine.runtime.facts.CHRONOLOGY), earliest first: a linear extension of its rules."""
 
 
 def _pointer_get(order: dict[str, Any], pointer: str) -> Any:

@@ -6,9 +6,9 @@ that was exceeded — never a 500 or a traceback; every response carries the
 request id and is counted in ``/metrics`` (:class:`RequestContext`, around
 everything, unknown routes included). Who may call what is checked before a
 route runs (:mod:`.security`). The policy is replaced only by a reload that
-loaded completely and passes its own cases (:mod:`ruleengine.livepolicy`); a
+loaded completely and passes its own cases (:mod:`ruleengine.service.livepolicy`); a
 decision is answered only once its record is in the decision log, when one is
-kept (:mod:`ruleengine.decisionlog`).
+kept (:mod:`ruleengine.service.decisionlog`).
 """
 
 from __future__ import annotations
@@ -42,21 +42,21 @@ from starlette.routing import Mount, Route, compile_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..cases import case_file_text
-from ..catalogue import catalogue_data
-from ..decision import Decision, dumps
-from ..decisionlog import DecisionLog, DecisionLogError, check_writable
+from ..authoring.cases import case_file_text
+from ..authoring.catalogue import catalogue_data
+from ..authoring.explanation import WORDS, explanation_data
+from ..authoring.impact import changes
 from ..errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
-from ..facts import read_facts
-from ..impact import changes
 from ..limits import Limits
-from ..livepolicy import LivePolicy, ReloadResult
+from ..model.policy import Policy
 from ..moneytext import MONEY_NUMBER, number_message, read_order_money
-from ..policy import Policy
-from ..report import WORDS, explanation_data
+from ..runtime.decision import Decision, dumps
+from ..runtime.facts import read_facts
 from ..schemas import did_you_mean
 from ..text import shorten
 from .config import ServerConfig
+from .decisionlog import DecisionLog, DecisionLogError, check_writable
+from .livepolicy import LivePolicy, ReloadResult
 from .metrics import UNMATCHED, Metrics
 from .openapi import example_orders, openapi_bytes
 from .security import ConfigError, Refusal, Tokens, body_syntax, cross_site, require

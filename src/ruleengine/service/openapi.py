@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..bundled import bundled_path
-from ..decision import dumps
+from ..compile.parameters import NUMERIC, WHOLE
 from ..documents import read_json
-from ..parameters import NUMERIC, WHOLE
-from ..policy import Policy
+from ..model.policy import Policy
+from ..runtime.decision import dumps
 from ..schemas import load_schema
 from ..text import shorten
 from .security import SCOPES

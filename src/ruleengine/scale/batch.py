@@ -17,11 +17,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .errors import RuleEngineError
-from .facts import read_facts
-from .limits import DEFAULT_LIMITS, Limits
-from .loader import load_policy
-from .policy import Policy
+from ..compile.loader import load_policy
+from ..errors import RuleEngineError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.policy import Policy
+from ..runtime.facts import read_facts
 
 CHUNK_LINES = 1000
 IN_FLIGHT_PER_JOB = 3

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import RuleEngineError
-from .gate import CasesFailed, CasesSummary, check_policy
-from .limits import DEFAULT_LIMITS, Limits
+from ..errors import RuleEngineError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..service.gate import CasesFailed, CasesSummary, check_policy
 
 __all__ = ["CURRENT", "PublishError", "Published", "publish", "rollback"]
 

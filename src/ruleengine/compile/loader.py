@@ -22,24 +22,24 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .conditions import ABSENT_VALUE, Condition, Group, Leaf
-from .documents import Document, DocumentError, Problem, pointer_join, read_yaml
-from .errors import Diagnostic, PolicyError
-from .facts import build_converter
-from .lang import types as t
-from .lang.check import compile_definition, compile_expression
-from .lang.codegen import build_probe, number_lines, runtime_globals
-from .lang.functions import SIGNATURES, make_calendar
-from .lang.ir import SUPPRESSED, Definition, Environment, ExpressionProblem
-from .lang.parse import parse
-from .lang.templates import Placeholder, split
-from .lang.words import Words, render
-from .limits import DEFAULT_LIMITS, Limits
-from .lint import constraints
+from ..authoring.lint import constraints
+from ..documents import Document, DocumentError, Problem, pointer_join, read_yaml
+from ..errors import Diagnostic, PolicyError
+from ..lang import types as t
+from ..lang.check import compile_definition, compile_expression
+from ..lang.codegen import build_probe, number_lines, runtime_globals
+from ..lang.functions import SIGNATURES, make_calendar
+from ..lang.ir import SUPPRESSED, Definition, Environment, ExpressionProblem
+from ..lang.parse import parse
+from ..lang.templates import Placeholder, split
+from ..lang.words import Words, render
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf
+from ..model.policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
+from ..runtime.facts import build_converter
+from ..schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
-from .policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
 from .policyfolder import choose
-from .schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
 
 
@@ -73,7 +73,7 @@ def load_policy(
     """Load, check and compile a policy folder.
 
     Without ``path``: the folder named by ``RULEENGINE_RULES``, else ``./rules`` when
-    it holds a policy manifest, else the bundled default policy (:mod:`ruleengine.policyfolder`).
+    it holds a policy manifest, else the bundled default policy (:mod:`ruleengine.compile.policyfolder`).
     ``parameters`` overrides parameter values by name (a what-if), without
     touching any file. Raises :class:`PolicyError` listing every problem.
     """

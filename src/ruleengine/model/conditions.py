@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .lang.ir import DECISION, FACTS, ITEM, Compiled, Environment
-from .lang.readable import operands
+from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Environment
+from ..lang.readable import operands
 
 ABSENT = None
 """The third outcome of a condition: it read a fact that is absent."""

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .documents import pointer_join
+from ..documents import pointer_join
 
 SOURCE_ID = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
 """Mirrors the ``propertyNames`` pattern of ``sources`` in rule.schema.json."""

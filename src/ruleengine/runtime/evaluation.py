@@ -20,18 +20,18 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .conditions import leaves
+from ..errors import EvaluationError
+from ..lang import types as t
+from ..lang.functions import BudgetExceeded, round_money
+from ..model.conditions import leaves
+from ..schemas import load_schema
+from ..text import shorten
 from .decision import Decision
-from .errors import EvaluationError
 from .events import Event, Listener, TraceBuilder, plain
 from .facts import Prepared
-from .lang import types as t
-from .lang.functions import BudgetExceeded, round_money
-from .schemas import load_schema
-from .text import shorten
 
 if TYPE_CHECKING:
-    from .policy import Action, Policy, Rule
+    from ..model.policy import Action, Policy, Rule
 
 ZERO = Decimal("0.00")
 
@@ -256,7 +256,7 @@ def _loc(rule: Rule) -> tuple[str, int, int]:
 def _describe(exc: BaseException) -> str:
     from decimal import DecimalException
 
-    from .lang.functions import ExpressionFailure
+    from ..lang.functions import ExpressionFailure
 
     if isinstance(exc, ExpressionFailure):
         return str(exc)

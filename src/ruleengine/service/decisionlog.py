@@ -37,11 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .decision import dumps
+from ..runtime.decision import dumps
 
 __all__ = ["DecisionLog", "DecisionLogError", "facts_digest", "mask_facts"]
 
-LOG = logging.getLogger("ruleengine.decisionlog")
+LOG = logging.getLogger("ruleengine.service.decisionlog")
 
 MAX_PENDING_BYTES = 8 << 20
 """Record bytes waiting to be written before requests wait for room (one group; with fsync a second one is being written)."""

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bundled import default_rules_dir
+from ..bundled import default_rules_dir
 
 if TYPE_CHECKING:
-    from .policy import Policy
+    from ..model.policy import Policy
 
 ENVIRONMENT_VARIABLE = "RULEENGINE_RULES"
 

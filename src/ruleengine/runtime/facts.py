@@ -22,16 +22,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .documents import DocumentError, check_shape, read_json, read_yaml
-from .errors import FactsError, FactsProblem
-from .lang import types as t
-from .moneytext import amount, amount_words, read_order_money
-from .schemas import parse_timestamp, validator
-from .text import shorten
+from ..documents import DocumentError, check_shape, read_json, read_yaml
+from ..errors import FactsError, FactsProblem
+from ..lang import types as t
+from ..moneytext import amount, amount_words, read_order_money
+from ..schemas import parse_timestamp, validator
+from ..text import shorten
 
 if TYPE_CHECKING:
-    from .limits import Limits
-    from .policy import Policy
+    from ..limits import Limits
+    from ..model.policy import Policy
 
 
 @dataclass
@@ -68,7 +68,7 @@ def read_facts(
     object), amounts are decimal strings and come back as ``Decimal``; a JSON or
     YAML number where money belongs is a FactsError naming the string to write.
     """
-    from .limits import DEFAULT_LIMITS
+    from ..limits import DEFAULT_LIMITS
 
     limits = limits or (policy.limits if policy is not None else DEFAULT_LIMITS)
     if isinstance(data, os.PathLike):

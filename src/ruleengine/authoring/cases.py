@@ -7,7 +7,7 @@ schema, expectations against the decision schema, examples, changes, and (once
 the policy loads) the rule ids and parameter overrides they name; a problem is
 an error at ``file:line:col`` and nothing runs. A case whose order does not
 validate fails, never passes. ``pytest`` collects case files through the plugin
-in :mod:`ruleengine.pytest_plugin`; ``ruleengine test`` runs them too.
+in :mod:`ruleengine.authoring.pytest_plugin`; ``ruleengine test`` runs them too.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from typing import Any
 
 import yaml
 
-from .decision import CLAIM_TERMS
-from .documents import Document, DocumentError, pointer_join, read_yaml
-from .errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEngineError
-from .events import Listener, plain
-from .facts import read_facts
-from .loader import _display, load_policy
-from .moneytext import amount
-from .policy import Policy
-from .policyfolder import CASE_FILES, PolicyFolder, choose, holds_manifest, where
-from .schemas import load_schema, problems_at, validator
-from .text import shorten
+from ..compile.loader import _display, load_policy
+from ..compile.policyfolder import CASE_FILES, PolicyFolder, choose, holds_manifest, where
+from ..documents import Document, DocumentError, pointer_join, read_yaml
+from ..errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEngineError
+from ..model.policy import Policy
+from ..moneytext import amount
+from ..runtime.decision import CLAIM_TERMS
+from ..runtime.events import Listener, plain
+from ..runtime.facts import read_facts
+from ..schemas import load_schema, problems_at, validator
+from ..text import shorten
 
 MATCHERS = ("contains", "excludes", "absent")
 ERRORS = ("facts", "evaluation")

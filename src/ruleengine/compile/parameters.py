@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .lang import types as t
-from .moneytext import amount, amount_words
-from .schemas import did_you_mean, parse_timestamp
-from .text import shorten
+from ..lang import types as t
+from ..moneytext import amount, amount_words
+from ..schemas import did_you_mean, parse_timestamp
+from ..text import shorten
 
 WHOLE = ("integer", "days", "hours")
 NUMERIC = (*WHOLE, "decimal", "money", "rate")

@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conditions import Group, Leaf, nodes
-from .events import ActionApplied, Event, RuleVisited
-from .lang.templates import Placeholder
-from .policy import Policy, Rule
+from ..lang.templates import Placeholder
+from ..model.conditions import Group, Leaf, nodes
+from ..model.policy import Policy, Rule
+from ..runtime.events import ActionApplied, Event, RuleVisited
 
 
 @dataclass

@@ -17,7 +17,7 @@ and keeps it (checked against the digest it was sent with).
     import dask.bag as db
     from dask.distributed import Client
     from ruleengine import load_policy
-    from ruleengine.distributed import evaluate_bag
+    from ruleengine.scale.distributed import evaluate_bag
 
     with Client("tcp://scheduler:8786"):
         orders = db.read_text("s3://bucket/orders-2026-*.jsonl")      # any bag of JSON lines
@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..compile.loader import load_policy, policy_from_contents
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.policy import Policy
 from .batch import decide_lines
-from .limits import DEFAULT_LIMITS, Limits
-from .loader import load_policy, policy_from_contents
-from .policy import Policy
 
 IN_FLIGHT_PER_THREAD = 3
 """Chunks queued per worker thread: enough to keep every worker busy, few enough to keep memory flat."""

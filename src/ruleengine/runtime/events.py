@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .conditions import ABSENT_VALUE, Leaf, NodeResult
+from ..model.conditions import ABSENT_VALUE, Leaf, NodeResult
 
 if TYPE_CHECKING:
-    from .policy import Action, Rule
+    from ..model.policy import Action, Rule
 
 
 @dataclass(frozen=True)

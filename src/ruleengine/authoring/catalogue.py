@@ -10,12 +10,12 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from .conditions import Condition, Group, Leaf
-from .lang.templates import Placeholder, format_value
-from .lang.words import show
-from .policy import Action, Parameter, Policy, Rule, Source
-from .report import SERVICE_NAMES
-from .sources import KIND_WORDS, SOURCE_ID, find_citations
+from ..compile.sources import KIND_WORDS, SOURCE_ID, find_citations
+from ..lang.templates import Placeholder, format_value
+from ..lang.words import show
+from ..model.conditions import Condition, Group, Leaf
+from ..model.policy import Action, Parameter, Policy, Rule, Source
+from .explanation import SERVICE_NAMES
 
 GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
 GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}

@@ -13,14 +13,14 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .conditions import Condition, Group, Leaf
-from .errors import Diagnostic
-from .lang import types as t
-from .lang.ir import Compiled, Const, Environment, dotted_path
-from .lang.templates import Placeholder
-from .lang.words import literal_numbers, same_number
-from .policy import Citation, Policy, Rule, Source
-from .sources import SECTION
+from ..compile.sources import SECTION
+from ..errors import Diagnostic
+from ..lang import types as t
+from ..lang.ir import Compiled, Const, Environment, dotted_path
+from ..lang.templates import Placeholder
+from ..lang.words import literal_numbers, same_number
+from ..model.conditions import Condition, Group, Leaf
+from ..model.policy import Citation, Policy, Rule, Source
 
 Domain = frozenset[str] | None
 """The values a text fact may still take under a condition (None: unconstrained)."""

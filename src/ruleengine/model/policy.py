@@ -11,21 +11,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from ..compile.parameters import Declaration
+from ..errors import EvaluationError, RuleEngineError
+from ..lang import types as t
+from ..lang.ir import Compiled, Definition, Environment
+from ..lang.templates import Part
+from ..lang.words import Words
+from ..limits import DEFAULT_LIMITS, Limits
+from ..runtime.decision import Decision
+from ..runtime.evaluation import evaluate
+from ..runtime.facts import prepare
 from .conditions import Condition
-from .decision import Decision
-from .errors import EvaluationError, RuleEngineError
-from .evaluation import evaluate
-from .facts import prepare
-from .lang import types as t
-from .lang.ir import Compiled, Definition, Environment
-from .lang.templates import Part
-from .lang.words import Words
-from .limits import DEFAULT_LIMITS, Limits
-from .parameters import Declaration
 
 if TYPE_CHECKING:
-    from .events import Listener
-    from .fastpath import CompiledPolicy
+    from ..runtime.events import Listener
+    from ..runtime.program import CompiledPolicy
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ class Policy:
     @functools.cached_property
     def compiled(self) -> CompiledPolicy:
         """The fast path (``fastpath``): built on first use, so loading to check or lint compiles nothing."""
-        from .fastpath import CompiledPolicy
+        from ..runtime.program import CompiledPolicy
 
         return CompiledPolicy(self)
 
@@ -246,7 +246,7 @@ class Policy:
 
         Raises :class:`PolicyError` when a name is unknown or a value has the wrong type.
         """
-        from .loader import with_parameters
+        from ..compile.loader import with_parameters
 
         return with_parameters(self, parameters)
 

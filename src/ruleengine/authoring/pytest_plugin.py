@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from ..compile.policyfolder import PolicyFolder
+from ..errors import PolicyError
 from .cases import (
     Case,
     CaseResult,
@@ -26,8 +28,6 @@ from .cases import (
     problems_text,
     run_case,
 )
-from .errors import PolicyError
-from .policyfolder import PolicyFolder
 
 _CACHE = PolicyCache()
 

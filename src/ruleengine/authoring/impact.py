@@ -28,12 +28,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .decision import CLAIM_TERMS, dumps
-from .errors import RuleEngineError
-from .facts import read_facts
-from .loader import load_policy
-from .policy import Policy
-from .text import shorten
+from ..compile.loader import load_policy
+from ..errors import RuleEngineError
+from ..model.policy import Policy
+from ..runtime.decision import CLAIM_TERMS, dumps
+from ..runtime.facts import read_facts
+from ..text import shorten
 
 EXAMPLES_PER_KIND = 5
 TOP_CHANGES = 3
@@ -422,7 +422,7 @@ def compare_on_cluster(
     of their files; every chunk comes back as its totals (and its detail lines), merged in input order:
     the result is the one ``compare`` gives, total for total and example for example.
     """
-    from .distributed import PolicyBytes, ordered_map
+    from ..scale.distributed import PolicyBytes, ordered_map
 
     shipped = (PolicyBytes.of(base), PolicyBytes.of(new))
     total = Impact(base_name, new_name)

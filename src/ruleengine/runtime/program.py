@@ -36,8 +36,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .conditions import ABSENT_VALUE, Condition, Group, Leaf, NodeResult, emit, emit_traced, leaves
-from .errors import EvaluationError
+from ..authoring.lint import leaf_constraints
+from ..errors import EvaluationError
+from ..lang.codegen import BUDGET_KEY, runtime_globals
+from ..lang.functions import make_calendar
+from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Const, Engine, Environment, const_id, dotted_path
+from ..lang.templates import formatter, in_other_language
+from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf, NodeResult, emit, emit_traced, leaves
 from .evaluation import (
     Budget,
     action_failure,
@@ -53,15 +58,10 @@ from .evaluation import (
     start,
 )
 from .events import ActionApplied, Listener, RuleVisited, plain
-from .lang.codegen import BUDGET_KEY, runtime_globals
-from .lang.functions import make_calendar
-from .lang.ir import DECISION, FACTS, ITEM, Compiled, Const, Engine, Environment, const_id, dotted_path
-from .lang.templates import formatter, in_other_language
-from .lint import leaf_constraints
 
 if TYPE_CHECKING:
+    from ..model.policy import Action, Policy, Rule
     from .facts import Prepared
-    from .policy import Action, Policy, Rule
 
 Decide = Callable[..., None]
 """A generated function: it fills in the decision it is given (arguments: ``_ARGS``)."""
