@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE))
 from run import code_version, load_corpus_module, machine  # noqa: E402
 
 import ruleengine  # noqa: E402
-from ruleengine import impact  # noqa: E402
+from ruleengine.authoring import impact  # noqa: E402
 from ruleengine.runtime.decision import dumps  # noqa: E402
 from ruleengine.scale.batch import run as run_batch  # noqa: E402
 

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ruleengine
-from ruleengine import impact
+from ruleengine.authoring import impact
 from ruleengine.authoring.impact import Impact, compare
 from ruleengine.scale.batch import run
 
