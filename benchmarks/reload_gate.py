@@ -55,9 +55,9 @@ sys.path.insert(0, str(ROOT / "examples" / "corpus"))
 from generate import dumps, generate  # noqa: E402
 
 from ruleengine import load_policy  # noqa: E402
+from ruleengine.authoring.gate import run_policy_cases  # noqa: E402
 from ruleengine.errors import PolicyError, RuleEngineError  # noqa: E402
-from ruleengine.model.policy import Policy  # noqa: E402
-from ruleengine.service.gate import run_policy_cases  # noqa: E402
+from ruleengine.model.rules import Policy  # noqa: E402
 
 SAVED = Path("guarantees") / "seven_day_return.yaml"
 EDITED = Path("policy.yaml")

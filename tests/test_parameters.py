@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ruleengine
-from ruleengine.compile.parameters import Declaration, ParameterProblem, checked_value
+from ruleengine.compile.parameters import ParameterProblem, checked_value
+from ruleengine.model.parameters import Declaration
 
 MANIFEST = """\
 policy:

@@ -23,7 +23,7 @@ import pytest
 from conftest import EXAMPLES, RULES, replace_in
 from server_support import DigestTally, Server, running_server
 
-from ruleengine.service.gate import CasesFailed
+from ruleengine.authoring.gate import CasesFailed
 from ruleengine.service.livepolicy import LivePolicy
 
 SEVEN_DAY = Path("guarantees") / "seven_day_return.yaml"

@@ -9,10 +9,11 @@
 from .compile.loader import load_policy
 from .errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from .limits import DEFAULT_LIMITS, Limits
-from .model.policy import Citation, Policy, Source
+from .model.rules import Citation, Source
 from .runtime.decision import Decision
 from .runtime.events import ActionApplied, Event, Listener, RuleVisited
 from .runtime.facts import read_facts
+from .runtime.policy import Policy
 
 __all__ = [
     "DEFAULT_LIMITS",

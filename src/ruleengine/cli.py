@@ -23,9 +23,9 @@ from .compile.loader import load_policy
 from .compile.policyfolder import ENVIRONMENT_VARIABLE, PolicyFolder, choose, describe, where
 from .errors import EvaluationError, FactsError, PolicyError, RuleEngineError
 from .limits import DEFAULT_LIMITS, Limits
-from .model.policy import Policy
 from .runtime.decision import dumps
 from .runtime.facts import read_facts
+from .runtime.policy import Policy
 
 OK, FACTS_ERROR, POLICY_ERROR = 0, 1, 2
 

@@ -22,15 +22,15 @@ from typing import Any
 
 import yaml
 
-from ..compile.loader import _display, load_policy
-from ..compile.policyfolder import CASE_FILES, PolicyFolder, choose, holds_manifest, where
+from ..compile.loader import load_policy
+from ..compile.policyfolder import CASE_FILES, PolicyFolder, choose, display_path, holds_manifest, where
 from ..documents import Document, DocumentError, pointer_join, read_yaml
 from ..errors import Diagnostic, EvaluationError, FactsError, PolicyError, RuleEngineError
-from ..model.policy import Policy
-from ..moneytext import amount
 from ..runtime.decision import CLAIM_TERMS
 from ..runtime.events import Listener, plain
 from ..runtime.facts import read_facts
+from ..runtime.moneytext import amount
+from ..runtime.policy import Policy
 from ..schemas import load_schema, problems_at, validator
 from ..text import shorten
 
@@ -128,7 +128,7 @@ def policy_folder_for(path: Path, rules: PolicyFolder | None = None) -> PolicyFo
         return rules
     for parent in path.resolve().parents:
         if parent.name == "cases" and holds_manifest(parent.parent):
-            return PolicyFolder(Path(_display(parent.parent)), CASE_FILES)
+            return PolicyFolder(Path(display_path(parent.parent)), CASE_FILES)
     return choose()
 
 
@@ -143,7 +143,7 @@ def load_cases(path: Path) -> list[Case]:
     (with a did-you-mean), a missing example (with the nearest name), a change that
     does not apply to the order. A file with any problem runs no case.
     """
-    name = _display(path)
+    name = display_path(path)
     try:
         doc = read_yaml(path.read_bytes(), name)
     except OSError as exc:

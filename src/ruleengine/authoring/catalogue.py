@@ -14,7 +14,8 @@ from ..compile.sources import KIND_WORDS, SOURCE_ID, find_citations
 from ..lang.templates import Placeholder, format_value
 from ..lang.words import show
 from ..model.conditions import Condition, Group, Leaf
-from ..model.policy import Action, Parameter, Policy, Rule, Source
+from ..model.rules import Action, Parameter, Rule, Source
+from ..runtime.policy import Policy
 from .explanation import SERVICE_NAMES
 
 GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]

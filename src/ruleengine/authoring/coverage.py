@@ -13,8 +13,9 @@ from typing import Any
 
 from ..lang.templates import Placeholder
 from ..model.conditions import Group, Leaf, nodes
-from ..model.policy import Policy, Rule
+from ..model.rules import Rule
 from ..runtime.events import ActionApplied, Event, RuleVisited
+from ..runtime.policy import Policy
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..lang.templates import format_value
-from ..model.policy import Policy
+from ..runtime.policy import Policy
 
 SERVICE_NAMES = {
     "official_store": "官方旗舰店",

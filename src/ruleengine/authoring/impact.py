@@ -30,9 +30,9 @@ from typing import Any
 
 from ..compile.loader import load_policy
 from ..errors import RuleEngineError
-from ..model.policy import Policy
 from ..runtime.decision import CLAIM_TERMS, dumps
 from ..runtime.facts import read_facts
+from ..runtime.policy import Policy
 from ..text import shorten
 
 EXAMPLES_PER_KIND = 5

@@ -7,23 +7,20 @@ probably not what its author meant. Every finding is a Diagnostic at ``file:line
 
 from __future__ import annotations
 
-import ast
 import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..compile.index import constraints
 from ..compile.sources import SECTION
 from ..errors import Diagnostic
-from ..lang import types as t
-from ..lang.ir import Compiled, Const, Environment, dotted_path
+from ..lang.ir import Compiled
 from ..lang.templates import Placeholder
 from ..lang.words import literal_numbers, same_number
-from ..model.conditions import Condition, Group, Leaf
-from ..model.policy import Citation, Policy, Rule, Source
-
-Domain = frozenset[str] | None
-"""The values a text fact may still take under a condition (None: unconstrained)."""
+from ..model.conditions import Condition, Leaf
+from ..model.rules import Citation, Rule, Source
+from ..runtime.policy import Policy
 
 
 def lint(policy: Policy) -> list[Diagnostic]:
@@ -164,71 +161,14 @@ def _never_fire(policy: Policy) -> Iterator[Diagnostic]:
                 )
 
 
-def constraints(node: Condition, env: Environment) -> dict[str, Domain]:
-    """Allowed values per enum fact that the condition requires (through ``all`` groups and ``and``)."""
-    if isinstance(node, Leaf):
-        out: dict[str, Domain] = {}
-        for path, values in leaf_constraints(node.compiled.py, env):
-            out[path] = _meet(out.get(path), values)
-        return out
-    assert isinstance(node, Group)
-    if node.op != "all":
-        return {}
-    merged: dict[str, Domain] = {}
-    for child in node.children:
-        for path, domain in constraints(child, env).items():
-            merged[path] = _meet(merged.get(path), domain)
-    return merged
 
 
-def _meet(a: Domain, b: Domain) -> Domain:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a & b
 
 
-def leaf_constraints(py: ast.expr, env: Environment) -> Iterator[tuple[str, frozenset[str]]]:
-    """The enum facts one leaf pins down, and the values it allows them (``claim.type == 'x'`` → claim.type, {x})."""
-    parts = py.values if isinstance(py, ast.BoolOp) and isinstance(py.op, ast.And) else [py]
-    for part in parts:
-        if not (isinstance(part, ast.Compare) and len(part.ops) == 1):
-            continue
-        path = dotted_path(part.left)
-        if path is None:
-            continue
-        enum = _enum_of(path, env)
-        if enum is None:
-            continue
-        values = _literal_values(part.comparators[0], env)
-        if values is None:
-            continue
-        op = part.ops[0]
-        if isinstance(op, (ast.Eq, ast.In)):
-            yield path, frozenset(values)
-        elif isinstance(op, (ast.NotEq, ast.NotIn)):
-            yield path, frozenset(enum) - frozenset(values)
 
 
-def _literal_values(node: ast.expr, env: Environment) -> list[str] | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, Const):
-        value = node.value
-        if isinstance(value, (tuple, frozenset)) and all(isinstance(v, str) for v in value):
-            return list(value)
-    return None
 
 
-def _enum_of(path: str, env: Environment) -> tuple[str, ...] | None:
-    parts = path.split(".")
-    typ = env.item if parts[0] == "item" else env.facts.fields[parts[0]].type if parts[0] in env.facts.fields else None
-    for key in parts[1:]:
-        if typ is None or typ.kind != t.OBJECT or key not in typ.fields:
-            return None
-        typ = typ.fields[key].type
-    return typ.enum if typ is not None else None
 
 
 # ---------------------------------------------------------------- likely conflicts

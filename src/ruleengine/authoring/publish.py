@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import RuleEngineError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..service.gate import CasesFailed, CasesSummary, check_policy
+from .gate import CasesFailed, CasesSummary, check_policy
 
 __all__ = ["CURRENT", "PublishError", "Published", "publish", "rollback"]
 

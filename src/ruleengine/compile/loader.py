@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..authoring.lint import constraints
 from ..documents import Document, DocumentError, Problem, pointer_join, read_yaml
 from ..errors import Diagnostic, PolicyError
 from ..lang import types as t
@@ -35,11 +34,15 @@ from ..lang.templates import Placeholder, split
 from ..lang.words import Words, render
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf
-from ..model.policy import Action, Citation, Location, Parameter, Policy, Rule, Source, ValueExpr
+from ..model.parameters import Declaration
+from ..model.rules import Action, Citation, Location, Parameter, Rule, Source, ValueExpr
 from ..runtime.facts import build_converter
+from ..runtime.policy import Policy
 from ..schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
-from .parameters import UNITS, Declaration, ParameterProblem, checked_value, declaration, expression_type
-from .policyfolder import choose
+from .index import constraints
+from .parameters import UNITS, ParameterProblem, checked_value, declaration, expression_type
+from .policyfolder import choose, policy_files
+from .policyfolder import display_path as _display
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
 
 
@@ -99,23 +102,6 @@ def policy_from_contents(
     ``root`` only names the files in messages. The same bytes and overrides give the same digest.
     """
     return _Loader(Path(root), limits, dict(parameters or {}), sources=contents).load()
-
-
-def _display(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:  # pragma: no cover - other drive on Windows
-        return str(path)
-    return rel if not rel.startswith("..") else str(path)
-
-
-def policy_files(root: Path) -> list[Path]:
-    """The YAML files of a policy folder; regression cases (``cases/``, ``*.cases.yaml``) are not part of it."""
-    found = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    return sorted(
-        (p for p in found if "cases" not in p.relative_to(root).parts[:-1] and not p.name.endswith((".cases.yaml", ".cases.yml"))),
-        key=lambda p: p.relative_to(root).as_posix(),
-    )
 
 
 @dataclass
@@ -189,6 +175,7 @@ class _Loader:
             sources=sources,
             citations=citations,
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            rebuild=with_parameters,
         )
 
     def read_files(self) -> list[Path]:
@@ -535,8 +522,7 @@ class _Loader:
                 order += 1
                 if rule is not None:
                     out.append(rule)
-        self.check_versions(out)
-        return out
+        return self.check_versions(out)
 
     def rule(
         self,
@@ -577,7 +563,7 @@ class _Loader:
         otherwise = self.actions(doc, pointer + "/else", spec.get("else", []), env, globals_, scope, spec, rule_id)
         if len(self.diagnostics) > before or when is None:
             return None
-        rule = Rule(
+        return Rule(
             id=rule_id,
             title_zh=title_zh,
             title_en=title_en,
@@ -598,11 +584,9 @@ class _Loader:
             location=Location(doc.name, *doc.locate(pointer)),
             order=order,
             words=tuple(self.rule_words),
-        )
-        if not otherwise:
             # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
-            rule.claim_types = constraints(when, env).get("claim.type")
-        return rule
+            claim_types=None if otherwise else constraints(when, env).get("claim.type"),
+        )
 
     def words(self, doc: Document, pointer: str, what: str) -> str:
         """A title, label or description with its ``{params.NAME}`` filled in (the text as written on error)."""
@@ -786,7 +770,9 @@ class _Loader:
             parts.append(Placeholder(compiled, offset))
         return parts
 
-    def check_versions(self, rules: list[Rule]) -> None:
+    def check_versions(self, rules: list[Rule]) -> list[Rule]:
+        """The rules, each numbered among the versions of its id (versions whose windows overlap are an error)."""
+        numbered: dict[int, Rule] = {}
         by_id: dict[str, list[Rule]] = {}
         for rule in rules:
             by_id.setdefault(rule.id, []).append(rule)
@@ -808,8 +794,8 @@ class _Loader:
                         )
                     )
             for number, rule in enumerate(ordered, 1):
-                rule.version = number
-                rule.versions = len(ordered)
+                numbered[id(rule)] = dataclasses.replace(rule, version=number, versions=len(ordered))
+        return [numbered.get(id(rule), rule) for rule in rules]
 
     def digest(self, files: list[Path]) -> str:
         h = hashlib.sha256()

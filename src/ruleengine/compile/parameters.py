@@ -10,12 +10,12 @@ also be written as on the wire, as a decimal string (``"800.10"``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from ..lang import types as t
-from ..moneytext import amount, amount_words
+from ..model.parameters import IMPLICIT_BOUNDS, Declaration
+from ..runtime.moneytext import amount, amount_words
 from ..schemas import did_you_mean, parse_timestamp
 from ..text import shorten
 
@@ -24,32 +24,9 @@ NUMERIC = (*WHOLE, "decimal", "money", "rate")
 TYPES = (*NUMERIC, "timestamp", "text", "boolean", "list")
 """Mirrors the ``type`` enum of a parameter in rule.schema.json."""
 
-IMPLICIT_BOUNDS: dict[str, tuple[Decimal | None, Decimal | None]] = {
-    "days": (Decimal(0), None),
-    "hours": (Decimal(0), None),
-    "money": (Decimal(0), None),
-    "rate": (Decimal(0), Decimal(1)),
-}
 UNITS = {"days": "days", "hours": "hours", "money": "CNY"}
 CENT = Decimal("0.01")
 """The unit a reader sees when the declaration names none."""
-
-
-@dataclass(frozen=True)
-class Declaration:
-    """What ``parameters.yaml`` says a parameter is, apart from its value."""
-
-    name: str
-    kind: str
-    minimum: Decimal | None = None
-    maximum: Decimal | None = None
-    of: str = ""
-    """For a list: the named enum its items belong to (``category``), or ``text``."""
-
-    @property
-    def bounds(self) -> tuple[Decimal | None, Decimal | None]:
-        low, high = IMPLICIT_BOUNDS.get(self.kind, (None, None))
-        return (self.minimum if self.minimum is not None else low, self.maximum if self.maximum is not None else high)
 
 
 class ParameterProblem(ValueError):

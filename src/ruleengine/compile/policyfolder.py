@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..bundled import default_rules_dir
 
 if TYPE_CHECKING:
-    from ..model.policy import Policy
+    from ..runtime.policy import Policy
 
 ENVIRONMENT_VARIABLE = "RULEENGINE_RULES"
 
@@ -51,7 +51,7 @@ class PolicyFolder:
         out: dict[str, Any] = {}
         if policy is not None:
             out = {"name": policy.name, "version": policy.version, "digest": policy.digest}
-        return {**out, "folder": _display(self.path), "chosen_by": self.chosen_by}
+        return {**out, "folder": display_path(self.path), "chosen_by": self.chosen_by}
 
 
 def choose(explicit: str | os.PathLike[str] | None = None) -> PolicyFolder:
@@ -69,8 +69,6 @@ def choose(explicit: str | os.PathLike[str] | None = None) -> PolicyFolder:
 
 def holds_manifest(folder: Path) -> bool:
     """Whether one of the folder's policy files has a top-level ``policy:`` (read as text, not parsed)."""
-    from .loader import policy_files
-
     try:
         if not folder.is_dir():
             return False
@@ -90,10 +88,22 @@ def describe(folder: PolicyFolder, policy: Policy) -> str:
 
 def where(folder: PolicyFolder) -> str:
     """The folder and the step of the rule that chose it, in words."""
-    return f"{_display(folder.path)} ({_WHY.get(folder.chosen_by, folder.chosen_by)})"
+    return f"{display_path(folder.path)} ({_WHY.get(folder.chosen_by, folder.chosen_by)})"
 
 
-def _display(path: Path) -> str:
-    from .loader import _display as shown
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working folder when it is below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
 
-    return shown(path)
+
+def policy_files(root: Path) -> list[Path]:
+    """The YAML files of a policy folder; regression cases (``cases/``, ``*.cases.yaml``) are not part of it."""
+    found = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return sorted(
+        (p for p in found if "cases" not in p.relative_to(root).parts[:-1] and not p.name.endswith((".cases.yaml", ".cases.yml"))),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )

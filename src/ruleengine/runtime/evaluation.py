@@ -31,7 +31,8 @@ from .events import Event, Listener, TraceBuilder, plain
 from .facts import Prepared
 
 if TYPE_CHECKING:
-    from ..model.policy import Action, Policy, Rule
+    from ..model.rules import Action, Rule
+    from .policy import Policy
 
 ZERO = Decimal("0.00")
 

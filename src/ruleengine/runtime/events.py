@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.conditions import ABSENT_VALUE, Leaf, NodeResult
 
 if TYPE_CHECKING:
-    from ..model.policy import Action, Rule
+    from ..model.rules import Action, Rule
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from ..documents import DocumentError, check_shape, read_json, read_yaml
 from ..errors import FactsError, FactsProblem
 from ..lang import types as t
-from ..moneytext import amount, amount_words, read_order_money
 from ..schemas import parse_timestamp, validator
 from ..text import shorten
+from .moneytext import amount, amount_words, read_order_money
 
 if TYPE_CHECKING:
     from ..limits import Limits
-    from ..model.policy import Policy
+    from .policy import Policy
 
 
 @dataclass

@@ -36,9 +36,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..authoring.lint import leaf_constraints
 from ..errors import EvaluationError
 from ..lang.codegen import BUDGET_KEY, runtime_globals
+from ..lang.constraints import leaf_constraints
 from ..lang.functions import make_calendar
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Const, Engine, Environment, const_id, dotted_path
 from ..lang.templates import formatter, in_other_language
@@ -60,8 +60,9 @@ from .evaluation import (
 from .events import ActionApplied, Listener, RuleVisited, plain
 
 if TYPE_CHECKING:
-    from ..model.policy import Action, Policy, Rule
+    from ..model.rules import Action, Rule
     from .facts import Prepared
+    from .policy import Policy
 
 Decide = Callable[..., None]
 """A generated function: it fills in the decision it is given (arguments: ``_ARGS``)."""

@@ -8,7 +8,6 @@ or one error object naming the line, per non-empty input line.
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import sys
 import time
@@ -18,10 +17,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..compile.loader import load_policy
-from ..errors import RuleEngineError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.policy import Policy
-from ..runtime.facts import read_facts
+from ..runtime.policy import Policy
+from .lines import decide_lines
 
 CHUNK_LINES = 1000
 IN_FLIGHT_PER_JOB = 3
@@ -31,23 +29,6 @@ IN_FLIGHT_PER_JOB = 3
 class BatchResult:
     decided: int = 0
     refused: int = 0
-
-
-def decide_lines(policy: Policy, chunk: list[tuple[int, bytes]], source: str, explain: bool) -> list[tuple[bool, str, str]]:
-    """(ok, output line, message for stderr) for each (line number, raw line)."""
-    out = []
-    for number, raw in chunk:
-        where = f"{source}:{number}"
-        try:
-            decision = policy.evaluate(read_facts(raw, where, policy), explain=explain)
-            out.append((True, decision.to_json(), ""))
-        except RuleEngineError as exc:
-            error: dict[str, Any] = {"line": number, **exc.to_dict()}
-            error.setdefault("source", where)
-            first = str(exc).splitlines()[0]
-            message = first if first.startswith(where) else f"{where}: {first}"
-            out.append((False, json.dumps(error, ensure_ascii=False, default=str), message))
-    return out
 
 
 def _chunks(stream: Iterable[bytes], size: int = CHUNK_LINES) -> Iterator[list[tuple[int, bytes]]]:

@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 
 from ..compile.loader import load_policy, policy_from_contents
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.policy import Policy
-from .batch import decide_lines
+from ..runtime.policy import Policy
+from .lines import decide_lines
 
 IN_FLIGHT_PER_THREAD = 3
 """Chunks queued per worker thread: enough to keep every worker busy, few enough to keep memory flat."""

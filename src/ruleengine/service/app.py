@@ -48,10 +48,10 @@ from ..authoring.explanation import WORDS, explanation_data
 from ..authoring.impact import changes
 from ..errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from ..limits import Limits
-from ..model.policy import Policy
-from ..moneytext import MONEY_NUMBER, number_message, read_order_money
 from ..runtime.decision import Decision, dumps
 from ..runtime.facts import read_facts
+from ..runtime.moneytext import MONEY_NUMBER, number_message, read_order_money
+from ..runtime.policy import Policy
 from ..schemas import did_you_mean
 from ..text import shorten
 from .config import ServerConfig

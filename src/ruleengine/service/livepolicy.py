@@ -2,7 +2,7 @@
 
 A reload first waits for the folder to settle (no file changed for a quiet
 period: an editor's save in progress is not read half-way), then loads it and
-runs its own regression cases (:mod:`ruleengine.service.gate`); only a policy that
+runs its own regression cases (:mod:`ruleengine.authoring.gate`); only a policy that
 loaded completely and passes its cases replaces the current one, in one
 reference assignment, so a request that already took the old policy finishes
 on it. If the folder changed while it was being loaded, the reload settles
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..authoring.gate import CasesFailed, CasesSummary, Checked, check_policy
 from ..bundled import default_rules_dir
 from ..errors import Diagnostic, PolicyError, RuleEngineError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.policy import Policy
-from .gate import CasesFailed, CasesSummary, Checked, check_policy
+from ..runtime.policy import Policy
 
 __all__ = ["LivePolicy", "ReloadResult", "folder_fingerprint"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import prometheus_client
 from prometheus_client import multiprocess
 
-from ..model.policy import Policy
+from ..runtime.policy import Policy
 
 __all__ = ["UNMATCHED", "Metrics"]
 

@@ -21,8 +21,8 @@ from typing import Any
 from ..bundled import bundled_path
 from ..compile.parameters import NUMERIC, WHOLE
 from ..documents import read_json
-from ..model.policy import Policy
 from ..runtime.decision import dumps
+from ..runtime.policy import Policy
 from ..schemas import load_schema
 from ..text import shorten
 from .security import SCOPES

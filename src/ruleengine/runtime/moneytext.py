@@ -15,9 +15,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from .errors import FactsProblem
-from .lang import types as t
-from .schemas import load_schema, number_text_words
+from ..errors import FactsProblem
+from ..lang import types as t
+from ..schemas import load_schema, number_text_words
 
 _MONEY = load_schema("order.schema.json")["$defs"]["money"]
 ORDER_MONEY = re.compile(_MONEY["pattern"])

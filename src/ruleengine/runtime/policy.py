@@ -1,9 +1,8 @@
-"""A loaded policy: immutable, checked, compiled; ``evaluate`` may be called from many threads."""
+"""A checked, compiled policy, and the one way to decide an order with it."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,150 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..compile.parameters import Declaration
 from ..errors import EvaluationError, RuleEngineError
-from ..lang import types as t
-from ..lang.ir import Compiled, Definition, Environment
-from ..lang.templates import Part
-from ..lang.words import Words
+from ..lang.ir import Definition, Environment
 from ..limits import DEFAULT_LIMITS, Limits
-from ..runtime.decision import Decision
-from ..runtime.evaluation import evaluate
-from ..runtime.facts import prepare
-from .conditions import Condition
+from ..model.rules import Citation, Parameter, Rule, Source
+from .decision import Decision
+from .evaluation import evaluate
+from .facts import prepare
 
 if TYPE_CHECKING:
-    from ..runtime.events import Listener
-    from ..runtime.program import CompiledPolicy
+    from .events import Listener
+    from .program import CompiledPolicy
 
 
-@dataclass(frozen=True)
-class Location:
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    value: Any
-    type: t.Type
-    description: str
-    source: str
-    unit: str
-    location: Location
-    declaration: Declaration
-
-
-@dataclass(frozen=True)
-class Source:
-    """A law, platform rule, report or project document the policy cites (``sources:``), as declared."""
-
-    id: str
-    kind: str
-    title_zh: str
-    title_en: str
-    issuer_zh: str
-    issuer_en: str
-    date: str
-    """The version the rules follow (YYYY, YYYY-MM or YYYY-MM-DD); empty when not recorded."""
-    url: str
-    document: str
-    """A document of the project, by its path from the folder that holds the policy folder."""
-    note_zh: str
-    note_en: str
-    location: Location
-
-    def to_dict(self) -> dict[str, Any]:
-        """As declared in ``sources:`` (empty fields left out), plus the id."""
-        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "title": {"zh": self.title_zh, "en": self.title_en}}
-        out["issuer"] = {"zh": self.issuer_zh, "en": self.issuer_en}
-        out.update((k, v) for k, v in (("date", self.date), ("url", self.url), ("document", self.document)) if v)
-        if self.note_zh:
-            out["note"] = {"zh": self.note_zh, "en": self.note_en}
-        return out
-
-
-@dataclass(frozen=True)
-class Citation:
-    """One ``[ID locator]`` in a rule's, parameter's or definition's text, where it was written."""
-
-    source: str
-    locator: str
-    """What is cited inside the source: ``Art 6``, ``§4.3``; empty for the whole source."""
-    cited_by: str
-    """``rule ID``, ``parameter NAME``, ``definition NAME`` or ``policy``."""
-    location: Location
-
-
-@dataclass(eq=False)
-class ValueExpr:
-    """An action's value: a literal or a compiled expression."""
-
-    literal: Any = None
-    compiled: Compiled | None = None
-    location: Location | None = None
-
-
-@dataclass(eq=False)
-class Action:
-    kind: str
-    """add_service | set | compensation | violation | deduction | reason | stop"""
-    location: Location
-    target: str = ""
-    """The service, decision field, compensation/violation/deduction type."""
-    value: ValueExpr | None = None
-    form: str = ""
-    payer: str = ""
-    message: tuple[list[Part], list[Part]] | None = None
-    """(zh parts, en parts) of a reason."""
-
-
-@dataclass(eq=False)
-class Rule:
-    """One version of a rule, ready to run."""
-
-    id: str
-    title_zh: str
-    title_en: str
-    description: str
-    source: str
-    guarantee: str
-    stage: str
-    stage_index: int
-    priority: int
-    scope: str
-    group: str
-    effective_from: dt.datetime | None
-    effective_until: dt.datetime | None
-    effective_on: str
-    when: Condition
-    then: list[Action]
-    otherwise: list[Action]
-    location: Location
-    order: int
-    version: int = 0
-    versions: int = 1
-    words: tuple[Words, ...] = ()
-    """Its titles, description, labels and reasons as written (lint reads them)."""
-    claim_types: frozenset[str] | None = None
-    """Claim types the condition requires (None: any). The fast path leaves the rule out for other types."""
-
-    @property
-    def sort_key(self) -> tuple[int, int, int]:
-        return (self.stage_index, -self.priority, self.order)
-
-    def in_effect(self, instant: dt.datetime) -> bool:
-        if self.effective_from is not None and instant < self.effective_from:
-            return False
-        return self.effective_until is None or instant < self.effective_until
-
-
-@dataclass(eq=False, init=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Policy:
     """A checked, compiled policy: get one from :func:`ruleengine.load_policy`, then
 
@@ -192,6 +61,8 @@ class Policy:
     """The sources the policy declares (``sources:``), by id."""
     citations: tuple[Citation, ...] = field(default=(), repr=False)
     """Every citation of a source in the policy's texts, in file order (unchecked when the policy declares no sources)."""
+    rebuild: Callable[[Policy, dict[str, Any]], Policy] | None = field(default=None, repr=False, compare=False)
+    """The compiler that built it, given the overrides of a what-if (the runtime does not import the compiler)."""
 
     @classmethod
     def _build(cls, **values: Any) -> Policy:
@@ -210,7 +81,7 @@ class Policy:
                 value = spec.default_factory()
             else:
                 raise TypeError(f"missing Policy field: {name}")
-            setattr(policy, name, value)
+            object.__setattr__(policy, name, value)
         return policy
 
     @property
@@ -221,7 +92,7 @@ class Policy:
     @functools.cached_property
     def compiled(self) -> CompiledPolicy:
         """The fast path (``fastpath``): built on first use, so loading to check or lint compiles nothing."""
-        from ..runtime.program import CompiledPolicy
+        from .program import CompiledPolicy
 
         return CompiledPolicy(self)
 
@@ -246,9 +117,9 @@ class Policy:
 
         Raises :class:`PolicyError` when a name is unknown or a value has the wrong type.
         """
-        from ..compile.loader import with_parameters
-
-        return with_parameters(self, parameters)
+        if self.rebuild is None:
+            raise TypeError("this policy was not built by the loader: it cannot be rebuilt with other parameters")
+        return self.rebuild(self, parameters)
 
     def evaluate(
         self,

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..authoring.cases import Case, CaseResult, PolicyCache, check_against_policy, load_cases, run_case
-from ..compile.loader import load_policy, policy_files
-from ..compile.policyfolder import CASE_FILES, PolicyFolder
+from ..compile.loader import load_policy
+from ..compile.policyfolder import CASE_FILES, PolicyFolder, policy_files
 from ..errors import Diagnostic, PolicyError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.policy import Policy
+from ..runtime.policy import Policy
+from .cases import Case, CaseResult, PolicyCache, check_against_policy, load_cases, run_case
 
 __all__ = ["CaseFailure", "CasesFailed", "CasesSummary", "Checked", "case_files_of", "check_policy", "run_policy_cases"]
 
