@@ -10,10 +10,7 @@ Nothing downloads a browser: Playwright drives the system's ``/usr/bin/chromium`
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,66 +21,23 @@ import httpx
 import pytest
 import yaml
 from conftest import EXAMPLES, RETURNS
-from server_support import CHROMIUM, CHROMIUM_ARGS, Server, running_server
-
-if not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None:
-    missing = f"Debian's chromium at {CHROMIUM} (apt-get install chromium)"
-    if CHROMIUM.exists():
-        missing = "playwright (pip install '.[test]')"
-    if os.environ.get("CI"):  # .ci/run installs both: there, a missing one is a failure, not a skip
-        pytest.fail(f"the browser tests need {missing}", pytrace=False)
-    pytest.skip(f"the browser tests need {missing}", allow_module_level=True)
-import playwright.sync_api as sync_api
-
-expect = sync_api.expect
-
-EXPECTED = re.compile(r"status of 4\d\d")
-"""The browser logs every 4xx answer to fetch; a 400 for a bad order is what these tests provoke."""
-LAST_MINUTE = "seven-day-return-last-minute-approved"
-LATE = "seven-day-return-late-rejected"
+from playground_support import LAST_MINUTE, LATE, by, expect, launch_browser, load, open_page, serve_returns
+from server_support import Server, running_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("playground"), "--rules", str(RETURNS)) as running:
-        yield running
+    yield from serve_returns(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from launch_browser()
 
 
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 1000}, locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" and not EXPECTED.search(message.text) else None
-    )
-    page.set_default_timeout(10_000)
-    page.goto(server.url + "/")
-    page.wait_for_selector("body[data-ready=true]")
-    yield page
-    context.close()
-    assert errors == [], errors
-
-
-def by(page: Any, testid: str) -> Any:
-    return page.get_by_test_id(testid)
-
-
-def load(page: Any, name: str) -> None:
-    by(page, "example-select").select_option(name)
-    expect(by(page, "field-order_id")).to_have_value(json.loads((EXAMPLES / f"{name}.json").read_text())["order_id"])
-    expect(page.locator("body")).to_have_attribute("data-state", "ok")
+    yield from open_page(browser, server)
 
 
 def test_an_example_is_loaded_and_decided_with_chinese_service_names(page: Any) -> None:

@@ -2,55 +2,26 @@
 // Plain ES module, no build step, nothing external. Everything shown comes from the
 // service's HTTP API (/v1/...): the page only lays it out.
 
+import { decisionFieldLabel, fieldName, learnNames, parameterName, serviceName, valueName } from "./names.js";
+import { generalProblem, orderProblem, parameterProblem } from "./messages.js";
+import { readScenario, scenarioLink, showScenario } from "./scenario.js";
+
 const DEFAULT_EXAMPLE = "seven-day-return-last-minute-approved";
 const DECIDE_DELAY_MS = 250;
 
 // The common fields of an order, by section. Their kinds (select, date and time, amount …)
 // and the choices of the selects are read from the order schema (/openapi.json).
+// The common fields of an order, by section (their names are in names.js). Their kinds (select, date and
+// time, amount …) and the choices of the selects are read from the order schema (/openapi.json).
 const SECTIONS = [
-  {
-    id: "order", zh: "订单", en: "Order", fields: [
-      ["/order_id", "订单号", "Order id"],
-      ["/channel", "渠道", "Channel"],
-      ["/program", "项目", "Program"],
-      ["/paid_at", "付款时间", "Paid at"],
-      ["/as_of", "决策时刻", "Decide as of"],
-      ["/payment/amount", "实付金额（元）", "Amount paid (CNY)"],
-      ["/buyer/credit_score", "买家信用分", "Buyer credit score"],
-      ["/buyer/abuse_flag", "买家滥用标记", "Buyer abuse flag"],
-    ],
-  },
-  {
-    id: "logistics", zh: "物流", en: "Logistics", fields: [
-      ["/logistics/status", "物流状态", "Status"],
-      ["/logistics/promised_ship_by", "承诺发货时间", "Promised to ship by"],
-      ["/logistics/shipped_at", "发货时间", "Shipped at"],
-      ["/logistics/signed_at", "签收时间", "Signed for at"],
-      ["/logistics/stock_out", "缺货", "Stock out"],
-    ],
-  },
-  {
-    id: "items", zh: "商品", en: "Items", perItem: [
-      ["category", "品类", "Category"],
-      ["unit_price", "单价（元）", "Unit price (CNY)"],
-      ["quantity", "数量", "Quantity"],
-      ["paid_amount", "实付（元）", "Paid (CNY)"],
-      ["gift", "赠品", "Gift"],
-    ],
-  },
+  { id: "order", zh: "订单", en: "Order", fields: ["/order_id", "/channel", "/program", "/paid_at", "/as_of", "/payment/amount", "/buyer/credit_score", "/buyer/abuse_flag"] },
+  { id: "logistics", zh: "物流", en: "Logistics", fields: ["/logistics/status", "/logistics/promised_ship_by", "/logistics/shipped_at", "/logistics/signed_at", "/logistics/stock_out"] },
+  { id: "items", zh: "商品", en: "Items", perItem: ["category", "unit_price", "quantity", "paid_amount", "gift"] },
   {
     id: "claim", zh: "售后申请", en: "Claim", fields: [
-      ["/claim/type", "申请类型", "Claim type"],
-      ["/claim/sku", "申请商品 SKU", "Claimed SKU"],
-      ["/claim/quantity", "申请数量", "Quantity claimed"],
-      ["/claim/requested_at", "申请时间", "Requested at"],
-      ["/claim/item_condition", "商品状态", "Item condition"],
-      ["/claim/inspection", "检测结果", "Inspection"],
-      ["/claim/resolution_requested", "诉求", "Resolution requested"],
-      ["/claim/return_tracking_uploaded_at", "上传退货单号时间", "Return tracking uploaded at"],
-      ["/claim/merchant_response", "商家答复", "Merchant response"],
-      ["/claim/gift_returned", "赠品已退回", "Gift returned"],
-      ["/claim/current_unit_price", "现价（元）", "Current unit price (CNY)"],
+      "/claim/type", "/claim/sku", "/claim/quantity", "/claim/requested_at", "/claim/item_condition", "/claim/inspection",
+      "/claim/resolution_requested", "/claim/return_tracking_uploaded_at", "/claim/merchant_response", "/claim/gift_returned",
+      "/claim/current_unit_price",
     ],
   },
 ];
@@ -69,12 +40,13 @@ const state = {
   orderSchema: null,
   schemas: {},         // the components of /openapi.json, where the order schema's references point
   catalogue: null,
-  words: {},
-  serviceNames: {},
   order: null,
   overrides: {},       // applied: what the decision uses
   pending: {},         // typed into the what-if inputs, not yet applied
   result: null,        // last answer: {kind: "single"|"whatif", ...}
+  stale: null,         // [zh, en]: why the shown decision is not (yet) the decision of the order shown; null when it is
+  baseline: null,      // {order, decision}: the order as loaded (example, text, link) and its decision, to show what edits change
+  baselinePending: false,
   explainSide: "changed",
   usedHere: new Set(),  // parameters read by the rules that applied to this order: listed first
   seq: 0,
@@ -153,10 +125,6 @@ function setAt(obj, pointer, value) {
   else node[last] = value;
 }
 
-function word(value) {
-  return state.words[value] || String(value);
-}
-
 function money(value) {
   // Amounts arrive as decimal strings ("33.33") and are shown as written, never through a binary float.
   const m = /^(-?[0-9]+)(?:\.([0-9]{1,2}))?$/.exec(String(value));
@@ -209,7 +177,8 @@ function isRequired(pointer) {
 
 // ---------------------------------------------------------------- the form
 
-function fieldInput(pointer, zh, en) {
+function fieldInput(pointer) {
+  const [zh, en] = fieldName(pointer);
   let schema = schemaAt(pointer);
   if (pointer === "/claim/sku") {
     // the claimed line is one of the order's lines: chosen, not typed
@@ -225,17 +194,17 @@ function fieldInput(pointer, zh, en) {
   if (kind === "enum") {
     input = h("select", { id });
     if (!isRequired(pointer) || value === undefined) input.append(h("option", { value: "", text: "（无 absent）" }));
-    for (const option of schema.enum) input.append(h("option", { value: option, text: state.words[option] ? `${word(option)}` : option }));
+    for (const option of schema.enum) input.append(h("option", { value: option, text: valueName(option, pointer) }));
     input.value = value === undefined ? "" : String(value);
   } else if (kind === "boolean") {
     input = h("input", { id, type: "checkbox" });
     input.checked = value === true;
   } else if (kind === "datetime") {
-    input = h("input", { id, type: "datetime-local", step: "1" });
-    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.exec(value || "");
-    input.dataset.offset = m ? m[2] : "+08:00";
-    input.value = m ? m[1] : "";
-    if (value !== undefined && !m) input.dataset.raw = String(value);
+    // one text field (one Tab stop), written as people write times: 2026-11-11 15:20:00, in the order's own offset
+    input = h("input", { id, type: "text", inputmode: "numeric", autocomplete: "off", spellcheck: "false", placeholder: "2026-11-11 15:20:00" });
+    const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.exec(value || "");
+    input.dataset.offset = m ? m[3].toUpperCase() : "+08:00";
+    input.value = m ? `${m[1]} ${m[2].length === 5 ? m[2] + ":00" : m[2]}` : value === undefined ? "" : String(value);
   } else if (kind === "money") {
     // an amount is a decimal string on the wire ("199.00"): typed and sent as text, checked by the service
     input = h("input", { id, type: "text", inputmode: "decimal", autocomplete: "off" });
@@ -264,8 +233,8 @@ function readInput(input) {
   const raw = input.value;
   if (raw === "") return undefined;
   if (kind === "datetime") {
-    const withSeconds = /T\d{2}:\d{2}$/.test(raw) ? raw + ":00" : raw;
-    return withSeconds + (input.dataset.offset || "+08:00");
+    const m = /^\s*(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2})?\s*$/.exec(raw);
+    return m ? `${m[1]}T${m[2]}${m[3] || ":00"}${input.dataset.offset || "+08:00"}` : raw.trim();  // anything else: the service says what is wrong
   }
   if (kind === "money") return raw.trim();
   if (kind === "integer") {
@@ -295,13 +264,13 @@ function renderForm() {
         const line = h("div", { class: "item", "data-testid": `item-${index}` });
         line.append(h("p", { class: "item-title" }, h("code", { text: item.sku || `#${index + 1}` }), " ", item.title || ""));
         const grid = h("div", { class: "grid" });
-        for (const [key, zh, en] of section.perItem) grid.append(fieldInput(`/items/${index}/${key}`, zh, en));
+        for (const key of section.perItem) grid.append(fieldInput(`/items/${index}/${key}`));
         line.append(grid);
         box.append(line);
       });
     } else {
       const grid = h("div", { class: "grid" });
-      for (const [pointer, zh, en] of section.fields) grid.append(fieldInput(pointer, zh, en));
+      for (const pointer of section.fields) grid.append(fieldInput(pointer));
       box.append(grid);
     }
     form.append(box);
@@ -328,16 +297,19 @@ function addClaim() {
 async function loadExample(name) {
   const response = await api(`/v1/examples/${encodeURIComponent(name)}`);
   if (!response.ok) return showGeneralError(response);
-  setOrder(response.data);
+  await setOrder(response.data);
   document.getElementById("case-name").value = "";
 }
 
+/** A new order to work on (an example, a pasted text, a shared link): what later edits are compared with. */
 function setOrder(order) {
   state.order = order;
+  state.baseline = null;
+  state.baselinePending = true;
   renderForm();
   document.getElementById("order-text").value = JSON.stringify(order, null, 2);
   document.getElementById("text-problems").replaceChildren();
-  decideNow();
+  return decideNow();
 }
 
 async function applyText() {
@@ -346,28 +318,21 @@ async function applyText() {
   list.replaceChildren();
   const response = await api("/v1/orders/read", { method: "POST", body: text, contentType: /^\s*[{[]/.test(text) ? "application/json" : "application/yaml" });
   if (!response.ok) {
-    for (const p of (response.data && response.data.problems) || [{ message: response.text }]) {
-      const where = p.line ? `第 ${p.line} 行第 ${p.column} 列 line ${p.line}, column ${p.column}: ` : "";
-      list.append(h("li", { class: "problem" }, where + p.message));
-    }
+    const problems = (response.data && response.data.problems) || [{ pointer: "", code: "", message: response.text }];
+    for (const p of problems) list.append(problemItem(orderProblem(p)));
+    markStale("文本无法读取，未能决策", "the text could not be read, so it was not decided");
     setStatus("error", "文本无法读取 the text could not be read");
     return;
   }
-  if (!response.data || typeof response.data !== "object" || Array.isArray(response.data)) {
-    list.append(h("li", { class: "problem", text: "订单必须是一个对象 an order must be an object" }));
-    return;
-  }
-  state.order = response.data;
-  renderForm();
   document.getElementById("example-select").value = "";
-  decideNow();
+  await setOrder(response.data);
 }
 
 // ---------------------------------------------------------------- deciding
 
 function scheduleDecide() {
   clearTimeout(state.timer);
-  setStatus("busy", "待决策… deciding…");
+  markStale("订单已修改，正在重新决策", "the order was edited: deciding again");
   state.timer = setTimeout(decideNow, DECIDE_DELAY_MS);
 }
 
@@ -376,6 +341,44 @@ function setStatus(kind, text) {
   el.className = `status ${kind}`;
   el.textContent = text;
   document.body.dataset.state = kind;
+}
+
+/** The shown decision is not the decision of the order shown: it stays, greyed, with the reason beside it. */
+function markStale(zh, en) {
+  state.stale = [zh, en];
+  setStatus("busy", `${zh} ${en}`);
+  renderStale();
+}
+
+function renderStale() {
+  const stale = Boolean(state.stale && state.result);
+  const note = document.getElementById("stale-note");
+  note.hidden = !stale;
+  if (stale) note.replaceChildren(h("strong", { text: "⚠ " }), ...bi(`以下是上一次的决策，不是当前订单的：${state.stale[0]}`, `The decision below is the previous one: ${state.stale[1]}`));
+  for (const id of ["decision", "explanation", "summary"]) document.getElementById(id).classList.toggle("stale", stale);
+  document.body.dataset.stale = String(stale);
+}
+
+function saveScenario() {
+  showScenario(state.order, state.overrides);
+}
+
+async function copyScenarioLink() {
+  const link = scenarioLink(state.order, state.overrides);
+  const field = document.getElementById("share-url");
+  field.hidden = false;
+  field.value = link;
+  field.select();
+  try {
+    await navigator.clipboard.writeText(link);
+    setStatus("ok", "链接已复制 link copied");
+  } catch {
+    setStatus("ok", "链接已选中，请复制 the link is selected: copy it");
+  }
+}
+
+function orderKey() {
+  return JSON.stringify(state.order);
 }
 
 async function decideNow() {
@@ -389,35 +392,56 @@ async function decideNow() {
   if (seq !== state.seq) return; // a newer edit is being decided
   document.getElementById("text-problems").replaceChildren();
   showProblems([]);
-  document.getElementById("whatif-error").hidden = true;
+  showWhatIfError(null);
   if (response.ok) {
     state.result = overrides ? { kind: "whatif", ...response.data } : { kind: "single", ...response.data };
+    if (state.baselinePending) {
+      state.baseline = { order: orderKey(), decision: overrides ? response.data.current : response.data.decision };
+      state.baselinePending = false;
+    }
+    state.stale = null;
     renderResult();
+    renderStale();
     setStatus("ok", "已决策 decided");
+    saveScenario();
     return;
   }
+  // The last decision stays in view, greyed and marked, beside the reason this order was not decided.
   const data = response.data || {};
-  state.result = null;
-  document.getElementById("decision").replaceChildren();
-  document.getElementById("explanation").replaceChildren();
   if (data.error === "facts") {
     showProblems(data.problems || []);
+    markStale("修改后的订单有问题，未能决策", "the edited order has problems, so it was not decided");
     setStatus("error", "订单有问题，未能决策 the order has problems: not decided");
   } else if (data.error === "policy") {
-    const box = document.getElementById("whatif-error");
-    box.hidden = false;
-    box.textContent = "参数值无效 invalid parameter value: " + (data.message || JSON.stringify(data.diagnostics));
+    showWhatIfError(data);
+    markStale("假设的参数值无效，未能决策", "a what-if parameter value was refused, so it was not decided");
     setStatus("error", "参数值无效 invalid parameter value");
   } else {
+    markStale("未能决策", "not decided");
     showGeneralError(response);
   }
 }
 
+function showWhatIfError(data) {
+  const box = document.getElementById("whatif-error");
+  box.hidden = !data;
+  if (!data) return;
+  const kinds = Object.fromEntries(state.catalogue.parameters.map((p) => [p.name, p.kind]));
+  const diagnostics = data.diagnostics || [{ code: "", message: data.message }];
+  box.replaceChildren(h("ul", { class: "problems" }, diagnostics.map((d) => problemItem(parameterProblem(d, kinds)))));
+}
+
+/** One problem, Chinese first with the service's English beside it. */
+function problemItem(problem, extra = null) {
+  return h("li", { class: "problem", dataset: problem.pointer !== undefined ? { pointer: problem.pointer } : {} },
+    problem.zh, " ", h("span", { class: "en", text: problem.en }), extra);
+}
+
 function showGeneralError(response) {
-  const data = response.data || {};
   const box = document.getElementById("problems-box");
   box.hidden = false;
-  box.replaceChildren(h("p", { class: "error" }, `${response.status} ${data.error || ""}: ${data.message || response.text}` + (data.rule ? ` [${data.rule}]` : "")));
+  const problem = generalProblem(response.status, response.data || {}, response.text);
+  box.replaceChildren(h("p", { class: "error" }, problem.zh, " ", h("span", { class: "en", text: problem.en })));
   setStatus("error", "未能决策 not decided");
 }
 
@@ -440,17 +464,16 @@ function showProblems(problems) {
   if (problems.length === 0) return;
   const list = h("ul", { class: "problems" });
   for (const problem of problems) {
+    const words = orderProblem(problem);
     const input = problemField(problem);
     if (input) {
       input.setAttribute("aria-invalid", "true");
       const field = input.closest(".field");
       field.classList.add("has-error");
       const error = field.querySelector(".field-error");
-      error.textContent = (error.textContent ? error.textContent + "；" : "") + problem.message;
+      error.textContent = (error.textContent ? error.textContent + "；" : "") + `${words.zh} ${problem.message}`;
     }
-    list.append(h("li", { class: "problem", dataset: { pointer: problem.pointer } },
-      h("code", { text: problem.pointer || "/" }), " ", problem.message,
-      input ? h("span", { class: "at-field" }, " ↖ ", ...bi("已标在字段旁", "shown at the field")) : null));
+    list.append(problemItem(words, input ? h("span", { class: "at-field" }, " ↖ ", ...bi("已标在字段旁", "shown at the field")) : null));
   }
   box.append(h("p", { class: "error" }, ...bi("订单不符合格式要求，未能决策：", "The order does not fit the schema, so it was not decided:")), list);
 }
@@ -469,10 +492,10 @@ function decisionCard(decision, other, side) {
     const otherList = other ? other.services[sku] || [] : list;
     const badges = h("div", { class: "badges" });
     for (const service of list) {
-      badges.append(h("span", { class: `badge${otherList.includes(service) ? "" : " diff"}`, title: service, "data-service": service, "data-testid": "service-badge" }, state.serviceNames[service] || service));
+      badges.append(h("span", { class: `badge${otherList.includes(service) ? "" : " diff"}`, title: service, "data-service": service, "data-testid": "service-badge" }, serviceName(service)));
     }
     for (const service of otherList.filter((s) => !list.includes(s))) {
-      badges.append(h("span", { class: "badge removed", title: service, "data-service": service }, state.serviceNames[service] || service));
+      badges.append(h("span", { class: "badge removed", title: service, "data-service": service }, serviceName(service)));
     }
     if (list.length === 0) badges.append(h("span", { class: "muted" }, "（无 none）"));
     services.append(h("div", { class: "line", "data-sku": sku }, h("p", { class: "sku" }, h("code", { text: sku }), " ", itemTitle(sku)), badges));
@@ -483,20 +506,20 @@ function decisionCard(decision, other, side) {
   if (claim) {
     const otherClaim = other && other.claim;
     const box = h("div", { class: `claim outcome-${claim.outcome}`, "data-testid": `claim-${side}` });
-    box.append(h("h3", {}, ...bi("售后申请", "Claim"), " ", h("code", { text: claim.id }), " ", h("span", { class: "muted", text: word(claim.type) })));
+    box.append(h("h3", {}, ...bi("售后申请", "Claim"), " ", h("code", { text: claim.id }), " ", h("span", { class: "muted", text: valueName(claim.type) })));
     const table = h("dl", { class: "claim-fields" });
     for (const [key, zh, en] of CLAIM_FIELDS) {
       let value = claim[key];
       if (key.endsWith("_amount")) value = money(value);
       else if (key === "refund_channel") value = String(value);
-      else value = word(value);
+      else value = valueName(value);
       if (key === "refund_timing" && claim.refund_due_by) value += `，最迟 due by ${localTime(claim.refund_due_by)}`;
       const changed = otherClaim && JSON.stringify(otherClaim[key]) !== JSON.stringify(claim[key]);
       table.append(h("dt", {}, ...bi(zh, en)), h("dd", { class: changed ? "diff" : "", "data-testid": `claim-${key}-${side}` }, key === "outcome" ? h("span", { class: `outcome ${claim.outcome}`, text: value }) : value));
     }
     if (claim.deductions.length) {
       table.append(h("dt", {}, ...bi("扣减", "Deductions")),
-        h("dd", {}, claim.deductions.map((d) => h("div", {}, `${word(d.type)} −${money(d.amount)}`))));
+        h("dd", {}, claim.deductions.map((d) => h("div", {}, `${valueName(d.type)} −${money(d.amount)}`))));
     }
     box.append(table);
     const reasons = h("ul", { class: "reasons", "data-testid": `reasons-${side}` });
@@ -510,13 +533,13 @@ function decisionCard(decision, other, side) {
   if (decision.compensations.length) {
     const list = h("ul", { class: "compensations", "data-testid": `compensations-${side}` });
     for (const c of decision.compensations) {
-      list.append(h("li", {}, `${word(c.type)}：${money(c.amount)} ${word(c.form)}，${word(c.payer)} 支付 paid by `, " ", h("code", { class: "rule-id", text: c.rule })));
+      list.append(h("li", {}, `${valueName(c.type)}：${money(c.amount)} ${valueName(c.form)}，${valueName(c.payer)} 支付 paid by `, " ", h("code", { class: "rule-id", text: c.rule })));
     }
     card.append(h("h3", {}, ...bi("赔付", "Compensations")), list);
   }
   if (decision.violations.length) {
     const list = h("ul", { class: "violations", "data-testid": `violations-${side}` });
-    for (const v of decision.violations) list.append(h("li", {}, word(v.type), " ", h("code", { class: "rule-id", text: v.rule })));
+    for (const v of decision.violations) list.append(h("li", {}, valueName(v.type), " ", h("code", { class: "rule-id", text: v.rule })));
     card.append(h("h3", {}, ...bi("违规", "Violations")), list);
   }
   card.append(h("details", { class: "fired" }, h("summary", {}, ...bi(`触发规则 ${decision.fired.length} 条`, `${decision.fired.length} rules fired`)),
@@ -529,20 +552,23 @@ function renderResult() {
   root.replaceChildren();
   const result = state.result;
   const switcher = document.getElementById("explanation-switch");
+  renderSummary();
   if (result.kind === "single") {
     const d = result.decision;
     root.append(h("p", { class: "meta" }, `订单 Order ${d.order_id} · 决策时刻 as of ${localTime(d.as_of)} · 策略 policy ${d.policy.version}`));
-    root.append(decisionCard(d, null, "current"));
+    const edited = state.baseline && state.baseline.order !== orderKey() ? state.baseline.decision : null;
+    if (edited) root.append(editChanges(edited, d));
+    root.append(decisionCard(d, edited, "current"));
     switcher.hidden = true;
     renderExplanation(result.explanation);
     return;
   }
   const changes = h("div", { class: "changes", "data-testid": "changes" });
-  const params = Object.entries(result.parameters).map(([name, v]) => h("li", {}, h("code", { text: name }), ` ${fmtParam(v.current)} → `, h("strong", { text: fmtParam(v.changed) })));
+  const params = Object.entries(result.parameters).map(([name, v]) => h("li", {}, parameterName(name), " ", h("code", { text: name }), ` ${fmtParam(v.current)} → `, h("strong", { text: fmtParam(v.changed) })));
   changes.append(h("h3", {}, ...bi("假设参数", "What-if parameters")), h("ul", { class: "params-changed" }, params));
   if (result.changes.length) {
     const list = h("ul", { class: "change-list", "data-testid": "change-list" });
-    for (const c of result.changes) list.append(h("li", {}, h("span", { class: "g" }, state.serviceNames[c.guarantee] || c.guarantee), " ", h("code", { text: c.field }), " ", c.change));
+    for (const c of result.changes) list.append(changeItem(c.guarantee, c.field, ...splitChange(c.change)));
     changes.append(h("h3", {}, ...bi(`决策变化 ${result.changes.length} 处`, `${result.changes.length} changes`)), list);
   } else {
     changes.append(h("p", { class: "muted", "data-testid": "change-list" }, ...bi("此订单的决策没有变化。", "This order's decision does not change.")));
@@ -554,6 +580,114 @@ function renderResult() {
   switcher.hidden = false;
   for (const b of switcher.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.side === state.explainSide));
   renderExplanation(result.explanation[state.explainSide]);
+}
+
+/** The bar that keeps the outcome in view while editing: the claim's outcome and refund, or the services. */
+function renderSummary() {
+  const bar = document.getElementById("summary");
+  const result = state.result;
+  const d = result.kind === "single" ? result.decision : result.changed;
+  const parts = [h("span", { class: "summary-title" }, ...bi(result.kind === "single" ? "决策" : "假设决策", result.kind === "single" ? "Decision" : "What-if decision"))];
+  if (d.claim) {
+    parts.push(h("span", { class: `outcome ${d.claim.outcome}`, "data-testid": "summary-outcome", text: valueName(d.claim.outcome) }),
+      h("span", {}, "退款 refund ", h("strong", { text: money(d.claim.refund_amount) })));
+  } else {
+    const services = new Set(Object.values(d.services).flat());
+    parts.push(h("span", { "data-testid": "summary-outcome" }, ...bi(`无售后申请 · ${services.size} 项保障`, `no claim · ${services.size} services`)));
+  }
+  if (d.compensations.length) parts.push(h("span", {}, "赔付 compensation ", h("strong", { text: money(sumMoney(d.compensations.map((c) => c.amount))) })));
+  bar.replaceChildren(...parts);
+  bar.hidden = false;
+}
+
+function sumMoney(amounts) {
+  // exact: in cents, as integers (the amounts have at most two decimals)
+  let cents = 0n;
+  for (const a of amounts) {
+    const m = /^(-?)([0-9]+)(?:\.([0-9]{1,2}))?$/.exec(String(a));
+    if (!m) return "?";
+    const value = BigInt(m[2]) * 100n + BigInt((m[3] || "").padEnd(2, "0"));
+    cents += m[1] ? -value : value;
+  }
+  const sign = cents < 0n ? "-" : "";
+  const abs = cents < 0n ? -cents : cents;
+  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+}
+
+/** What the edits to the order (since it was loaded) changed in its decision: before → after, field by field. */
+function editChanges(before, after) {
+  const found = decisionChanges(before, after);
+  const box = h("div", { class: "changes edits", "data-testid": "edit-changes" });
+  box.append(h("h3", {}, ...bi(found.length ? `订单修改后，决策变化 ${found.length} 处（修改前 → 修改后）` : "订单已修改，决策没有变化",
+    found.length ? `${found.length} changes since the order was loaded (before → after)` : "The order was edited; its decision did not change")));
+  if (found.length) box.append(h("ul", { class: "change-list", "data-testid": "edit-change-list" }, found.map((c) => changeItem(...c))));
+  box.append(h("button", { type: "button", class: "link", "data-testid": "rebase", onclick: () => {
+    state.baseline = { order: orderKey(), decision: after };
+    renderResult();
+  } }, ...bi("以当前订单为对照", "compare with this order from now on")));
+  return box;
+}
+
+function ownerOf(claim) {
+  const rule = (claim.reasons.find((r) => !r.rule.startsWith("claims.")) || claim.reasons[0] || { rule: "claims." }).rule;
+  return rule.split(".")[0];
+}
+
+/** [guarantee, field, before, after] for each difference, as the service's what-if lists them. */
+function decisionChanges(before, after) {
+  const out = [];
+  for (const sku of [...new Set([...Object.keys(before.services), ...Object.keys(after.services)])].sort()) {
+    const old = before.services[sku] || [];
+    const now = after.services[sku] || [];
+    for (const s of now.filter((x) => !old.includes(x))) out.push([s, "services", "", `+${s}`]);
+    for (const s of old.filter((x) => !now.includes(x))) out.push([s, "services", "", `-${s}`]);
+  }
+  if (before.claim && after.claim) {
+    const owner = ownerOf(after.claim);
+    for (const [key] of CLAIM_FIELDS) {
+      if (JSON.stringify(before.claim[key]) !== JSON.stringify(after.claim[key])) out.push([owner, `claim.${key}`, before.claim[key], after.claim[key]]);
+    }
+    const deductions = (c) => c.deductions.map((d) => `${d.type} ${d.amount}`).join(", ");
+    if (deductions(before.claim) !== deductions(after.claim)) out.push([owner, "claim.deductions", deductions(before.claim), deductions(after.claim)]);
+  } else if (Boolean(before.claim) !== Boolean(after.claim)) {
+    out.push(["claims", "decision", before.claim ? before.claim.outcome : null, after.claim ? after.claim.outcome : null]);
+  }
+  for (const name of ["compensations", "violations"]) {
+    const key = (x) => (name === "compensations" ? `${x.type} ${x.amount}` : x.type);
+    const old = before[name].map(key);
+    const now = after[name].map(key);
+    for (const x of after[name].filter((x) => !old.includes(key(x)))) out.push([x.rule.split(".")[0], name, "", `+${key(x)}`]);
+    for (const x of before[name].filter((x) => !now.includes(key(x)))) out.push([x.rule.split(".")[0], name, "", `-${key(x)}`]);
+  }
+  return out;
+}
+
+/** The service's "rejected → approved" (or "+seven_day_return") as [before, after]. */
+function splitChange(text) {
+  const parts = String(text).split(" → ");
+  return parts.length === 2 ? parts.map((p) => (p === "(absent)" ? null : p)) : ["", text];
+}
+
+function changeValue(field, value) {
+  if (value === null || value === undefined) return "（无 absent）";
+  const text = String(value);
+  const added = /^([+-])(\S+)(?: (\S+))?$/.exec(text);
+  if (added && ["services", "compensations", "violations"].includes(field)) {
+    const name = field === "services" ? serviceName(added[2]) : valueName(added[2]);
+    return `${added[1] === "+" ? "增加 added" : "取消 removed"} ${name}${added[3] ? ` ${money(added[3])}` : ""}`;
+  }
+  if (field.endsWith("_amount")) return money(text);
+  if (field === "claim.deductions") return text || "（无 none）";
+  return valueName(text);
+}
+
+/** One change, in Chinese first: 7天无理由退换货 · 结果 outcome: 驳回 rejected → 批准 approved. */
+function changeItem(guarantee, field, before, after) {
+  const [zh, en] = decisionFieldLabel(field);
+  const li = h("li", { "data-field": field }, h("span", { class: "g" }, serviceName(guarantee)), " · ", zh, " ", h("span", { class: "en", text: en }), "：");
+  if (before === "" && /^[+-]/.test(String(after))) li.append(h("strong", { text: changeValue(field, after) }));
+  else li.append(changeValue(field, before), " → ", h("strong", { text: changeValue(field, after) }));
+  return li;
 }
 
 function fmtParam(value) {
@@ -920,8 +1054,7 @@ async function start() {
   state.orderSchema = spec.data.components.schemas.Order;
   state.schemas = spec.data.components.schemas;
   state.catalogue = catalogue.data;
-  state.words = catalogue.data.words || {};
-  state.serviceNames = Object.fromEntries(catalogue.data.guarantees.map((g) => [g.id, g.title]));
+  learnNames(catalogue.data);
   const p = policy.data;
   document.querySelector("[data-testid=policy-line]").textContent =
     `实时策略 Live policy: ${p.name} ${p.version} · ${p.digest.slice(0, 19)}… · ${p.rules.length} 条规则 rules`;
@@ -955,13 +1088,26 @@ async function start() {
       event.preventDefault();
     });
   }
+  document.getElementById("share-link").addEventListener("click", copyScenarioLink);
+  document.getElementById("order-text").addEventListener("input", () => markStale("文本已修改，尚未应用", "the text was edited and not yet applied"));
   renderParams();
   renderCatalogue();
-  const wanted = new URLSearchParams(location.search).get("example") || DEFAULT_EXAMPLE;
-  const first = examples.data.some((e) => e.name === wanted) ? wanted : (examples.data[0] || {}).name;
-  if (first) {
-    select.value = first;
-    await loadExample(first);
+  const scenario = readScenario();
+  if (scenario && !scenario.error) {
+    // a shared link: its order and its what-if parameters
+    state.overrides = { ...scenario.parameters };
+    state.pending = { ...scenario.parameters };
+    renderParams();
+    select.value = "";
+    await setOrder(scenario.order);
+  } else {
+    const wanted = new URLSearchParams(location.search).get("example") || DEFAULT_EXAMPLE;
+    const first = examples.data.some((e) => e.name === wanted) ? wanted : (examples.data[0] || {}).name;
+    if (first) {
+      select.value = first;
+      await loadExample(first);
+    }
+    if (scenario) showGeneralError({ status: 400, data: { error: "link", message: `the link's scenario cannot be read: ${scenario.error}` }, text: "" });
   }
   document.body.dataset.ready = "true";
 }

@@ -1,0 +1,116 @@
+"""The playground as the policy staff's workbench, in a real browser (issue 17): state that never lies,
+every screen and the keyboard, what-if over many orders, Chinese first.
+
+Same set-up as tests/test_playground.py: the tests' own policy served by ``ruleengine serve``, Debian's
+Chromium driven by Playwright, axe-core from the axe-playwright-python package.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import EXAMPLES
+from playground_support import LAST_MINUTE, LATE, by, expect, launch_browser, load, open_page, serve_returns
+from server_support import Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serve_returns(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    yield from open_page(browser, server)
+
+
+# -- honest state (point 2)
+
+
+def test_a_bad_edit_keeps_the_last_decision_greyed_beside_the_error(page: Any) -> None:
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "stale")).to_be_hidden()
+    by(page, "field-items.0.quantity").fill("0")
+    expect(by(page, "problems")).to_contain_text("「第 1 件商品的数量」不能小于 1")
+    expect(by(page, "problems")).to_contain_text("0 is below the minimum 1")
+    # the last decision is still there, greyed and marked as not this order's
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "decision")).to_have_class("stale")
+    expect(by(page, "stale")).to_contain_text("上一次的决策")
+    expect(by(page, "stale")).to_contain_text("the edited order has problems")
+    expect(by(page, "summary")).to_have_class("summary stale")
+    by(page, "field-items.0.quantity").fill("1")
+    expect(by(page, "stale")).to_be_hidden()
+    expect(by(page, "decision")).not_to_have_class("stale")
+
+
+def test_an_unapplied_text_edit_marks_the_decision_stale_and_broken_json_keeps_it(page: Any) -> None:
+    by(page, "subtab-text").click()
+    by(page, "order-text").fill('{"order_id": "x" "channel": "app"}')
+    expect(by(page, "stale")).to_contain_text("文本已修改，尚未应用")
+    expect(by(page, "status")).not_to_contain_text("已决策")
+    by(page, "apply-text").click()
+    expect(by(page, "text-problems")).to_contain_text("第 1 行第 18 列：JSON 文本有语法错误")
+    expect(by(page, "text-problems")).to_contain_text("Expecting ',' delimiter")
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "stale")).to_contain_text("文本无法读取")
+    expect(by(page, "status")).to_contain_text("文本无法读取")
+
+
+def test_an_order_edit_shows_the_decision_before_and_after(page: Any) -> None:
+    expect(by(page, "edit-changes")).to_have_count(0)
+    by(page, "field-logistics.signed_at").fill("2026-11-10 15:20:00")
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    changes = by(page, "edit-change-list")
+    expect(changes.locator("[data-field='claim.outcome']")).to_have_text("7天无理由退换货 · 结果 outcome：批准 approved → 驳回 rejected")
+    expect(changes.locator("[data-field='claim.refund_amount']")).to_contain_text("259.00 元 → 0.00 元")
+    expect(by(page, "claim-outcome-current")).to_have_class("diff")
+    # the outcome stays in view while editing the claim further down
+    by(page, "field-claim.quantity").scroll_into_view_if_needed()
+    expect(by(page, "summary-outcome")).to_have_text("驳回 rejected")
+    expect(by(page, "summary-outcome")).to_be_in_viewport()
+    by(page, "rebase").click()
+    expect(by(page, "edit-changes")).to_have_count(0)
+
+
+def test_a_refused_what_if_value_keeps_the_decision_and_says_why_in_chinese(page: Any) -> None:
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("7.5")
+    by(page, "apply-whatif").click()
+    expect(by(page, "whatif-error")).to_contain_text("参数「7天无理由退货期限」（seven_day_window_days）的值不符合类型：应为整天数")
+    expect(by(page, "whatif-error")).to_contain_text("7.5 is not a whole number")
+    expect(by(page, "claim-outcome-current")).to_have_text("批准 approved")
+    expect(by(page, "stale")).to_contain_text("假设的参数值无效")
+
+
+def test_a_shared_link_restores_the_order_and_the_what_if(page: Any, browser: Any, server: Server) -> None:
+    load(page, LATE)
+    by(page, "field-claim.quantity").fill("1")
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("15")
+    by(page, "apply-whatif").click()
+    expect(by(page, "claim-outcome-changed")).to_have_text("批准 approved")
+    by(page, "share-link").click()
+    link = by(page, "share-url").input_value()
+    assert link.startswith(server.url + "/#scenario=")
+    other = next(open_page(browser, server, path=link.removeprefix(server.url)))
+    expect(by(other, "claim-outcome-current")).to_have_text("驳回 rejected")
+    expect(by(other, "claim-outcome-changed")).to_have_text("批准 approved")
+    expect(by(other, "field-order_id")).to_have_value(json.loads((EXAMPLES / f"{LATE}.json").read_text())["order_id"])
+    expect(by(other, "example-select")).to_have_value("")
+    other.context.close()
+
+
+def test_a_broken_link_says_so_and_opens_an_example(browser: Any, server: Server) -> None:
+    page = next(open_page(browser, server, path="/#scenario=bm90IGpzb24"))
+    expect(by(page, "problems")).to_contain_text("链接中的场景无法读取")
+    expect(by(page, "example-select")).to_have_value(LAST_MINUTE)
+    page.context.close()
