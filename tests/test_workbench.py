@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES
-from playground_support import LAST_MINUTE, LATE, by, expect, launch_browser, load, open_page, serve_returns
+from playground_support import LAST_MINUTE, LATE, axe_violations, by, document_width, expect, launch_browser, load, open_page, serve_returns
 from server_support import Server
 
 
@@ -114,3 +114,56 @@ def test_a_broken_link_says_so_and_opens_an_example(browser: Any, server: Server
     expect(by(page, "problems")).to_contain_text("链接中的场景无法读取")
     expect(by(page, "example-select")).to_have_value(LAST_MINUTE)
     page.context.close()
+
+
+# -- every screen, the keyboard, axe-core (point 5)
+
+
+def _views(page: Any) -> Iterator[str]:
+    """Puts the page in each of its views in turn, naming each."""
+    yield "try"
+    by(page, "field-items.0.quantity").fill("0")
+    expect(by(page, "stale")).to_be_visible()
+    yield "try, with an error"
+    by(page, "field-items.0.quantity").fill("1")
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("3")
+    by(page, "param-apply-seven_day_window_days").click()
+    expect(by(page, "claim-outcome-changed")).to_have_text("驳回 rejected")
+    yield "what-if"
+    by(page, "subtab-text").click()
+    yield "order as text"
+    by(page, "tab-policy").click()
+    expect(by(page, "view-policy")).to_be_visible()
+    yield "policy"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_view_scrolls_sideways_and_axe_finds_nothing_serious(browser: Any, server: Server, width: int) -> None:
+    pages = open_page(browser, server, {"width": width, "height": 900})
+    page = next(pages)
+    for view in _views(page):
+        assert document_width(page) <= width, (view, document_width(page))
+        assert axe_violations(page) == [], view
+    next(pages, None)  # closes the page, failing on any script error
+
+
+def test_the_keyboard_skips_to_the_content_tabs_once_per_time_and_keeps_its_place(page: Any) -> None:
+    page.keyboard.press("Tab")
+    expect(by(page, "skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    by(page, "field-logistics.shipped_at").focus()
+    page.keyboard.press("Tab")
+    expect(by(page, "field-logistics.signed_at")).to_be_focused()  # one stop per date and time
+    page.keyboard.press("Tab")
+    expect(by(page, "field-logistics.stock_out")).to_be_focused()
+    by(page, "param-filter").fill("seven_day_window")
+    field = by(page, "param-input-seven_day_window_days")
+    field.fill("3")
+    page.keyboard.press("Tab")
+    expect(by(page, "param-apply-seven_day_window_days")).to_be_focused()  # the apply button is next to its input
+    field.focus()
+    page.keyboard.press("Enter")
+    expect(by(page, "claim-outcome-changed")).to_have_text("驳回 rejected")
+    expect(by(page, "param-input-seven_day_window_days")).to_be_focused()  # Enter applied and kept the focus

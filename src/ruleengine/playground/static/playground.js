@@ -825,6 +825,7 @@ function paramInputValue(param, raw) {
 
 function renderParams() {
   const root = document.getElementById("param-list");
+  const focused = root.contains(document.activeElement) ? document.activeElement.id : null;  // Enter keeps the focus where it was
   root.replaceChildren();
   const filter = document.getElementById("param-filter").value.trim().toLowerCase();
   const params = [...state.catalogue.parameters].sort((a, b) => Number(state.usedHere.has(b.name)) - Number(state.usedHere.has(a.name)));
@@ -842,6 +843,7 @@ function renderParams() {
       row.classList.toggle("edited", state.pending[param.name] !== undefined);
     });
     input.addEventListener("keydown", (e) => { if (e.key === "Enter") applyWhatIf(); });
+    const apply = h("button", { type: "button", id: `apply-${param.name}`, class: "apply-one", "data-testid": `param-apply-${param.name}`, onclick: applyWhatIf, "aria-label": `应用假设 Apply: ${param.name}` }, ...bi("应用", "Apply"));
     const applied = state.overrides[param.name] !== undefined;
     const row = h("div", { class: `param${applied ? " applied" : ""}${pending !== undefined ? " edited" : ""}`, "data-testid": `param-${param.name}` },
       h("label", { for: id }, h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type }),
@@ -849,9 +851,10 @@ function renderParams() {
       h("p", { class: "desc", text: param.description }),
       h("p", { class: "current" }, ...bi("当前值", "current"), "：", h("strong", { text: param.display }),
         applied ? h("span", { class: "applied-tag" }, " → ", fmtParam(state.overrides[param.name])) : null),
-      input);
+      h("div", { class: "param-input" }, input, apply));
     root.append(row);
   }
+  if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
 }
 
 function applyWhatIf() {
@@ -947,7 +950,7 @@ function renderCatalogue() {
     root.append(section);
   }
   const table = h("table", { class: "param-table", "data-testid": "catalogue-parameters" },
-    h("thead", {}, h("tr", {}, ["参数 Parameter", "值 Value", "类型 Type", "说明 Description", "来源 Source", "使用规则 Used by"].map((t) => h("th", { text: t })))));
+    h("thead", {}, h("tr", {}, ["参数 Parameter", "值 Value", "类型 Type", "说明 Description", "来源 Source", "使用规则 Used by"].map((t, i) => h("th", { text: t, scope: "col", class: i === 3 ? "wide" : null })))));
   const body = h("tbody");
   for (const p of cat.parameters) {
     if (filter && !JSON.stringify(p).toLowerCase().includes(filter)) continue;
@@ -956,11 +959,11 @@ function renderCatalogue() {
       h("td", {}, p.used_by.map((r) => h("code", { class: "rule-id", text: r })))));
   }
   table.append(body);
-  root.append(h("section", { class: "guarantee", id: "parameters" }, h("h2", {}, ...bi("参数", "Parameters")), table));
+  root.append(h("section", { class: "guarantee", id: "parameters" }, h("h2", {}, ...bi("参数", "Parameters")), tableBox(table, "参数 Parameters")));
   toc.append(h("a", { href: "#parameters" }, "参数 Parameters"));
   if (!cat.sources.length) return;
   const sources = h("table", { class: "param-table", "data-testid": "catalogue-sources" },
-    h("thead", {}, h("tr", {}, ["编号 Id", "标题 Title", "发布方 Issuer", "日期 Date", "查阅 Where to read", "引用 Cited by"].map((t) => h("th", { text: t })))));
+    h("thead", {}, h("tr", {}, ["编号 Id", "标题 Title", "发布方 Issuer", "日期 Date", "查阅 Where to read", "引用 Cited by"].map((t) => h("th", { text: t, scope: "col" })))));
   const rows = h("tbody");
   for (const s of cat.sources) {
     if (filter && !JSON.stringify(s).toLowerCase().includes(filter)) continue;
@@ -970,8 +973,13 @@ function renderCatalogue() {
       h("td", { text: String(s.cited_by.length) })));
   }
   sources.append(rows);
-  root.append(h("section", { class: "guarantee", id: "sources" }, h("h2", {}, ...bi("来源", "Sources")), sources));
+  root.append(h("section", { class: "guarantee", id: "sources" }, h("h2", {}, ...bi("来源", "Sources")), tableBox(sources, "来源 Sources")));
   toc.append(h("a", { href: "#sources" }, "来源 Sources"));
+}
+
+/** A wide table scrolls inside its own box (reachable by keyboard), never the page. */
+function tableBox(table, name) {
+  return h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": name }, table);
 }
 
 /** A cited source with its title: `L1 中华人民共和国消费者权益保护法 / Law … — Art 55`. */
