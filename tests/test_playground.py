@@ -51,7 +51,8 @@ def test_an_example_is_loaded_and_decided_with_chinese_service_names(page: Any) 
     expect(badges.filter(has_text="退货包运费")).to_have_count(1)
     expect(by(page, "reasons-current")).to_contain_text("seven_day_return.approve_return")
     approve = by(page, "rule-seven_day_return.approve_return")
-    expect(approve).to_have_class("rule matched")
+    expect(approve).to_have_class("rule matched sets-approved")
+    expect(approve).to_contain_text("命中：批准 matched: approves")
     expect(by(page, "group-seven_day_return")).to_have_attribute("open", "")
 
 
@@ -60,10 +61,16 @@ def test_signing_a_day_earlier_is_past_the_window_and_the_explanation_shows_the_
     expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
     expect(by(page, "reasons-current")).to_contain_text("seven_day_return.late")
     late = by(page, "rule-seven_day_return.late")
-    expect(late).to_have_class("rule matched")
+    expect(late).to_have_class("rule matched sets-rejected")  # a rule that rejects is never shown as a green success
+    expect(late).to_contain_text("命中：驳回 matched: rejects")
     decided = late.get_by_test_id("decided-condition").filter(has_text="超过签收次日起7天")
-    expect(decided).to_contain_text("logistics.signed_at = 2026-11-10 15:20")
-    expect(decided.get_by_test_id("parameter-value")).to_have_text("参数 parameter params.seven_day_window_days = 7")
+    # each value by its Chinese name, the expression only on demand
+    expect(decided).to_contain_text("签收时间 logistics.signed_at = 2026-11-10 15:20")
+    expect(decided.get_by_test_id("parameter-value")).to_have_text("参数 parameter 7天无理由退货期限 params.seven_day_window_days = 7")
+    expression = decided.get_by_test_id("condition-expr")
+    expect(expression).to_be_hidden()
+    decided.get_by_text("表达式").click()
+    expect(expression).to_have_text("not within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)")
     # the form's order is what was decided: the text view shows the edit
     assert json.loads(by(page, "order-text").input_value())["logistics"]["signed_at"] == "2026-11-10T15:20:00+08:00"
 
@@ -85,7 +92,7 @@ def test_a_parameter_override_shows_the_changed_decision_beside_the_current_one(
     # the explanation follows the what-if side: the window rule no longer matched, with the changed value
     late = by(page, "rule-seven_day_return.late")
     expect(late).to_have_class("rule not_matched")
-    expect(late.get_by_test_id("parameter-value")).to_have_text("参数 parameter params.seven_day_window_days = 15")
+    expect(late.get_by_test_id("parameter-value")).to_have_text("参数 parameter 7天无理由退货期限 params.seven_day_window_days = 15")
     by(page, "explain-current").click()
     expect(by(page, "rule-seven_day_return.late").get_by_test_id("parameter-value").first).to_contain_text("= 7")
     # the policy being served did not change

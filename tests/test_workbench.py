@@ -8,13 +8,19 @@ Chromium driven by Playwright, axe-core from the axe-playwright-python package.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES
+import yaml
+from conftest import EXAMPLES, RETURNS, RULES
 from playground_support import LAST_MINUTE, LATE, axe_violations, by, document_width, expect, launch_browser, load, open_page, serve_returns
 from server_support import Server
+
+import ruleengine
+from ruleengine.authoring.impact import compare
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +173,96 @@ def test_the_keyboard_skips_to_the_content_tabs_once_per_time_and_keeps_its_plac
     page.keyboard.press("Enter")
     expect(by(page, "claim-outcome-changed")).to_have_text("驳回 rejected")
     expect(by(page, "param-input-seven_day_window_days")).to_be_focused()  # Enter applied and kept the focus
+
+
+# -- what-if over many orders (point 4)
+
+
+def _expected_impact(parameters: dict[str, Any], orders: list[bytes]) -> dict[str, Any]:
+    policy = ruleengine.load_policy(RETURNS)
+    report: dict[str, Any] = compare(policy, policy.with_parameters(parameters), orders, "current", "what-if").to_dict()
+    return report
+
+
+def test_a_what_if_over_the_example_orders_shows_counts_money_and_the_orders(page: Any) -> None:
+    expected = _expected_impact({"seven_day_window_days": 15}, [p.read_bytes() for p in sorted(EXAMPLES.glob("*.json"))])
+    assert expected["changed"] > 0
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("15")
+    by(page, "impact-run").click()
+    expect(by(page, "impact-counts")).to_contain_text(f"示例订单 {expected['orders']} 个，决策变化 {expected['changed']} 个")
+    expect(by(page, "impact-money")).to_contain_text(f"+{expected['money']['refunds']['delta']} 元")
+    expect(by(page, "impact-fields").get_by_test_id("impact-row")).to_have_count(len(expected["fields"]))
+    outcome = next(c for c in expected["changes"] if c["field"] == "claim.outcome")
+    by(page, "impact-drill-seven_day_return-claim.outcome").click()
+    orders = by(page, "impact-orders").locator(":scope > li")
+    expect(orders).to_have_count(outcome["orders"])
+    expect(orders.first).to_contain_text("结果 outcome：驳回 rejected → 批准 approved")
+    orders.first.get_by_test_id("impact-open").click()
+    expect(by(page, "claim-outcome-current")).to_have_text("驳回 rejected")
+    expect(by(page, "claim-outcome-changed")).to_have_text("批准 approved")
+    expect(by(page, "param-input-seven_day_window_days")).to_have_value("15")
+
+
+def test_a_what_if_over_a_generated_corpus_and_over_an_uploaded_file(page: Any, tmp_path: Path) -> None:
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("3")
+    by(page, "impact-corpus").select_option("generated")
+    by(page, "impact-count").fill("300")
+    by(page, "impact-seed").fill("7")
+    by(page, "impact-run").click()
+    expect(by(page, "impact-counts")).to_contain_text("生成的订单（种子 7） 300 个")
+    lines = tmp_path / "orders.jsonl"
+    lines.write_text(
+        "\n".join(json.dumps(json.loads((EXAMPLES / f"{name}.json").read_text())) for name in (LAST_MINUTE, LATE)) + "\nnot an order\n",
+        encoding="utf-8",
+    )
+    expected = _expected_impact({"seven_day_window_days": 3}, [line.encode() for line in lines.read_text().splitlines()])
+    by(page, "impact-corpus").select_option("lines")
+    by(page, "impact-file").set_input_files(str(lines))
+    by(page, "impact-run").click()
+    expect(by(page, "impact-counts")).to_contain_text(f"上传的订单 3 个，决策变化 {expected['changed']} 个")
+    expect(by(page, "impact")).to_contain_text("无法决策的订单：当前 1 个，假设 1 个")
+    expect(by(page, "impact-money")).to_contain_text(f"{expected['money']['refunds']['delta']} 元")
+
+
+def test_a_what_if_over_many_orders_needs_a_value_and_says_when_one_is_refused(page: Any) -> None:
+    by(page, "impact-run").click()
+    expect(by(page, "impact-error")).to_contain_text("请先在上方输入要假设的参数值")
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("7.5")
+    by(page, "impact-run").click()
+    expect(by(page, "impact-error")).to_contain_text("参数「7天无理由退货期限」（seven_day_window_days）的值不符合类型")
+
+
+# -- Chinese first (point 1)
+
+
+def test_every_example_order_has_a_chinese_title_and_a_guarantee() -> None:
+    titles = yaml.safe_load((EXAMPLES / "titles.yaml").read_text(encoding="utf-8"))
+    assert set(titles) == {path.stem for path in EXAMPLES.glob("*.json")}
+    guarantees = {path.stem for path in (RULES / "guarantees").glob("*.yaml")} | {"none"}
+    for name, title in titles.items():
+        assert title["guarantee"] in guarantees, name
+        assert re.search(r"[\u4e00-\u9fff]", title["zh"]), name
+
+
+def test_examples_are_grouped_by_guarantee_and_choices_have_chinese_names(page: Any) -> None:
+    group = by(page, "example-select").locator("optgroup[label='7天无理由退换货']")
+    expect(group.locator(f"option[value='{LAST_MINUTE}']")).to_have_text(f"期限前最后一分钟申请退货，批准（{LAST_MINUTE}）")
+    options = by(page, "example-select").locator("optgroup option")
+    expect(options).to_have_count(len(list(EXAMPLES.glob("*.json"))))
+    assert all(re.search(r"[\u4e00-\u9fff]", text) for text in options.all_inner_texts())
+    expect(by(page, "field-claim.type").locator("option[value='no_reason_return']")).to_have_text("无理由退货 no_reason_return")
+    expect(by(page, "field-items.0.category").locator("option[value='apparel']")).to_have_text("服装 apparel")
+    expect(by(page, "param-seven_day_window_days").locator("label")).to_contain_text("7天无理由退货期限 seven_day_window_days")
+
+
+def test_a_what_if_change_list_names_guarantee_field_and_values_in_chinese(page: Any) -> None:
+    load(page, LATE)
+    by(page, "param-filter").fill("seven_day_window")
+    by(page, "param-input-seven_day_window_days").fill("15")
+    by(page, "param-apply-seven_day_window_days").click()
+    changes = by(page, "change-list")
+    expect(changes.locator("[data-field='claim.outcome']")).to_have_text("7天无理由退换货 · 结果 outcome：驳回 rejected → 批准 approved")
+    expect(changes.locator("[data-field='claim.return_shipping_payer']")).to_contain_text("无 none → 运费险 insurance")

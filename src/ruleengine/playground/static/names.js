@@ -53,6 +53,7 @@ export const DECISION_FIELDS = {
   "claim.compensation_amount": ["赔付", "compensation"],
   "claim.refund_timing": ["退款时效", "refund timing"],
   "claim.refund_channel": ["退款渠道", "refund channel"],
+  "claim.refund_due_by": ["最迟退款时间", "refund due by"],
   "claim.return_shipping_payer": ["退货运费承担", "return shipping paid by"],
   "claim.deductions": ["扣减", "deductions"],
   compensations: ["赔付", "compensations"],
@@ -87,6 +88,14 @@ const VALUE_NAMES = {
   agreed: "同意",
 };
 
+// The default policy's guarantees, for an example about a guarantee the served policy does not have.
+const GUARANTEE_NAMES = {
+  official_store: "官方旗舰店", authenticity: "正品保障", seven_day_return: "7天无理由退换货", return_shipping_insurance: "退货包运费",
+  fast_refund: "极速退款", damage_return: "破损包退", quality_return: "质量问题退换货", not_as_described: "不符包赔",
+  after_sales_care: "售后无忧", price_protection: "价保", delivery_install: "送货上门（送装一体）", installation: "安装服务",
+  trade_in: "以旧换新", on_time_shipment: "发货保障", livestream_parity: "直播同等保障",
+};
+
 let serviceTitles = {};
 let valueWords = {};
 let parameters = {};
@@ -113,7 +122,14 @@ export function valueName(value, pointer = "") {
 export function serviceName(id) {
   if (id === "(order)") return "整单 the order";
   if (id === "claims") return "售后申请 claims";
-  return serviceTitles[id] || id;
+  if (id === "none") return "普通订单 plain orders";
+  if (id === "other") return "其他 other";
+  return serviceTitles[id] || GUARANTEE_NAMES[id] || id;
+}
+
+/** The guarantees in the policy's order (the catalogue's). */
+export function guaranteeOrder() {
+  return Object.keys(serviceTitles);
 }
 
 /** A parameter's Chinese name: the first part of its bilingual description. */

@@ -2,8 +2,11 @@
 // Plain ES module, no build step, nothing external. Everything shown comes from the
 // service's HTTP API (/v1/...): the page only lays it out.
 
-import { decisionFieldLabel, fieldName, learnNames, parameterName, serviceName, valueName } from "./names.js";
+import { TOKEN_KEY, api, authHeaders, bi, h, localTime, money } from "./dom.js";
+import { decisionFieldLabel, fieldName, guaranteeOrder, learnNames, parameterName, serviceName, valueName } from "./names.js";
 import { generalProblem, orderProblem, parameterProblem } from "./messages.js";
+import { changeItem, decisionChanges, splitChange } from "./changes.js";
+import { setUpImpact } from "./impact.js";
 import { readScenario, scenarioLink, showScenario } from "./scenario.js";
 
 const DEFAULT_EXAMPLE = "seven-day-return-last-minute-approved";
@@ -53,51 +56,7 @@ const state = {
   timer: null,
 };
 
-// ---------------------------------------------------------------- helpers
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key === "text") el.textContent = value;
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "dataset") Object.assign(el.dataset, value);
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-function bi(zh, en) {
-  return [zh, " ", h("span", { class: "en", text: en })];
-}
-
-// With --auth-token-file the service wants a bearer token (scopes decide and read for this page). The page
-// keeps it in sessionStorage: this tab only, gone when the tab closes, never sent by the browser on its own
-// (unlike a cookie), so another site cannot make the browser use it.
-const TOKEN_KEY = "ruleengine.token";
-
-function authHeaders() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  return token ? { authorization: `Bearer ${token}` } : {};
-}
-
-async function api(path, { method = "GET", body, contentType = "application/json" } = {}) {
-  const init = { method, headers: authHeaders() };
-  if (body !== undefined) {
-    init.body = body;
-    init.headers["content-type"] = contentType;
-  }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch { data = null; }
-  return { status: response.status, ok: response.ok, data, text, headers: response.headers };
-}
+// ---------------------------------------------------------------- order documents
 
 function parsePointer(pointer) {
   if (!pointer) return [];
@@ -123,18 +82,6 @@ function setAt(obj, pointer, value) {
   const last = keys[keys.length - 1];
   if (value === undefined) delete node[last];
   else node[last] = value;
-}
-
-function money(value) {
-  // Amounts arrive as decimal strings ("33.33") and are shown as written, never through a binary float.
-  const m = /^(-?[0-9]+)(?:\.([0-9]{1,2}))?$/.exec(String(value));
-  return m ? `${m[1]}.${(m[2] || "").padEnd(2, "0")} 元` : String(value);
-}
-
-function localTime(value) {
-  // "2026-11-11T15:20:00+08:00" → "2026-11-11 15:20" (the policy's calendar is +08:00; shown as written)
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2})?/.exec(String(value));
-  return m ? `${m[1]} ${m[2]}` : String(value);
 }
 
 // ---------------------------------------------------------------- the order schema
@@ -302,6 +249,19 @@ async function loadExample(name) {
 }
 
 /** A new order to work on (an example, a pasted text, a shared link): what later edits are compared with. */
+/** The examples grouped by the guarantee each is about, in the policy's order of guarantees; untitled ones last. */
+function exampleGroups(examples) {
+  const order = [...guaranteeOrder(), "none"];
+  const rank = (g) => (order.includes(g) ? order.indexOf(g) : g === undefined ? order.length + 1 : order.length);
+  const groups = new Map();
+  for (const e of [...examples].sort((a, b) => rank(a.guarantee) - rank(b.guarantee))) {
+    const key = e.guarantee || "other";
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(e);
+  }
+  return groups;
+}
+
 function setOrder(order) {
   state.order = order;
   state.baseline = null;
@@ -628,68 +588,6 @@ function editChanges(before, after) {
   return box;
 }
 
-function ownerOf(claim) {
-  const rule = (claim.reasons.find((r) => !r.rule.startsWith("claims.")) || claim.reasons[0] || { rule: "claims." }).rule;
-  return rule.split(".")[0];
-}
-
-/** [guarantee, field, before, after] for each difference, as the service's what-if lists them. */
-function decisionChanges(before, after) {
-  const out = [];
-  for (const sku of [...new Set([...Object.keys(before.services), ...Object.keys(after.services)])].sort()) {
-    const old = before.services[sku] || [];
-    const now = after.services[sku] || [];
-    for (const s of now.filter((x) => !old.includes(x))) out.push([s, "services", "", `+${s}`]);
-    for (const s of old.filter((x) => !now.includes(x))) out.push([s, "services", "", `-${s}`]);
-  }
-  if (before.claim && after.claim) {
-    const owner = ownerOf(after.claim);
-    for (const [key] of CLAIM_FIELDS) {
-      if (JSON.stringify(before.claim[key]) !== JSON.stringify(after.claim[key])) out.push([owner, `claim.${key}`, before.claim[key], after.claim[key]]);
-    }
-    const deductions = (c) => c.deductions.map((d) => `${d.type} ${d.amount}`).join(", ");
-    if (deductions(before.claim) !== deductions(after.claim)) out.push([owner, "claim.deductions", deductions(before.claim), deductions(after.claim)]);
-  } else if (Boolean(before.claim) !== Boolean(after.claim)) {
-    out.push(["claims", "decision", before.claim ? before.claim.outcome : null, after.claim ? after.claim.outcome : null]);
-  }
-  for (const name of ["compensations", "violations"]) {
-    const key = (x) => (name === "compensations" ? `${x.type} ${x.amount}` : x.type);
-    const old = before[name].map(key);
-    const now = after[name].map(key);
-    for (const x of after[name].filter((x) => !old.includes(key(x)))) out.push([x.rule.split(".")[0], name, "", `+${key(x)}`]);
-    for (const x of before[name].filter((x) => !now.includes(key(x)))) out.push([x.rule.split(".")[0], name, "", `-${key(x)}`]);
-  }
-  return out;
-}
-
-/** The service's "rejected → approved" (or "+seven_day_return") as [before, after]. */
-function splitChange(text) {
-  const parts = String(text).split(" → ");
-  return parts.length === 2 ? parts.map((p) => (p === "(absent)" ? null : p)) : ["", text];
-}
-
-function changeValue(field, value) {
-  if (value === null || value === undefined) return "（无 absent）";
-  const text = String(value);
-  const added = /^([+-])(\S+)(?: (\S+))?$/.exec(text);
-  if (added && ["services", "compensations", "violations"].includes(field)) {
-    const name = field === "services" ? serviceName(added[2]) : valueName(added[2]);
-    return `${added[1] === "+" ? "增加 added" : "取消 removed"} ${name}${added[3] ? ` ${money(added[3])}` : ""}`;
-  }
-  if (field.endsWith("_amount")) return money(text);
-  if (field === "claim.deductions") return text || "（无 none）";
-  return valueName(text);
-}
-
-/** One change, in Chinese first: 7天无理由退换货 · 结果 outcome: 驳回 rejected → 批准 approved. */
-function changeItem(guarantee, field, before, after) {
-  const [zh, en] = decisionFieldLabel(field);
-  const li = h("li", { "data-field": field }, h("span", { class: "g" }, serviceName(guarantee)), " · ", zh, " ", h("span", { class: "en", text: en }), "：");
-  if (before === "" && /^[+-]/.test(String(after))) li.append(h("strong", { text: changeValue(field, after) }));
-  else li.append(changeValue(field, before), " → ", h("strong", { text: changeValue(field, after) }));
-  return li;
-}
-
 function fmtParam(value) {
   return Array.isArray(value) ? value.join(", ") : String(value);
 }
@@ -756,16 +654,32 @@ const OUTCOME_WORDS = {
   skipped: ["跳过", "skipped"],
 };
 
+/** What a matched rule does to the claim: a rule that rejects is not shown as a success. */
+function ruleEffect(entry) {
+  if (!entry.matched) return "";
+  const set = entry.actions.find((a) => a.action === "set" && a.target === "claim.outcome");
+  return set ? ` sets-${set.value}` : "";
+}
+
+const ACTION_WORDS = {
+  set: ["设定", "set"], reason: ["原因", "reason"], stop: ["不再看本保障的后续规则", "stop"], add_service: ["授予服务", "add service"],
+  compensation: ["赔付", "compensation"], violation: ["记违规", "violation"], deduction: ["扣减", "deduction"],
+};
+
 function entryView(entry) {
-  const [zh, en] = OUTCOME_WORDS[entry.outcome] || [entry.outcome, ""];
+  let [zh, en] = OUTCOME_WORDS[entry.outcome] || [entry.outcome, ""];
+  const effect = ruleEffect(entry);
+  if (effect === " sets-rejected") [zh, en] = ["命中：驳回", "matched: rejects"];
+  else if (effect === " sets-needs_review") [zh, en] = ["命中：待审核", "matched: needs review"];
+  else if (effect === " sets-approved") [zh, en] = ["命中：批准", "matched: approves"];
   const open = entry.matched && !entry.rule.endsWith(".service");
-  const box = h("details", { class: `rule ${entry.outcome}`, "data-rule": entry.rule, "data-testid": `rule-${entry.rule}`, open: open || null });
+  const box = h("details", { class: `rule ${entry.outcome}${effect}`, "data-rule": entry.rule, "data-testid": `rule-${entry.rule}`, open: open || null });
   const decided = entry.conditions.filter((c) => c.decided);
   const because = entry.failed
     ? h("span", { class: "because" }, "← ", entry.failed.label || entry.failed.expr)
     : null;
   box.append(h("summary", { class: "rule-head" },
-    h("span", { class: "mark", "aria-hidden": "true", text: entry.mark }), " ",
+    h("span", { class: "mark", "aria-hidden": "true", text: effect === " sets-rejected" ? "✘" : entry.mark }), " ",
     h("span", { class: "outcome-word" }, ...bi(zh, en)), " ",
     h("strong", { text: entry.title_zh }), " ", h("span", { class: "en", text: entry.title_en }), " ",
     h("code", { class: "rule-id", text: entry.rule }),
@@ -780,12 +694,27 @@ function entryView(entry) {
   if (entry.actions.length) {
     const actions = h("ul", { class: "actions" });
     for (const a of entry.actions) {
-      actions.append(h("li", {}, "→ ", h("code", { text: a.action }), a.target ? [" ", h("code", { text: a.target })] : null,
-        a.display !== undefined ? ` = ${a.display}` : "", a.status ? ` (${a.status}: ${a.note || ""})` : ""));
+      const [azh, aen] = ACTION_WORDS[a.action] || [a.action, a.action];
+      const target = a.target ? (a.target.startsWith("claim.") ? decisionFieldLabel(a.target) : [serviceName(a.target), a.target]) : null;
+      const shown = a.display === undefined ? "" : a.action === "reason" ? a.display : a.target && a.target.endsWith("_amount") ? money(a.display) : valueName(a.display);
+      actions.append(h("li", {}, "→ ", azh, " ", h("span", { class: "en", text: aen }), target ? [" ", target[0], " ", h("span", { class: "en", text: target[1] })] : null,
+        shown ? ["：", shown] : "", a.status ? ` (${a.status}: ${a.note || ""})` : ""));
     }
     box.append(actions);
   }
   return box;
+}
+
+/** The name a condition read, as policy staff know it: a field's label, a parameter's name, or "computed". */
+function valueLabel(v) {
+  if (v.parameter) return parameterName(v.name.replace(/^params\./, ""));
+  const path = /^(order|item|claim|logistics|payment|buyer|shop|shipping)\.([a-z_.]+)$/.exec(v.name);
+  if (path) {
+    const pointer = path[1] === "item" ? `/items/*/${path[2].replace(/\./g, "/")}` : path[1] === "order" ? `/${path[2]}` : `/${path[1]}/${path[2].replace(/\./g, "/")}`;
+    const [zh] = fieldName(pointer);
+    if (!zh.includes(" ")) return zh;
+  }
+  return /^[a-z_]+$/.test(v.name) ? v.name : "计算值 computed";
 }
 
 function conditionView(c, entry) {
@@ -795,16 +724,20 @@ function conditionView(c, entry) {
   const head = h("p", {}, h("span", { class: "result", text: result }), " ");
   if (c.op) head.append(h("span", { class: "op", text: { all: "全部满足 all of", any: "任一满足 any of", not: "不满足 not" }[c.op] || c.op }), " ");
   if (c.label) head.append(h("span", { class: "label", text: c.label }), " ");
-  if (c.expr) head.append(h("code", { class: "expr", text: c.expr }));
+  else if (c.expr) head.append(h("code", { class: "expr", text: c.expr }));  // nothing else says what it checks
   if (decidedWord) head.append(" ", h("span", { class: "decided-tag" }, ...bi(...decidedWord)));
   li.append(head);
   if (c.values.length) {
     const values = h("ul", { class: "values" });
     for (const v of c.values) {
+      const shown = /^[a-z][a-z_]*$/.test(String(v.display)) ? valueName(v.display) : v.display;
       values.append(h("li", { class: v.parameter ? "is-param" : "", "data-testid": v.parameter ? "parameter-value" : null }, v.parameter ? h("span", { class: "param-tag", text: "参数 parameter" }) : null, " ",
-        h("code", { text: v.name }), " = ", h("strong", { text: v.display })));
+        valueLabel(v), " ", h("code", { text: v.name }), " = ", h("strong", { text: shown })));
     }
     li.append(values);
+  }
+  if (c.label && c.expr) {
+    li.append(h("details", { class: "expr-more" }, h("summary", {}, ...bi("表达式", "expression")), h("code", { class: "expr", "data-testid": "condition-expr", text: c.expr })));
   }
   return li;
 }
@@ -846,7 +779,7 @@ function renderParams() {
     const apply = h("button", { type: "button", id: `apply-${param.name}`, class: "apply-one", "data-testid": `param-apply-${param.name}`, onclick: applyWhatIf, "aria-label": `应用假设 Apply: ${param.name}` }, ...bi("应用", "Apply"));
     const applied = state.overrides[param.name] !== undefined;
     const row = h("div", { class: `param${applied ? " applied" : ""}${pending !== undefined ? " edited" : ""}`, "data-testid": `param-${param.name}` },
-      h("label", { for: id }, h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type }),
+      h("label", { for: id }, parameterName(param.name), " ", h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type }),
         state.usedHere.has(param.name) ? h("span", { class: "used-here", "data-testid": "used-here" }, ...bi("影响本订单", "decides this order")) : null),
       h("p", { class: "desc", text: param.description }),
       h("p", { class: "current" }, ...bi("当前值", "current"), "：", h("strong", { text: param.display }),
@@ -932,7 +865,7 @@ function renderCatalogue() {
     for (const r of rules) {
       const used = r.parameters.map((name) => {
         const p = params[name];
-        return h("li", {}, h("code", { text: name }), " = ", h("strong", { text: p ? p.display : "?" }), " ",
+        return h("li", {}, parameterName(name), " ", h("code", { text: name }), " = ", h("strong", { text: p ? p.display : "?" }), " ",
           h("button", { type: "button", class: "link", "data-testid": `try-${name}`, onclick: () => tryParameter(name) }, ...bi("试改", "try a value")));
       });
       section.append(h("article", { class: "crule", "data-rule": r.id },
@@ -954,7 +887,7 @@ function renderCatalogue() {
   const body = h("tbody");
   for (const p of cat.parameters) {
     if (filter && !JSON.stringify(p).toLowerCase().includes(filter)) continue;
-    body.append(h("tr", {}, h("td", {}, h("code", { text: p.name })), h("td", { text: p.display }), h("td", { text: p.type }),
+    body.append(h("tr", {}, h("td", {}, parameterName(p.name), h("br"), h("code", { text: p.name })), h("td", { text: p.display }), h("td", { text: p.type }),
       h("td", { text: p.description }), h("td", {}, p.source || "", p.citations.length ? h("ul", { class: "cites" }, p.citations.map(citedWords)) : ""),
       h("td", {}, p.used_by.map((r) => h("code", { class: "rule-id", text: r })))));
   }
@@ -1069,7 +1002,9 @@ async function start() {
 
   const select = document.getElementById("example-select");
   select.append(h("option", { value: "", text: "（自己编辑或粘贴 your own / pasted）" }));
-  for (const e of examples.data) select.append(h("option", { value: e.name, text: e.name }));
+  for (const [guarantee, list] of exampleGroups(examples.data)) {
+    select.append(h("optgroup", { label: serviceName(guarantee) }, list.map((e) => h("option", { value: e.name, text: e.title_zh ? `${e.title_zh}（${e.name}）` : e.name }))));
+  }
   select.addEventListener("change", () => { if (select.value) loadExample(select.value); });
 
   document.getElementById("tab-try").addEventListener("click", () => showView("try"));
@@ -1097,6 +1032,19 @@ async function start() {
     });
   }
   document.getElementById("share-link").addEventListener("click", copyScenarioLink);
+  setUpImpact({
+    parameters: () => (Object.keys(state.pending).length ? { ...state.pending } : { ...state.overrides }),
+    kinds: () => Object.fromEntries(state.catalogue.parameters.map((p) => [p.name, p.kind])),
+    openOrder: (order, parameters) => {
+      state.overrides = Object.fromEntries(Object.entries(parameters).map(([name, v]) => [name, v.changed]));
+      state.pending = { ...state.overrides };
+      state.explainSide = "changed";
+      renderParams();
+      document.getElementById("example-select").value = "";
+      setOrder(order);
+      document.getElementById("summary").scrollIntoView({ block: "start" });
+    },
+  });
   document.getElementById("order-text").addEventListener("input", () => markStale("文本已修改，尚未应用", "the text was edited and not yet applied"));
   renderParams();
   renderCatalogue();
