@@ -86,6 +86,11 @@ const VALUE_NAMES = {
   mismatch_confirmed_platform: "平台确认不符", mismatch_confirmed_merchant: "商家确认不符",
   // merchant response, resolution requested
   agreed: "同意",
+  // deductions, compensations, violations
+  gift_not_returned: "赠品未退回", free_shipping_lost: "不再满足包邮", promotion_lost: "不再满足优惠",
+  late_shipment: "延迟发货", stock_out: "缺货", refused_valid_return: "拒绝合理退货", installation_not_done: "未安装",
+  installation_late: "安装延误", installation_overcharge: "安装乱收费", delivery_install_not_provided: "未送装",
+  delivery_install_late: "送装延误", delivery_install_overcharge: "送装乱收费",
 };
 
 // The default policy's guarantees, for an example about a guarantee the served policy does not have.
@@ -136,7 +141,8 @@ export function guaranteeOrder() {
 export function parameterName(name) {
   const p = parameters[name];
   if (!p || !p.description) return name;
-  return p.description.split(" / ")[0].split(/[，,。]/)[0];
+  // "7天无理由退货期限，签收次日起算 / no-reason return window, …" → 7天无理由退货期限
+  return p.description.split(/\s*\/\s+(?=[A-Za-z0-9(])/)[0].split(/[，。]/)[0].trim();
 }
 
 function patternOf(pointer) {

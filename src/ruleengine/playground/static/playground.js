@@ -471,7 +471,7 @@ function decisionCard(decision, other, side) {
     for (const [key, zh, en] of CLAIM_FIELDS) {
       let value = claim[key];
       if (key.endsWith("_amount")) value = money(value);
-      else if (key === "refund_channel") value = String(value);
+      else if (key === "refund_channel") value = valueName(value);
       else value = valueName(value);
       if (key === "refund_timing" && claim.refund_due_by) value += `，最迟 due by ${localTime(claim.refund_due_by)}`;
       const changed = otherClaim && JSON.stringify(otherClaim[key]) !== JSON.stringify(claim[key]);
@@ -882,7 +882,7 @@ function renderCatalogue() {
     }
     root.append(section);
   }
-  const table = h("table", { class: "param-table", "data-testid": "catalogue-parameters" },
+  const table = h("table", { class: "param-table catalogue-parameters", "data-testid": "catalogue-parameters" },
     h("thead", {}, h("tr", {}, ["参数 Parameter", "值 Value", "类型 Type", "说明 Description", "来源 Source", "使用规则 Used by"].map((t, i) => h("th", { text: t, scope: "col", class: i === 3 ? "wide" : null })))));
   const body = h("tbody");
   for (const p of cat.parameters) {
