@@ -3,9 +3,11 @@
 // service's HTTP API (/v1/...): the page only lays it out.
 
 import { TOKEN_KEY, api, authHeaders, bi, h, localTime, money } from "./dom.js";
-import { decisionFieldLabel, fieldName, guaranteeOrder, learnNames, parameterName, serviceName, valueName } from "./names.js";
+import { fieldName, guaranteeOrder, learnNames, parameterName, serviceName, valueName } from "./names.js";
 import { generalProblem, orderProblem, parameterProblem } from "./messages.js";
+import { catalogueView } from "./catalogue.js";
 import { changeItem, decisionChanges, splitChange } from "./changes.js";
+import { explanationView } from "./explanation.js";
 import { setUpImpact } from "./impact.js";
 import { readScenario, scenarioLink, showScenario } from "./scenario.js";
 
@@ -626,120 +628,7 @@ function noteParametersUsedHere(groups) {
 
 function renderExplanation(groups) {
   noteParametersUsedHere(groups);
-  const root = document.getElementById("explanation");
-  root.replaceChildren();
-  const open = decisiveGuarantees();
-  for (const group of groups) {
-    const relevant = group.entries.filter((e) => e.relevant);
-    const hidden = group.entries.filter((e) => !e.relevant);
-    const matched = relevant.filter((e) => e.matched && !e.rule.endsWith(".service")).length;
-    const box = h("details", { class: "group", "data-testid": `group-${group.guarantee}`, "data-guarantee": group.guarantee, open: open.has(group.guarantee) || null });
-    box.append(h("summary", {},
-      h("span", { class: "gtitle", text: group.title }), " ", h("code", { text: group.guarantee }), " ",
-      h("span", { class: "muted" }, `${relevant.length} 条适用 applied`, matched ? ` · ${matched} 条命中 matched` : "", hidden.length ? ` · 另有 ${hidden.length} 条不适用 ${hidden.length} did not apply` : "")));
-    for (const entry of relevant) box.append(entryView(entry));
-    if (hidden.length) {
-      const more = h("details", { class: "more" }, h("summary", {}, ...bi(`显示不适用的 ${hidden.length} 条规则`, `show the ${hidden.length} rules that did not apply`)));
-      for (const entry of hidden) more.append(entryView(entry));
-      box.append(more);
-    }
-    root.append(box);
-  }
-}
-
-const OUTCOME_WORDS = {
-  matched: ["命中", "matched"],
-  not_matched: ["未命中", "not matched"],
-  not_met: ["缺少事实", "a fact is absent"],
-  skipped: ["跳过", "skipped"],
-};
-
-/** What a matched rule does to the claim: a rule that rejects is not shown as a success. */
-function ruleEffect(entry) {
-  if (!entry.matched) return "";
-  const set = entry.actions.find((a) => a.action === "set" && a.target === "claim.outcome");
-  return set ? ` sets-${set.value}` : "";
-}
-
-const ACTION_WORDS = {
-  set: ["设定", "set"], reason: ["原因", "reason"], stop: ["不再看本保障的后续规则", "stop"], add_service: ["授予服务", "add service"],
-  compensation: ["赔付", "compensation"], violation: ["记违规", "violation"], deduction: ["扣减", "deduction"],
-};
-
-function entryView(entry) {
-  let [zh, en] = OUTCOME_WORDS[entry.outcome] || [entry.outcome, ""];
-  const effect = ruleEffect(entry);
-  if (effect === " sets-rejected") [zh, en] = ["命中：驳回", "matched: rejects"];
-  else if (effect === " sets-needs_review") [zh, en] = ["命中：待审核", "matched: needs review"];
-  else if (effect === " sets-approved") [zh, en] = ["命中：批准", "matched: approves"];
-  const open = entry.matched && !entry.rule.endsWith(".service");
-  const box = h("details", { class: `rule ${entry.outcome}${effect}`, "data-rule": entry.rule, "data-testid": `rule-${entry.rule}`, open: open || null });
-  const decided = entry.conditions.filter((c) => c.decided);
-  const because = entry.failed
-    ? h("span", { class: "because" }, "← ", entry.failed.label || entry.failed.expr)
-    : null;
-  box.append(h("summary", { class: "rule-head" },
-    h("span", { class: "mark", "aria-hidden": "true", text: effect === " sets-rejected" ? "✘" : entry.mark }), " ",
-    h("span", { class: "outcome-word" }, ...bi(zh, en)), " ",
-    h("strong", { text: entry.title_zh }), " ", h("span", { class: "en", text: entry.title_en }), " ",
-    h("code", { class: "rule-id", text: entry.rule }),
-    entry.line ? h("span", { class: "muted", text: ` [${entry.line}]` }) : null,
-    because, decided.length && !entry.failed && !open ? h("span", { class: "because" }, ` (${decided.length} 个条件满足 conditions met)`) : null));
-  if (entry.reason) box.append(h("p", { class: "muted" }, "跳过 skipped: " + entry.reason));
-  if (entry.conditions.length) {
-    const tree = h("ul", { class: "conditions" });
-    for (const c of entry.conditions) tree.append(conditionView(c, entry));
-    box.append(tree);
-  }
-  if (entry.actions.length) {
-    const actions = h("ul", { class: "actions" });
-    for (const a of entry.actions) {
-      const [azh, aen] = ACTION_WORDS[a.action] || [a.action, a.action];
-      const target = a.target ? (a.target.startsWith("claim.") ? decisionFieldLabel(a.target) : [serviceName(a.target), a.target]) : null;
-      const shown = a.display === undefined ? "" : a.action === "reason" ? a.display : a.target && a.target.endsWith("_amount") ? money(a.display) : valueName(a.display);
-      actions.append(h("li", {}, "→ ", azh, " ", h("span", { class: "en", text: aen }), target ? [" ", target[0], " ", h("span", { class: "en", text: target[1] })] : null,
-        shown ? ["：", shown] : "", a.status ? ` (${a.status}: ${a.note || ""})` : ""));
-    }
-    box.append(actions);
-  }
-  return box;
-}
-
-/** The name a condition read, as policy staff know it: a field's label, a parameter's name, or "computed". */
-function valueLabel(v) {
-  if (v.parameter) return parameterName(v.name.replace(/^params\./, ""));
-  const path = /^(order|item|claim|logistics|payment|buyer|shop|shipping)\.([a-z_.]+)$/.exec(v.name);
-  if (path) {
-    const pointer = path[1] === "item" ? `/items/*/${path[2].replace(/\./g, "/")}` : path[1] === "order" ? `/${path[2]}` : `/${path[1]}/${path[2].replace(/\./g, "/")}`;
-    const [zh] = fieldName(pointer);
-    if (!zh.includes(" ")) return zh;
-  }
-  return /^[a-z_]+$/.test(v.name) ? v.name : "计算值 computed";
-}
-
-function conditionView(c, entry) {
-  const decidedWord = c.decided ? (entry.matched ? ["满足，决定命中", "met: decided the match"] : c.result === "not_met" ? ["缺少事实，决定未命中", "absent fact: decided"] : ["未满足，决定未命中", "not met: decided"]) : null;
-  const result = c.result === true ? "✔" : c.result === false ? "✘" : c.result === "not_met" ? "∅" : "·";
-  const li = h("li", { class: `condition depth-${Math.min(c.depth, 8)}${c.decided ? " decided" : ""}`, "data-testid": c.decided ? "decided-condition" : null });
-  const head = h("p", {}, h("span", { class: "result", text: result }), " ");
-  if (c.op) head.append(h("span", { class: "op", text: { all: "全部满足 all of", any: "任一满足 any of", not: "不满足 not" }[c.op] || c.op }), " ");
-  if (c.label) head.append(h("span", { class: "label", text: c.label }), " ");
-  else if (c.expr) head.append(h("code", { class: "expr", text: c.expr }));  // nothing else says what it checks
-  if (decidedWord) head.append(" ", h("span", { class: "decided-tag" }, ...bi(...decidedWord)));
-  li.append(head);
-  if (c.values.length) {
-    const values = h("ul", { class: "values" });
-    for (const v of c.values) {
-      const shown = /^[a-z][a-z_]*$/.test(String(v.display)) ? valueName(v.display) : v.display;
-      values.append(h("li", { class: v.parameter ? "is-param" : "", "data-testid": v.parameter ? "parameter-value" : null }, v.parameter ? h("span", { class: "param-tag", text: "参数 parameter" }) : null, " ",
-        valueLabel(v), " ", h("code", { text: v.name }), " = ", h("strong", { text: shown })));
-    }
-    li.append(values);
-  }
-  if (c.label && c.expr) {
-    li.append(h("details", { class: "expr-more" }, h("summary", {}, ...bi("表达式", "expression")), h("code", { class: "expr", "data-testid": "condition-expr", text: c.expr })));
-  }
-  return li;
+  explanationView(document.getElementById("explanation"), groups, decisiveGuarantees());
 }
 
 // ---------------------------------------------------------------- what-if
@@ -835,89 +724,9 @@ async function downloadCase() {
 
 // ---------------------------------------------------------------- the policy catalogue
 
-function conditionWords(node) {
-  if (node.children) {
-    return h("li", { class: "cgroup" }, h("span", { class: "op", text: node.words }), node.label ? [" ", h("span", { class: "label", text: node.label })] : null,
-      h("ul", {}, node.children.map(conditionWords)));
-  }
-  return h("li", {}, node.label ? h("span", { class: "label", text: node.label }) : null, " ", h("code", { class: "expr", text: node.expr }));
-}
-
-function actionWords(text) {
-  // the catalogue's words mark names and values with `backticks` (Markdown): shown as code
-  return h("li", {}, text.split("`").map((part, i) => (i % 2 ? h("code", { text: part }) : part)));
-}
-
 function renderCatalogue() {
-  const cat = state.catalogue;
-  const root = document.getElementById("catalogue");
-  const toc = document.getElementById("catalogue-toc");
-  root.replaceChildren();
-  toc.replaceChildren();
   const filter = document.getElementById("catalogue-filter").value.trim().toLowerCase();
-  const params = Object.fromEntries(cat.parameters.map((p) => [p.name, p]));
-  root.append(h("p", { class: "meta" }, `${cat.name} ${cat.version} · ${cat.digest.slice(0, 19)}… · 时区 time zone ${cat.timezone}`));
-  for (const g of cat.guarantees) {
-    const rules = g.rules.filter((r) => !filter || JSON.stringify(r).toLowerCase().includes(filter) || g.title.toLowerCase().includes(filter));
-    if (!rules.length) continue;
-    toc.append(h("a", { href: `#g-${g.id}` }, g.title));
-    const section = h("section", { class: "guarantee", id: `g-${g.id}`, "data-testid": `catalogue-${g.id}` }, h("h2", {}, g.title, " ", h("code", { text: g.id })));
-    for (const r of rules) {
-      const used = r.parameters.map((name) => {
-        const p = params[name];
-        return h("li", {}, parameterName(name), " ", h("code", { text: name }), " = ", h("strong", { text: p ? p.display : "?" }), " ",
-          h("button", { type: "button", class: "link", "data-testid": `try-${name}`, onclick: () => tryParameter(name) }, ...bi("试改", "try a value")));
-      });
-      section.append(h("article", { class: "crule", "data-rule": r.id },
-        h("h3", {}, r.title_zh, " ", h("span", { class: "en", text: r.title_en }), " ", h("code", { class: "rule-id", text: r.id })),
-        h("p", { class: "desc", text: r.description }),
-        h("p", { class: "muted" }, `来源 source: ${r.source} · 阶段 stage: ${r.stage} · 优先级 priority: ${r.priority} · 范围 scope: ${r.scope}`,
-          r.versions > 1 ? ` · 版本 version ${r.version}/${r.versions}` : "",
-          r.effective.from || r.effective.until ? ` · 生效 effective ${r.effective.from || "…"} – ${r.effective.until || "…"} (${r.effective.on})` : ""),
-        r.citations.length ? h("ul", { class: "cites" }, r.citations.map(citedWords)) : null,
-        h("div", { class: "when" }, h("h4", {}, ...bi("条件", "When")), h("ul", { class: "cond-tree" }, conditionWords(r.when))),
-        h("div", { class: "then" }, h("h4", {}, ...bi("则", "Then")), h("ul", {}, r.then.map(actionWords))),
-        r.else.length ? h("div", { class: "else" }, h("h4", {}, ...bi("否则", "Else")), h("ul", {}, r.else.map(actionWords))) : null,
-        used.length ? h("div", { class: "params" }, h("h4", {}, ...bi("参数", "Parameters")), h("ul", {}, used)) : null));
-    }
-    root.append(section);
-  }
-  const table = h("table", { class: "param-table catalogue-parameters", "data-testid": "catalogue-parameters" },
-    h("thead", {}, h("tr", {}, ["参数 Parameter", "值 Value", "类型 Type", "说明 Description", "来源 Source", "使用规则 Used by"].map((t, i) => h("th", { text: t, scope: "col", class: i === 3 ? "wide" : null })))));
-  const body = h("tbody");
-  for (const p of cat.parameters) {
-    if (filter && !JSON.stringify(p).toLowerCase().includes(filter)) continue;
-    body.append(h("tr", {}, h("td", {}, parameterName(p.name), h("br"), h("code", { text: p.name })), h("td", { text: p.display }), h("td", { text: p.type }),
-      h("td", { text: p.description }), h("td", {}, p.source || "", p.citations.length ? h("ul", { class: "cites" }, p.citations.map(citedWords)) : ""),
-      h("td", {}, p.used_by.map((r) => h("code", { class: "rule-id", text: r })))));
-  }
-  table.append(body);
-  root.append(h("section", { class: "guarantee", id: "parameters" }, h("h2", {}, ...bi("参数", "Parameters")), tableBox(table, "参数 Parameters")));
-  toc.append(h("a", { href: "#parameters" }, "参数 Parameters"));
-  if (!cat.sources.length) return;
-  const sources = h("table", { class: "param-table", "data-testid": "catalogue-sources" },
-    h("thead", {}, h("tr", {}, ["编号 Id", "标题 Title", "发布方 Issuer", "日期 Date", "查阅 Where to read", "引用 Cited by"].map((t) => h("th", { text: t, scope: "col" })))));
-  const rows = h("tbody");
-  for (const s of cat.sources) {
-    if (filter && !JSON.stringify(s).toLowerCase().includes(filter)) continue;
-    rows.append(h("tr", { id: `source-${s.id}` }, h("td", {}, h("code", { text: s.id })), h("td", {}, s.title.zh, h("br"), s.title.en),
-      h("td", {}, s.issuer.zh, h("br"), s.issuer.en), h("td", { text: s.date || "—" }),
-      h("td", {}, s.url ? h("span", { text: s.url }) : "", s.document ? h("code", { text: s.document }) : "", s.note ? h("p", { class: "muted" }, s.note.zh, h("br"), s.note.en) : ""),
-      h("td", { text: String(s.cited_by.length) })));
-  }
-  sources.append(rows);
-  root.append(h("section", { class: "guarantee", id: "sources" }, h("h2", {}, ...bi("来源", "Sources")), tableBox(sources, "来源 Sources")));
-  toc.append(h("a", { href: "#sources" }, "来源 Sources"));
-}
-
-/** A wide table scrolls inside its own box (reachable by keyboard), never the page. */
-function tableBox(table, name) {
-  return h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": name }, table);
-}
-
-/** A cited source with its title: `L1 中华人民共和国消费者权益保护法 / Law … — Art 55`. */
-function citedWords(c) {
-  return h("li", {}, h("code", { text: c.source }), ` ${c.title.zh} / ${c.title.en}`, c.locators.length ? ` — ${c.locators.join(", ")}` : "");
+  catalogueView(state.catalogue, document.getElementById("catalogue"), document.getElementById("catalogue-toc"), filter, tryParameter);
 }
 
 function tryParameter(name) {
