@@ -44,6 +44,7 @@ from .parameters import UNITS, ParameterProblem, checked_value, declaration, exp
 from .policyfolder import choose, policy_files
 from .policyfolder import display_path as _display
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
+from .tables import table_rules
 
 
 class _OverrideRefused(Exception):
@@ -512,8 +513,8 @@ class _Loader:
     def rules(self, env: Environment, globals_: dict[str, Any], stages: tuple[str, ...]) -> list[Rule]:
         out: list[Rule] = []
         order = 0
-        for doc, section in self._sections("rules"):
-            for index, spec in enumerate(section):
+        for doc in self.docs:
+            for index, spec in enumerate(self._section(doc, "rules")):
                 pointer = f"/rules/{index}"
                 if self.broken(doc, pointer):
                     order += 1
@@ -522,7 +523,16 @@ class _Loader:
                 order += 1
                 if rule is not None:
                     out.append(rule)
+            for index, spec in enumerate(self._section(doc, "tables")):
+                # A table's rows are rules, numbered on from the file's rules (compile/tables.py).
+                if not self.broken(doc, f"/tables/{index}"):
+                    out += table_rules(self, doc, f"/tables/{index}", spec, env, globals_, stages, order)
+                order += len(spec.get("rows", ())) if isinstance(spec, dict) else 1
         return self.check_versions(out)
+
+    def _section(self, doc: Document, key: str) -> list[Any]:
+        found = doc.data.get(key) if isinstance(doc.data, dict) else None
+        return found if isinstance(found, list) and not self.broken(doc, "/" + key, exact=True) else []
 
     def rule(
         self,
@@ -537,23 +547,7 @@ class _Loader:
         before = len(self.diagnostics)
         rule_id = spec["id"]
         scope = spec.get("scope", "order")
-        stage = spec["stage"]
-        if stage not in stages:
-            hint = did_you_mean(stage, stages)
-            self.error(
-                doc,
-                doc.locate(pointer + "/stage"),
-                "unknown_stage",
-                f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"),
-                pointer + "/stage",
-            )
-        effective = spec.get("effective", {})
-        bounds: list[dt.datetime | None] = []
-        for key in ("from", "until"):
-            raw = effective.get(key)
-            bounds.append(parse_timestamp(raw) if raw is not None else None)
-        if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
-            self.error(doc, doc.locate(pointer + "/effective"), "effective_window", "'from' must be before 'until'", pointer + "/effective")
+        stage, bounds, effective = self.schedule(doc, pointer, spec, stages)
         self.rule_words = []
         title_zh = self.words(doc, pointer + "/title/zh", "title.zh")
         title_en = self.words(doc, pointer + "/title/en", "title.en")
@@ -587,6 +581,29 @@ class _Loader:
             # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
             claim_types=None if otherwise else constraints(when, env).get("claim.type"),
         )
+
+    def schedule(
+        self, doc: Document, pointer: str, spec: dict[str, Any], stages: tuple[str, ...]
+    ) -> tuple[str, list[dt.datetime | None], dict[str, Any]]:
+        """A rule's or table's stage (checked) and effective window (``from`` before ``until``)."""
+        stage = spec["stage"]
+        if stage not in stages:
+            hint = did_you_mean(stage, stages)
+            self.error(
+                doc,
+                doc.locate(pointer + "/stage"),
+                "unknown_stage",
+                f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"),
+                pointer + "/stage",
+            )
+        effective = spec.get("effective", {})
+        bounds: list[dt.datetime | None] = []
+        for key in ("from", "until"):
+            raw = effective.get(key)
+            bounds.append(parse_timestamp(raw) if raw is not None else None)
+        if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
+            self.error(doc, doc.locate(pointer + "/effective"), "effective_window", "'from' must be before 'until'", pointer + "/effective")
+        return stage, bounds, effective
 
     def words(self, doc: Document, pointer: str, what: str) -> str:
         """A title, label or description with its ``{params.NAME}`` filled in (the text as written on error)."""

@@ -1,0 +1,183 @@
+"""Analysis of a decision table over its cells: gaps, overlapping rows, rows that can never be hit.
+
+Each input column's values are cut into pieces on which every cell of the column gives the same
+answer: for numbers (money, days, counts) the points where a cell's interval starts or ends and the
+stretches between them — only whole numbers where the column holds whole numbers (a count, days or
+hours between instants), no amount below zero; for an enum its values (from the schema), for
+true/false both, for other text the words the cells name and "any other text". Every combination
+of pieces is then one kind of input, and the rows matching it are a bit set: no row is a gap, two
+rows under ``unique`` an overlap, and a row that is never the first to match under ``first`` is
+shadowed by the rows before it. The walk stops early where no row can match any more, and gives up
+past :data:`MAX_STEPS` combinations. The analysis is within the table's own ``when``.
+
+Loading runs it for a table that says ``complete: true`` (a gap is a load error); ``lint`` runs it
+for every table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..lang import types as t
+from ..model.rules import Table, TableInput
+
+MAX_STEPS = 200_000
+"""Combinations of column pieces walked at most, per table."""
+EXAMPLES = 5
+"""Gaps kept as examples (all are counted)."""
+
+_OTHER = "\x00other"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of a column's values: a value standing for it, and how it is shown."""
+
+    value: Any
+    shown: str
+
+
+@dataclass
+class Analysis:
+    table: Table
+    pieces: list[list[Piece]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Columns whose cells compare with expressions the analysis cannot read: nothing else is found."""
+    too_many: bool = False
+    gaps: list[tuple[int, ...]] = field(default_factory=list)
+    gap_count: int = 0
+    overlaps: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
+    """(row, row) numbers → an input both match (``unique`` tables)."""
+    first_hits: int = 0
+    matched: int = 0
+    shadowed_by: dict[int, int] = field(default_factory=dict)
+    """Row number → the rows (a bit set) that match first wherever it matches (``first`` tables)."""
+
+    def example(self, combination: tuple[int, ...]) -> str:
+        """An input as policy staff read it: ``签收后天数 days = 8, claim.type = counterfeit``."""
+        parts = []
+        for column, pieces, index in zip(self.table.inputs, self.pieces, combination, strict=True):
+            name = f"{column.label} {column.name}" if column.label else column.name
+            parts.append(f"{name} = {pieces[index].shown}")
+        return ", ".join(parts)
+
+    def never_hit(self) -> list[int]:
+        """Rows no input matches."""
+        return [row.number for row in self.table.rows if not self.matched >> (row.number - 1) & 1]
+
+    def shadowed(self) -> dict[int, list[int]]:
+        """Under ``first``: rows that match some input but are never the first to: row → the earlier rows that win."""
+        if self.table.hit != "first":
+            return {}
+        out = {}
+        for row in self.table.rows:
+            bit = 1 << (row.number - 1)
+            if self.matched & bit and not self.first_hits & bit:
+                winners = self.shadowed_by.get(row.number, 0)
+                out[row.number] = [n + 1 for n in range(len(self.table.rows)) if winners >> n & 1]
+        return out
+
+
+def analyse(table: Table) -> Analysis:
+    analysis = Analysis(table)
+    masks: list[list[int]] = []
+    for index, column in enumerate(table.inputs):
+        regions = [row.regions[index] for row in table.rows]
+        if not all(r.known for r in regions):
+            analysis.unknown.append(column.name)
+            continue
+        pieces = _pieces(column, regions)
+        analysis.pieces.append(pieces)
+        masks.append([sum(1 << n for n, r in enumerate(regions) if r.any or r.admits(p.value)) for p in pieces])
+    if analysis.unknown:
+        return analysis
+    _walk(analysis, masks)
+    return analysis
+
+
+def _walk(analysis: Analysis, masks: list[list[int]]) -> None:
+    every = (1 << len(analysis.table.rows)) - 1
+    steps = 0
+    unique = analysis.table.hit == "unique"
+    stack: list[tuple[int, int, tuple[int, ...]]] = [(0, every, ())]
+    while stack:
+        column, mask, chosen = stack.pop()
+        steps += 1
+        if steps > MAX_STEPS:
+            analysis.too_many = True
+            return
+        if mask == 0:
+            rest = masks[column:]
+            analysis.gap_count += math.prod(len(m) for m in rest)
+            if len(analysis.gaps) < EXAMPLES:
+                analysis.gaps.append(chosen + (0,) * len(rest))
+            continue
+        if column == len(masks):
+            analysis.matched |= mask
+            first = mask & -mask
+            analysis.first_hits |= first
+            rest_bits = mask ^ first
+            while rest_bits:
+                bit = rest_bits & -rest_bits
+                row = bit.bit_length()
+                analysis.shadowed_by[row] = analysis.shadowed_by.get(row, 0) | first
+                if unique:
+                    analysis.overlaps.setdefault((first.bit_length(), row), chosen)
+                rest_bits ^= bit
+            continue
+        for index in reversed(range(len(masks[column]))):
+            stack.append((column + 1, mask & masks[column][index], (*chosen, index)))
+    analysis.gaps.sort()
+
+
+def _pieces(column: TableInput, regions: list[Any]) -> list[Piece]:
+    typ = column.type
+    if all(r.any for r in regions):
+        return [Piece(None, "-")]
+    if typ.kind == t.NUMBER:
+        return _number_pieces(column, sorted({p for r in regions for p in r.points()}))
+    if typ.kind == t.BOOL:
+        return [Piece(True, "true"), Piece(False, "false")]
+    if typ.enum:
+        return [Piece(v, v) for v in typ.enum]
+    named = sorted({str(v) for r in regions for v in r.values})
+    return [*(Piece(v, v) for v in named), Piece(_OTHER, "其他文字 any other text")]
+
+
+def _number_pieces(column: TableInput, points: list[Decimal]) -> list[Piece]:
+    """The points and the stretches between them, each stretch by one value inside it (a whole one if need be)."""
+    whole, floor = column.whole, Decimal(0) if column.type.money else None
+    out: list[Piece] = []
+
+    def stretch(low: Decimal | None, high: Decimal | None) -> None:
+        if whole:
+            start = (low.to_integral_value(rounding="ROUND_FLOOR") + 1) if low is not None else None
+            if start is None:
+                start = (high.to_integral_value(rounding="ROUND_CEILING") - 1) if high is not None else Decimal(0)
+            value: Decimal | None = start if high is None or start < high else None
+        elif low is None and high is None:
+            value = Decimal(0)
+        elif low is None:
+            assert high is not None
+            value = high - 1
+        elif high is None:
+            value = low + 1
+        else:
+            value = (low + high) / 2
+        if value is None or (floor is not None and value < floor):
+            return
+        low_text = "−∞" if low is None else str(low)
+        high_text = "∞" if high is None else str(high)
+        out.append(Piece(value, f"{value}（{low_text} 与 {high_text} 之间 between {low_text} and {high_text}）"))
+
+    previous: Decimal | None = None
+    for point in points:
+        stretch(previous, point)
+        if (not whole or point == point.to_integral_value()) and (floor is None or point >= floor):
+            out.append(Piece(point, str(point)))
+        previous = point
+    stretch(previous, None)
+    return out
