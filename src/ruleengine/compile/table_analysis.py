@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..errors import Diagnostic
 from ..lang import types as t
-from ..model.rules import Table, TableInput
+from ..model.rules import Location, Table, TableInput
 
 MAX_STEPS = 200_000
 """Combinations of column pieces walked at most, per table."""
@@ -171,7 +172,7 @@ def _number_pieces(column: TableInput, points: list[Decimal]) -> list[Piece]:
             return
         low_text = "−∞" if low is None else str(low)
         high_text = "∞" if high is None else str(high)
-        out.append(Piece(value, f"{value}（{low_text} 与 {high_text} 之间 between {low_text} and {high_text}）"))
+        out.append(Piece(value, f"{value} ({low_text}..{high_text})"))
 
     previous: Decimal | None = None
     for point in points:
@@ -180,4 +181,72 @@ def _number_pieces(column: TableInput, points: list[Decimal]) -> list[Piece]:
             out.append(Piece(point, str(point)))
         previous = point
     stretch(previous, None)
+    return out
+
+
+def findings(table: Table) -> list[Diagnostic]:
+    """What ``lint`` says of a table: overlaps under ``unique``, rows never hit or shadowed, gaps, or why it could not look."""
+    analysis = analyse(table)
+    where = table.location
+    out: list[Diagnostic] = []
+
+    def say(loc: Location, code: str, message: str, severity: str) -> None:
+        out.append(Diagnostic(loc.file, loc.line, loc.column, code, message, severity))
+
+    if analysis.unknown:
+        names = ", ".join(analysis.unknown)
+        say(
+            where,
+            "table_not_analysed",
+            f"表 {table.id} 的列 {names} 与非常量比较，未作完备与重叠检查 / table {table.id}: the cells of {names} compare with "
+            "expressions other than numbers and parameters, so gaps and overlaps were not checked",
+            "info",
+        )
+        return out
+    if analysis.too_many:
+        say(
+            where,
+            "table_not_analysed",
+            f"表 {table.id} 的输入组合超过 {MAX_STEPS} 种，未作检查 / table {table.id} has more than {MAX_STEPS} kinds of input "
+            "to check; gaps and overlaps were not checked",
+            "info",
+        )
+        return out
+    rows = {row.number: row for row in table.rows}
+    for (first, second), combination in sorted(analysis.overlaps.items()):
+        a, b = rows[first], rows[second]
+        say(
+            b.location,
+            "table_overlap",
+            f"表 {table.id}（unique）第 {first} 行与第 {second} 行都匹配 {analysis.example(combination)}，此时求值出错 / rows "
+            f"{a.rule_id} and {b.rule_id} of unique table {table.id} both match {analysis.example(combination)}: "
+            "such an order fails to evaluate",
+            "warning",
+        )
+    for number in analysis.never_hit():
+        say(
+            rows[number].location,
+            "table_row_never_hit",
+            f"表 {table.id} 第 {number} 行的单元格不接受任何输入 / row {rows[number].rule_id} of table {table.id} can never "
+            "match: its cells admit no input",
+            "warning",
+        )
+    for number, winners in analysis.shadowed().items():
+        earlier = ", ".join(str(w) for w in winners)
+        say(
+            rows[number].location,
+            "table_row_shadowed",
+            f"表 {table.id} 第 {number} 行永远不会命中：它匹配的输入都先由第 {earlier} 行命中 / row {rows[number].rule_id} of "
+            f"table {table.id} can never be hit (hit: first): every input it matches is matched first by row {earlier}",
+            "warning",
+        )
+    if analysis.gaps:
+        example = analysis.example(analysis.gaps[0])
+        say(
+            where,
+            "table_gap",
+            f"表 {table.id} 没有行覆盖 {example} 等 {analysis.gap_count} 种输入 / no row of table {table.id} covers {example} "
+            f"({analysis.gap_count} kinds of input in all); add a row, or rely on what applies when no row does",
+            "info",
+        )
     return out

@@ -119,7 +119,9 @@ def table_rules(
         guard = b.condition(doc, pointer + "/when", spec["when"], env, globals_, item, rule_id) if "when" in spec else None
         cells, tests, leaves = _cells(b, doc, row_pointer, row.get("when", []), inputs, env, globals_, item, rule_id)
         then, shown = _outputs(b, doc, row_pointer, row.get("then", []), outputs, env, globals_, item, rule_id)
+        extra = (len(then), 0)
         then += b.actions(doc, row_pointer + "/actions", row.get("actions", []), env, globals_, scope, {**spec, "group": group}, rule_id)
+        extra = (extra[0], len(then))
         row_loc = Location(doc.name, *doc.locate(row_pointer))
         if hit == "first" and not any(a.kind == "stop" for a in then):
             then.append(Action("stop", row_loc))
@@ -127,7 +129,7 @@ def table_rules(
             test.region(column.type, env.params) if test is not None and column is not None else Region(known=False)
             for test, column in zip(tests, inputs, strict=True)
         )
-        rows.append(TableRow(index + 1, rule_id, cells, regions, shown, row_loc))
+        rows.append(TableRow(index + 1, rule_id, cells, regions, shown, row_loc, extra))
         built.append(
             {
                 "id": rule_id,

@@ -123,6 +123,8 @@ class TableRow:
     regions: tuple[Region, ...]
     outputs: tuple[str, ...]
     location: Location
+    extra: tuple[int, int] = (0, 0)
+    """Where its further ``actions`` are in its rule's ``then`` (start, end): after the outputs' actions."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -748,11 +748,8 @@ def _clash(rule: Rule) -> Callable[[Rule], EvaluationError]:
     def clash(earlier: Rule) -> EvaluationError:
         table, loc = rule.table, rule.location
         assert table is not None
-        message = (
-            f"表 {table.id} 第 {earlier.row} 行（{earlier.id}）与第 {rule.row} 行（{rule.id}）同时命中，命中策略 unique 只允许一行 / "
-            f"rows {earlier.row} ({earlier.id}) and {rule.row} ({rule.id}) of table {table.id} both match; its hit policy "
-            "'unique' allows one"
-        )
+        # Short: an evaluation error's message is cut at 120 characters.
+        message = f"第 {earlier.row} 行与第 {rule.row} 行同时命中 / rows {earlier.id} and {rule.id} both match (hit: unique)"
         return EvaluationError(rule.id, message, loc.file, loc.line, loc.column, code="table_unique")
 
     return clash
