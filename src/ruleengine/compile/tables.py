@@ -159,7 +159,7 @@ def table_rules(
         _check_complete(b, doc, pointer, table)
     out = []
     for number, entry in enumerate(built, 1):
-        when = _all(entry["when"], f"{pointer}/rows/{number - 1}/when", env, b)
+        when = _all(entry["when"], f"{pointer}/rows/{number - 1}/when", doc, env, globals_, b, entry["id"])
         out.append(
             Rule(
                 id=entry["id"],
@@ -389,14 +389,18 @@ def loc_of(loc: Location) -> tuple[int, int]:
     return (loc.line, loc.column)
 
 
-def _all(children: list[Condition], pointer: str, env: Environment, b: Builder) -> Condition:
+def _all(
+    children: list[Condition], pointer: str, doc: Document, env: Environment, globals_: dict[str, Any], b: Builder, rule_id: str
+) -> Condition:
     """The row's condition: every cell (and the table's ``when``); a row of ``-`` only always holds."""
     if children:
         return Group("all", children, pointer, "")
     compiled = compile_expression("true", env, item=False, expect=t.BOOL)
     b.leaves += 1
     number_lines(compiled.py, b.leaves + 1)
-    return Leaf(compiled, pointer, "", ("", 0, 0), b.leaves + 1, env=env)
+    leaf = Leaf(compiled, pointer, "", (doc.name, *doc.locate(pointer)), b.leaves + 1, env=env)
+    leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=f"rule {rule_id} {pointer}")
+    return leaf
 
 
 def _check_complete(b: Builder, doc: Document, pointer: str, table: Table) -> None:
