@@ -39,6 +39,7 @@ from ..model.rules import Action, Citation, Location, Parameter, Rule, Source, V
 from ..runtime.facts import build_converter
 from ..runtime.policy import Policy
 from ..schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
+from ..text import shorten
 from .index import constraints
 from .parameters import UNITS, ParameterProblem, checked_value, declaration, expression_type
 from .policyfolder import choose, policy_files
@@ -548,6 +549,7 @@ class _Loader:
         rule_id = spec["id"]
         scope = spec.get("scope", "order")
         stage, bounds, effective = self.schedule(doc, pointer, spec, stages)
+        env = self.local_names(doc, pointer, spec, env)
         self.rule_words = []
         title_zh = self.words(doc, pointer + "/title/zh", "title.zh")
         title_en = self.words(doc, pointer + "/title/en", "title.en")
@@ -581,6 +583,28 @@ class _Loader:
             # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
             claim_types=None if otherwise else constraints(when, env).get("claim.type"),
         )
+
+    def local_names(self, doc: Document, pointer: str, spec: dict[str, Any], env: Environment) -> Environment:
+        """A rule's or table's ``let:`` names, for its own expressions only: definitions without arguments, in order."""
+        lets = spec.get("let")
+        if not lets:
+            return env
+        local = dataclasses.replace(env, definitions=dict(env.definitions), broken=set(env.broken))
+        for name, text in lets.items():
+            at = pointer_join(pointer + "/let", name)
+            taken = name in local.definitions or name in SIGNATURES or name in env.facts.fields
+            if taken or name in ("item", "decision", "params", "true", "false"):
+                what = "a definition" if name in local.definitions else "a function" if name in SIGNATURES else "a name of the language"
+                message = f"局部名 {name} 已有含义 / let name '{name}' is already {what}; choose another"
+                self.error(doc, doc.locate(at, key=True), "let_name", message, at)
+                continue
+            local.definitions[name] = definition = Definition(name, (), text, pointer=at, file=doc.name)
+            try:
+                compile_definition(definition, local)
+            except ExpressionProblem as exc:
+                definition.compiled = None
+                self.expression_error(doc, at, exc)
+        return local
 
     def schedule(
         self, doc: Document, pointer: str, spec: dict[str, Any], stages: tuple[str, ...]
@@ -707,8 +731,25 @@ class _Loader:
         claim_type = env.decision.fields["claim"].type
         fld = claim_type.fields[name.removeprefix("claim.")]
         loc = Location(doc.name, *doc.locate(pointer))
-        if isinstance(raw, str) and fld.type.enum and raw in fld.type.enum:
-            return ValueExpr(literal=raw, location=loc)
+        if isinstance(raw, dict):  # {expr: …}: a value computed, never a word
+            pointer, raw = pointer + "/expr", raw["expr"]
+        elif isinstance(raw, str) and fld.type.enum:  # a word: one of the field's values, as written
+            if raw in fld.type.enum:
+                return ValueExpr(literal=raw, location=loc)
+            hint = did_you_mean(raw, fld.type.enum)
+            if re.fullmatch(r"[a-z_]+", raw) and raw not in env.definitions:  # a word: a misspelt value
+                message = (
+                    f"'{raw}' 不是 {name} 的取值 / '{raw}' is not a value of {name}"
+                    + (f" (did you mean '{hint}'?)" if hint else "")
+                    + f"; allowed: {', '.join(fld.type.enum)}"
+                )
+            else:
+                message = (
+                    f"{name} 取 {', '.join(fld.type.enum)} 之一；计算得出的值写作 {{expr: …}} / {name} takes one of its words "
+                    f"as written; a value computed by an expression is written {{expr: {shorten(raw, 60)}}}"
+                )
+            self.error(doc, loc_tuple(loc), "enum_value", message, pointer)
+            return None
         if isinstance(raw, bool) or (not isinstance(raw, str) and fld.type.kind != t.NUMBER):
             allowed = f": one of {', '.join(fld.type.enum)}" if fld.type.enum else ""
             self.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}{allowed}", pointer)
@@ -728,19 +769,7 @@ class _Loader:
         try:
             compiled = compile_expression(raw, env, item=item)
         except ExpressionProblem as exc:
-            if fld.type.enum and exc.code == "unknown_name":
-                hint = did_you_mean(raw, fld.type.enum)
-                self.error(
-                    doc,
-                    loc_tuple(loc),
-                    "enum_value",
-                    f"'{raw}' is not a value of {name}"
-                    + (f" (did you mean '{hint}'?)" if hint else "")
-                    + f"; allowed: {', '.join(fld.type.enum)}",
-                    pointer,
-                )
-            else:
-                self.expression_error(doc, pointer, exc)
+            self.expression_error(doc, pointer, exc)
             return None
         if compiled.type.kind != fld.type.kind:
             self.error(

@@ -45,6 +45,7 @@ class Builder(Protocol):
     def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None: ...
     def expression_error(self, doc: Document, pointer: str, problem: ExpressionProblem, base: int = 0) -> None: ...
     def words(self, doc: Document, pointer: str, what: str) -> str: ...
+    def local_names(self, doc: Document, pointer: str, spec: dict[str, Any], env: Environment) -> Environment: ...
     def schedule(
         self, doc: Document, pointer: str, spec: dict[str, Any], stages: tuple[str, ...]
     ) -> tuple[str, list[dt.datetime | None], dict[str, Any]]: ...
@@ -86,6 +87,7 @@ def table_rules(
     scope = spec.get("scope", "order")
     item = scope != "order"
     stage, bounds, effective = b.schedule(doc, pointer, spec, stages)
+    env = b.local_names(doc, pointer, spec, env)
     inputs = _inputs(b, doc, pointer, spec, env, item)
     outputs = tuple(spec.get("outputs", ()))
     hit = spec["hit"]
@@ -375,13 +377,14 @@ def _outputs(
             actions.append(Action("reason", loc, message=parts))
             shown.append(f"{cell['zh']} / {cell['en']}")
             continue
-        if isinstance(cell, dict):
-            b.error(doc, loc_of(loc), "table_cell", f"{name} 的单元格是一个值 / a cell of {name} is a value, not a mapping", cell_pointer)
+        if isinstance(cell, dict) and "expr" not in cell:
+            message = f"{name} 的单元格是一个值或 {{expr: …}} / a cell of {name} is a value or {{expr: …}}, not a reason"
+            b.error(doc, loc_of(loc), "table_cell", message, cell_pointer)
             continue
         value = b.field_value(doc, cell_pointer, name, cell, env, globals_, item, rule_id)
         if value is not None:
             actions.append(Action("set", loc, target=name, value=value))
-        shown.append("true" if cell is True else "false" if cell is False else str(cell))
+        shown.append("true" if cell is True else "false" if cell is False else f"= {cell['expr']}" if isinstance(cell, dict) else str(cell))
     return actions, tuple(shown)
 
 
