@@ -171,13 +171,25 @@ def _table_data(rows: list[Rule], policy: Policy) -> dict[str, Any]:
             {
                 "rule": rule.id,
                 "row": rule.row,
+                **({"version": rule.version, "effective": _rule_data(rule, policy)["effective"]} if rule.versions > 1 else {}),
                 "cells": list(row.cells),
-                "outputs": list(row.outputs),
+                "outputs": _outputs(rule, table.outputs, row.outputs, policy),
                 "actions": [_action(a, policy) for a in rule.then[row.extra[0] : row.extra[1]]],
             }
             for rule, row in zip(rows, (table.rows[r.row - 1] for r in rows), strict=True)
         ],
     }
+
+
+def _outputs(rule: Rule, columns: tuple[str, ...], shown: tuple[str, ...], policy: Policy) -> list[str]:
+    """A row's output cells as written, a reason with its parameters' values in force (as the rules' reasons are shown)."""
+    reason = next((a for a in rule.then if a.kind == "reason"), None)
+    out = []
+    for column, cell in zip(columns, shown, strict=True):
+        if column == "reason" and cell != "-" and reason is not None and reason.message is not None:
+            cell = _template(reason.message[0], policy) + " / " + _template(reason.message[1], policy)
+        out.append(cell)
+    return out
 
 
 def _condition_data(node: Condition) -> dict[str, Any]:
@@ -312,7 +324,11 @@ def _table(data: dict[str, Any], policy: Policy) -> Iterator[str]:
     yield "| " + " | ".join(_cell(h) for h in heads) + " |"
     yield "|" + "---|" * len(heads)
     for row in data["rows"]:
-        cells = [f"{row['row']} `{row['rule']}`", *(_with_values(c, policy) for c in row["cells"]), *row["outputs"]]
+        label = f"{row['row']} `{row['rule']}`"
+        if "version" in row:
+            window = row["effective"]
+            label += f"<br>版本 version {row['version']}: [{window['from'] or '…'}, {window['until'] or '…'})"
+        cells = [label, *(_with_values(c, policy) for c in row["cells"]), *row["outputs"]]
         if extra:
             cells.append("<br>".join(row["actions"]) or "-")
         yield "| " + " | ".join(_cell(c) for c in cells) + " |"

@@ -95,19 +95,39 @@ def analyse(table: Table) -> Analysis:
         masks.append([sum(1 << n for n, r in enumerate(regions) if r.any or r.admits(p.value)) for p in pieces])
     if analysis.unknown:
         return analysis
-    _walk(analysis, masks)
+    for in_effect in _epochs(table):
+        _walk(analysis, masks, in_effect)
+    analysis.gaps.sort()
     return analysis
 
 
-def _walk(analysis: Analysis, masks: list[list[int]]) -> None:
-    every = (1 << len(analysis.table.rows)) - 1
+def _epochs(table: Table) -> list[int]:
+    """The sets of rows (bit sets) in effect together: one, unless some rows are versions with windows of their own."""
+    ends = sorted({end for row in table.rows for end in row.window if end is not None})
+    every = (1 << len(table.rows)) - 1
+    if not ends:
+        return [every]
+    found: list[int] = []
+    for instant in [None, *ends]:  # before the first end, then from each end on
+        mask = 0
+        for row in table.rows:
+            start, until = row.window
+            begun = start is None if instant is None else start is None or start <= instant
+            active = begun and (instant is None or until is None or instant < until)
+            mask |= active << (row.number - 1)
+        if mask and mask not in found:
+            found.append(mask)
+    return found
+
+
+def _walk(analysis: Analysis, masks: list[list[int]], in_effect: int) -> None:
     steps = 0
     unique = analysis.table.hit == "unique"
-    stack: list[tuple[int, int, tuple[int, ...]]] = [(0, every, ())]
+    stack: list[tuple[int, int, tuple[int, ...]]] = [(0, in_effect, ())]
     while stack:
         column, mask, chosen = stack.pop()
         steps += 1
-        if steps > MAX_STEPS:
+        if steps > MAX_STEPS:  # per set of rows in effect together
             analysis.too_many = True
             return
         if mask == 0:
@@ -131,7 +151,6 @@ def _walk(analysis: Analysis, masks: list[list[int]]) -> None:
             continue
         for index in reversed(range(len(masks[column]))):
             stack.append((column + 1, mask & masks[column][index], (*chosen, index)))
-    analysis.gaps.sort()
 
 
 def _pieces(column: TableInput, regions: list[Any]) -> list[Piece]:
@@ -143,7 +162,7 @@ def _pieces(column: TableInput, regions: list[Any]) -> list[Piece]:
     if typ.kind == t.BOOL:
         return [Piece(True, "true"), Piece(False, "false")]
     if typ.enum:
-        return [Piece(v, v) for v in typ.enum]
+        return [Piece(v, v) for v in (column.domain if column.domain is not None else typ.enum)]
     named = sorted({str(v) for r in regions for v in r.values})
     return [*(Piece(v, v) for v in named), Piece(_OTHER, "其他文字 any other text")]
 

@@ -12,6 +12,7 @@ explanations, cases and the fast path see rules, each knowing its table and row.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from ..errors import Diagnostic
 from ..lang import types as t
 from ..lang.check import compile_expression
 from ..lang.codegen import build_probe, number_lines
-from ..lang.ir import Compiled, Environment, ExpressionProblem, called
+from ..lang.ir import Compiled, Environment, ExpressionProblem, called, dotted_path
 from ..lang.templates import Part
 from ..lang.unary import Region, Test, grouped, parse_cell
 from ..lang.words import Words
@@ -88,7 +89,8 @@ def table_rules(
     item = scope != "order"
     stage, bounds, effective = b.schedule(doc, pointer, spec, stages)
     env = b.local_names(doc, pointer, spec, env)
-    inputs = _inputs(b, doc, pointer, spec, env, item)
+    paths: dict[str, str] = {}
+    inputs = _inputs(b, doc, pointer, spec, env, item, paths)
     outputs = tuple(spec.get("outputs", ()))
     hit = spec["hit"]
     group = spec.get("group") or f"table {table_id}"
@@ -100,7 +102,11 @@ def table_rules(
         row_pointer = f"{pointer}/rows/{index}"
         name = str(row.get("id", index + 1))
         rule_id = f"{table_id}.{name}"
-        if name in seen:
+        if "effective" in row:  # a version of the row: rows of one id need windows that do not overlap (checked as rules' are)
+            _, row_bounds, row_effective = b.schedule(doc, row_pointer, {"stage": stage, **row}, stages)
+        else:
+            row_bounds, row_effective = bounds, effective
+        if name in seen and "effective" not in row:
             b.error(
                 doc,
                 doc.locate(row_pointer + "/id"),
@@ -131,7 +137,8 @@ def table_rules(
             test.region(column.type, env.params) if test is not None and column is not None else Region(known=False)
             for test, column in zip(tests, inputs, strict=True)
         )
-        rows.append(TableRow(index + 1, rule_id, cells, regions, shown, row_loc, extra))
+        window = (row_bounds[0], row_bounds[1])
+        rows.append(TableRow(index + 1, rule_id, cells, regions, shown, row_loc, extra, window))
         built.append(
             {
                 "id": rule_id,
@@ -141,17 +148,21 @@ def table_rules(
                 "then": then,
                 "location": row_loc,
                 "words": tuple(b.rule_words),
+                "window": (row_bounds, row_effective.get("on", "paid_at")),
             }
         )
     if len(b.diagnostics) > errors_before or any(c is None for c in inputs):
         return []
+    if built and built[0]["when"] and "when" in spec:  # what the table's when leaves each column (the rule index's analysis)
+        limits = constraints(built[0]["when"][0], env)
+        inputs = [dataclasses.replace(c, domain=_domain(c, limits.get(paths.get(c.name, "")))) if c else c for c in inputs]
     table = Table(
         id=table_id,
         title_zh=b.words(doc, pointer + "/title/zh", "title.zh"),
         title_en=b.words(doc, pointer + "/title/en", "title.en"),
         hit=hit,
         complete=bool(spec.get("complete", False)),
-        guard=" ".join(str(spec["when"]).split()) if isinstance(spec.get("when"), str) else ("…" if "when" in spec else ""),
+        guard=_guard_text(spec.get("when")),
         inputs=tuple(c for c in inputs if c is not None),
         outputs=outputs,
         rows=tuple(rows),
@@ -175,9 +186,9 @@ def table_rules(
                 priority=spec.get("priority", 0),
                 scope=scope,
                 group=group if hit == "first" or "group" in spec else "",
-                effective_from=bounds[0],
-                effective_until=bounds[1],
-                effective_on=effective.get("on", "paid_at"),
+                effective_from=entry["window"][0][0],
+                effective_until=entry["window"][0][1],
+                effective_on=entry["window"][1],
                 when=when,
                 then=entry["then"],
                 otherwise=[],
@@ -192,7 +203,24 @@ def table_rules(
     return out
 
 
-def _inputs(b: Builder, doc: Document, pointer: str, spec: dict[str, Any], env: Environment, item: bool) -> list[TableInput | None]:
+def _guard_text(when: Any) -> str:
+    """The table's own condition as one line, for the catalogue: its expression, or its label (a group)."""
+    if when is None:
+        return ""
+    if isinstance(when, str):
+        return " ".join(when.split())
+    return " ".join(str(when.get("expr") or when.get("label") or "…").split())
+
+
+def _domain(column: TableInput, allowed: frozenset[str] | None) -> tuple[str, ...] | None:
+    if allowed is None or column.type.enum is None:
+        return None
+    return tuple(v for v in column.type.enum if v in allowed)
+
+
+def _inputs(
+    b: Builder, doc: Document, pointer: str, spec: dict[str, Any], env: Environment, item: bool, paths: dict[str, str]
+) -> list[TableInput | None]:
     """The input columns, each expression checked once (None: its error is reported, its cells are not checked)."""
     out: list[TableInput | None] = []
     names: set[str] = set()
@@ -220,6 +248,7 @@ def _inputs(b: Builder, doc: Document, pointer: str, spec: dict[str, Any], env: 
             out.append(None)
             continue
         label = b.words(doc, at + "/label", "label") if "label" in column else ""
+        paths[column["name"]] = dotted_path(compiled.py) or ""
         out.append(TableInput(column["name"], label, column["expr"], compiled.type, _whole(compiled)))
     return out
 

@@ -10,7 +10,8 @@ explains as a rule does. The forms, as a policy author writes them in YAML:
 - a comparison: ``">= 500"``, ``≤ 7``, ``"< params.x"``, ``"!= buyer"``;
 - a range: ``7..15`` (both ends included), ``"[7..15)"``, ``"(0..params.x]"`` — ``[``/``]`` include the
   end, ``(``/``)`` leave it out;
-- a list of these: ``[counterfeit, not_as_described]`` — any one of them.
+- a list of these: ``[counterfeit, not_as_described]`` — any one of them;
+- ``{not: …}`` — any value but those: ``{not: [pending, none]}``.
 
 Besides the condition text, a test keeps what the table analysis reads (:meth:`Test.region`): the set of
 values or the intervals it admits, when its operands are literals or parameters.
@@ -19,6 +20,7 @@ values or the intervals it admits, when its operands are literals or parameters.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -55,7 +57,7 @@ class Operand:
 
 @dataclass(frozen=True)
 class Test:
-    """One cell: ``kind`` is ``any`` | ``compare`` (``op``, ``operands[0]``) | ``range`` | ``one_of`` (``parts``)."""
+    """One cell: ``kind`` is ``any`` | ``compare`` (``op``, ``operands[0]``) | ``range`` | ``one_of`` | ``not`` (``parts``)."""
 
     kind: str
     text: str
@@ -70,6 +72,8 @@ class Test:
             return ""
         if self.kind == "compare":
             return f"{column} {self.op} {self.operands[0].source(column_type)}"
+        if self.kind == "not":
+            return f"not ({self.parts[0].condition(column, column_type)})"
         if self.kind == "range":
             low, high = (o.source(column_type) for o in self.operands)
             return f"{low} {'<=' if self.closed[0] else '<'} {column} {'<=' if self.closed[1] else '<'} {high}"
@@ -78,7 +82,7 @@ class Test:
         return " or ".join(f"({p.condition(column, column_type)})" for p in self.parts)
 
     def every_operand(self) -> list[Operand]:
-        if self.kind == "one_of":
+        if self.kind in ("one_of", "not"):
             return [o for p in self.parts for o in p.every_operand()]
         return list(self.operands)
 
@@ -87,6 +91,11 @@ class Test:
         if self.kind == "any":
             return Region(any=True)
         numeric = column_type.kind == t.NUMBER
+        if self.kind == "not":
+            inner = self.parts[0].region(column_type, params)
+            if not inner.known:
+                return inner
+            return dataclasses.replace(inner, negated=not inner.negated)
         if self.kind == "one_of":
             regions = [p.region(column_type, params) for p in self.parts]
             if not all(r.known for r in regions):
@@ -140,7 +149,7 @@ class Interval:
 
 @dataclass(frozen=True)
 class Region:
-    """What one cell admits: any value, a set of values (or all but them), or a union of intervals."""
+    """What one cell admits: any value, a set of values or a union of intervals — or, ``negated``, all but them."""
 
     any: bool = False
     values: frozenset[Any] = frozenset()
@@ -152,7 +161,7 @@ class Region:
         if self.any:
             return True
         if self.intervals:
-            return any(value in i for i in self.intervals)
+            return any(value in i for i in self.intervals) != self.negated
         return (value in self.values) != self.negated
 
     def points(self) -> list[Decimal]:
@@ -179,11 +188,16 @@ def _value(operand: Operand, params: dict[str, tuple[t.Type, Any]]) -> Any:
 
 def parse_cell(raw: Any, column_type: t.Type) -> Test:
     """Read one cell as written in YAML; raises ExpressionProblem (offset in the cell's text) for a malformed one."""
+    if isinstance(raw, dict) and set(raw) == {"not"}:
+        inner = parse_cell(raw["not"], column_type)
+        if inner.kind in ("any", "not"):
+            raise ExpressionProblem("not takes a value, a comparison, a range or a list of them", 0, "table_cell")
+        return Test("not", f"not {inner.text}", parts=(inner,))
     if isinstance(raw, list):
         if not raw:
             raise ExpressionProblem("an empty list admits nothing; write '-' for any value", 0, "table_cell")
         parts = tuple(parse_cell(item, column_type) for item in raw)
-        if any(p.kind in ("any", "one_of") for p in parts):
+        if any(p.kind in ("any", "one_of", "not") for p in parts):
             raise ExpressionProblem("a list holds values, comparisons and ranges, not '-' or another list", 0, "table_cell")
         return Test("one_of", _shown(raw), parts=parts)
     if isinstance(raw, bool | int | Decimal):

@@ -111,6 +111,8 @@ class TableInput:
     type: t.Type
     whole: bool
     """Its values are whole numbers (a count, days or hours between instants): the analysis skips the gaps between them."""
+    domain: tuple[str, ...] | None = None
+    """The values the table's own ``when`` leaves it (``claim.type`` under ``no_reason_claim``): the analysis looks at those only."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +127,8 @@ class TableRow:
     location: Location
     extra: tuple[int, int] = (0, 0)
     """Where its further ``actions`` are in its rule's ``then`` (start, end): after the outputs' actions."""
+    window: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+    """When it is in effect (from, until): a row may be a version of its rule, as a rule may."""
 
 
 @dataclass(frozen=True, eq=False)
