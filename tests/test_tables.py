@@ -259,3 +259,39 @@ def test_the_analysis_finds_exactly_the_quantities_no_row_matches(rows: list[str
         value = gap[0].message.split("quantity = ")[1].split()[0].rstrip(",")
         if value.isdigit() and 1 <= int(value) <= 8:
             assert not matched[int(value)], f"lint's example quantity {value} matches a row"
+
+
+def test_the_analysis_takes_an_enum_columns_values_from_the_tables_when(tmp_path: Path) -> None:
+    """claim.type under a when that allows two types: two rows, one per type, are complete; a lone row leaves a gap."""
+    table = """\
+tables:
+  - id: c
+    title: {zh: 类型, en: types}
+    description: 按类型 / by type
+    stage: claim
+    hit: first
+    complete: true
+    when: claim.type in ['no_reason_return', 'no_reason_exchange']
+    inputs:
+      - {name: type, expr: claim.type}
+    outputs: [claim.outcome]
+    rows:
+      - {when: [no_reason_return], then: [approved]}
+      - {when: [no_reason_exchange], then: [rejected]}
+"""
+    assert [r.id for r in ruleengine.load_policy(write(tmp_path / "a", table)).rules] == ["c.1", "c.2"]
+    with pytest.raises(ruleengine.PolicyError, match="no row covers type = no_reason_exchange"):
+        ruleengine.load_policy(write(tmp_path / "b", table.replace("      - {when: [no_reason_exchange], then: [rejected]}\n", "")))
+
+
+def test_versions_of_a_row_are_analysed_apart(tmp_path: Path) -> None:
+    """Two versions of one row match the same inputs, but are never in effect together: not a shadowed row."""
+    table = quantity_table("first", ["-", "-"]).replace(
+        '      - {when: ["-"], actions: [{add_service: authenticity}]}\n',
+        "",
+    )
+    rows = """\
+      - {id: v, effective: {until: "2026-01-01T00:00:00+08:00"}, when: ["-"], actions: [{add_service: authenticity}]}
+      - {id: v, effective: {from: "2026-01-01T00:00:00+08:00"}, when: ["-"], actions: [{add_service: seven_day_return}]}
+"""
+    assert findings(write(tmp_path, table + rows)) == []
