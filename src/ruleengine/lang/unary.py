@@ -71,7 +71,10 @@ class Test:
         if self.kind == "any":
             return ""
         if self.kind == "compare":
-            return f"{column} {self.op} {self.operands[0].source(column_type)}"
+            operand = self.operands[0]
+            if column_type.kind == t.BOOL and operand.is_literal and isinstance(operand.literal, bool) and self.op in ("==", "!="):
+                return column if operand.literal == (self.op == "==") else f"not {column}"  # reads as written: not has(…)
+            return f"{column} {self.op} {operand.source(column_type)}"
         if self.kind == "not":
             return f"not ({self.parts[0].condition(column, column_type)})"
         if self.kind == "range":
