@@ -13,67 +13,30 @@ explanations, cases and the fast path see rules, each knowing its table and row.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
-from typing import Any, Protocol
+from typing import Any
 
 from ..documents import Document, pointer_join
-from ..errors import Diagnostic
 from ..lang import types as t
 from ..lang.check import compile_expression
 from ..lang.codegen import build_probe, number_lines
 from ..lang.ir import Compiled, Environment, ExpressionProblem, called, dotted_path
-from ..lang.templates import Part
 from ..lang.unary import Region, Test, grouped, parse_cell
 from ..lang.words import Words
 from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf
-from ..model.rules import Action, Location, Rule, Table, TableInput, TableRow, ValueExpr
+from ..model.rules import Action, Location, Rule, Table, TableInput, TableRow
 from ..schemas import did_you_mean
+from .compilation import Compilation
 from .index import constraints
+from .rule_building import build_actions, build_condition, build_template, field_value, local_names, rendered_words, schedule
 from .table_analysis import analyse
 
 WHOLE_FUNCTIONS = frozenset({"days_between", "hours_between", "count"})
 """Engine functions whose values are whole numbers: a gap between two of them is no gap."""
 
 
-class Builder(Protocol):
-    """What expanding a table needs of the loader (``compile.loader._Loader``)."""
-
-    leaves: int
-    rule_words: list[Words]
-    diagnostics: list[Diagnostic]
-
-    def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None: ...
-    def expression_error(self, doc: Document, pointer: str, problem: ExpressionProblem, base: int = 0) -> None: ...
-    def words(self, doc: Document, pointer: str, what: str) -> str: ...
-    def local_names(self, doc: Document, pointer: str, spec: dict[str, Any], env: Environment) -> Environment: ...
-    def schedule(
-        self, doc: Document, pointer: str, spec: dict[str, Any], stages: tuple[str, ...]
-    ) -> tuple[str, list[dt.datetime | None], dict[str, Any]]: ...
-    def condition(
-        self, doc: Document, pointer: str, spec: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
-    ) -> Condition | None: ...
-    def actions(
-        self,
-        doc: Document,
-        pointer: str,
-        specs: list[dict[str, Any]],
-        env: Environment,
-        globals_: dict[str, Any],
-        scope: str,
-        rule: dict[str, Any],
-        rule_id: str,
-    ) -> list[Action]: ...
-    def field_value(
-        self, doc: Document, pointer: str, name: str, raw: Any, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
-    ) -> ValueExpr | None: ...
-    def template(
-        self, doc: Document, pointer: str, text: str, env: Environment, globals_: dict[str, Any], item: bool, rule_id: str
-    ) -> list[Part]: ...
-
-
 def table_rules(
-    b: Builder,
+    c: Compilation,
     doc: Document,
     pointer: str,
     spec: dict[str, Any],
@@ -83,14 +46,14 @@ def table_rules(
     order: int,
 ) -> list[Rule]:
     """The rules of one table (none when anything in it is wrong: every problem is reported)."""
-    errors_before = len(b.diagnostics)
+    errors_before = len(c.diagnostics)
     table_id = spec["id"]
     scope = spec.get("scope", "order")
     item = scope != "order"
-    stage, bounds, effective = b.schedule(doc, pointer, spec, stages)
-    env = b.local_names(doc, pointer, spec, env)
+    stage, bounds, effective = schedule(c, doc, pointer, spec, stages)
+    env = local_names(c, doc, pointer, spec, env)
     paths: dict[str, str] = {}
-    inputs = _inputs(b, doc, pointer, spec, env, item, paths)
+    inputs = _inputs(c, doc, pointer, spec, env, item, paths)
     outputs = tuple(spec.get("outputs", ()))
     hit = spec["hit"]
     group = spec.get("group") or f"table {table_id}"
@@ -103,11 +66,11 @@ def table_rules(
         name = str(row.get("id", index + 1))
         rule_id = f"{table_id}.{name}"
         if "effective" in row:  # a version of the row: rows of one id need windows that do not overlap (checked as rules' are)
-            _, row_bounds, row_effective = b.schedule(doc, row_pointer, {"stage": stage, **row}, stages)
+            _, row_bounds, row_effective = schedule(c, doc, row_pointer, {"stage": stage, **row}, stages)
         else:
             row_bounds, row_effective = bounds, effective
         if name in seen and "effective" not in row:
-            b.error(
+            c.error(
                 doc,
                 doc.locate(row_pointer + "/id"),
                 "duplicate_rule",
@@ -115,20 +78,21 @@ def table_rules(
                 row_pointer + "/id",
             )
         seen.setdefault(name, index + 1)
-        b.rule_words = []
-        title_zh = b.words(doc, pointer + "/title/zh", "title.zh")
-        title_en = b.words(doc, pointer + "/title/en", "title.en")
+        c.rule_words = []
+        title_zh = rendered_words(c, doc, pointer + "/title/zh", "title.zh")
+        title_en = rendered_words(c, doc, pointer + "/title/en", "title.en")
         if "title" in row:
-            title_zh = f"{title_zh} · {b.words(doc, row_pointer + '/title/zh', 'title.zh')}"
-            title_en = f"{title_en} · {b.words(doc, row_pointer + '/title/en', 'title.en')}"
+            title_zh = f"{title_zh} · {rendered_words(c, doc, row_pointer + '/title/zh', 'title.zh')}"
+            title_en = f"{title_en} · {rendered_words(c, doc, row_pointer + '/title/en', 'title.en')}"
         else:
             title_zh, title_en = f"{title_zh} · 第 {index + 1} 行", f"{title_en} · row {index + 1}"
-        description = b.words(doc, pointer + "/description", "description")
-        guard = b.condition(doc, pointer + "/when", spec["when"], env, globals_, item, rule_id) if "when" in spec else None
-        cells, tests, leaves = _cells(b, doc, row_pointer, row.get("when", []), inputs, env, globals_, item, rule_id)
-        then, shown = _outputs(b, doc, row_pointer, row.get("then", []), outputs, env, globals_, item, rule_id)
+        description = rendered_words(c, doc, pointer + "/description", "description")
+        guard = build_condition(c, doc, pointer + "/when", spec["when"], env, globals_, item, rule_id) if "when" in spec else None
+        cells, tests, leaves = _cells(c, doc, row_pointer, row.get("when", []), inputs, env, globals_, item, rule_id)
+        then, shown = _outputs(c, doc, row_pointer, row.get("then", []), outputs, env, globals_, item, rule_id)
         extra = (len(then), 0)
-        then += b.actions(doc, row_pointer + "/actions", row.get("actions", []), env, globals_, scope, {**spec, "group": group}, rule_id)
+        further = row.get("actions", [])
+        then += build_actions(c, doc, row_pointer + "/actions", further, env, globals_, scope, {**spec, "group": group}, rule_id)
         extra = (extra[0], len(then))
         row_loc = Location(doc.name, *doc.locate(row_pointer))
         if hit == "first" and not any(a.kind == "stop" for a in then):
@@ -147,19 +111,19 @@ def table_rules(
                 "when": [c for c in (guard, *leaves) if c is not None],
                 "then": then,
                 "location": row_loc,
-                "words": tuple(b.rule_words),
+                "words": tuple(c.rule_words),
                 "window": (row_bounds, row_effective.get("on", "paid_at")),
             }
         )
-    if len(b.diagnostics) > errors_before or any(c is None for c in inputs):
+    if len(c.diagnostics) > errors_before or any(c is None for c in inputs):
         return []
     if built and built[0]["when"] and "when" in spec:  # what the table's when leaves each column (the rule index's analysis)
         limits = constraints(built[0]["when"][0], env)
         inputs = [dataclasses.replace(c, domain=_domain(c, limits.get(paths.get(c.name, "")))) if c else c for c in inputs]
     table = Table(
         id=table_id,
-        title_zh=b.words(doc, pointer + "/title/zh", "title.zh"),
-        title_en=b.words(doc, pointer + "/title/en", "title.en"),
+        title_zh=rendered_words(c, doc, pointer + "/title/zh", "title.zh"),
+        title_en=rendered_words(c, doc, pointer + "/title/en", "title.en"),
         hit=hit,
         complete=bool(spec.get("complete", False)),
         guard=_guard_text(spec.get("when")),
@@ -169,10 +133,10 @@ def table_rules(
         location=table_loc,
     )
     if table.complete:
-        _check_complete(b, doc, pointer, table)
+        _check_complete(c, doc, pointer, table)
     out = []
     for number, entry in enumerate(built, 1):
-        when = _all(entry["when"], f"{pointer}/rows/{number - 1}/when", doc, env, globals_, b, entry["id"])
+        when = _all(entry["when"], f"{pointer}/rows/{number - 1}/when", doc, env, globals_, c, entry["id"])
         out.append(
             Rule(
                 id=entry["id"],
@@ -219,7 +183,7 @@ def _domain(column: TableInput, allowed: frozenset[str] | None) -> tuple[str, ..
 
 
 def _inputs(
-    b: Builder, doc: Document, pointer: str, spec: dict[str, Any], env: Environment, item: bool, paths: dict[str, str]
+    c: Compilation, doc: Document, pointer: str, spec: dict[str, Any], env: Environment, item: bool, paths: dict[str, str]
 ) -> list[TableInput | None]:
     """The input columns, each expression checked once (None: its error is reported, its cells are not checked)."""
     out: list[TableInput | None] = []
@@ -228,16 +192,16 @@ def _inputs(
         at = f"{pointer}/inputs/{index}"
         if column["name"] in names:
             message = f"列名 {column['name']} 重复 / column name '{column['name']}' is used twice"
-            b.error(doc, doc.locate(at + "/name"), "table_column", message, at)
+            c.error(doc, doc.locate(at + "/name"), "table_column", message, at)
         names.add(column["name"])
         try:
             compiled = compile_expression(column["expr"], env, item=item)
         except ExpressionProblem as exc:
-            b.expression_error(doc, at + "/expr", exc)
+            c.expression_error(doc, at + "/expr", exc)
             out.append(None)
             continue
         if compiled.type.kind in (t.LIST, t.OBJECT, t.MAP):
-            b.error(
+            c.error(
                 doc,
                 doc.locate(at + "/expr"),
                 "table_column",
@@ -247,7 +211,7 @@ def _inputs(
             )
             out.append(None)
             continue
-        label = b.words(doc, at + "/label", "label") if "label" in column else ""
+        label = rendered_words(c, doc, at + "/label", "label") if "label" in column else ""
         paths[column["name"]] = dotted_path(compiled.py) or ""
         out.append(TableInput(column["name"], label, column["expr"], compiled.type, _whole(compiled)))
     return out
@@ -258,7 +222,7 @@ def _whole(compiled: Compiled) -> bool:
 
 
 def _cells(
-    b: Builder,
+    c: Compilation,
     doc: Document,
     row_pointer: str,
     raw: Any,
@@ -270,7 +234,7 @@ def _cells(
 ) -> tuple[tuple[str, ...], list[Test | None], list[Leaf]]:
     """The row's input cells as written, as tests, and as conditions (only the cells that test something)."""
     at = row_pointer + "/when"
-    by_column = _by_column(b, doc, at, raw, [c.name if c else "" for c in inputs], "input")
+    by_column = _by_column(c, doc, at, raw, [c.name if c else "" for c in inputs], "input")
     shown: list[str] = []
     tests: list[Test | None] = []
     leaves: list[Leaf] = []
@@ -282,19 +246,19 @@ def _cells(
         try:
             test = parse_cell(cell, column.type)
         except ExpressionProblem as exc:
-            _cell_error(b, doc, cell_pointer, cell, exc)
+            _cell_error(c, doc, cell_pointer, cell, exc)
             shown.append(str(cell))
             tests.append(None)
             continue
         shown.append(test.text)
         tests.append(test)
-        leaf = _cell_leaf(b, doc, cell_pointer, cell, test, column, env, globals_, item, rule_id)
+        leaf = _cell_leaf(c, doc, cell_pointer, cell, test, column, env, globals_, item, rule_id)
         if leaf is not None:
             leaves.append(leaf)
     return tuple(shown), tests, leaves
 
 
-def _by_column(b: Builder, doc: Document, at: str, raw: Any, names: list[str], what: str) -> list[tuple[Any, str]]:
+def _by_column(c: Compilation, doc: Document, at: str, raw: Any, names: list[str], what: str) -> list[tuple[Any, str]]:
     """(cell, its pointer) for each column: from a list (one per column) or a mapping by column name (missing: none)."""
     width = len(names)
     if isinstance(raw, list):
@@ -303,7 +267,7 @@ def _by_column(b: Builder, doc: Document, at: str, raw: Any, names: list[str], w
                 f"此行有 {len(raw)} 个{'输入' if what == 'input' else '输出'}单元格，表有 {width} 列（{', '.join(names)}）/ "
                 f"the row has {len(raw)} {what} cells, the table has {width} {what} columns ({', '.join(names)})"
             )
-            b.error(doc, doc.locate(at), "table_row_width", message, at)
+            c.error(doc, doc.locate(at), "table_row_width", message, at)
             return [(None, at)] * width
         return [(raw[i] if raw else None, f"{at}/{i}") for i in range(width)]
     cells: list[tuple[Any, str]] = [(None, at)] * width
@@ -314,19 +278,19 @@ def _by_column(b: Builder, doc: Document, at: str, raw: Any, names: list[str], w
                 f"表中没有{'输入' if what == 'input' else '输出'}列 {key} / the table has no {what} column '{key}'"
                 + (f" (did you mean '{hint}'?)" if hint else f"; columns: {', '.join(names)}")
             )
-            b.error(doc, doc.locate(pointer_join(at, key), key=True), "table_column", message, pointer_join(at, key))
+            c.error(doc, doc.locate(pointer_join(at, key), key=True), "table_column", message, pointer_join(at, key))
             continue
         cells[names.index(key)] = (cell, pointer_join(at, key))
     return cells
 
 
-def _cell_error(b: Builder, doc: Document, cell_pointer: str, cell: Any, exc: ExpressionProblem) -> None:
+def _cell_error(c: Compilation, doc: Document, cell_pointer: str, cell: Any, exc: ExpressionProblem) -> None:
     where = doc.locate_in_text(cell_pointer, exc.offset) if isinstance(cell, str) else doc.locate(cell_pointer)
-    b.error(doc, where, exc.code, f"单元格 {cell!s} 无法读取 / cannot read the cell: {exc.message}", cell_pointer)
+    c.error(doc, where, exc.code, f"单元格 {cell!s} 无法读取 / cannot read the cell: {exc.message}", cell_pointer)
 
 
 def _cell_leaf(
-    b: Builder,
+    c: Compilation,
     doc: Document,
     cell_pointer: str,
     cell: Any,
@@ -347,9 +311,9 @@ def _cell_leaf(
             compile_expression(operand.text, env, item=item)
         except ExpressionProblem as exc:
             if isinstance(cell, str):
-                b.expression_error(doc, cell_pointer, exc, base=operand.offset)
+                c.expression_error(doc, cell_pointer, exc, base=operand.offset)
             else:
-                b.error(doc, doc.locate(cell_pointer), exc.code, exc.message, cell_pointer)
+                c.error(doc, doc.locate(cell_pointer), exc.code, exc.message, cell_pointer)
             return None
     text = test.condition(grouped(column.expr), column.type)
     where = doc.locate(cell_pointer)
@@ -361,19 +325,19 @@ def _cell_leaf(
             f"单元格 {test.text} 与列 {shown}（{column.type.words()}）不相容 / the cell {test.text} cannot test column "
             f"'{column.name}' ({column.type.words()}): {exc.message}"
         )
-        b.error(doc, where, "table_cell", message, cell_pointer)
+        c.error(doc, where, "table_cell", message, cell_pointer)
         return None
-    b.leaves += 1
-    number_lines(compiled.py, b.leaves + 1)
+    c.leaves += 1
+    number_lines(compiled.py, c.leaves + 1)
     label = f"{column.label or column.name}: {test.text}"
-    leaf = Leaf(compiled, cell_pointer, label, (doc.name, *where), b.leaves + 1, env=env)
+    leaf = Leaf(compiled, cell_pointer, label, (doc.name, *where), c.leaves + 1, env=env)
     probe_name = f"rule {rule_id} {cell_pointer}"
     leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=probe_name)
     return leaf
 
 
 def _outputs(
-    b: Builder,
+    c: Compilation,
     doc: Document,
     row_pointer: str,
     raw: Any,
@@ -387,30 +351,30 @@ def _outputs(
     at = row_pointer + "/then"
     actions: list[Action] = []
     shown: list[str] = []
-    for name, (cell, cell_pointer) in zip(outputs, _by_column(b, doc, at, raw, list(outputs), "output"), strict=True):
+    for name, (cell, cell_pointer) in zip(outputs, _by_column(c, doc, at, raw, list(outputs), "output"), strict=True):
         if cell is None or cell == "-":
             shown.append("-")
             continue
         loc = Location(doc.name, *doc.locate(cell_pointer))
         if name == "reason":
             if not isinstance(cell, dict):
-                b.error(doc, loc_of(loc), "table_cell", "reason 列的单元格是 {zh, en} / a reason cell is {zh: …, en: …}", cell_pointer)
+                c.error(doc, loc_of(loc), "table_cell", "reason 列的单元格是 {zh, en} / a reason cell is {zh: …, en: …}", cell_pointer)
                 continue
             for lang in ("zh", "en"):
                 locate = functools.partial(doc.locate_in_text, f"{cell_pointer}/{lang}")
-                b.rule_words.append(Words(f"reason.{lang}", cell[lang], locate, doc.name))
+                c.rule_words.append(Words(f"reason.{lang}", cell[lang], locate, doc.name))
             parts = (
-                b.template(doc, cell_pointer + "/zh", cell["zh"], env, globals_, item, rule_id),
-                b.template(doc, cell_pointer + "/en", cell["en"], env, globals_, item, rule_id),
+                build_template(c, doc, cell_pointer + "/zh", cell["zh"], env, globals_, item, rule_id),
+                build_template(c, doc, cell_pointer + "/en", cell["en"], env, globals_, item, rule_id),
             )
             actions.append(Action("reason", loc, message=parts))
             shown.append(f"{cell['zh']} / {cell['en']}")
             continue
         if isinstance(cell, dict) and "expr" not in cell:
             message = f"{name} 的单元格是一个值或 {{expr: …}} / a cell of {name} is a value or {{expr: …}}, not a reason"
-            b.error(doc, loc_of(loc), "table_cell", message, cell_pointer)
+            c.error(doc, loc_of(loc), "table_cell", message, cell_pointer)
             continue
-        value = b.field_value(doc, cell_pointer, name, cell, env, globals_, item, rule_id)
+        value = field_value(c, doc, cell_pointer, name, cell, env, globals_, item, rule_id)
         if value is not None:
             actions.append(Action("set", loc, target=name, value=value))
         shown.append("true" if cell is True else "false" if cell is False else f"= {cell['expr']}" if isinstance(cell, dict) else str(cell))
@@ -422,26 +386,26 @@ def loc_of(loc: Location) -> tuple[int, int]:
 
 
 def _all(
-    children: list[Condition], pointer: str, doc: Document, env: Environment, globals_: dict[str, Any], b: Builder, rule_id: str
+    children: list[Condition], pointer: str, doc: Document, env: Environment, globals_: dict[str, Any], c: Compilation, rule_id: str
 ) -> Condition:
     """The row's condition: every cell (and the table's ``when``); a row of ``-`` only always holds."""
     if children:
         return Group("all", children, pointer, "")
     compiled = compile_expression("true", env, item=False, expect=t.BOOL)
-    b.leaves += 1
-    number_lines(compiled.py, b.leaves + 1)
-    leaf = Leaf(compiled, pointer, "", (doc.name, *doc.locate(pointer)), b.leaves + 1, env=env)
+    c.leaves += 1
+    number_lines(compiled.py, c.leaves + 1)
+    leaf = Leaf(compiled, pointer, "", (doc.name, *doc.locate(pointer)), c.leaves + 1, env=env)
     leaf.build_probe = functools.partial(build_probe, absent=ABSENT_VALUE, env=env, globals_=globals_, name=f"rule {rule_id} {pointer}")
     return leaf
 
 
-def _check_complete(b: Builder, doc: Document, pointer: str, table: Table) -> None:
+def _check_complete(c: Compilation, doc: Document, pointer: str, table: Table) -> None:
     """``complete: true``: a gap, or a cell the analysis cannot read, is a load error at the table."""
     analysis = analyse(table)
     where = doc.locate(pointer + "/complete")
     if analysis.unknown:
         names = ", ".join(analysis.unknown)
-        b.error(
+        c.error(
             doc,
             where,
             "table_not_analysable",
@@ -450,7 +414,7 @@ def _check_complete(b: Builder, doc: Document, pointer: str, table: Table) -> No
             pointer + "/complete",
         )
     elif analysis.gaps:
-        b.error(
+        c.error(
             doc,
             where,
             "table_gap",

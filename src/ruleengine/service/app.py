@@ -42,7 +42,7 @@ from starlette.routing import Mount, Route, compile_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..authoring.cases import case_file_text
+from ..authoring.case_files import case_file_text
 from ..authoring.catalogue import catalogue_data
 from ..authoring.explanation import WORDS, explanation_data
 from ..authoring.impact import changes
