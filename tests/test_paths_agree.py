@@ -91,7 +91,7 @@ FAILING = {
     scope: claimed_line
     when: claim.type == 'no_reason_return'
     then:
-      - set: {claim.outcome: claim.type}
+      - set: {claim.outcome: {expr: claim.type}}
 """,
     "conflict": """
   - id: broken.first

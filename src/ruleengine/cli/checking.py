@@ -56,15 +56,18 @@ def lint(folder: str | None, rules: str | None, fmt: str, fail_on: str) -> None:
     chosen = choose_folder(rules, folder)
     policy = load_or_exit(chosen, fmt, announce=fmt == "text")
     findings = run_lint(policy)
-    failing = fail_on == "warning" and bool(findings)
+    notes = sum(1 for d in findings if d.severity == "info")  # e.g. a table's gap: said, never failing
+    warnings = len(findings) - notes
+    failing = fail_on == "warning" and warnings > 0
     if fmt == "json":
-        report = {"errors": 0, "warnings": len(findings), "failed": failing, "policy": chosen.to_dict(policy)}
+        report = {"errors": 0, "warnings": warnings, "notes": notes, "failed": failing, "policy": chosen.to_dict(policy)}
         click.echo(dumps({**report, "diagnostics": [d.to_dict() for d in findings]}, 2))
     else:
         for d in findings:
             click.echo(str(d))
         verdict = " (--fail-on warning: failed)" if failing else ""
-        click.echo(f"0 errors, {len(findings)} warning{'s' if len(findings) != 1 else ''}{verdict}")
+        noted = f", {notes} note{'s' if notes != 1 else ''}" if notes else ""
+        click.echo(f"0 errors, {warnings} warning{'s' if warnings != 1 else ''}{noted}{verdict}")
     sys.exit(FACTS_ERROR if failing else OK)
 
 

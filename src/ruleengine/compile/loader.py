@@ -28,6 +28,7 @@ from .policyfolder import choose
 from .policyfolder import display_path as _display
 from .reading import policy_digest, read_files
 from .rule_building import build_rules
+from .tables import table_rules
 
 
 def load(c: Compilation) -> Policy:
@@ -42,7 +43,7 @@ def load(c: Compilation) -> Policy:
     globals_ = runtime_globals(make_calendar(zone))
     compile_definitions(c, env)
     stages = tuple(manifest.get("stages", ()))
-    rules = build_rules(c, env, globals_, stages)
+    rules = build_rules(c, env, globals_, stages, table_rules)
     sources = read_sources(c)
     citations = find_policy_citations(c, sources)
     if c.diagnostics:

@@ -112,12 +112,15 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
         return doc, problems, ()
     file_schema = validator("rule.schema.json")
     rules = doc.data.get("rules")
-    if isinstance(rules, list) and len(rules) > MAX_RULES_PER_FILE:
+    tables = doc.data.get("tables")
+    rows = sum(len(t["rows"]) for t in tables if isinstance(t, dict) and isinstance(t.get("rows"), list)) if isinstance(tables, list) else 0
+    count = (len(rules) if isinstance(rules, list) else 0) + rows  # a table's row is a rule
+    if count > MAX_RULES_PER_FILE:
         # Refused before jsonschema, which would otherwise walk every one of them to explain.
-        line, col = doc.locate("/rules", key=True)
-        too_many = Problem(
-            line, col, "too_large", f"{len(rules)} rules in one file; at most {MAX_RULES_PER_FILE}: split the file", "/rules"
-        )
+        where = "/tables" if rows and not (isinstance(rules, list) and len(rules) > MAX_RULES_PER_FILE) else "/rules"
+        line, col = doc.locate(where, key=True)
+        counted = f"{count} rules{' (table rows included)' if rows else ''} in one file"
+        too_many = Problem(line, col, "too_large", f"{counted}; at most {MAX_RULES_PER_FILE}: split the file", where)
         return None, (*problems, too_many), ()
     if file_schema.is_valid(doc.data):
         return doc, problems, ()

@@ -7,30 +7,40 @@ import datetime as dt
 import functools
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..documents import Document, pointer_join
 from ..errors import Diagnostic
 from ..lang import types as t
-from ..lang.check import compile_expression
+from ..lang.check import compile_definition, compile_expression
 from ..lang.codegen import build_probe, number_lines
-from ..lang.ir import Environment, ExpressionProblem
+from ..lang.functions import SIGNATURES
+from ..lang.ir import Definition, Environment, ExpressionProblem
 from ..lang.templates import Placeholder, split
 from ..lang.words import Words, render
 from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf
 from ..model.rules import Action, Location, Rule, ValueExpr
 from ..schemas import did_you_mean, parse_timestamp
+from ..text import shorten
 from .compilation import Compilation
 from .index import constraints
 
 _LOOKS_LIKE_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
 
 
-def build_rules(c: Compilation, env: Environment, globals_: dict[str, Any], stages: tuple[str, ...]) -> list[Rule]:
+TableBuilder = Callable[[Compilation, Document, str, dict[str, Any], Environment, dict[str, Any], tuple[str, ...], int], list[Rule]]
+"""Builds the rules of one table (``compile.tables.table_rules``), given by the pipeline: tables build on this module."""
+
+
+def build_rules(
+    c: Compilation, env: Environment, globals_: dict[str, Any], stages: tuple[str, ...], tables: TableBuilder | None = None
+) -> list[Rule]:
+    """Every file's rules, then its tables' rows (rules too), numbered in that order: file order breaks priority ties."""
     out: list[Rule] = []
     order = 0
-    for doc, section in c.sections("rules"):
-        for index, spec in enumerate(section):
+    for doc in c.docs:
+        for index, spec in enumerate(_section(c, doc, "rules")):
             pointer = f"/rules/{index}"
             if c.broken(doc, pointer):
                 order += 1
@@ -39,7 +49,17 @@ def build_rules(c: Compilation, env: Environment, globals_: dict[str, Any], stag
             order += 1
             if rule is not None:
                 out.append(rule)
+        for index, spec in enumerate(_section(c, doc, "tables") if tables is not None else []):
+            assert tables is not None
+            if not c.broken(doc, f"/tables/{index}"):
+                out += tables(c, doc, f"/tables/{index}", spec, env, globals_, stages, order)
+            order += len(spec.get("rows", ())) if isinstance(spec, dict) else 1
     return number_versions(c, out)
+
+
+def _section(c: Compilation, doc: Document, key: str) -> list[Any]:
+    found = doc.data.get(key) if isinstance(doc.data, dict) else None
+    return found if isinstance(found, list) and not c.broken(doc, "/" + key, exact=True) else []
 
 
 def build_rule(
@@ -55,23 +75,8 @@ def build_rule(
     before = len(c.diagnostics)
     rule_id = spec["id"]
     scope = spec.get("scope", "order")
-    stage = spec["stage"]
-    if stage not in stages:
-        hint = did_you_mean(stage, stages)
-        c.error(
-            doc,
-            doc.locate(pointer + "/stage"),
-            "unknown_stage",
-            f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"),
-            pointer + "/stage",
-        )
-    effective = spec.get("effective", {})
-    bounds: list[dt.datetime | None] = []
-    for key in ("from", "until"):
-        raw = effective.get(key)
-        bounds.append(parse_timestamp(raw) if raw is not None else None)
-    if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
-        c.error(doc, doc.locate(pointer + "/effective"), "effective_window", "'from' must be before 'until'", pointer + "/effective")
+    stage, bounds, effective = schedule(c, doc, pointer, spec, stages)
+    env = local_names(c, doc, pointer, spec, env)
     c.rule_words = []
     title_zh = rendered_words(c, doc, pointer + "/title/zh", "title.zh")
     title_en = rendered_words(c, doc, pointer + "/title/en", "title.en")
@@ -105,6 +110,53 @@ def build_rule(
         # A rule index, as OPA has one: a rule that requires other claim types cannot match this order.
         claim_types=None if otherwise else constraints(when, env).get("claim.type"),
     )
+
+
+def schedule(
+    c: Compilation, doc: Document, pointer: str, spec: dict[str, Any], stages: tuple[str, ...]
+) -> tuple[str, list[dt.datetime | None], dict[str, Any]]:
+    """A rule's or table's stage (checked) and effective window (``from`` before ``until``)."""
+    stage = spec["stage"]
+    if stage not in stages:
+        hint = did_you_mean(stage, stages)
+        c.error(
+            doc,
+            doc.locate(pointer + "/stage"),
+            "unknown_stage",
+            f"unknown stage '{stage}'" + (f" (did you mean '{hint}'?)" if hint else f"; stages: {', '.join(stages)}"),
+            pointer + "/stage",
+        )
+    effective = spec.get("effective", {})
+    bounds: list[dt.datetime | None] = []
+    for key in ("from", "until"):
+        raw = effective.get(key)
+        bounds.append(parse_timestamp(raw) if raw is not None else None)
+    if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
+        c.error(doc, doc.locate(pointer + "/effective"), "effective_window", "'from' must be before 'until'", pointer + "/effective")
+    return stage, bounds, effective
+
+
+def local_names(c: Compilation, doc: Document, pointer: str, spec: dict[str, Any], env: Environment) -> Environment:
+    """A rule's or table's ``let:`` names, for its own expressions only: definitions without arguments, in order."""
+    lets = spec.get("let")
+    if not lets:
+        return env
+    local = dataclasses.replace(env, definitions=dict(env.definitions), broken=set(env.broken))
+    for name, text in lets.items():
+        at = pointer_join(pointer + "/let", name)
+        taken = name in local.definitions or name in SIGNATURES or name in env.facts.fields
+        if taken or name in ("item", "decision", "params", "true", "false"):
+            what = "a definition" if name in local.definitions else "a function" if name in SIGNATURES else "a name of the language"
+            message = f"局部名 {name} 已有含义 / let name '{name}' is already {what}; choose another"
+            c.error(doc, doc.locate(at, key=True), "let_name", message, at)
+            continue
+        local.definitions[name] = definition = Definition(name, (), text, pointer=at, file=doc.name)
+        try:
+            compile_definition(definition, local)
+        except ExpressionProblem as exc:
+            definition.compiled = None
+            c.expression_error(doc, at, exc)
+    return local
 
 
 def rendered_words(c: Compilation, doc: Document, pointer: str, what: str) -> str:
@@ -212,8 +264,25 @@ def field_value(
     claim_type = env.decision.fields["claim"].type
     fld = claim_type.fields[name.removeprefix("claim.")]
     loc = Location(doc.name, *doc.locate(pointer))
-    if isinstance(raw, str) and fld.type.enum and raw in fld.type.enum:
-        return ValueExpr(literal=raw, location=loc)
+    if isinstance(raw, dict):  # {expr: …}: a value computed, never a word
+        pointer, raw = pointer + "/expr", raw["expr"]
+    elif isinstance(raw, str) and fld.type.enum:  # a word: one of the field's values, as written
+        if raw in fld.type.enum:
+            return ValueExpr(literal=raw, location=loc)
+        hint = did_you_mean(raw, fld.type.enum)
+        if re.fullmatch(r"[a-z_]+", raw) and raw not in env.definitions:  # a word: a misspelt value
+            message = (
+                f"'{raw}' 不是 {name} 的取值 / '{raw}' is not a value of {name}"
+                + (f" (did you mean '{hint}'?)" if hint else "")
+                + f"; allowed: {', '.join(fld.type.enum)}"
+            )
+        else:
+            message = (
+                f"{name} 取 {', '.join(fld.type.enum)} 之一；计算得出的值写作 {{expr: …}} / {name} takes one of its words "
+                f"as written; a value computed by an expression is written {{expr: {shorten(raw, 60)}}}"
+            )
+        c.error(doc, loc_tuple(loc), "enum_value", message, pointer)
+        return None
     if isinstance(raw, bool) or (not isinstance(raw, str) and fld.type.kind != t.NUMBER):
         allowed = f": one of {', '.join(fld.type.enum)}" if fld.type.enum else ""
         c.error(doc, loc_tuple(loc), "value_type", f"{name} takes {fld.type.words()}{allowed}", pointer)
@@ -233,19 +302,7 @@ def field_value(
     try:
         compiled = compile_expression(raw, env, item=item)
     except ExpressionProblem as exc:
-        if fld.type.enum and exc.code == "unknown_name":
-            hint = did_you_mean(raw, fld.type.enum)
-            c.error(
-                doc,
-                loc_tuple(loc),
-                "enum_value",
-                f"'{raw}' is not a value of {name}"
-                + (f" (did you mean '{hint}'?)" if hint else "")
-                + f"; allowed: {', '.join(fld.type.enum)}",
-                pointer,
-            )
-        else:
-            c.expression_error(doc, pointer, exc)
+        c.expression_error(doc, pointer, exc)
         return None
     if compiled.type.kind != fld.type.kind:
         c.error(

@@ -348,7 +348,10 @@ class _Writer:
         per: list[ast.stmt] = [_assign("_q_site", self.site(rule, None))]
         line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
         if line == "_q_line" and (
-            self.traced or rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
+            self.traced
+            or rule.group in self.stop_groups
+            or rule.table is not None
+            or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
         ):
             per.append(_assign("_q_line", ast.Subscript(_name(ITEM), ast.Constant("sku"), ast.Load())))
         body: list[ast.stmt] = []
@@ -372,6 +375,8 @@ class _Writer:
         else:
             result = emit(when, body, self.counter)
         then = self.actions(rule, rule.then, line)
+        if rule.table is not None and rule.table.hit == "unique":
+            then = self.unique(rule, line) + then
         otherwise = self.actions(rule, rule.otherwise, line)
         body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
         per += self.unless_stopped(rule, line, body)
@@ -410,6 +415,13 @@ class _Writer:
             reason = _joined([ast.Constant(f"group '{rule.group}' stopped by "), stopper])
             stopped = [self.skipped(rule, line, reason)]
         return [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, stopped)]
+
+    def unique(self, rule: Rule, line: str | None) -> list[ast.stmt]:
+        """A row of a ``unique`` table that matches: an error if another row of the table matched (for this line)."""
+        assert rule.table is not None
+        where: ast.expr = ast.Constant(None) if line is None else _name(line)
+        key = ast.Tuple([ast.Constant(f"\x00table {rule.table.id}"), where], ast.Load())
+        return self.fill(_UNIQUE, KEY=key, CLASH=self.bind(_clash(rule), "_q_a"), RULE=self.bind(rule))
 
     def left_out(self, rule: Rule) -> list[ast.stmt]:
         """A rule the fast function leaves out, in the traced one: reported, never run, never charged."""
@@ -730,6 +742,19 @@ def _deduction(rule: Rule, action: Action) -> Callable[[Any, dict[str, Any]], De
     return deduct
 
 
+def _clash(rule: Rule) -> Callable[[Rule], EvaluationError]:
+    """Two rows of a ``unique`` table match: the policy does not say which applies."""
+
+    def clash(earlier: Rule) -> EvaluationError:
+        table, loc = rule.table, rule.location
+        assert table is not None
+        # Short: an evaluation error's message is cut at 120 characters.
+        message = f"第 {earlier.row} 行与第 {rule.row} 行同时命中 / rows {earlier.id} and {rule.id} both match (hit: unique)"
+        return EvaluationError(rule.id, message, loc.file, loc.line, loc.column, code="table_unique")
+
+    return clash
+
+
 def _claim_needed(rule: Rule, action: Action) -> Callable[[], EvaluationError]:
     def needed() -> EvaluationError:
         try:
@@ -818,6 +843,14 @@ def _refined(previous: tuple[int, int, Rule, Any] | None, value: Any) -> tuple[s
     _, _, prev_rule, prev_value = previous
     return "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"
 
+
+_UNIQUE = """
+_q_x = _q_stopped.get(KEY)
+if _q_x is not None:
+    raise CLASH(_q_x)
+_q_stopped[KEY] = RULE
+"""
+"""A matching row of a ``unique`` table: the first one is recorded (in the stops, under a key no group has)."""
 
 _REASON = """
 _q_x = ZH + " / " + EN

@@ -467,6 +467,22 @@ _CATALOGUE = {
                     "id": {"type": "string"},
                     "title": {"type": "string"},
                     "rules": {"type": "array", "items": {"type": "object"}},
+                    "tables": {
+                        "type": "array",
+                        "description": "The guarantee's decision tables as grids: inputs, outputs, hit policy and rows (cells as written).",
+                        "items": {
+                            "type": "object",
+                            "required": ["id", "hit", "inputs", "outputs", "rows"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "hit": {"enum": ["first", "unique", "collect"]},
+                                "complete": {"type": "boolean"},
+                                "inputs": {"type": "array", "items": {"type": "object", "required": ["name", "label", "expr"]}},
+                                "outputs": {"type": "array", "items": {"type": "string"}},
+                                "rows": {"type": "array", "items": {"type": "object", "required": ["rule", "row", "cells", "outputs"]}},
+                            },
+                        },
+                    },
                 },
             },
         },
