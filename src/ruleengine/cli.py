@@ -499,9 +499,9 @@ def catalogue(folder: str | None, rules: str | None, output: str | None) -> None
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
-    default=4,
+    default=1,
     show_default=True,
-    help="Threads per worker that parse, evaluate, explain and serialise (the event loop only does I/O).",
+    help="Threads per worker that parse, evaluate, explain and serialise (the event loop only does I/O); use --workers for more cores.",
 )
 @click.option(
     "--max-explain-bytes",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -93,6 +94,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 def app_from_environment() -> Starlette:
     """uvicorn's factory in each worker process of a multi-worker server; the CLI passes the config by environment."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    sys.setswitchinterval(float(os.environ.get("RULEENGINE_SWITCH_SECONDS", "0.001")))
     config = ServerConfig.from_json(os.environ["RULEENGINE_SERVER_CONFIG"])
     try:
         return create_app(config)

@@ -13,6 +13,7 @@ saying when a restart is complete, and removing the metrics folder on exit.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import shutil
@@ -35,6 +36,9 @@ from .shared import LOG
 __all__ = ["Supervisor", "serve"]
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+SWITCH_SECONDS = 0.001
+"""How often a thread deciding an order hands the interpreter over (Python's default is 5 ms): the event
+loop waits at most about this long per turn, so /healthz and small requests answer beside heavy ones."""
 
 
 class Supervisor(Multiprocess):
@@ -71,6 +75,7 @@ def serve(config: ServerConfig) -> None:
     option, DecisionLogError when the decision log cannot be kept.
     """
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    sys.setswitchinterval(SWITCH_SECONDS)
     options: dict[str, Any] = {
         "host": config.host,
         "port": config.port,
@@ -88,7 +93,9 @@ def serve(config: ServerConfig) -> None:
         options["ssl_certfile"] = str(config.ssl_certfile)
         options["ssl_keyfile"] = str(config.ssl_keyfile) if config.ssl_keyfile is not None else None
     if config.workers == 1:
-        server = Server(ServiceConfig(create_app(config), **options))
+        app = create_app(config)
+        gc.freeze()  # the loaded policy is long-lived: the collector's full passes (which hold the GIL) skip it
+        server = Server(ServiceConfig(app, **options))
         server.run()
         if not server.started:
             sys.exit(STARTUP_FAILURE)
