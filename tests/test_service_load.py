@@ -116,7 +116,7 @@ def test_an_explain_past_its_bound_is_a_clear_error_and_the_order_is_still_decid
 
 def test_healthz_answers_while_sixteen_heavy_explains_run(tmp_path: Path) -> None:
     """The benchmark (benchmarks/responsive.py) holds p99 < 50 ms on a quiet machine; this shared one gets a looser bound."""
-    heavy = json.dumps(_order(100)).encode()
+    heavy = json.dumps(_order(50)).encode()  # about 0.6 s of one core each; the benchmark takes 100 lines
     with running_server(tmp_path, "--rules", str(RULES), "--request-timeout", "120") as server:
         done = threading.Event()
         statuses: list[int] = []
@@ -165,7 +165,7 @@ def test_sigterm_answers_readyz_503_for_the_grace_period_while_requests_are_serv
             c.get("/healthz")
 
 
-def test_sighup_replaces_two_workers_under_load_without_a_failed_request(tmp_path: Path) -> None:
+def test_sighup_replaces_two_workers_under_load_without_a_failed_request_and_stays_ready(tmp_path: Path) -> None:
     order = (EXAMPLES / LAST_MINUTE).read_bytes()
     with running_server(tmp_path, "--rules", str(RETURNS), "--workers", "2", "--no-watch") as server:
         stop = threading.Event()
@@ -180,7 +180,15 @@ def test_sighup_replaces_two_workers_under_load_without_a_failed_request(tmp_pat
                     except httpx.TransportError as exc:
                         failures.append(repr(exc))
 
-        threads = [threading.Thread(target=client) for _ in range(4)]
+        readiness: list[int] = []
+
+        def probe() -> None:  # as a load balancer: a new connection each time
+            while not stop.is_set():
+                with server.client(limits=httpx.Limits(max_keepalive_connections=0)) as c:
+                    readiness.append(c.get("/readyz").status_code)
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=client) for _ in range(4)] + [threading.Thread(target=probe)]
         for t in threads:
             t.start()
         try:
@@ -194,6 +202,8 @@ def test_sighup_replaces_two_workers_under_load_without_a_failed_request(tmp_pat
                 t.join(30)
         assert failures == []
         assert len(answers) > 50 and set(answers) == {200}
+        assert set(readiness) == {200}, "the instance stays ready while its workers are replaced"
+        assert "SIGTERM: replaced; draining" in server.output()
 
 
 def test_workers_stop_when_their_parent_is_killed_and_a_clean_stop_leaves_no_metrics_folder(tmp_path: Path) -> None:
@@ -201,8 +211,8 @@ def test_workers_stop_when_their_parent_is_killed_and_a_clean_stop_leaves_no_met
     temp.mkdir()
     env = {"TMPDIR": str(temp)}
     with running_server(tmp_path, "--rules", str(RETURNS), "--workers", "2", "--grace-period", "0", env=env) as server:
-        assert [p.name for p in temp.iterdir() if p.name.startswith("ruleengine-metrics-")]
-    assert not [p.name for p in temp.iterdir() if p.name.startswith("ruleengine-metrics-")]
+        assert [p.name for p in temp.iterdir() if p.name.startswith("ruleengine-serve-")]
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("ruleengine-serve-")]
 
     with running_server(tmp_path, "--rules", str(RETURNS), "--workers", "2", "--grace-period", "0", env=env) as server:
         server.wait_for(lambda: len(_worker_pids(server)) == 2, what="two workers")
@@ -229,12 +239,13 @@ def test_slow_clients_are_cut_off_by_the_header_timeout_while_others_are_served(
                 for _ in range(5):
                     sent = time.monotonic()
                     assert c.post("/v1/decisions", content=order, headers=JSON_BODY).status_code == 200
-                    assert time.monotonic() - sent < 1, "a normal request waits for nobody"
+                    # Well under the header timeout: a normal request does not wait for the slow ones to be cut off.
+                    assert time.monotonic() - sent < 2, "a normal request waits for nobody"
             for s in slow:
                 answer = s.recv(1024)
                 assert answer.startswith(b"HTTP/1.1 408"), answer
                 assert s.recv(1024) == b""  # and closed
-            assert 3 <= time.monotonic() - began < 8
+            assert 3 <= time.monotonic() - began < 15
         finally:
             for s in slow:
                 s.close()

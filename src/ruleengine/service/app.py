@@ -9,6 +9,7 @@ share), :mod:`.lifecycle` (start, reload, drain) and :mod:`.server` (uvicorn, th
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -39,7 +40,7 @@ from .policyroutes import (
 )
 from .requestcontext import Operation, RequestContext, Routes, endpoint
 from .security import ConfigError
-from .shared import LOG, Service
+from .shared import LOG, SWITCH_SECONDS, Service
 
 __all__ = ["LOG_FORMAT", "OPERATIONS", "SCOPE_OF", "ConfigError", "ServerConfig", "app_from_environment", "create_app"]
 
@@ -94,10 +95,10 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 def app_from_environment() -> Starlette:
     """uvicorn's factory in each worker process of a multi-worker server; the CLI passes the config by environment."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    sys.setswitchinterval(float(os.environ.get("RULEENGINE_SWITCH_SECONDS", "0.001")))
+    sys.setswitchinterval(SWITCH_SECONDS)
     config = ServerConfig.from_json(os.environ["RULEENGINE_SERVER_CONFIG"])
     try:
-        return create_app(config)
+        app = create_app(config)
     except (PolicyError, ConfigError) as exc:
         # A replacement worker (SIGHUP to the parent) that cannot load the policy: the supervisor keeps the old one.
         what = "the policy does not load" if isinstance(exc, PolicyError) else "its configuration is unusable"
@@ -106,3 +107,5 @@ def app_from_environment() -> Starlette:
     except DecisionLogError as exc:
         LOG.error("worker %d not started: %s", os.getpid(), exc)
         raise SystemExit(2) from None
+    gc.freeze()  # the loaded policy is long-lived: the collector's full passes (which hold the GIL) skip it
+    return app

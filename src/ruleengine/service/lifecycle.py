@@ -6,7 +6,8 @@ and each response says ``Connection: close`` so keep-alive clients reconnect els
 Then uvicorn's own shutdown runs: the listener closes, requests in flight finish (up to
 ``--drain-timeout``), and the decision log is closed. A second SIGTERM, or SIGINT, skips
 what is left of the grace period. A worker of a multi-worker server also stops, the same
-way, when its parent process is gone.
+way, when its parent process is gone; one that is being replaced (SIGHUP to the parent)
+drains the same way but keeps /readyz at 200, since its replacement is already serving.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from starlette.applications import Starlette
 
 from .shared import LOG, Service
 
-__all__ = ["SUPERVISOR_PID", "lifespan"]
+__all__ = ["REPLACING", "SUPERVISOR_PID", "lifespan"]
 
 SUPERVISOR_PID = "RULEENGINE_SUPERVISOR_PID"
 """The environment variable naming the parent of a multi-worker server's workers (they stop when it is gone)."""
+REPLACING = "RULEENGINE_REPLACING"
+"""The environment variable naming a file that exists while the parent replaces its workers (SIGHUP)."""
 
 
 def lifespan(service: Service) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
@@ -98,11 +101,16 @@ class Drain:
         if self.service.draining or grace <= 0:
             self._stop(sig)
             return
+        replacing = os.environ.get(REPLACING)
+        self.service.replaced = replacing is not None and os.path.exists(replacing)
         self.service.draining = True
         self.loop.call_soon_threadsafe(self._draining, sig, grace)
 
     def _draining(self, sig: int, grace: float) -> None:
-        LOG.info("SIGTERM: draining for %s s (/readyz answers 503, connections close after their response), then stopping", grace)
+        if self.service.replaced:
+            LOG.info("SIGTERM: replaced; draining for %s s (connections close after their response), then stopping", grace)
+        else:
+            LOG.info("SIGTERM: draining for %s s (/readyz answers 503, connections close after their response), then stopping", grace)
         self.loop.call_later(grace, self._stop, sig)
 
     def _stop(self, sig: int) -> None:

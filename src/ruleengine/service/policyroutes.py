@@ -91,7 +91,7 @@ async def healthz(service: Service, request: Request) -> Response:
 
 async def readyz(service: Service, request: Request) -> Response:
     request_id = request.state.request_id
-    if service.draining:  # SIGTERM: still answering, but a load balancer should send new requests elsewhere
+    if service.draining and not service.replaced:  # SIGTERM: still answering, but a load balancer should send new requests elsewhere
         message = "draining: shutting down after the grace period; send new requests to another instance"
         return JSON({"error": "not_ready", "message": message, "status": "draining", "request_id": request_id}, status_code=503)
     if service.ready and service.log_ok():

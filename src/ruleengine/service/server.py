@@ -6,8 +6,10 @@ that binds the socket once, shares it with its workers and on SIGHUP starts each
 worker, waits until it is ready (``timeout_worker_healthcheck``: the start timeout), and
 only then stops the old one. What it lacks is here: the head deadline
 (:mod:`.connections`), the grace period (:mod:`.lifecycle`), telling the workers who their
-parent is so they stop when it dies, forgetting the metrics of workers that have stopped,
-saying when a restart is complete, and removing the metrics folder on exit.
+parent is so they stop when it dies and whether they are being replaced (then the old one's
+/readyz stays 200 while it drains: the new one is serving), forgetting the metrics of workers
+that have stopped, saying when a restart is complete, and removing its temporary folder
+(the metrics) on exit.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import multiprocess
@@ -30,15 +33,12 @@ from .app import LOG_FORMAT, create_app
 from .config import ServerConfig
 from .connections import ServiceConfig, TimedHeadProtocol
 from .decisionlog import check_writable
-from .lifecycle import SUPERVISOR_PID
-from .shared import LOG
+from .lifecycle import REPLACING, SUPERVISOR_PID
+from .shared import LOG, SWITCH_SECONDS
 
 __all__ = ["Supervisor", "serve"]
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-SWITCH_SECONDS = 0.001
-"""How often a thread deciding an order hands the interpreter over (Python's default is 5 ms): the event
-loop waits at most about this long per turn, so /healthz and small requests answer beside heavy ones."""
 
 
 class Supervisor(Multiprocess):
@@ -46,7 +46,12 @@ class Supervisor(Multiprocess):
 
     def restart_all(self) -> None:
         before = {process.pid for process in self.processes}
-        super().restart_all()
+        replacing = Path(os.environ[REPLACING])
+        replacing.touch()  # an old worker stopped now is being replaced: /readyz stays 200 while it drains
+        try:
+            super().restart_all()
+        finally:
+            replacing.unlink(missing_ok=True)
         replaced = sum(1 for process in self.processes if process.pid not in before)
         self._forget(before)
         if replaced == len(self.processes):
@@ -104,14 +109,15 @@ def serve(config: ServerConfig) -> None:
     create_app(dataclasses.replace(config, decision_log=None))
     if config.decision_log is not None:
         check_writable(config.decision_log)
-    made = None
+    own = Path(tempfile.mkdtemp(prefix="ruleengine-serve-"))  # removed on exit
     if not os.environ.get(METRICS_DIR):  # metrics from every worker, summed by /metrics in whichever worker answers
-        made = os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="ruleengine-metrics-")
+        (own / "metrics").mkdir()
+        os.environ[METRICS_DIR] = str(own / "metrics")
     os.environ["RULEENGINE_SERVER_CONFIG"] = config.to_json()
     os.environ[SUPERVISOR_PID] = str(os.getpid())
+    os.environ[REPLACING] = str(own / "replacing")
     try:
         uvicorn_config = ServiceConfig("ruleengine.service.app:app_from_environment", factory=True, workers=config.workers, **options)
         Supervisor(uvicorn_config, sockets=[uvicorn_config.bind_socket()]).run()
     finally:
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+        shutil.rmtree(own, ignore_errors=True)

@@ -28,9 +28,12 @@ from .metrics import Metrics
 from .replies import BadRequest, error_body
 from .security import Tokens
 
-__all__ = ["LOG", "Decided", "Service"]
+__all__ = ["LOG", "SWITCH_SECONDS", "Decided", "Service"]
 
 LOG = logging.getLogger("ruleengine.server")
+SWITCH_SECONDS = 0.001
+"""How often a thread deciding an order hands the interpreter over in a server process (Python's default is
+5 ms): the event loop waits about this long per turn, so /healthz and small requests answer beside heavy ones."""
 T = TypeVar("T")
 
 
@@ -76,6 +79,8 @@ class Service:
         self.ready = False
         self.draining = False
         """Set by SIGTERM: /readyz answers 503 and every response closes its connection, for the grace period."""
+        self.replaced = False
+        """Draining because a new worker replaces this one (SIGHUP to the parent): /readyz stays 200."""
 
     async def work(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in the worker pool (CPU work: parsing, evaluating, explaining, serialising)."""
