@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..authoring.cases import case_file_text
+from ..authoring.case_files import case_file_text
 from ..authoring.explanation import explanation_data
 from ..authoring.impact import changes
 from ..errors import FactsError, FactsProblem, RuleEngineError
