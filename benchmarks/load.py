@@ -142,10 +142,11 @@ def free_port() -> int:
         return port
 
 
-def start_server(rules: Path, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(rules: Path, workers: int, log: Path, options: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(rules), "--port", str(port), "--workers", str(workers)]
+    command += options or []
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

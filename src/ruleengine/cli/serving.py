@@ -56,6 +56,55 @@ from .shell import (
 @click.option("--max-batch", type=click.IntRange(1), default=1000, show_default=True, help="Orders per batch request.")
 @click.option("--max-batch-bytes", type=click.IntRange(1024), default=16 << 20, show_default=True, help="Larger batch requests get 413.")
 @click.option("--request-timeout", type=click.FloatRange(0.01), default=10.0, show_default=True, help="Seconds one request may take.")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Threads per worker that parse, evaluate, explain and serialise (the event loop only does I/O); use --workers for more cores.",
+)
+@click.option(
+    "--max-explain-bytes",
+    type=click.IntRange(1024),
+    default=8 << 20,
+    show_default=True,
+    help="An explained answer larger than this gets 422 explain_too_large.",
+)
+@click.option(
+    "--grace-period",
+    type=click.FloatRange(0, 3600),
+    default=1.0,
+    show_default=True,
+    help="Seconds after SIGTERM during which /readyz answers 503 and requests are still served (closing their connections).",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(0, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds the requests in flight may take to finish once the listener is closed.",
+)
+@click.option(
+    "--worker-start-timeout",
+    type=click.IntRange(1, 3600),
+    default=30,
+    show_default=True,
+    help="With --workers: seconds a new worker may take to become ready on SIGHUP before the restart is given up.",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a request's line and headers may take to arrive; slower clients get 408 and are disconnected.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Open connections (and requests in progress) per worker; a request past it gets 503 at once.",
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 @click.option(
     "--allow-origin",
@@ -89,6 +138,13 @@ def serve(
     max_batch: int,
     max_batch_bytes: int,
     request_timeout: float,
+    threads: int,
+    max_explain_bytes: int,
+    grace_period: float,
+    drain_timeout: float,
+    worker_start_timeout: int,
+    header_timeout: float,
+    max_connections: int,
     access_log: bool,
     allow_origins: tuple[str, ...],
     auth_token_file: str | None,
@@ -130,6 +186,13 @@ def serve(
             max_batch_items=max_batch,
             max_batch_bytes=max_batch_bytes,
             request_seconds=request_timeout,
+            threads=threads,
+            max_explain_bytes=max_explain_bytes,
+            grace_seconds=grace_period,
+            drain_seconds=drain_timeout,
+            worker_start_seconds=worker_start_timeout,
+            header_seconds=header_timeout,
+            max_connections=max_connections,
             limits=current_limits(),
             access_log=access_log,
             allow_origins=allow_origins,

@@ -42,6 +42,21 @@ class ServerConfig:
     limits: Limits = DEFAULT_LIMITS
     drain_seconds: float = 30.0
     """How long a SIGTERM waits for requests in flight before the decision log is closed."""
+    grace_seconds: float = 1.0
+    """After SIGTERM: how long /readyz answers 503 while requests are still served (closing connections); then the listener closes."""
+    worker_start_seconds: int = 30
+    """With several workers: how long a new worker may take to load the policy and become ready before a restart is given up."""
+    header_seconds: float = 10.0
+    """How long a request's line and headers may take to arrive (slow clients get 408 and are disconnected)."""
+    max_connections: int = 1000
+    """Connections (and requests in progress) per worker; a request past it gets 503 at once."""
+    threads: int = 1
+    """Worker threads per process that parse, evaluate, explain and serialise (the event loop only does I/O).
+
+    One by default: evaluation holds the GIL, so more threads only contend with each other and with the
+    event loop (16 heavy explains: /healthz p99 36 ms with 1 thread, 160 ms with 2); --workers adds cores."""
+    max_explain_bytes: int = 8 << 20
+    """An explained answer (?explain=true, /v1/explanations) larger than this is refused with 422 explain_too_large."""
     access_log: bool = False
     allow_origins: tuple[str, ...] = ()
     """Web origins (``https://tools.example``) whose pages may call the API; every other cross-site request is refused."""

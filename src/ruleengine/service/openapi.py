@@ -15,488 +15,42 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..bundled import bundled_path
 from ..compile.parameters import NUMERIC, WHOLE
-from ..documents import read_json
 from ..runtime.decision import dumps
 from ..runtime.policy import Policy
 from ..schemas import load_schema
 from ..text import shorten
+from .openapischemas import (
+    BATCH_ITEM,
+    CASE_REQUEST,
+    CATALOGUE,
+    ERROR_KINDS,
+    ERROR_SCHEMAS,
+    EXPLAIN,
+    EXPLANATION,
+    IMPACT_REQUEST,
+    IMPACT_RESPONSE,
+    POLICY_STATUS,
+    RELOAD,
+    REQUEST_ID_HEADER,
+    WHAT_IF_REQUEST,
+    WHAT_IF_RESPONSE,
+    body,
+    document_schemas,
+    errors,
+    example_orders,
+    example_values,
+    hoisted,
+    order_examples,
+    plain,
+    ref,
+    response,
+)
 from .security import SCOPES
 
 __all__ = ["ERROR_KINDS", "example_orders", "openapi_bytes", "openapi_document"]
-
-ERROR_KINDS: dict[str, tuple[int, str]] = {
-    "query": (400, "an unknown query parameter, or a value it cannot take"),
-    "request": (400, "the request envelope is not what the route takes: not an object or array, an unknown or missing key"),
-    "facts": (
-        400,
-        "unreadable JSON/YAML, or an order that violates the order schema or is inconsistent; every problem at its JSON pointer",
-    ),
-    "policy": (400, "a what-if parameter value the policy refuses (unknown name, wrong type); 422 from reload: the folder does not load"),
-    "unauthorized": (401, "no bearer token, or one the service does not know (only with --auth-token-file)"),
-    "cross_site": (403, "a request from another web origin (Origin / Sec-Fetch-Site) not allowed by --allow-origin"),
-    "insufficient_scope": (403, "the token is known but lacks the route's scope"),
-    "not_found": (404, "no such route, or no example order of that name"),
-    "method_not_allowed": (405, "the route does not take that method (the Allow header lists those it takes)"),
-    "timeout": (408, "the request body did not arrive within --request-timeout"),
-    "too_large": (413, "the body is over --max-body-bytes (a batch: --max-batch-bytes or --max-batch orders)"),
-    "unsupported_media_type": (
-        415,
-        "a body that is not application/json or application/yaml (UTF-8), or a Content-Encoding other than identity",
-    ),
-    "evaluation": (
-        422,
-        "a rule failed on this order (e.g. its evaluation budget, or an amount out of range): the rule and its file:line:col",
-    ),
-    "not_ready": (503, "/readyz: no policy is being served yet, or the service is shutting down"),
-    "decision_log": (
-        503,
-        "the decision log cannot be written: the decision is not given, since it could not be recorded (not with --log-fail-open); "
-        "/readyz says so too",
-    ),
-    "internal": (500, "a bug of the service, never an answer to input: the log has the details"),
-}
-"""Every value of ``error`` in an error response, its status and when it is given (the README's table comes from here)."""
-
-BATCH_ITEM_ERRORS = ("facts", "evaluation", "deadline")
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _hoisted(schema: dict[str, Any], prefix: str) -> dict[str, dict[str, Any]]:
-    """A bundled schema and its ``$defs`` as separate components whose references resolve from the document root."""
-
-    def rewrite(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                if key in ("$id", "$schema", "$defs"):
-                    continue
-                if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
-                    out[key] = "#/components/schemas/" + _component_name(prefix, value.removeprefix("#/$defs/"))
-                else:
-                    out[key] = rewrite(value)
-            return out
-        if isinstance(node, list):
-            return [rewrite(v) for v in node]
-        return node
-
-    components = {prefix: rewrite(schema)}
-    for name, definition in schema.get("$defs", {}).items():
-        components[_component_name(prefix, name)] = rewrite(definition)
-    return components
-
-
-def _component_name(prefix: str, definition: str) -> str:
-    return prefix + "".join(part.capitalize() for part in definition.split("_"))
-
-
-def _error(kinds: tuple[str, ...] | str, extra: dict[str, Any] | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    error = {"const": kinds} if isinstance(kinds, str) else {"enum": list(kinds)}
-    return {
-        "type": "object",
-        "required": ["error", "message", *required],
-        "properties": {
-            "error": error,
-            "message": {"type": "string", "description": "What went wrong, for a person."},
-            "request_id": {"type": "string", "description": "The request's id (also the X-Request-ID header); in the decision log too."},
-            **(extra or {}),
-        },
-    }
-
-
-_PROBLEMS = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["pointer", "code", "message"],
-        "properties": {
-            "pointer": {"type": "string", "description": "JSON pointer into the order or request ('' is the whole document)."},
-            "code": {"type": "string", "description": "The schema keyword or reader rule that failed."},
-            "message": {"type": "string"},
-            "line": {"type": "integer"},
-            "column": {"type": "integer"},
-        },
-    },
-}
-
-_DIAGNOSTICS = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["file", "line", "column", "code", "message"],
-        "properties": {
-            "file": {"type": "string", "description": "Relative to the policy folder."},
-            "line": {"type": "integer"},
-            "column": {"type": "integer"},
-            "code": {"type": "string"},
-            "message": {"type": "string"},
-            "severity": {"type": "string"},
-            "path": {"type": "string"},
-        },
-    },
-}
-
-_EVALUATION = {
-    "rule": {"type": "string", "description": "The id of the rule that failed."},
-    "file": {"type": "string", "description": "The rule's file, relative to the policy folder."},
-    "line": {"type": "integer"},
-    "column": {"type": "integer"},
-    "code": {"type": "string"},
-}
-
-_ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
-    "FactsError": _error("facts", {"problems": _PROBLEMS, "source": {"type": "string"}}, ("problems",)),
-    "EvaluationError": _error("evaluation", _EVALUATION, ("rule", "code")),
-    "PolicyError": _error("policy", {"diagnostics": _DIAGNOSTICS}, ("diagnostics",)),
-    "RequestError": _error(
-        tuple(kind for kind in ERROR_KINDS if kind not in ("facts", "evaluation", "policy")),
-        {"limit": {"type": "integer", "description": "The limit that was exceeded (413)."}, "problems": _PROBLEMS},
-    ),
-    "DeadlineError": _error("deadline"),
-    "ReloadError": {
-        "type": "object",
-        "required": ["error", "message"],
-        "properties": {
-            "error": {"type": "string"},
-            "message": {"type": "string"},
-            "request_id": {"type": "string"},
-            "diagnostics": _DIAGNOSTICS,
-        },
-    },
-}
-
-_EXPLAIN = {
-    "name": "explain",
-    "in": "query",
-    "required": False,
-    "schema": {"type": "boolean", "default": False},
-    "description": "Add the trace: every rule visited, its conditions with the values and parameters they read.",
-}
-
-_REQUEST_ID_HEADER = {
-    "description": "The request's id: the X-Request-ID the client sent (1–128 visible ASCII characters), or a new one.",
-    "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-}
-
-
-def _response(description: str, schema: dict[str, Any] | None = None, media: str = "application/json") -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description, "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}}}
-    if schema is not None:
-        out["content"] = {media: {"schema": schema}}
-    return out
-
-
-def _plain(description: str, media: str) -> dict[str, Any]:
-    """A response that is not JSON or YAML: its media type, no schema."""
-    return {**_response(description), "content": {media: {}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    """The error responses of an operation, each with the error kinds of its status."""
-    out: dict[str, Any] = {}
-    for status in statuses:
-        kinds = [kind for kind, (code, _) in ERROR_KINDS.items() if code == status]
-        branches = []
-        request_kinds = [k for k in kinds if k not in ("facts", "evaluation", "policy")]
-        if "facts" in kinds:
-            branches.append(_ref("FactsError"))
-        if "policy" in kinds and status == 400:
-            branches.append(_ref("PolicyError"))
-        if "evaluation" in kinds:
-            branches.append(_ref("EvaluationError"))
-        if request_kinds:
-            branches.append(_ref("RequestError"))
-        schema = branches[0] if len(branches) == 1 else {"oneOf": branches}
-        description = "; ".join(f"`{k}`: {ERROR_KINDS[k][1]}" for k in kinds)
-        out[str(status)] = _response(description, schema)
-    return out
-
-
-def _body(schema: dict[str, Any], examples: dict[str, Any] | None = None) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if examples:
-        media["examples"] = examples
-    return {"required": True, "content": {"application/json": media, "application/yaml": {"schema": schema}}}
-
-
-def example_orders() -> list[Path]:
-    """The bundled example orders (``GET /v1/examples``), in name order."""
-    return sorted(bundled_path("examples/orders").glob("*.json"))
-
-
-@functools.cache
-def example_titles() -> dict[str, dict[str, str]]:
-    """Each example's Chinese title and guarantee (examples/orders/titles.yaml), by name; empty without that file."""
-    path = bundled_path("examples/orders/titles.yaml")
-    if not path.is_file():
-        return {}
-    titles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {str(name): {"title_zh": str(t["zh"]), "guarantee": str(t["guarantee"])} for name, t in titles.items()}
-
-
-@functools.cache
-def _example_values() -> dict[str, Any]:
-    return {path.stem: read_json(path.read_bytes(), path.name) for path in example_orders()}
-
-
-def _order_examples(wrap: Any = None) -> dict[str, Any]:
-    if wrap is None:
-        return {name: {"$ref": f"#/components/examples/{name}"} for name in _example_values()}
-    return {name: {"summary": f"the example order {name}", "value": wrap(order)} for name, order in list(_example_values().items())[:3]}
-
-
-_BATCH_ITEM = {
-    "oneOf": [
-        {
-            "type": "object",
-            "required": ["index", "decision"],
-            "additionalProperties": False,
-            "properties": {"index": {"type": "integer", "minimum": 0}, "decision": _ref("Decision")},
-        },
-        {
-            "type": "object",
-            "required": ["index", "error"],
-            "additionalProperties": False,
-            "properties": {
-                "index": {"type": "integer", "minimum": 0},
-                "error": {"oneOf": [_ref("FactsError"), _ref("EvaluationError"), _ref("DeadlineError")]},
-            },
-        },
-    ],
-    "description": "One order's decision, or its own error (`facts`, `evaluation`, or `deadline` when the request's time ran out).",
-}
-
-_PARAMETER_VALUES = _ref("ParameterValues")
-
-_WHAT_IF_REQUEST = {
-    "type": "object",
-    "required": ["order"],
-    "additionalProperties": False,
-    "properties": {"order": _ref("Order"), "parameters": _PARAMETER_VALUES},
-}
-
-_CASE_REQUEST = {
-    "type": "object",
-    "required": ["order"],
-    "additionalProperties": False,
-    "properties": {
-        "order": _ref("Order"),
-        "name": {"$ref": "#/components/schemas/OrderText", "maxLength": 300, "description": "What the case shows (default: the order id)."},
-        "parameters": _PARAMETER_VALUES,
-    },
-}
-
-_IMPACT_REQUEST = {
-    "type": "object",
-    "required": ["parameters"],
-    "additionalProperties": False,
-    "properties": {
-        "parameters": _PARAMETER_VALUES,
-        "corpus": {
-            "enum": ["examples", "generated", "lines"],
-            "default": "examples",
-            "description": "The bundled example orders; orders generated by examples/corpus/generate.py; or `lines`.",
-        },
-        "count": {"type": "integer", "minimum": 1, "maximum": 5000, "default": 1000, "description": "Orders to generate."},
-        "seed": {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 1, "description": "Same seed, same orders."},
-        "lines": {
-            "type": "string",
-            "allOf": [{"pattern": load_schema("order.schema.json")["$defs"]["text"]["pattern"]}, {"pattern": "\\S"}],
-            "description": "With corpus `lines`: the orders as JSON lines, one order per line.",
-        },
-    },
-    "if": {"required": ["corpus"], "properties": {"corpus": {"const": "lines"}}},
-    "then": {"required": ["lines"]},
-}
-
-_IMPACT_RESPONSE = {
-    "type": "object",
-    "required": ["corpus", "parameters", "orders", "changed", "refused", "money", "fields", "changes", "changed_orders"],
-    "description": "What `ruleengine diff` reports (counts and money by guarantee and field), and up to 200 changed orders.",
-    "properties": {
-        "corpus": {"type": "object"},
-        "parameters": {"type": "object"},
-        "orders": {"type": "integer"},
-        "changed": {"type": "integer"},
-        "refused": {"type": "object"},
-        "money": {"type": "object"},
-        "fields": {"type": "array", "items": {"type": "object"}},
-        "changes": {"type": "array", "items": {"type": "object"}},
-        "changed_orders": {"type": "array", "items": {"type": "object"}},
-        "changed_orders_not_shown": {"type": "integer"},
-    },
-}
-
-_WHAT_IF_RESPONSE = {
-    "type": "object",
-    "required": ["parameters", "current", "changed", "changes"],
-    "properties": {
-        "parameters": {
-            "type": "object",
-            "description": "Each overridden parameter: its value in the running policy and in the request.",
-            "additionalProperties": {"type": "object", "required": ["current", "changed"]},
-        },
-        "current": _ref("Decision"),
-        "changed": _ref("Decision"),
-        "explanation": {
-            "type": "object",
-            "description": "With ?explain=true: the explanation of each decision.",
-            "required": ["current", "changed"],
-            "properties": {"current": _ref("Explanation"), "changed": _ref("Explanation")},
-        },
-        "changes": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["guarantee", "field", "change"],
-                "properties": {"guarantee": {"type": "string"}, "field": {"type": "string"}, "change": {"type": "string"}},
-            },
-        },
-    },
-}
-
-_EXPLANATION = {
-    "type": "array",
-    "description": (
-        "By guarantee (what `ruleengine explain` prints, as data): each rule visited with its outcome, whether it is "
-        "relevant to this order, its conditions as a tree (`depth`) with `decided` on the ones that decided it, and "
-        "each value read with its `display` text (`parameter`: a policy parameter)."
-    ),
-    "items": {
-        "type": "object",
-        "required": ["guarantee", "title", "hidden", "entries"],
-        "properties": {
-            "guarantee": {"type": "string"},
-            "title": {"type": "string", "description": "The guarantee's Chinese name."},
-            "hidden": {"type": "integer", "description": "Rules that did not apply to this order (not relevant)."},
-            "entries": {"type": "array", "items": {"type": "object", "required": ["rule"], "properties": {"rule": {"type": "string"}}}},
-        },
-    },
-}
-
-
-def _document_schemas() -> dict[str, dict[str, Any]]:
-    """What the strict reader takes (``/v1/orders/read``): any object of its strings and numbers."""
-    text = {"type": "string", "pattern": load_schema("order.schema.json")["$defs"]["text"]["pattern"]}
-    document = {
-        "type": "object",
-        "propertyNames": text,
-        "additionalProperties": _ref("DocumentValue"),
-        "description": (
-            "Any JSON/YAML object the service's strict reader accepts: numbers between -10^15 and 10^15 and not closer to 0 "
-            "than 10^-15, no control or invisible characters (nor unassigned or private-use ones), at most 32 levels deep."
-        ),
-    }
-    number = {
-        "type": "number",
-        "minimum": -(10**15),
-        "maximum": 10**15,
-        "not": {"exclusiveMinimum": Decimal("-1e-15"), "exclusiveMaximum": Decimal("1e-15"), "not": {"const": 0}},
-    }
-    value = {"anyOf": [{"type": ["null", "boolean"]}, text, number, {"type": "array", "items": _ref("DocumentValue")}, _ref("Document")]}
-    return {"Document": document, "DocumentValue": value}
-
-
-_RELOAD = {
-    "type": "object",
-    "required": ["ok", "changed", "trigger", "at", "digest"],
-    "properties": {
-        "ok": {"type": "boolean"},
-        "changed": {"type": "boolean", "description": "A new policy is now served."},
-        "trigger": {"type": "string"},
-        "at": {"type": "string"},
-        "digest": {"type": "string", "description": "The digest of the policy served now."},
-        "error": {"type": ["object", "null"]},
-    },
-}
-
-_POLICY_STATUS = {
-    "type": "object",
-    "required": ["name", "version", "digest", "loaded_at", "timezone", "rules", "last_reload", "last_reload_error"],
-    "properties": {
-        "name": {"type": "string"},
-        "version": {"type": "string"},
-        "digest": {"type": "string"},
-        "loaded_at": {"type": "string"},
-        "timezone": {"type": "string"},
-        "rules_folder": {"type": "string"},
-        "rules": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "guarantee", "title_zh", "title_en"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "guarantee": {"type": "string"},
-                    "title_zh": {"type": "string"},
-                    "title_en": {"type": "string"},
-                },
-            },
-        },
-        "cases": {
-            "type": "object",
-            "description": "The policy's own regression cases, run before it was served: files, passed, failed and each failure.",
-            "required": ["files", "passed", "failed", "failures"],
-        },
-        "serving_failing_cases": {"type": "boolean", "description": "Served although some cases fail (--serve-failing-cases)."},
-        "last_reload": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["ok", "trigger", "at", "digest"]}]},
-        "last_reload_error": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["ok", "trigger", "at", "digest", "error"]}]},
-    },
-}
-
-_CATALOGUE = {
-    "type": "object",
-    "required": ["guarantees", "parameters", "words"],
-    "properties": {
-        "guarantees": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "title", "rules"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "title": {"type": "string"},
-                    "rules": {"type": "array", "items": {"type": "object"}},
-                    "tables": {
-                        "type": "array",
-                        "description": "The guarantee's decision tables as grids: inputs, outputs, hit policy and rows (cells as written).",
-                        "items": {
-                            "type": "object",
-                            "required": ["id", "hit", "inputs", "outputs", "rows"],
-                            "properties": {
-                                "id": {"type": "string"},
-                                "hit": {"enum": ["first", "unique", "collect"]},
-                                "complete": {"type": "boolean"},
-                                "inputs": {"type": "array", "items": {"type": "object", "required": ["name", "label", "expr"]}},
-                                "outputs": {"type": "array", "items": {"type": "string"}},
-                                "rows": {"type": "array", "items": {"type": "object", "required": ["rule", "row", "cells", "outputs"]}},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        "parameters": {
-            "type": "array",
-            "items": {"type": "object", "required": ["name", "value"], "properties": {"name": {"type": "string"}, "value": {}}},
-        },
-        "words": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "The Chinese (and English) for decision values.",
-        },
-    },
-}
 
 
 def _operation(operation_id: str, summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
@@ -505,15 +59,15 @@ def _operation(operation_id: str, summary: str, responses: dict[str, Any], **mor
 
 def _paths(example_names: list[str]) -> dict[str, Any]:
     decide_errors = (400, 408, 413, 415, 422, 503)
-    ok = _response
+    ok = response
     return {
         "/v1/decisions": {
             "post": _operation(
                 "decide",
                 "Decide one order",
-                {"200": ok("The decision.", _ref("Decision")), **_errors(*decide_errors)},
-                parameters=[_EXPLAIN],
-                requestBody=_body(_ref("Order"), _order_examples()),
+                {"200": ok("The decision.", ref("Decision")), **errors(*decide_errors)},
+                parameters=[EXPLAIN],
+                requestBody=body(ref("Order"), order_examples()),
             )
         },
         "/v1/decisions/batch": {
@@ -521,11 +75,11 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
                 "decideBatch",
                 "Decide a list of orders; each item is a decision or its own error",
                 {
-                    "200": ok("One item per order, in order.", {"type": "array", "items": _ref("BatchItem")}),
-                    **_errors(400, 408, 413, 415, 503),
+                    "200": ok("One item per order, in order.", {"type": "array", "items": ref("BatchItem")}),
+                    **errors(400, 408, 413, 415, 503),
                 },
-                parameters=[_EXPLAIN],
-                requestBody=_body(
+                parameters=[EXPLAIN],
+                requestBody=body(
                     {
                         "type": "array",
                         "items": {
@@ -533,7 +87,7 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
                             "description": "An order (see Order); an item that is not a valid order gets its own error in the answer.",
                         },
                     },
-                    _order_examples(lambda order: [order]),
+                    order_examples(lambda order: [order]),
                 ),
             )
         },
@@ -541,10 +95,10 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "post": _operation(
                 "whatIf",
                 "Decide an order with the running policy and with some parameters changed (no file is touched)",
-                {"200": ok("Both decisions and what changed.", _ref("WhatIfResponse")), **_errors(*decide_errors)},
-                parameters=[_EXPLAIN],
-                requestBody=_body(
-                    _ref("WhatIfRequest"), _order_examples(lambda order: {"order": order, "parameters": {"seven_day_window_days": 15}})
+                {"200": ok("Both decisions and what changed.", ref("WhatIfResponse")), **errors(*decide_errors)},
+                parameters=[EXPLAIN],
+                requestBody=body(
+                    ref("WhatIfRequest"), order_examples(lambda order: {"order": order, "parameters": {"seven_day_window_days": 15}})
                 ),
             )
         },
@@ -552,40 +106,42 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "post": _operation(
                 "impact",
                 "A what-if over many orders: every order decided with the running policy and with the parameters changed",
-                {"200": ok("The impact: counts and money by guarantee and field, the changed orders.", _ref("ImpactResponse")),
-                 **_errors(400, 408, 413, 415, 503)},
-                requestBody=_body(_ref("ImpactRequest"), {"window": {"value": {"parameters": {"seven_day_window_days": 15}}}}),
+                {
+                    "200": ok("The impact: counts and money by guarantee and field, the changed orders.", ref("ImpactResponse")),
+                    **errors(400, 408, 413, 415, 503),
+                },
+                requestBody=body(ref("ImpactRequest"), {"window": {"value": {"parameters": {"seven_day_window_days": 15}}}}),
             )
         },
         "/v1/explanations": {
             "post": _operation(
                 "explain",
                 "Decide one order and explain it by guarantee: which condition decided, with its values and parameters",
-                {"200": ok("The decision (with its trace) and the explanation.", _ref("ExplanationResponse")), **_errors(*decide_errors)},
-                requestBody=_body(_ref("Order"), _order_examples()),
+                {"200": ok("The decision (with its trace) and the explanation.", ref("ExplanationResponse")), **errors(*decide_errors)},
+                requestBody=body(ref("Order"), order_examples()),
             )
         },
         "/v1/orders/read": {
             "post": _operation(
                 "readOrder",
                 "Read an order document (JSON or YAML text) and return it as JSON, not yet checked against the schema",
-                {"200": ok("The document as JSON.", {"type": "object"}), **_errors(400, 408, 413, 415)},
-                requestBody=_body(_ref("Document")),
+                {"200": ok("The document as JSON.", {"type": "object"}), **errors(400, 408, 413, 415)},
+                requestBody=body(ref("Document")),
             )
         },
         "/v1/cases": {
             "post": _operation(
                 "caseFile",
                 "A regression case file (YAML) pinning what the running policy decides for an order",
-                {"200": ok("The case file, ready for rules/cases/.", _ref("CaseFile"), "application/yaml"), **_errors(*decide_errors)},
-                requestBody=_body(_ref("CaseRequest"), _order_examples(lambda order: {"order": order, "name": "an example"})),
+                {"200": ok("The case file, ready for rules/cases/.", ref("CaseFile"), "application/yaml"), **errors(*decide_errors)},
+                requestBody=body(ref("CaseRequest"), order_examples(lambda order: {"order": order, "name": "an example"})),
             )
         },
         "/v1/policy": {
             "get": _operation(
                 "policyStatus",
                 "The running policy: name, version, digest, loaded_at, rules, the last reload and its error",
-                {"200": ok("The policy being served.", _ref("PolicyStatus")), **_errors(400)},
+                {"200": ok("The policy being served.", ref("PolicyStatus")), **errors(400)},
             )
         },
         "/v1/policy/reload": {
@@ -593,10 +149,10 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
                 "reloadPolicy",
                 "Load the policy folder again now (as SIGHUP does); only a policy that loads completely replaces the served one",
                 {
-                    "200": ok("The reload worked; `changed` says whether a new policy is served.", _ref("ReloadResult")),
+                    "200": ok("The reload worked; `changed` says whether a new policy is served.", ref("ReloadResult")),
                     "202": ok("With several workers: they are being replaced one by one.", {"type": "object", "required": ["status"]}),
-                    **_errors(400),
-                    "422": ok("The folder does not load: the served policy is unchanged; the diagnostics say why.", _ref("ReloadError")),
+                    **errors(400),
+                    "422": ok("The folder does not load: the served policy is unchanged; the diagnostics say why.", ref("ReloadError")),
                 },
             )
         },
@@ -604,7 +160,7 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "get": _operation(
                 "policyCatalogue",
                 "Every guarantee, its rules in words, its parameters and sources; `words`: the Chinese for decision values",
-                {"200": ok("The catalogue.", _ref("Catalogue")), **_errors(400)},
+                {"200": ok("The catalogue.", ref("Catalogue")), **errors(400)},
             )
         },
         "/v1/examples": {
@@ -632,7 +188,7 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
                         ),
                         "links": {"example": {"operationId": "getExample", "parameters": {"name": "$response.body#/0/name"}}},
                     },
-                    **_errors(400),
+                    **errors(400),
                 },
             )
         },
@@ -640,7 +196,7 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "get": _operation(
                 "getExample",
                 "One bundled example order",
-                {"200": ok("The order.", _ref("Order")), **_errors(400, 404)},
+                {"200": ok("The order.", ref("Order")), **errors(400, 404)},
                 parameters=[{"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": example_names}}],
             )
         },
@@ -649,14 +205,14 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "get": _operation(
                 "ready",
                 "A policy is loaded and the service is not shutting down",
-                {"200": ok("Ready.", _READY), **_errors(503)},
+                {"200": ok("Ready.", _READY), **errors(503)},
             )
         },
         "/metrics": {
             "get": _operation(
                 "metrics",
                 "Prometheus metrics (text exposition format)",
-                {"200": _plain("Requests, latency, decisions, errors, reloads, the policy served.", "text/plain"), **_errors(400)},
+                {"200": plain("Requests, latency, decisions, errors, reloads, the policy served.", "text/plain"), **errors(400)},
             )
         },
         "/openapi.json": {"get": _operation("openapi", "This document", {"200": ok("OpenAPI 3.1.", {"type": "object"})})},
@@ -664,7 +220,7 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "get": _operation(
                 "playground",
                 "The playground page",
-                {"200": _plain("The page (HTML); its scripts and styles are under /static/.", "text/html")},
+                {"200": plain("The page (HTML); its scripts and styles are under /static/.", "text/html")},
             )
         },
     }
@@ -692,10 +248,10 @@ def _secured(paths: dict[str, Any], scopes: Mapping[tuple[str, str], str | None]
                 operation["security"] = []
                 continue
             operation["security"] = [{"bearerAuth": [scope]}]
-            operation["responses"].update(_errors(401))
-            operation["responses"]["403"] = _response(
+            operation["responses"].update(errors(401))
+            operation["responses"]["403"] = response(
                 f"`insufficient_scope`: the token lacks the scope `{scope}`; `cross_site`: {ERROR_KINDS['cross_site'][1]}",
-                _ref("RequestError"),
+                ref("RequestError"),
             )
     return paths
 
@@ -704,7 +260,7 @@ def _cross_site(paths: dict[str, Any], scopes: Mapping[tuple[str, str], str | No
     for path, methods in paths.items():
         for method, operation in methods.items():
             if scopes[(method.upper(), path)] is not None:
-                operation["responses"]["403"] = _response(f"`cross_site`: {ERROR_KINDS['cross_site'][1]}", _ref("RequestError"))
+                operation["responses"]["403"] = response(f"`cross_site`: {ERROR_KINDS['cross_site'][1]}", ref("RequestError"))
     return paths
 
 
@@ -746,29 +302,29 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
         "paths": paths,
         "components": {
             "schemas": {
-                **_hoisted(load_schema("order.schema.json"), "Order"),
-                **_hoisted(load_schema("decision.schema.json"), "Decision"),
-                **_hoisted(load_schema("cases.schema.json"), "CaseFile"),
-                **_ERROR_SCHEMAS,
-                "BatchItem": _BATCH_ITEM,
-                "WhatIfRequest": _WHAT_IF_REQUEST,
-                "WhatIfResponse": _WHAT_IF_RESPONSE,
-                "CaseRequest": _CASE_REQUEST,
-                "ImpactRequest": _IMPACT_REQUEST,
-                "ImpactResponse": _IMPACT_RESPONSE,
-                "Explanation": _EXPLANATION,
+                **hoisted(load_schema("order.schema.json"), "Order"),
+                **hoisted(load_schema("decision.schema.json"), "Decision"),
+                **hoisted(load_schema("cases.schema.json"), "CaseFile"),
+                **ERROR_SCHEMAS,
+                "BatchItem": BATCH_ITEM,
+                "WhatIfRequest": WHAT_IF_REQUEST,
+                "WhatIfResponse": WHAT_IF_RESPONSE,
+                "CaseRequest": CASE_REQUEST,
+                "ImpactRequest": IMPACT_REQUEST,
+                "ImpactResponse": IMPACT_RESPONSE,
+                "Explanation": EXPLANATION,
                 "ExplanationResponse": {
                     "type": "object",
                     "required": ["decision", "explanation"],
-                    "properties": {"decision": _ref("Decision"), "explanation": _ref("Explanation")},
+                    "properties": {"decision": ref("Decision"), "explanation": ref("Explanation")},
                 },
-                **_document_schemas(),
-                "PolicyStatus": _POLICY_STATUS,
-                "ReloadResult": _RELOAD,
-                "Catalogue": _CATALOGUE,
+                **document_schemas(),
+                "PolicyStatus": POLICY_STATUS,
+                "ReloadResult": RELOAD,
+                "Catalogue": CATALOGUE,
             },
-            "examples": {name: {"summary": f"examples/orders/{name}.json", "value": order} for name, order in _example_values().items()},
-            "headers": {"RequestId": _REQUEST_ID_HEADER},
+            "examples": {name: {"summary": f"examples/orders/{name}.json", "value": order} for name, order in example_values().items()},
+            "headers": {"RequestId": REQUEST_ID_HEADER},
             "securitySchemes": {"bearerAuth": scheme},
         },
     }
@@ -793,11 +349,11 @@ def _parameter_values(policy: Policy) -> dict[str, Any]:
         elif declared.kind == "money":
             # Money on the wire is a decimal string, as in an order; the declaration's own bounds (beyond the
             # order schema's 0 to 10^9) are in the description: a pattern cannot state them.
-            schema = _ref("OrderMoney")
+            schema = ref("OrderMoney")
             bounds = [f"{word} {bound}" for word, bound in (("at least", low), ("at most", high)) if bound not in (None, 0)]
-            extra = f"; a decimal string such as \"{parameter.value:.2f}\"" + (f", {' and '.join(bounds)}" if bounds else "")
+            extra = f'; a decimal string such as "{parameter.value:.2f}"' + (f", {' and '.join(bounds)}" if bounds else "")
         elif declared.kind in NUMERIC:
-            schema = dict(_document_schemas()["DocumentValue"]["anyOf"][2])
+            schema = dict(document_schemas()["DocumentValue"]["anyOf"][2])
             schema.update((key, bound) for key, bound in (("minimum", low), ("maximum", high)) if bound is not None)
         elif declared.kind == "timestamp":
             schema = {"type": "string", "format": "date-time"}

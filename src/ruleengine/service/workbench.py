@@ -29,7 +29,7 @@ from ..bundled import bundled_path
 from ..runtime.decision import dumps
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .shared import Service
 
 MAX_GENERATED = 5000
 """Orders a generated corpus may have: decided twice each, within a request's time."""
