@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, RETURNS
 from server_support import running_server
 
 from ruleengine.service.decisionlog import DecisionLog, DecisionLogError
@@ -226,7 +226,7 @@ def test_a_failed_write_leaves_no_torn_line_and_fails_its_requests(tmp_path: Pat
 def test_a_log_that_cannot_be_kept_stops_the_start_with_exit_2_and_one_line(tmp_path: Path, kind: str) -> None:
     log = _unkeepable(tmp_path, kind)
     run = subprocess.run(
-        [sys.executable, "-m", "ruleengine.cli", "serve", "--port", "0", "--decision-log", str(log)],
+        [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(RETURNS), "--port", "0", "--decision-log", str(log)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, RETURNS
 from server_support import Server, running_server
 
 ORDER = (EXAMPLES / "seven-day-return-last-minute-approved.json").read_bytes()
@@ -259,7 +259,7 @@ def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
     certificate.private_key_pem.write_to_path(str(key_file))
     trusted = ssl.create_default_context()
     authority.configure_trust(trusted)
-    args = ("--no-watch", "--ssl-certfile", str(cert_file), "--ssl-keyfile", str(key_file))
+    args = ("--rules", str(RETURNS), "--no-watch", "--ssl-certfile", str(cert_file), "--ssl-keyfile", str(key_file))
     with running_server(tmp_path, *args, verify=trusted) as server:
         assert server.url.startswith("https://")
         with server.client() as client:
