@@ -10,46 +10,10 @@ from zoneinfo import ZoneInfo
 from ..lang.templates import format_value
 from ..runtime.policy import Policy
 
-SERVICE_NAMES = {
-    "official_store": "官方旗舰店",
-    "authenticity": "正品保障",
-    "seven_day_return": "7天无理由退换货",
-    "return_shipping_insurance": "退货包运费",
-    "fast_refund": "极速退款",
-    "damage_return": "破损包退",
-    "quality_return": "质量问题退换货",
-    "not_as_described": "不符包赔",
-    "after_sales_care": "售后无忧",
-    "price_protection": "价保",
-    "delivery_install": "送货上门（送装一体）",
-    "installation": "安装服务",
-    "trade_in": "以旧换新",
-    "on_time_shipment": "发货保障",
-    "livestream_parity": "直播同等保障",
-}
-
-WORDS = {
-    "approved": "批准 approved",
-    "rejected": "驳回 rejected",
-    "needs_review": "待审核 needs_review",
-    "refund": "退款 refund",
-    "exchange": "换货 exchange",
-    "repair": "维修 repair",
-    "replacement": "换新 replacement",
-    "price_difference": "差价 price_difference",
-    "none": "无 none",
-    "immediate": "立即 immediate",
-    "on_return_received": "商家收货后 on_return_received",
-    "buyer": "买家 buyer",
-    "merchant": "商家 merchant",
-    "insurance": "运费险 insurance",
-    "red_packet": "红包 red_packet",
-    "tmall_points": "天猫积分 tmall_points",
-    "cash": "现金 cash",
-}
-
 
 def decision_text(decision: dict[str, Any], policy: Policy) -> str:
+    """The decision as policy staff read it, every code with the name the policy's vocabulary gives it."""
+    words = policy.vocabulary.words
     lines = [
         f"订单 Order {decision['order_id']}   决策时刻 as of {decision['as_of']}",
         f"策略 Policy {decision['policy']['name']} {decision['policy']['version']} ({decision['policy']['digest'][:19]}…)",
@@ -57,33 +21,33 @@ def decision_text(decision: dict[str, Any], policy: Policy) -> str:
     ]
     lines.append("保障服务 Services")
     for sku, services in decision["services"].items():
-        names = "、".join(SERVICE_NAMES.get(s, s) for s in services) or "（无 none）"
+        names = "、".join(policy.vocabulary.zh("service", s) for s in services) or "（无 none）"
         lines.append(f"  {sku}: {names}")
     claim = decision.get("claim")
     if claim is not None:
-        lines += ["", f"售后申请 Claim {claim['id']} ({claim['type']})"]
-        lines.append(f"  结果 outcome:        {WORDS.get(claim['outcome'], claim['outcome'])}")
-        lines.append(f"  处理 resolution:     {WORDS.get(claim['resolution'], claim['resolution'])}")
-        lines.append(f"  退款 refund:         {claim['refund_amount']} 元 via {claim['refund_channel']}")
+        lines += ["", f"售后申请 Claim {claim['id']} ({words('claim_type', claim['type'])})"]
+        lines.append(f"  结果 outcome:        {words('outcome', claim['outcome'])}")
+        lines.append(f"  处理 resolution:     {words('resolution', claim['resolution'])}")
+        lines.append(f"  退款 refund:         {claim['refund_amount']} 元 via {words('payment_method', claim['refund_channel'])}")
         lines.append(f"  赔付 compensation:   {claim['compensation_amount']} 元")
-        timing = WORDS.get(claim["refund_timing"], claim["refund_timing"])
+        timing = words("refund_timing", claim["refund_timing"])
         if "refund_due_by" in claim:
             timing += f"，最迟 due by {claim['refund_due_by']}"
         lines.append(f"  退款时效 timing:     {timing}")
-        lines.append(f"  退货运费 return shipping paid by: {WORDS.get(claim['return_shipping_payer'], claim['return_shipping_payer'])}")
+        lines.append(f"  退货运费 return shipping paid by: {words('return_shipping_payer', claim['return_shipping_payer'])}")
         for d in claim["deductions"]:
-            lines.append(f"  扣减 deduction:      {d['type']} −{d['amount']} 元")
+            lines.append(f"  扣减 deduction:      {words('deduction_type', d['type'])} −{d['amount']} 元")
         for r in claim["reasons"]:
             lines.append(f"  · {r['message']}  [{r['rule']}]")
     if decision["compensations"]:
         lines += ["", "赔付 Compensations"]
         for c in decision["compensations"]:
-            form, payer = WORDS.get(c["form"], c["form"]), WORDS.get(c["payer"], c["payer"])
-            lines.append(f"  {c['type']}: {c['amount']} 元 {form}，{payer} 支付  [{c['rule']}]")
+            form, payer = words("compensation_form", c["form"]), words("payer", c["payer"])
+            lines.append(f"  {words('compensation_type', c['type'])}: {c['amount']} 元 {form}，{payer} 支付  [{c['rule']}]")
     if decision["violations"]:
         lines += ["", "违规 Violations"]
         for v in decision["violations"]:
-            lines.append(f"  {v['type']}  [{v['rule']}]")
+            lines.append(f"  {words('violation_type', v['type'])}  [{v['rule']}]")
     lines += ["", "触发规则 Fired: " + (", ".join(decision["fired"]) or "（无 none）")]
     trace = decision.get("trace")
     if trace is not None:
@@ -124,19 +88,25 @@ def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[s
     for entry in trace:
         rule = rules.get(entry["rule"])
         groups.setdefault(rule.guarantee if rule and rule.guarantee else "claims", []).append(entry)
-    order = [*SERVICE_NAMES, "claims"]
+    order = guarantee_order(policy)
     out = []
-    for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else 99):
+    for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else len(order)):
         entries = [_entry_data(entry, rules, zone) for entry in groups[guarantee]]
         out.append(
             {
                 "guarantee": guarantee,
-                "title": SERVICE_NAMES.get(guarantee, "跨保障规则 cross-cutting"),
+                "title": policy.vocabulary.zh("guarantee", guarantee),
+                "title_en": policy.vocabulary.en("guarantee", guarantee),
                 "hidden": sum(1 for e in entries if not e["relevant"]),
                 "entries": entries,
             }
         )
     return out
+
+
+def guarantee_order(policy: Policy) -> list[str]:
+    """The guarantees in the order the policy's vocabulary lists them (``guarantee``, else ``service``): how staff see them."""
+    return list(policy.vocabulary.codes("guarantee") or policy.vocabulary.codes("service"))
 
 
 def explanation_text(trace: list[dict[str, Any]], policy: Policy, show_all: bool = False) -> str:

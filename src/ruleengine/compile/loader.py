@@ -36,35 +36,26 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf
 from ..model.parameters import Declaration
 from ..model.rules import Action, Citation, Location, Parameter, Rule, Source, ValueExpr
+from ..model.vocabulary import Vocabulary
 from ..runtime.facts import build_converter
 from ..runtime.policy import Policy
-from ..schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
+from ..schemas import NO_ENUMS, Enums, SchemaProblem, did_you_mean, parse_timestamp, policy_schema, validator
 from .index import constraints
 from .parameters import UNITS, ParameterProblem, checked_value, declaration, expression_type
 from .policyfolder import choose, policy_files
 from .policyfolder import display_path as _display
 from .sources import SOURCE_ID, citing_texts, find_citations, nearest_id
+from .vocabulary import default_vocabulary, missing_sets, read_vocabulary
 
 
 class _OverrideRefused(Exception):
     """An override was refused and reported; the parameter is left out."""
 
 
-@functools.cache
-def named_enums() -> dict[str, tuple[str, ...]]:
-    """The value sets the schemas name (``category``, ``claim_type`` …): what a list parameter may hold."""
-    out: dict[str, tuple[str, ...]] = {}
-    for schema in ("order.schema.json", "decision.schema.json"):
-        for name, node in load_schema(schema).get("$defs", {}).items():
-            if isinstance(node, dict) and "enum" in node:
-                out.setdefault(name, tuple(str(v) for v in node["enum"]))
-    return out
-
-
-@functools.cache
-def fact_types() -> tuple[t.Type, t.Type]:
-    """Expression types of the order facts and of the decision, from the bundled schemas."""
-    return t.from_schema(load_schema("order.schema.json")), t.from_schema(load_schema("decision.schema.json"))
+@functools.lru_cache(maxsize=16)
+def fact_types(enums: Enums = NO_ENUMS) -> tuple[t.Type, t.Type]:
+    """Expression types of the order facts and of the decision: the bundled schemas with the policy's codes."""
+    return t.from_schema(policy_schema("order.schema.json", enums)), t.from_schema(policy_schema("decision.schema.json", enums))
 
 
 def load_policy(
@@ -125,6 +116,9 @@ class _Loader:
     """Parameter values and kinds by name, for ``{params.NAME}`` in titles, labels and descriptions."""
     rule_words: list[Words] = field(default_factory=list)
     """The texts of the rule being built, as written."""
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    enums: Enums = NO_ENUMS
+    """The vocabulary's codes, as the schemas take them (none while it cannot be read)."""
 
     # -- reporting
     def error(self, doc: Document | str, where: tuple[int, int], code: str, message: str, pointer: str = "") -> None:
@@ -141,7 +135,7 @@ class _Loader:
     def load(self) -> Policy:
         files = self.read_files()
         manifest = self.manifest()
-        facts_type, decision_type = fact_types()
+        facts_type, decision_type = fact_types(self.enums)
         params = self.parameters()
         self.word_values = {name: (p.value, p.declaration.kind) for name, p in params.items()}
         env = Environment(facts_type, decision_type, {n: (p.type, p.value) for n, p in params.items()}, limits=self.limits)
@@ -174,6 +168,8 @@ class _Loader:
             overrides=dict(self.overrides),
             sources=sources,
             citations=citations,
+            vocabulary=self.vocabulary,
+            enums=self.enums,
             loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             rebuild=with_parameters,
         )
@@ -206,10 +202,29 @@ class _Loader:
         self.read_documents([f for f in files if f in self.contents])
         return files
 
+    def read_vocabulary(self, files: list[Path]) -> None:
+        """The vocabulary first: it says which codes every other file, order and decision may use."""
+        docs = []
+        for path in files:
+            doc, _ = _yaml_of(self.contents[path], self.limits)
+            if doc is not None and isinstance(doc.data, dict) and "vocabulary" in doc.data:
+                docs.append(dataclasses.replace(doc, name=_display(path)))
+
+        def report(doc: Document, pointer: str, code: str, message: str, key: bool) -> None:
+            self.error(doc, doc.locate(pointer, key=key), code, message, pointer)
+
+        self.vocabulary, broken = read_vocabulary(docs, report, default_vocabulary())
+        for name in missing_sets(self.vocabulary, broken):
+            self.error(
+                _display(self.root), (1, 1), "vocabulary", f"词汇表缺少 {name} / the policy's vocabulary does not declare the set '{name}'"
+            )
+        self.enums = self.vocabulary.enums if not broken else NO_ENUMS
+
     def read_documents(self, files: list[Path]) -> None:
+        self.read_vocabulary(files)
         for path in files:
             name = _display(path)
-            doc, problems, schema_problems = _read_policy_file(self.contents[path], name, self.limits)
+            doc, problems, schema_problems = _read_policy_file(self.contents[path], name, self.limits, self.enums)
             for p in problems:
                 self.error(name, (p.line, p.column), p.code, p.message, p.pointer)
             if doc is None:
@@ -258,7 +273,7 @@ class _Loader:
         return kept
 
     def _sections(self, key: str) -> Iterator[tuple[Document, Any]]:
-        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list, "sources": dict}
+        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list, "sources": dict, "vocabulary": dict}
         for doc in self.docs:
             if isinstance(doc.data, dict) and isinstance(doc.data.get(key), kinds[key]) and not self.broken(doc, "/" + key, exact=True):
                 yield doc, doc.data[key]
@@ -301,7 +316,7 @@ class _Loader:
     def parameters(self) -> dict[str, Parameter]:
         out: dict[str, Parameter] = {}
         declared: dict[str, Declaration] = {}
-        enums = named_enums()
+        enums = dict(self.enums)  # a list parameter holds codes of a vocabulary set (``of: category``)
         for doc, section in self._sections("parameters"):
             for name, spec in section.items():
                 pointer = pointer_join("/parameters", name)
@@ -831,14 +846,16 @@ MAX_RULES_PER_FILE = 2000
 """Mirrors ``maxItems`` of ``rules`` in rule.schema.json."""
 
 
-def _read_policy_file(data: bytes, name: str, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+def _read_policy_file(
+    data: bytes, name: str, limits: Limits, enums: Enums = NO_ENUMS
+) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
     """Parse and schema-check one file; reloading a policy re-reads only the files that changed."""
-    doc, problems, schema_problems = _parse_policy_file(data, limits)
+    doc, problems, schema_problems = _parse_policy_file(data, limits, enums)
     return (dataclasses.replace(doc, name=name) if doc is not None else None), problems, schema_problems
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+def _yaml_of(data: bytes, limits: Limits) -> tuple[Document | None, tuple[Problem, ...]]:
     """Cached by the file's exact bytes. The Document is shared: nothing downstream modifies it."""
     doc: Document | None
     try:
@@ -847,8 +864,7 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
     except DocumentError as exc:
         doc, problems = exc.document, tuple(exc.problems)
     if doc is None or not isinstance(doc.data, dict):
-        return doc, problems, ()
-    file_schema = validator("rule.schema.json")
+        return doc, problems
     rules = doc.data.get("rules")
     if isinstance(rules, list) and len(rules) > MAX_RULES_PER_FILE:
         # Refused before jsonschema, which would otherwise walk every one of them to explain.
@@ -856,10 +872,21 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
         too_many = Problem(
             line, col, "too_large", f"{len(rules)} rules in one file; at most {MAX_RULES_PER_FILE}: split the file", "/rules"
         )
-        return None, (*problems, too_many), ()
+        return None, (*problems, too_many)
+    return doc, problems
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_policy_file(data: bytes, limits: Limits, enums: Enums) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+    """Cached by the file's exact bytes and the policy's vocabulary (``vocabulary:`` is checked on its own, first)."""
+    doc, problems = _yaml_of(data, limits)
+    if doc is None or not isinstance(doc.data, dict):
+        return doc, problems, ()
+    file_schema = validator("rule.schema.json", enums)
     if file_schema.is_valid(doc.data):
         return doc, problems, ()
-    return doc, problems, tuple(file_schema.problems(doc.data, limit=SCHEMA_PROBLEMS_SHOWN))
+    found = file_schema.problems(doc.data, limit=SCHEMA_PROBLEMS_SHOWN)
+    return doc, problems, tuple(p for p in found if not (p.pointer + "/").startswith("/vocabulary/"))
 
 
 def _get_pointer(data: Any, pointer: str) -> Any:

@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..authoring.cases import case_file_text
 from ..authoring.catalogue import catalogue_data
-from ..authoring.explanation import WORDS, explanation_data
+from ..authoring.explanation import explanation_data
 from ..authoring.impact import changes
 from ..errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from ..limits import Limits
@@ -797,8 +797,12 @@ async def reload_policy(service: Service, request: Request) -> Response:
 
 
 async def policy_catalogue(service: Service, request: Request) -> Response:
-    # With the words policy staff read for the decision's values (approved → 批准 approved), as the CLI prints them.
-    return JSON({**catalogue_data(service.live.policy), "words": WORDS})
+    return JSON(catalogue_data(service.live.policy))
+
+
+async def policy_vocabulary(service: Service, request: Request) -> Response:
+    """The live policy's codes and their names (services, claim types, categories …), by set."""
+    return JSON(service.live.policy.vocabulary.to_dict())
 
 
 async def examples(service: Service, request: Request) -> Response:
@@ -860,6 +864,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/v1/cases", case_file, "decide", body=True),
     Operation("GET", "/v1/policy", policy_status, "read"),
     Operation("GET", "/v1/policy/catalogue", policy_catalogue, "read"),
+    Operation("GET", "/v1/vocabulary", policy_vocabulary, "read"),
     Operation("GET", "/v1/examples", examples, "read"),
     Operation("GET", "/v1/examples/{name}", example, "read"),
     Operation("GET", "/metrics", metrics, "read"),

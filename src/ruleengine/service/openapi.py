@@ -23,7 +23,7 @@ from ..compile.parameters import NUMERIC, WHOLE
 from ..documents import read_json
 from ..runtime.decision import dumps
 from ..runtime.policy import Policy
-from ..schemas import load_schema
+from ..schemas import load_schema, policy_schema
 from ..text import shorten
 from .security import SCOPES
 
@@ -324,7 +324,8 @@ _EXPLANATION = {
         "required": ["guarantee", "title", "hidden", "entries"],
         "properties": {
             "guarantee": {"type": "string"},
-            "title": {"type": "string", "description": "The guarantee's Chinese name."},
+            "title": {"type": "string", "description": "The guarantee's Chinese name (the policy's vocabulary)."},
+            "title_en": {"type": "string", "description": "Its English name."},
             "hidden": {"type": "integer", "description": "Rules that did not apply to this order (not relevant)."},
             "entries": {"type": "array", "items": {"type": "object", "required": ["rule"], "properties": {"rule": {"type": "string"}}}},
         },
@@ -403,16 +404,17 @@ _POLICY_STATUS = {
 
 _CATALOGUE = {
     "type": "object",
-    "required": ["guarantees", "parameters", "words"],
+    "required": ["guarantees", "parameters", "vocabulary"],
     "properties": {
         "guarantees": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["id", "title", "rules"],
+                "required": ["id", "title", "title_en", "rules"],
                 "properties": {
                     "id": {"type": "string"},
-                    "title": {"type": "string"},
+                    "title": {"type": "string", "description": "The guarantee's Chinese name, from the policy's vocabulary."},
+                    "title_en": {"type": "string", "description": "Its English name."},
                     "rules": {"type": "array", "items": {"type": "object"}},
                 },
             },
@@ -421,10 +423,35 @@ _CATALOGUE = {
             "type": "array",
             "items": {"type": "object", "required": ["name", "value"], "properties": {"name": {"type": "string"}, "value": {}}},
         },
-        "words": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "The Chinese (and English) for decision values.",
+        "vocabulary": _ref("Vocabulary"),
+    },
+}
+
+_VOCABULARY = {
+    "type": "object",
+    "description": (
+        "The policy's vocabulary (its `vocabulary:` files): for each value set an order, a decision or a rule uses "
+        "(`service`, `claim_type`, `category`, `flag`, `outcome` …), its title and its codes in order, each with its "
+        "Chinese and English name. The order and decision schemas of /openapi.json take exactly these codes "
+        "(their value sets are marked `x-vocabulary`)."
+    ),
+    "additionalProperties": {
+        "type": "object",
+        "required": ["name", "title", "values"],
+        "properties": {
+            "name": {"type": "string"},
+            "title": {"type": "object", "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
+            "values": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "zh", "en"],
+                    "properties": {"code": {"type": "string"}, "zh": {"type": "string"}, "en": {"type": "string"}},
+                },
+            },
+            "subset_of": {"type": "string", "description": "The set whose codes (and names) this set picks."},
+            "include": {"type": "string", "description": "The set whose every code this set holds before its own."},
+            "location": {"type": "string", "description": "file:line:col of its declaration."},
         },
     },
 }
@@ -525,8 +552,15 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
         "/v1/policy/catalogue": {
             "get": _operation(
                 "policyCatalogue",
-                "Every guarantee, its rules in words, its parameters and sources; `words`: the Chinese for decision values",
+                "Every guarantee, its rules in words, its parameters and sources; `vocabulary`: the names of every code",
                 {"200": ok("The catalogue.", _ref("Catalogue")), **_errors(400)},
+            )
+        },
+        "/v1/vocabulary": {
+            "get": _operation(
+                "policyVocabulary",
+                "The live policy's vocabulary: every value set with its codes and their Chinese and English names",
+                {"200": ok("The vocabulary, by set.", _ref("Vocabulary")), **_errors(400)},
             )
         },
         "/v1/examples": {
@@ -681,6 +715,7 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
                 "PolicyStatus": _POLICY_STATUS,
                 "ReloadResult": _RELOAD,
                 "Catalogue": _CATALOGUE,
+                "Vocabulary": _VOCABULARY,
             },
             "examples": {name: {"summary": f"examples/orders/{name}.json", "value": order} for name, order in _example_values().items()},
             "headers": {"RequestId": _REQUEST_ID_HEADER},
@@ -742,7 +777,13 @@ def openapi_document(scopes: Mapping[tuple[str, str], str | None], auth: bool, p
     """The document of a service whose routes need ``scopes`` (method, path → scope or None), with or without tokens,
     serving ``policy`` (whose parameters a what-if may change)."""
     base = _document(tuple(sorted(scopes.items(), key=lambda item: item[0])), auth)
-    schemas = {**base["components"]["schemas"], "ParameterValues": _parameter_values(policy)}
+    schemas = {
+        **base["components"]["schemas"],
+        # The order and decision as this policy takes them: its vocabulary's codes in every value set.
+        **_hoisted(policy_schema("order.schema.json", policy.enums), "Order"),
+        **_hoisted(policy_schema("decision.schema.json", policy.enums), "Decision"),
+        "ParameterValues": _parameter_values(policy),
+    }
     return {**base, "components": {**base["components"], "schemas": schemas}}
 
 
