@@ -432,7 +432,7 @@ def check_against_policy(cases: list[Case], folder: PolicyFolder, cache: PolicyC
     policy = cache.policy(folder)
     ids = policy.rule_ids()
     known = set(ids)
-    out = []
+    out: list[Diagnostic] = []
     for case in cases:
         if case.source is not None:
             doc, at = case.source

@@ -18,6 +18,7 @@ from ..documents import Document, DocumentError, pointer_join, read_yaml
 from ..model.rules import Location
 from ..model.vocabulary import Term, TermSet, Vocabulary
 from ..schemas import did_you_mean, problems_at, vocabulary_sets
+from .policyfolder import display_path
 
 DEFAULT_FILE = "vocabulary.yaml"
 """The default policy's vocabulary file, in its folder: where a set a policy does not declare comes from."""
@@ -166,7 +167,8 @@ def _redrawn(default: TermSet, default_base: TermSet | None, base: TermSet) -> T
         drawn = set(default_base.codes) if default_base is not None else set()
         own = tuple(t for t in default.terms if t.code not in drawn and t.code not in set(base.codes))
         return TermSet(default.name, default.title_zh, default.title_en, base.terms + own, default.location, include=default.include)
-    kept = tuple(t for t in base.terms if t.code in set(default.codes))
+    named = {t.code: t for t in base.terms}
+    kept = tuple(named[code] for code in default.codes if code in named)
     return TermSet(default.name, default.title_zh, default.title_en, kept, default.location, subset_of=default.subset_of)
 
 
@@ -187,7 +189,7 @@ def default_vocabulary() -> Vocabulary | None:
         data = path.read_bytes()
     except OSError:
         return None
-    return _default_from(data, str(path))
+    return _default_from(data, display_path(path))
 
 
 def missing_sets(vocabulary: Vocabulary, broken: set[str]) -> list[str]:

@@ -55,22 +55,22 @@ const SECTIONS = [
   },
 ];
 
+// [field, 中文, English, the vocabulary set its codes come from]
 const CLAIM_FIELDS = [
-  ["outcome", "结果", "Outcome"],
-  ["resolution", "处理", "Resolution"],
+  ["outcome", "结果", "Outcome", "outcome"],
+  ["resolution", "处理", "Resolution", "resolution"],
   ["refund_amount", "退款", "Refund"],
   ["compensation_amount", "赔付", "Compensation"],
-  ["refund_timing", "退款时效", "Refund timing"],
-  ["refund_channel", "退款渠道", "Refund channel"],
-  ["return_shipping_payer", "退货运费承担", "Return shipping paid by"],
+  ["refund_timing", "退款时效", "Refund timing", "refund_timing"],
+  ["refund_channel", "退款渠道", "Refund channel", "payment_method"],
+  ["return_shipping_payer", "退货运费承担", "Return shipping paid by", "return_shipping_payer"],
 ];
 
 const state = {
   orderSchema: null,
   schemas: {},         // the components of /openapi.json, where the order schema's references point
   catalogue: null,
-  words: {},
-  serviceNames: {},
+  vocabulary: {},      // the policy's value sets: set → {title, values: [{code, zh, en}]} (/v1/policy/catalogue)
   order: null,
   overrides: {},       // applied: what the decision uses
   pending: {},         // typed into the what-if inputs, not yet applied
@@ -153,8 +153,20 @@ function setAt(obj, pointer, value) {
   else node[last] = value;
 }
 
-function word(value) {
-  return state.words[value] || String(value);
+function term(set, code) {
+  const found = state.vocabulary[set];
+  return found ? found.values.find((v) => v.code === code) : undefined;
+}
+
+function named(set, code) {
+  // a code as policy staff read it: the policy's Chinese name, the code beside ("批准 approved")
+  const t = term(set, code);
+  return t ? `${t.zh} ${code}` : String(code);
+}
+
+function zhName(set, code) {
+  const t = term(set, code);
+  return t ? t.zh : String(code);
 }
 
 function money(value) {
@@ -225,7 +237,8 @@ function fieldInput(pointer, zh, en) {
   if (kind === "enum") {
     input = h("select", { id });
     if (!isRequired(pointer) || value === undefined) input.append(h("option", { value: "", text: "（无 absent）" }));
-    for (const option of schema.enum) input.append(h("option", { value: option, text: state.words[option] ? `${word(option)}` : option }));
+    const set = schema["x-vocabulary"];  // the value set the order schema marks: its names are the policy's
+    for (const option of schema.enum) input.append(h("option", { value: option, text: set ? named(set, option) : option }));
     input.value = value === undefined ? "" : String(value);
   } else if (kind === "boolean") {
     input = h("input", { id, type: "checkbox" });
@@ -469,10 +482,10 @@ function decisionCard(decision, other, side) {
     const otherList = other ? other.services[sku] || [] : list;
     const badges = h("div", { class: "badges" });
     for (const service of list) {
-      badges.append(h("span", { class: `badge${otherList.includes(service) ? "" : " diff"}`, title: service, "data-service": service, "data-testid": "service-badge" }, state.serviceNames[service] || service));
+      badges.append(h("span", { class: `badge${otherList.includes(service) ? "" : " diff"}`, title: service, "data-service": service, "data-testid": "service-badge" }, zhName("service", service)));
     }
     for (const service of otherList.filter((s) => !list.includes(s))) {
-      badges.append(h("span", { class: "badge removed", title: service, "data-service": service }, state.serviceNames[service] || service));
+      badges.append(h("span", { class: "badge removed", title: service, "data-service": service }, zhName("service", service)));
     }
     if (list.length === 0) badges.append(h("span", { class: "muted" }, "（无 none）"));
     services.append(h("div", { class: "line", "data-sku": sku }, h("p", { class: "sku" }, h("code", { text: sku }), " ", itemTitle(sku)), badges));
@@ -483,20 +496,19 @@ function decisionCard(decision, other, side) {
   if (claim) {
     const otherClaim = other && other.claim;
     const box = h("div", { class: `claim outcome-${claim.outcome}`, "data-testid": `claim-${side}` });
-    box.append(h("h3", {}, ...bi("售后申请", "Claim"), " ", h("code", { text: claim.id }), " ", h("span", { class: "muted", text: word(claim.type) })));
+    box.append(h("h3", {}, ...bi("售后申请", "Claim"), " ", h("code", { text: claim.id }), " ", h("span", { class: "muted", text: named("claim_type", claim.type) })));
     const table = h("dl", { class: "claim-fields" });
-    for (const [key, zh, en] of CLAIM_FIELDS) {
+    for (const [key, zh, en, set] of CLAIM_FIELDS) {
       let value = claim[key];
       if (key.endsWith("_amount")) value = money(value);
-      else if (key === "refund_channel") value = String(value);
-      else value = word(value);
+      else value = named(set, value);
       if (key === "refund_timing" && claim.refund_due_by) value += `，最迟 due by ${localTime(claim.refund_due_by)}`;
       const changed = otherClaim && JSON.stringify(otherClaim[key]) !== JSON.stringify(claim[key]);
       table.append(h("dt", {}, ...bi(zh, en)), h("dd", { class: changed ? "diff" : "", "data-testid": `claim-${key}-${side}` }, key === "outcome" ? h("span", { class: `outcome ${claim.outcome}`, text: value }) : value));
     }
     if (claim.deductions.length) {
       table.append(h("dt", {}, ...bi("扣减", "Deductions")),
-        h("dd", {}, claim.deductions.map((d) => h("div", {}, `${word(d.type)} −${money(d.amount)}`))));
+        h("dd", {}, claim.deductions.map((d) => h("div", {}, `${named("deduction_type", d.type)} −${money(d.amount)}`))));
     }
     box.append(table);
     const reasons = h("ul", { class: "reasons", "data-testid": `reasons-${side}` });
@@ -510,13 +522,13 @@ function decisionCard(decision, other, side) {
   if (decision.compensations.length) {
     const list = h("ul", { class: "compensations", "data-testid": `compensations-${side}` });
     for (const c of decision.compensations) {
-      list.append(h("li", {}, `${word(c.type)}：${money(c.amount)} ${word(c.form)}，${word(c.payer)} 支付 paid by `, " ", h("code", { class: "rule-id", text: c.rule })));
+      list.append(h("li", {}, `${named("compensation_type", c.type)}：${money(c.amount)} ${named("compensation_form", c.form)}，${named("payer", c.payer)} 支付 paid by `, " ", h("code", { class: "rule-id", text: c.rule })));
     }
     card.append(h("h3", {}, ...bi("赔付", "Compensations")), list);
   }
   if (decision.violations.length) {
     const list = h("ul", { class: "violations", "data-testid": `violations-${side}` });
-    for (const v of decision.violations) list.append(h("li", {}, word(v.type), " ", h("code", { class: "rule-id", text: v.rule })));
+    for (const v of decision.violations) list.append(h("li", {}, named("violation_type", v.type), " ", h("code", { class: "rule-id", text: v.rule })));
     card.append(h("h3", {}, ...bi("违规", "Violations")), list);
   }
   card.append(h("details", { class: "fired" }, h("summary", {}, ...bi(`触发规则 ${decision.fired.length} 条`, `${decision.fired.length} rules fired`)),
@@ -542,7 +554,7 @@ function renderResult() {
   changes.append(h("h3", {}, ...bi("假设参数", "What-if parameters")), h("ul", { class: "params-changed" }, params));
   if (result.changes.length) {
     const list = h("ul", { class: "change-list", "data-testid": "change-list" });
-    for (const c of result.changes) list.append(h("li", {}, h("span", { class: "g" }, state.serviceNames[c.guarantee] || c.guarantee), " ", h("code", { text: c.field }), " ", c.change));
+    for (const c of result.changes) list.append(h("li", {}, h("span", { class: "g" }, zhName("guarantee", c.guarantee)), " ", h("code", { text: c.field }), " ", c.change));
     changes.append(h("h3", {}, ...bi(`决策变化 ${result.changes.length} 处`, `${result.changes.length} changes`)), list);
   } else {
     changes.append(h("p", { class: "muted", "data-testid": "change-list" }, ...bi("此订单的决策没有变化。", "This order's decision does not change.")));
@@ -920,8 +932,7 @@ async function start() {
   state.orderSchema = spec.data.components.schemas.Order;
   state.schemas = spec.data.components.schemas;
   state.catalogue = catalogue.data;
-  state.words = catalogue.data.words || {};
-  state.serviceNames = Object.fromEntries(catalogue.data.guarantees.map((g) => [g.id, g.title]));
+  state.vocabulary = catalogue.data.vocabulary || {};
   const p = policy.data;
   document.querySelector("[data-testid=policy-line]").textContent =
     `实时策略 Live policy: ${p.name} ${p.version} · ${p.digest.slice(0, 19)}… · ${p.rules.length} 条规则 rules`;
