@@ -24,7 +24,7 @@ import datetime as dt
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -119,7 +119,8 @@ def vocabulary_sets() -> dict[str, tuple[str, ...]]:
 def completed(schema: dict[str, Any], enums: Enums) -> dict[str, Any]:
     """The schema with the policy's codes in every node marked ``x-vocabulary``.
 
-    A list of distinct codes of one set (``uniqueItems``) is bounded by the size of the set.
+    A list of distinct codes of one set (``uniqueItems``) holds at most the set's codes: its ``maxItems`` is their
+    number (the bundled files bound it generously, for documents checked without a policy).
     """
     if not enums:
         return schema
@@ -142,7 +143,7 @@ def completed(schema: dict[str, Any], enums: Enums) -> dict[str, Any]:
             if isinstance(mark, str) and mark in codes:
                 out.pop("pattern", None)
                 out["enum"] = list(codes[mark])
-            if out.get("uniqueItems") is True and "maxItems" not in out:
+            if out.get("uniqueItems") is True:
                 held = set_of(out.get("items"))
                 if held in codes:
                     out["maxItems"] = len(codes[held])
@@ -287,7 +288,7 @@ def _inline_enums(schema: dict[str, Any]) -> dict[str, Any]:
     such a reference at every value it checks, several times slower on a long list of flags.
     """
     defs = schema.get("$defs", {})
-    enums = {f"#/$defs/{name}": d for name, d in defs.items() if isinstance(d, dict) and "enum" in d}
+    enums = {f"#/$defs/{name}": d for name, d in defs.items() if isinstance(d, dict) and ("enum" in d or VOCABULARY in d)}
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -304,9 +305,9 @@ def _inline_enums(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _part_validators(name: str, pointer: str, enums: Enums = NO_ENUMS) -> tuple[Any, Any]:
-    """(compiled or None, jsonschema) validators of one part of a schema, its ``$defs`` carried along for its ``$ref``s."""
-    from jsonschema import Draft202012Validator
+def _part_validators(name: str, pointer: str, enums: Enums = NO_ENUMS) -> tuple[Any, Callable[[], Any]]:
+    """(compiled or None, jsonschema when first asked) validators of one part of a schema, its ``$defs`` carried
+    along for its ``$ref``s: the happy path never imports jsonschema."""
 
     def standalone(schema: dict[str, Any]) -> dict[str, Any]:
         part: Any = schema
@@ -321,7 +322,14 @@ def _part_validators(name: str, pointer: str, enums: Enums = NO_ENUMS) -> tuple[
         fast = jsonschema_rs.Draft202012Validator(standalone(_float_form(name, enums)), validate_formats=True)
     except ImportError:  # pragma: no cover - an optional speed-up
         pass
-    return fast, Draft202012Validator(standalone(python_schema(name, enums)), format_checker=format_checker())
+
+    @functools.cache
+    def checker() -> Any:
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(standalone(python_schema(name, enums)), format_checker=format_checker())
+
+    return fast, checker
 
 
 def problems_at(name: str, pointer: str, instance: Any, limit: int = 5, enums: Enums = NO_ENUMS) -> list[SchemaProblem]:
@@ -329,15 +337,15 @@ def problems_at(name: str, pointer: str, instance: Any, limit: int = 5, enums: E
 
     The part's ``$ref``s must point into the schema's ``$defs`` (as every bundled schema's do).
     """
-    from jsonschema.exceptions import relevance
-
     fast, checker = _part_validators(name, pointer, enums)
     try:
         if fast is not None and fast.is_valid(instance):
             return []
     except (ValueError, TypeError, OverflowError):
         pass  # a value the compiled validator cannot represent: jsonschema judges it
-    errors = sorted(checker.iter_errors(instance), key=relevance, reverse=True)
+    from jsonschema.exceptions import relevance
+
+    errors = sorted(checker().iter_errors(instance), key=relevance, reverse=True)
     return [_describe(_deepest(error)) for error in errors[:limit]]
 
 

@@ -213,7 +213,7 @@ class _Loader:
         def report(doc: Document, pointer: str, code: str, message: str, key: bool) -> None:
             self.error(doc, doc.locate(pointer, key=key), code, message, pointer)
 
-        self.vocabulary, broken = read_vocabulary(docs, report, default_vocabulary())
+        self.vocabulary, broken = read_vocabulary(docs, report, default_vocabulary)
         for name in missing_sets(self.vocabulary, broken):
             self.error(
                 _display(self.root), (1, 1), "vocabulary", f"词汇表缺少 {name} / the policy's vocabulary does not declare the set '{name}'"

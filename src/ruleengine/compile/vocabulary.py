@@ -34,10 +34,13 @@ class _Declared:
     spec: dict[str, Any]
 
 
-def read_vocabulary(docs: Iterable[Document], report: Report, default: Vocabulary | None = None) -> tuple[Vocabulary, set[str]]:
+def read_vocabulary(
+    docs: Iterable[Document], report: Report, default: Callable[[], Vocabulary | None] = lambda: None
+) -> tuple[Vocabulary, set[str]]:
     """The policy's vocabulary, and the names of the sets that could not be read (their errors reported).
 
-    Sets the schemas need and the policy does not declare come from ``default`` (the default policy's).
+    Sets the schemas need and the policy does not declare come from ``default()`` (the default policy's),
+    read only when some set is missing.
     """
     declared: dict[str, _Declared] = {}
     broken: set[str] = set()
@@ -72,7 +75,9 @@ def read_vocabulary(docs: Iterable[Document], report: Report, default: Vocabular
                 broken.add(name)
             else:
                 sets[name] = built
-    fallback = default.sets if default is not None else {}
+    needed = set(vocabulary_sets()) - declared.keys()
+    fallen_back = default() if needed else None
+    fallback = fallen_back.sets if fallen_back is not None else {}
     for name in vocabulary_sets():
         if name not in declared and name in fallback and not fallback[name].subset_of and not fallback[name].include:
             sets[name] = fallback[name]
