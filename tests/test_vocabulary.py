@@ -216,7 +216,13 @@ def test_the_explanation_and_the_decision_text_use_the_policys_names(allergy: ru
     assert "结果 outcome:        批准 approved" in text
     groups = {g["guarantee"]: g for g in explanation_data(decision["trace"], allergy)}
     assert (groups["allergy_return"]["title"], groups["allergy_return"]["title_en"]) == ("过敏包退", "allergy return")
-    assert "过敏包退 allergy_return" in explanation_text(decision["trace"], allergy)
+    explained = explanation_text(decision["trace"], allergy)
+    assert "过敏包退 allergy_return" in explained
+    # the values a condition read are shown by their names too, and so are the values rules set
+    assert "item.category = 美妆 beauty" in explained
+    assert "params.allergy_return_categories = [美妆 beauty]" in explained
+    assert "→ add_service 过敏包退 allergy_return" in explained
+    assert "→ set claim.outcome = 批准 approved" in explained
 
 
 def test_the_catalogue_shows_the_new_guarantee_and_the_vocabulary(allergy: ruleengine.Policy) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..lang import types as t
+from ..lang.ir import Environment
 from ..lang.templates import format_value
 from ..runtime.policy import Policy
 
@@ -58,8 +62,8 @@ def decision_text(decision: dict[str, Any], policy: Policy) -> str:
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
 
 
-def _human(value: Any, zone: ZoneInfo) -> str:
-    """A trace value as policy staff read it: local times, money as text, absent facts named."""
+def _human(value: Any, zone: ZoneInfo, named: Callable[[str], str] | None = None) -> str:
+    """A trace value as policy staff read it: local times, money as text, absent facts named, codes with their names."""
     if value is None:
         return "（缺失 absent）"
     if isinstance(value, str) and _ISO.match(value):
@@ -67,10 +71,50 @@ def _human(value: Any, zone: ZoneInfo) -> str:
     if isinstance(value, bool):
         return "是 true" if value else "否 false"
     if isinstance(value, list):
-        return "[" + "、".join(_human(v, zone) for v in value) + "]" if len(value) < 12 else f"[{len(value)} items]"
+        return "[" + "、".join(_human(v, zone, named) for v in value) + "]" if len(value) < 12 else f"[{len(value)} items]"
     if isinstance(value, dict):
         return "{…}"
+    if isinstance(value, str) and named is not None:
+        return named(value)
     return str(value)
+
+
+@dataclass
+class _Shown:
+    """How one policy's trace values are shown: in its time zone, a code by its vocabulary's name (旗舰店 flagship)."""
+
+    policy: Policy
+    sets: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, value: Any, name: str = "") -> str:
+        found = self.value_set(name) if name else ""
+        named = (lambda code: self.policy.vocabulary.words(found, code)) if found else None
+        return _human(value, self.policy.zone, named)
+
+    def value_set(self, name: str) -> str:
+        """The vocabulary set of what a trace names (``shop.type`` → ``shop_type``), or '' (not a code, or unknown)."""
+        if name not in self.sets:
+            self.sets[name] = _value_set(self.policy.environment, name)
+        return self.sets[name]
+
+
+def _value_set(env: Environment, name: str) -> str:
+    parts = name.split(".")
+    typ: t.Type | None
+    if parts[0] == "params":
+        entry = env.params.get(".".join(parts[1:]))
+        typ = entry[0] if entry else None
+    else:
+        roots = {"item": env.item, "decision": env.decision}
+        typ = roots.get(parts[0], env.facts)
+        for part in parts[1:] if parts[0] in roots else parts:
+            while typ is not None and typ.kind == t.LIST:
+                typ = typ.elem
+            found = typ.fields.get(part) if typ is not None else None
+            typ = found.type if found is not None else None
+    while typ is not None and typ.kind == t.LIST:
+        typ = typ.elem
+    return typ.name if typ is not None and typ.enum is not None else ""
 
 
 def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
@@ -82,7 +126,7 @@ def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[s
     match, the met ones that read values when it did — and every value shown as policy staff
     read it (``display``), parameters marked.
     """
-    zone = policy.zone
+    shown = _Shown(policy)
     rules = {r.id: r for r in policy.rules}
     groups: dict[str, list[dict[str, Any]]] = {}
     for entry in trace:
@@ -91,7 +135,7 @@ def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[s
     order = guarantee_order(policy)
     out = []
     for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else len(order)):
-        entries = [_entry_data(entry, rules, zone) for entry in groups[guarantee]]
+        entries = [_entry_data(entry, rules, shown) for entry in groups[guarantee]]
         out.append(
             {
                 "guarantee": guarantee,
@@ -141,21 +185,21 @@ def _relevant(entry: dict[str, Any]) -> bool:
 MARKS = {"matched": "✔", "not_matched": "✘", "not_met": "∅", "skipped": "–"}
 
 
-def _values(values: dict[str, Any], zone: ZoneInfo) -> list[dict[str, Any]]:
-    return [{"name": k, "value": v, "display": _human(v, zone), "parameter": k.startswith("params.")} for k, v in values.items()]
+def _values(values: dict[str, Any], shown: _Shown) -> list[dict[str, Any]]:
+    return [{"name": k, "value": v, "display": shown(v, k), "parameter": k.startswith("params.")} for k, v in values.items()]
 
 
-def _condition_data(condition: dict[str, Any], zone: ZoneInfo, decided: bool, base: int) -> dict[str, Any]:
+def _condition_data(condition: dict[str, Any], shown: _Shown, decided: bool, base: int) -> dict[str, Any]:
     out: dict[str, Any] = {"at": condition.get("at", ""), "depth": max(0, condition.get("at", "").count("/") - base) // 2}
     for key in ("op", "label", "expr", "result"):
         if key in condition:
             out[key] = condition[key]
-    out["values"] = _values(condition.get("values", {}), zone)
+    out["values"] = _values(condition.get("values", {}), shown)
     out["decided"] = decided
     return out
 
 
-def _entry_data(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+def _entry_data(entry: dict[str, Any], rules: dict[str, Any], shown: _Shown) -> dict[str, Any]:
     rule = rules.get(entry["rule"])
     outcome = entry.get("outcome", "")
     matched = bool(entry.get("matched"))
@@ -188,15 +232,17 @@ def _entry_data(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) ->
             "label": failed.get("label"),
             "expr": failed.get("expr", ""),
             "result": failed.get("result"),
-            "values": _values(failed.get("values", {}), zone),
+            "values": _values(failed.get("values", {}), shown),
         }
-    data["conditions"] = [_condition_data(c, zone, decides(c), base) for c in conditions]
+    data["conditions"] = [_condition_data(c, shown, decides(c), base) for c in conditions]
     actions = []
     for action in entry.get("actions", []):
-        shown = dict(action)
+        shown_action = dict(action)
         if "value" in action:
-            shown["display"] = _human(action["value"], zone)
-        actions.append(shown)
+            shown_action["display"] = shown(action["value"], "decision." + str(action.get("target", "")))
+        elif action.get("action") == "add_service":
+            shown_action["target_name"] = shown.policy.vocabulary.zh("service", str(action.get("target", "")))
+        actions.append(shown_action)
     data["actions"] = actions
     return data
 
@@ -222,6 +268,8 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
     for action in entry["actions"]:
         status = f" ({action['status']}: {action.get('note', '')})" if "status" in action else ""
         target = f" {action['target']}" if "target" in action else ""
+        if "target_name" in action:
+            target = f" {action['target_name']} {action['target']}"
         value = f" = {action['display']}" if "value" in action else ""
         out.append(f"      → {action['action']}{target}{value}{status}")
     return out
