@@ -389,3 +389,20 @@ def test_the_playground_offers_the_new_claim_type_by_its_chinese_name(served: Se
 def test_the_tests_own_policy_has_no_vocabulary_file() -> None:
     """The returns policy stays without one: it checks the fallback to the default policy's sets."""
     assert not (RETURNS / "vocabulary.yaml").exists()
+
+
+def test_a_set_may_be_drawn_from_a_drawn_set_but_not_in_a_circle(returns_copy: Callable[..., Path]) -> None:
+    drawn = (
+        "vocabulary:\n  shop_service:\n    title: {zh: 店铺保障, en: shop services}\n"
+        "    subset_of: guarantee\n    values: [claims, return_shipping_insurance, trade_in]\n"
+    )
+    policy = ruleengine.load_policy(returns_copy(**{"vocabulary.yaml": drawn}))  # guarantee: the default's, from service
+    assert policy.vocabulary.codes("shop_service") == ("claims", "return_shipping_insurance", "trade_in")
+    assert policy.vocabulary.zh("shop_service", "trade_in") == "以旧换新"
+    circle = drawn + "  guarantee:\n    title: {zh: 保障, en: guarantees}\n    include: shop_service\n"
+    circle += "    values:\n      other: {zh: 其他, en: other}\n"
+    (returns_copy() / "vocabulary.yaml").write_text(circle, encoding="utf-8")
+    with pytest.raises(ruleengine.PolicyError) as failed:
+        ruleengine.load_policy(returns_copy())
+    circles = [d for d in failed.value.diagnostics if "in a circle" in d.message]
+    assert {d.line for d in circles} == {2, 6}, circles  # both sets, at their names

@@ -81,22 +81,39 @@ def read_vocabulary(
     for name in vocabulary_sets():
         if name not in declared and name in fallback and not fallback[name].subset_of and not fallback[name].include:
             sets[name] = fallback[name]
-    for name, item in declared.items():
-        if item.spec.get("subset_of") or item.spec.get("include"):
-            built = _derived(name, item, sets, broken, report)
-            if built is None:
-                broken.add(name)
-            else:
-                sets[name] = built
-    for name in vocabulary_sets():
-        if name not in sets and name not in broken and name in fallback:
-            fb = fallback[name]
+    # Sets drawn from others, once what they are drawn from is built: the policy's, then the default's that
+    # the policy did not redeclare (drawn again from the policy's version of their base when it has one).
+    pending = {name: item for name, item in declared.items() if item.spec.get("subset_of") or item.spec.get("include")}
+    defaults = {n: s for n, s in fallback.items() if n not in declared and n in vocabulary_sets() and (s.subset_of or s.include)}
+    waiting = pending.keys() | defaults.keys()
+    progress = True
+    while progress and (pending or defaults):
+        progress = False
+        for name, item in list(pending.items()):
+            base = str(item.spec.get("subset_of") or item.spec.get("include"))
+            if base in sets or base not in waiting:
+                built = _derived(name, item, sets, broken, report)
+                if built is None:
+                    broken.add(name)
+                else:
+                    sets[name] = built
+                del pending[name]
+                waiting = pending.keys() | defaults.keys()
+                progress = True
+        for name, fb in list(defaults.items()):
             base = fb.subset_of or fb.include
-            if base in sets and sets[base] is not fallback.get(base):
-                # The policy changed the set this default one is drawn from: draw it again from the policy's.
-                sets[name] = _redrawn(fb, fallback.get(base), sets[base])
-            else:
-                sets[name] = fb
+            if base in sets or base not in waiting:
+                if base in sets and sets[base] is not fallback.get(base):
+                    sets[name] = _redrawn(fb, fallback.get(base), sets[base])
+                elif base in sets:
+                    sets[name] = fb
+                del defaults[name]
+                waiting = pending.keys() | defaults.keys()
+                progress = True
+    for name, item in pending.items():
+        message = f"{name}: 词汇集相互引用 / vocabulary sets drawn from each other in a circle ({', '.join(pending)})"
+        report(item.doc, item.pointer, "vocabulary", message, True)
+        broken.add(name)
     ordered = {name: sets[name] for name in [*declared, *fallback] if name in sets}
     return Vocabulary(ordered), broken
 
