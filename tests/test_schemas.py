@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from ruleengine.compile.loader import policy_files
+from ruleengine.compile.policyfolder import policy_files
 from ruleengine.schemas import SCHEMA_FILES, VOCABULARY, load_schema, validator, vocabulary_sets
 
 ROOT = Path(__file__).resolve().parent.parent
