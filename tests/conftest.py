@@ -104,14 +104,19 @@ def _date_time(value: object) -> bool:
 
 
 def _decision_validator() -> Draft202012Validator:
+    from ruleengine.schemas import completed
+
     with open(ROOT / "schemas" / "decision.schema.json", encoding="utf-8") as handle:
         schema = json.load(handle, parse_float=Decimal)
+    Draft202012Validator.check_schema(schema)
+    schema = completed(schema, ruleengine.load_policy(RULES).enums)  # the value sets: the default policy's vocabulary
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FORMATS)
 
 
 DECISION_SCHEMA = _decision_validator()
-"""The decision schema, checked by jsonschema with a strict date-time format: what tests hold decisions to."""
+"""The decision schema with the default policy's codes, checked by jsonschema with a strict date-time format:
+what tests hold decisions to."""
 
 
 def line_col(text: str, offset: int) -> tuple[int, int]:

@@ -21,10 +21,14 @@ from typing import Any
 import pytest
 
 import ruleengine
+from ruleengine.schemas import completed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "corpus" / "generate.py"
-SCHEMA = json.loads((ROOT / "schemas" / "order.schema.json").read_text(encoding="utf-8"))
+SCHEMA = completed(
+    json.loads((ROOT / "schemas" / "order.schema.json").read_text(encoding="utf-8")), ruleengine.load_policy(ROOT / "rules").enums
+)
+"""The order schema with the default policy's codes (its vocabulary): the values the corpus must cover."""
 COUNT, SEED = 2000, 7
 
 OUTCOMES = {"approved", "rejected", "needs_review"}

@@ -132,9 +132,18 @@ def test_the_page_its_files_and_the_new_routes_are_served_and_described(client: 
     assert {"Explanation", "ExplanationResponse"} <= set(spec["components"]["schemas"])
 
 
-def test_the_catalogue_carries_the_words_for_decision_values(client: httpx.Client) -> None:
-    words = client.get("/v1/policy/catalogue").json()["words"]
-    assert (words["approved"], words["insurance"]) == ("批准 approved", "运费险 insurance")
+def test_the_catalogue_and_the_vocabulary_route_carry_the_policys_names(client: httpx.Client) -> None:
+    """What the playground shows for a code is the served policy's own name for it, read from the service."""
+    policy = ruleengine.load_policy(RETURNS)
+    vocabulary = client.get("/v1/vocabulary").json()
+    assert client.get("/v1/policy/catalogue").json()["vocabulary"] == vocabulary
+    for set_name in ("outcome", "return_shipping_payer", "claim_type", "service", "category"):
+        served = {v["code"]: (v["zh"], v["en"]) for v in vocabulary[set_name]["values"]}
+        assert served == {t.code: (t.zh, t.en) for t in policy.vocabulary.sets[set_name].terms}, set_name
+    shop_services = vocabulary["shop_service"]
+    assert shop_services["subset_of"] == "service"
+    named = {v["code"]: v["zh"] for v in vocabulary["service"]["values"]}
+    assert all(v["zh"] == named[v["code"]] for v in shop_services["values"])
 
 
 def test_impact_over_the_examples_is_what_ruleengine_diff_finds(client: httpx.Client) -> None:

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ruleengine.compile.policyfolder import policy_files
-from ruleengine.schemas import SCHEMA_FILES, load_schema, validator
+from ruleengine.schemas import SCHEMA_FILES, VOCABULARY, load_schema, validator, vocabulary_sets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,26 +22,41 @@ def test_schema_is_valid_2020_12(name: str) -> None:
     Draft202012Validator.check_schema(schema)
 
 
-def test_rule_schema_enums_match_the_decision_schema() -> None:
+def test_rule_schema_marks_the_same_vocabulary_sets_as_the_decision_schema() -> None:
+    """A rule's action writes a value of the decision: both take it from the same set of the policy's vocabulary."""
     rule = load_schema("rule.schema.json")
     decision = load_schema("decision.schema.json")
-    enums = decision["$defs"]
+    defs = decision["$defs"]
 
-    def enum(node: dict[str, object]) -> object:
+    def mark(node: dict[str, object]) -> object:
         ref = node.get("$ref")
-        return enums[str(ref).rsplit("/", 1)[1]]["enum"] if ref else node["enum"]
+        return defs[str(ref).rsplit("/", 1)[1]][VOCABULARY] if ref else node[VOCABULARY]
 
     action = rule["$defs"]["action"]["properties"]
-    assert action["add_service"]["enum"] == enums["service"]["enum"]
+    assert action["add_service"][VOCABULARY] == "service" == mark(decision["properties"]["services"]["additionalProperties"]["items"])
     compensation = decision["properties"]["compensations"]["items"]["properties"]
     for key in ("type", "form", "payer"):
-        assert action["compensation"]["properties"][key]["enum"] == enum(compensation[key])
-    assert action["violation"]["enum"] == enum(decision["properties"]["violations"]["items"]["properties"]["type"])
-    deduction = enum(decision["properties"]["claim"]["properties"]["deductions"]["items"]["properties"]["type"])
-    assert action["deduction"]["properties"]["type"]["enum"] == deduction
+        assert action["compensation"]["properties"][key][VOCABULARY] == mark(compensation[key])
+    assert action["violation"][VOCABULARY] == mark(decision["properties"]["violations"]["items"]["properties"]["type"])
+    deduction = mark(decision["properties"]["claim"]["properties"]["deductions"]["items"]["properties"]["type"])
+    assert action["deduction"]["properties"]["type"][VOCABULARY] == deduction
     settable = set(action["set"]["propertyNames"]["enum"])
     claim_fields = {f"claim.{k}" for k in decision["properties"]["claim"]["properties"]}
     assert settable == claim_fields - {"claim.id", "claim.type", "claim.deductions", "claim.reasons"}
+
+
+def test_the_vocabulary_section_declares_exactly_the_sets_the_schemas_mark() -> None:
+    declared = set(load_schema("rule.schema.json")["properties"]["vocabulary"]["properties"])
+    assert declared == set(vocabulary_sets())
+    assert {"service", "claim_type", "category", "flag", "outcome", "compensation_type", "channel"} <= declared
+
+
+def test_the_bundled_schemas_hold_no_value_set_of_the_policy() -> None:
+    """The codes a person reads are the policy's: no enum in the bundled order and decision schemas but structural ones."""
+    for name in ("order.schema.json", "decision.schema.json"):
+        text = (ROOT / "schemas" / name).read_text(encoding="utf-8")
+        for code in ("seven_day_return", "no_reason_return", "fresh_food", "needs_review", "red_packet", "livestream"):
+            assert f'"{code}"' not in text, (name, code)
 
 
 def test_every_policy_file_names_its_schema_for_the_editor() -> None:

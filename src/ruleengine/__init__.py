@@ -10,6 +10,7 @@ from .compile.loader import load_policy
 from .errors import Diagnostic, EvaluationError, FactsError, FactsProblem, PolicyError, RuleEngineError
 from .limits import DEFAULT_LIMITS, Limits
 from .model.rules import Citation, Source
+from .model.vocabulary import Term, TermSet, Vocabulary
 from .runtime.decision import Decision
 from .runtime.events import ActionApplied, Event, Listener, RuleVisited
 from .runtime.facts import read_facts
@@ -32,6 +33,9 @@ __all__ = [
     "RuleEngineError",
     "RuleVisited",
     "Source",
+    "Term",
+    "TermSet",
+    "Vocabulary",
     "load_policy",
     "read_facts",
 ]

@@ -9,6 +9,13 @@ The published schemas describe documents on the wire, where money is a decimal
 string. The engine checks Python data, where money may also be the exact number
 (``Decimal`` or ``int``): :func:`python_form` derives that variant from the
 published schema when it is loaded, so there is one schema, never two copies.
+
+The value sets a person reads (services, claim types, categories, flags …) are not
+in the bundled files: a node marked ``"x-vocabulary": "claim_type"`` holds a code of
+that set of the policy's vocabulary, and :func:`completed` fills in the policy's
+codes when the policy loads. Every function that checks a document takes those
+codes as ``enums`` (``Policy.enums``); without them a marked value need only look
+like a code.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -72,6 +80,82 @@ def parse_timestamp(value: str) -> dt.datetime:
     return parsed
 
 
+VOCABULARY = "x-vocabulary"
+"""The keyword that marks a node holding a code of one of the policy's vocabulary sets."""
+
+Enums = tuple[tuple[str, tuple[str, ...]], ...]
+"""A policy's vocabulary as the schemas need it: (set name, its codes in order) pairs, sorted by set name; hashable."""
+
+NO_ENUMS: Enums = ()
+"""No vocabulary: a marked value need only be a code (the schemas' structure alone)."""
+
+
+def enums_of(sets: Mapping[str, tuple[str, ...]]) -> Enums:
+    return tuple(sorted((name, tuple(codes)) for name, codes in sets.items()))
+
+
+@functools.cache
+def vocabulary_sets() -> dict[str, tuple[str, ...]]:
+    """Every set a bundled schema marks, with the schemas that use it: what a policy's vocabulary must declare."""
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any, name: str) -> None:
+        if isinstance(node, dict):
+            mark = node.get(VOCABULARY)
+            if isinstance(mark, str) and name not in found.setdefault(mark, []):
+                found[mark].append(name)
+            for value in node.values():
+                walk(value, name)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, name)
+
+    for name in SCHEMA_FILES:
+        if (schemas_dir() / name).exists():
+            walk(load_schema(name), name)
+    return {mark: tuple(names) for mark, names in sorted(found.items())}
+
+
+def completed(schema: dict[str, Any], enums: Enums) -> dict[str, Any]:
+    """The schema with the policy's codes in every node marked ``x-vocabulary``.
+
+    A list of distinct codes of one set (``uniqueItems``) holds at most the set's codes: its ``maxItems`` is their
+    number (the bundled files bound it generously, for documents checked without a policy).
+    """
+    if not enums:
+        return schema
+    codes = dict(enums)
+    defs = schema.get("$defs", {})
+
+    def set_of(node: Any) -> str | None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node = defs.get(ref.removeprefix("#/$defs/"), {})
+            mark = node.get(VOCABULARY) if isinstance(node, dict) else None
+            return mark if isinstance(mark, str) else None
+        return None
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            mark = out.get(VOCABULARY)
+            if isinstance(mark, str) and mark in codes:
+                out.pop("pattern", None)
+                out["enum"] = list(codes[mark])
+            if out.get("uniqueItems") is True:
+                held = set_of(out.get("items"))
+                if held in codes:
+                    out["maxItems"] = len(codes[held])
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    filled: dict[str, Any] = walk(schema)
+    return filled
+
+
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """A bundled schema by file name, numbers as Decimal.
@@ -118,25 +202,31 @@ def python_form(schema: dict[str, Any]) -> dict[str, Any]:
     return derived
 
 
-@functools.cache
-def python_schema(name: str) -> dict[str, Any]:
-    """A bundled schema in its :func:`python_form`, numbers as Decimal: what ``validator(name)`` checks."""
-    return python_form(load_schema(name))
+@functools.lru_cache(maxsize=64)
+def policy_schema(name: str, enums: Enums = NO_ENUMS) -> dict[str, Any]:
+    """A bundled schema with a policy's codes filled in (:func:`completed`): the schema of that policy's documents."""
+    return completed(load_schema(name), enums)
+
+
+@functools.lru_cache(maxsize=64)
+def python_schema(name: str, enums: Enums = NO_ENUMS) -> dict[str, Any]:
+    """A bundled schema in its :func:`python_form`, numbers as Decimal: what ``validator(name, enums)`` checks."""
+    return python_form(policy_schema(name, enums))
 
 
 SCHEMA_FILES = ("order.schema.json", "decision.schema.json", "rule.schema.json", "cases.schema.json", "tokens.schema.json")
 
 
-@functools.cache
-def registry() -> referencing.Registry[Any]:
-    """Every bundled schema by its ``$id``; nothing is ever retrieved from elsewhere."""
+@functools.lru_cache(maxsize=64)
+def registry(enums: Enums = NO_ENUMS) -> referencing.Registry[Any]:
+    """Every bundled schema by its ``$id`` (with a policy's codes); nothing is ever retrieved from elsewhere."""
     import referencing
     import referencing.jsonschema
 
     resources = []
     for name in SCHEMA_FILES:
         if (schemas_dir() / name).exists():
-            schema = load_schema(name)
+            schema = policy_schema(name, enums)
             resource = referencing.Resource.from_contents(schema, default_specification=referencing.jsonschema.DRAFT202012)
             resources.append((schema.get("$id", name), resource))
     return referencing.Registry().with_resources(resources).crawl()
@@ -158,17 +248,18 @@ class Validator:
     says no (or is not installed), the jsonschema package finds the most relevant errors, with pointers.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, enums: Enums = NO_ENUMS) -> None:
         self.name = name
-        self.schema = python_schema(name)
-        self._fast = _compiled(name)
+        self.enums = enums
+        self.schema = python_schema(name, enums)
+        self._fast = _compiled(name, enums)
 
     @functools.cached_property
     def _validator(self) -> Any:
         """jsonschema: built the first time something is invalid (or jsonschema-rs cannot judge a value)."""
         from jsonschema import Draft202012Validator
 
-        return Draft202012Validator(_inline_enums(self.schema), registry=registry(), format_checker=format_checker())
+        return Draft202012Validator(_inline_enums(self.schema), registry=registry(self.enums), format_checker=format_checker())
 
     def is_valid(self, instance: Any) -> bool:
         if self._fast is not None:
@@ -197,7 +288,7 @@ def _inline_enums(schema: dict[str, Any]) -> dict[str, Any]:
     such a reference at every value it checks, several times slower on a long list of flags.
     """
     defs = schema.get("$defs", {})
-    enums = {f"#/$defs/{name}": d for name, d in defs.items() if isinstance(d, dict) and "enum" in d}
+    enums = {f"#/$defs/{name}": d for name, d in defs.items() if isinstance(d, dict) and ("enum" in d or VOCABULARY in d)}
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -213,10 +304,10 @@ def _inline_enums(schema: dict[str, Any]) -> dict[str, Any]:
     return inlined
 
 
-@functools.cache
-def _part_validators(name: str, pointer: str) -> tuple[Any, Any]:
-    """(compiled or None, jsonschema) validators of one part of a schema, its ``$defs`` carried along for its ``$ref``s."""
-    from jsonschema import Draft202012Validator
+@functools.lru_cache(maxsize=64)
+def _part_validators(name: str, pointer: str, enums: Enums = NO_ENUMS) -> tuple[Any, Callable[[], Any]]:
+    """(compiled or None, jsonschema when first asked) validators of one part of a schema, its ``$defs`` carried
+    along for its ``$ref``s: the happy path never imports jsonschema."""
 
     def standalone(schema: dict[str, Any]) -> dict[str, Any]:
         part: Any = schema
@@ -228,39 +319,49 @@ def _part_validators(name: str, pointer: str) -> tuple[Any, Any]:
     try:
         import jsonschema_rs
 
-        with open(schemas_dir() / name, encoding="utf-8") as handle:
-            fast = jsonschema_rs.Draft202012Validator(standalone(python_form(json.load(handle))), validate_formats=True)
+        fast = jsonschema_rs.Draft202012Validator(standalone(_float_form(name, enums)), validate_formats=True)
     except ImportError:  # pragma: no cover - an optional speed-up
         pass
-    return fast, Draft202012Validator(standalone(python_schema(name)), format_checker=format_checker())
+
+    @functools.cache
+    def checker() -> Any:
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(standalone(python_schema(name, enums)), format_checker=format_checker())
+
+    return fast, checker
 
 
-def problems_at(name: str, pointer: str, instance: Any, limit: int = 5) -> list[SchemaProblem]:
+def problems_at(name: str, pointer: str, instance: Any, limit: int = 5, enums: Enums = NO_ENUMS) -> list[SchemaProblem]:
     """Problems of ``instance`` against one part of a bundled schema (``/properties/claim``), most relevant first.
 
     The part's ``$ref``s must point into the schema's ``$defs`` (as every bundled schema's do).
     """
-    from jsonschema.exceptions import relevance
-
-    fast, checker = _part_validators(name, pointer)
+    fast, checker = _part_validators(name, pointer, enums)
     try:
         if fast is not None and fast.is_valid(instance):
             return []
     except (ValueError, TypeError, OverflowError):
         pass  # a value the compiled validator cannot represent: jsonschema judges it
-    errors = sorted(checker.iter_errors(instance), key=relevance, reverse=True)
+    from jsonschema.exceptions import relevance
+
+    errors = sorted(checker().iter_errors(instance), key=relevance, reverse=True)
     return [_describe(_deepest(error)) for error in errors[:limit]]
 
 
-def _compiled(name: str) -> Any:
+def _compiled(name: str, enums: Enums) -> Any:
     """jsonschema-rs for a bundled schema without remote references, or None where it is unavailable."""
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - an optional speed-up
         return None
+    return jsonschema_rs.Draft202012Validator(_float_form(name, enums), validate_formats=True)
+
+
+def _float_form(name: str, enums: Enums) -> dict[str, Any]:
+    """The schema's python form read with plain JSON numbers, as jsonschema-rs takes it."""
     with open(schemas_dir() / name, encoding="utf-8") as handle:
-        plain = python_form(json.load(handle))
-    return jsonschema_rs.Draft202012Validator(plain, validate_formats=True)
+        return python_form(completed(json.load(handle), enums))
 
 
 def _deepest(error: ValidationError) -> ValidationError:
@@ -460,6 +561,7 @@ def did_you_mean(word: str, candidates: Any) -> str | None:
     return matches[0] if matches else None
 
 
-@functools.cache
-def validator(name: str) -> Validator:
-    return Validator(name)
+@functools.lru_cache(maxsize=64)
+def validator(name: str, enums: Enums = NO_ENUMS) -> Validator:
+    """The validator of a bundled schema; with a policy's ``enums``, of that policy's documents."""
+    return Validator(name, enums)

@@ -25,7 +25,7 @@ from ..errors import Diagnostic, FactsError, PolicyError
 from ..runtime.decision import CLAIM_TERMS
 from ..runtime.events import plain
 from ..runtime.facts import read_facts
-from ..schemas import load_schema, problems_at, validator
+from ..schemas import NO_ENUMS, Enums, load_schema, problems_at, validator
 from ..text import shorten
 
 MATCHERS = ("contains", "excludes", "absent")
@@ -45,6 +45,8 @@ class Case:
     """Where each parameter override stands ('' for the ``parameters:`` key), for an override the policy refuses."""
     rule_refs: list[tuple[str, int, int]] = field(default_factory=list)
     """Rule ids the expectations name (``fired``), with line and column: checked against the policy before any case runs."""
+    source: tuple[Document, str] | None = None
+    """The case file and the case's pointer in it: its expected codes are checked against the policy's vocabulary."""
 
     @property
     def where(self) -> str:
@@ -109,7 +111,7 @@ def load_cases(path: Path) -> list[Case]:
     for index, spec in enumerate(doc.data["cases"]):
         at = f"/cases/{index}"
         line, _ = doc.locate(at)
-        case_problems = list(_check_expectations(doc, at, spec["expect"]))
+        case_problems = list(check_expectations(doc, at, spec["expect"]))
         facts = _build_facts(folders, doc, at, spec, defaults, case_problems)
         found += case_problems
         if case_problems or facts is None:
@@ -118,14 +120,18 @@ def load_cases(path: Path) -> list[Case]:
         case.parameters_at = {"": doc.locate(f"{at}/parameters", key=True)}
         case.parameters_at |= {n: doc.locate(pointer_join(f"{at}/parameters", n), key=True) for n in case.parameters}
         case.rule_refs = list(_rule_refs(doc, f"{at}/expect"))
+        case.source = (doc, at)
         out.append(case)
     if found:
         raise PolicyError(found)
     return out
 
 
-def _check_expectations(doc: Document, at: str, expect: dict[str, Any]) -> Iterator[Diagnostic]:
-    """Each expectation names a field of the decision schema and holds a value that field can have."""
+def check_expectations(doc: Document, at: str, expect: dict[str, Any], enums: Enums = NO_ENUMS) -> Iterator[Diagnostic]:
+    """Each expectation names a field of the decision schema and holds a value that field can have.
+
+    Without ``enums`` a code (an outcome, a service …) need only look like one; with a policy's, it is one of its codes.
+    """
     base = f"{at}/expect"
     for key, expected in expect.items():
         pointer = pointer_join(base, key)
@@ -141,10 +147,10 @@ def _check_expectations(doc: Document, at: str, expect: dict[str, Any]) -> Itera
         if part is None:
             yield Diagnostic(doc.name, *doc.locate(pointer, key=True), "case_expect", message)
             continue
-        yield from _check_value(doc, pointer, key, part, expected)
+        yield from _check_value(doc, pointer, key, part, expected, enums)
 
 
-def _check_value(doc: Document, pointer: str, key: str, part: str, expected: Any) -> Iterator[Diagnostic]:
+def _check_value(doc: Document, pointer: str, key: str, part: str, expected: Any, enums: Enums) -> Iterator[Diagnostic]:
     schema = _decision_part(part)
     is_list = schema.get("type") == "array"
     if isinstance(expected, dict) and (any(k in MATCHERS for k in expected) or schema.get("type") != "object"):
@@ -163,13 +169,13 @@ def _check_value(doc: Document, pointer: str, key: str, part: str, expected: Any
                 items = operand if isinstance(operand, list) else [operand]
                 for i, item in enumerate(items):
                     where = pointer_join(inner, i) if isinstance(operand, list) else inner
-                    yield from _value_problems(doc, where, key, f"{part}/items", item)
+                    yield from _value_problems(doc, where, key, f"{part}/items", item, enums)
         return
-    yield from _value_problems(doc, pointer, key, part, expected)
+    yield from _value_problems(doc, pointer, key, part, expected, enums)
 
 
-def _value_problems(doc: Document, pointer: str, key: str, part: str, value: Any) -> Iterator[Diagnostic]:
-    for p in problems_at("decision.schema.json", part, value, limit=3):
+def _value_problems(doc: Document, pointer: str, key: str, part: str, value: Any, enums: Enums) -> Iterator[Diagnostic]:
+    for p in problems_at("decision.schema.json", part, value, limit=3, enums=enums):
         yield _problem(doc, pointer + p.pointer, "case_expect", f"{key}: {p.message}")
 
 

@@ -22,7 +22,7 @@ from ..runtime.events import Listener, plain
 from ..runtime.moneytext import amount
 from ..runtime.policy import Policy
 from ..text import shorten
-from .case_files import MATCHERS, Case, case_files, load_cases, policy_folder_for
+from .case_files import MATCHERS, Case, case_files, check_expectations, load_cases, policy_folder_for
 
 SHOWN = 3
 """Rules a failing case's report names for one field; the rest are counted (``ruleengine explain`` shows all)."""
@@ -116,12 +116,16 @@ def _raise_or_return(found: Policy | PolicyError) -> Policy:
 
 
 def check_against_policy(cases: list[Case], folder: PolicyFolder, cache: PolicyCache) -> list[Diagnostic]:
-    """What a case file can only get wrong about its policy: rule ids it names, parameter overrides it makes."""
+    """What a case file can only get wrong about its policy: rule ids it names, parameter overrides it makes, codes its
+    vocabulary does not have."""
     policy = cache.policy(folder)
     ids = policy.rule_ids()
     known = set(ids)
-    out = []
+    out: list[Diagnostic] = []
     for case in cases:
+        if case.source is not None:
+            doc, at = case.source
+            out += check_expectations(doc, at, case.expect, policy.enums)
         for rule_id, line, column in case.rule_refs:
             if rule_id not in known:
                 hint = difflib.get_close_matches(rule_id, ids, n=1, cutoff=0.6)

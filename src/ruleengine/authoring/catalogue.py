@@ -11,16 +11,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..compile.sources import KIND_WORDS, SOURCE_ID, find_citations
+from ..compile.sources import SOURCE_ID, find_citations
 from ..lang.templates import Placeholder, format_value
 from ..lang.words import show
 from ..model.conditions import Condition, Group, Leaf
 from ..model.rules import Action, Parameter, Rule, Source
 from ..runtime.policy import Policy
-from .explanation import SERVICE_NAMES
+from .explanation import guarantee_order
 
-GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
-GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}
 SCOPES = {"order": "整单 the order", "line": "每个商品行 each line", "claimed_line": "申请的商品行 the claimed line"}
 OPS = {"all": "全部满足 all of", "any": "任一满足 any of", "not": "不满足 not"}
 HIT_WORDS = {
@@ -44,7 +42,8 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
         "guarantees": [
             {
                 "id": g,
-                "title": GUARANTEE_TITLES.get(g, g),
+                "title": policy.vocabulary.zh("guarantee", g),
+                "title_en": policy.vocabulary.en("guarantee", g),
                 "rules": [_rule_data(rule, policy) for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version))],
                 "tables": [_table_data(rows, policy) for rows in _tables(by_guarantee[g])],
             }
@@ -66,6 +65,7 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
             for name, param in policy.parameters.items()
         ],
         "sources": [{**source.to_dict(), "cited_by": cited_by.get(source_id, [])} for source_id, source in policy.sources.items()],
+        "vocabulary": policy.vocabulary.to_dict(),
     }
 
 
@@ -203,7 +203,8 @@ def _by_guarantee(policy: Policy) -> dict[str, list[Rule]]:
     found: dict[str, list[Rule]] = {}
     for rule in policy.rules:
         found.setdefault(rule.guarantee or "claims", []).append(rule)
-    ordered = sorted(found, key=lambda g: (GUARANTEE_ORDER.index(g) if g in GUARANTEE_ORDER else 99, g))
+    order = guarantee_order(policy)
+    ordered = sorted(found, key=lambda g: (order.index(g) if g in order else len(order), g))
     return {g: found[g] for g in ordered}
 
 
@@ -239,14 +240,15 @@ def markdown(policy: Policy) -> str:
     out.append("## 目录 Contents")
     out.append("")
     for g in ordered:
-        out.append(f"- [{GUARANTEE_TITLES.get(g, g)} — `{g}`](#{g.replace('_', '-')})")
+        out.append(f"- [{_guarantee_title(policy, g)} — `{g}`](#{g.replace('_', '-')})")
     out.append("- [参数 Parameters](#parameters)")
     if policy.sources:
         out.append("- [来源 Sources](#sources)")
+    out.append("- [词汇 Vocabulary](#vocabulary)")
     out.append("")
     for g in ordered:
         out.append(f'<a id="{g.replace("_", "-")}"></a>')
-        out.append(f"## {GUARANTEE_TITLES.get(g, g)} — `{g}`")
+        out.append(f"## {_guarantee_title(policy, g)} — `{g}`")
         out.append("")
         tables = {id(rows[0].table): rows for rows in _tables(by_guarantee[g])}
         for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version)):
@@ -256,7 +258,43 @@ def markdown(policy: Policy) -> str:
                 out += list(_table(_table_data(tables.pop(id(rule.table)), policy), policy))
     out += list(_parameters(policy))
     out += list(_sources(policy))
+    out += list(_vocabulary(policy))
     return "\n".join(out).rstrip() + "\n"
+
+
+def _guarantee_title(policy: Policy, guarantee: str) -> str:
+    term = policy.vocabulary.term("guarantee", guarantee) or policy.vocabulary.term("service", guarantee)
+    return f"{term.zh} / {term.en}" if term is not None else guarantee
+
+
+def _named(policy: Policy, set_name: str, code: str) -> str:
+    """A code with its Chinese name before it: 7天无理由退换货 `seven_day_return`."""
+    term = policy.vocabulary.term(set_name, code)
+    return f"{term.zh} `{code}`" if term is not None else f"`{code}`"
+
+
+def _vocabulary(policy: Policy) -> Iterator[str]:
+    yield '<a id="vocabulary"></a>'
+    yield "## 词汇 Vocabulary"
+    yield ""
+    yield (
+        "订单、决策与规则使用的代码及其名称，在策略的 `vocabulary:` 中声明；订单与决策只接受这些代码。"
+        " The codes orders, decisions and rules use, and their names, declared under the policy's `vocabulary:`;"
+        " orders and decisions accept exactly these codes."
+    )
+    yield ""
+    for name, term_set in policy.vocabulary.sets.items():
+        drawn = ""
+        if term_set.subset_of or term_set.include:
+            drawn = f"（取自 from `{term_set.subset_of}`）" if term_set.subset_of else f"（含 includes `{term_set.include}`）"
+        yield f'<a id="vocabulary-{name.replace("_", "-")}"></a>'
+        yield f"### {term_set.title_zh} / {term_set.title_en} — `{name}`{drawn}"
+        yield ""
+        yield "| 代码 code | 中文 | English |"
+        yield "|---|---|---|"
+        for term in term_set.terms:
+            yield f"| `{term.code}` | {term.zh} | {term.en} |"
+        yield ""
 
 
 def _rule(rule: Rule, policy: Policy) -> Iterator[str]:
@@ -370,15 +408,16 @@ def _action(action: Action, policy: Policy) -> str:
     if action.value is not None:
         value = f"`{' '.join(action.value.compiled.text.split())}`" if action.value.compiled else f"`{action.value.literal}`"
     if action.kind == "add_service":
-        return f"授予服务 add service `{action.target}`"
+        return f"授予服务 add service {_named(policy, 'service', action.target)}"
     if action.kind == "set":
         return f"设置 set `{action.target}` = {value}"
     if action.kind == "compensation":
-        return f"赔付 compensation `{action.target}` {value} ({action.form}, {action.payer})"
+        form, payer = policy.vocabulary.words("compensation_form", action.form), policy.vocabulary.words("payer", action.payer)
+        return f"赔付 compensation {_named(policy, 'compensation_type', action.target)} {value} ({form}, {payer})"
     if action.kind == "deduction":
-        return f"扣减 deduction `{action.target}` {value}"
+        return f"扣减 deduction {_named(policy, 'deduction_type', action.target)} {value}"
     if action.kind == "violation":
-        return f"记违规 violation `{action.target}`"
+        return f"记违规 violation {_named(policy, 'violation_type', action.target)}"
     if action.kind == "reason":
         assert action.message is not None
         return "原因 reason: " + _template(action.message[0], policy) + " / " + _template(action.message[1], policy)
@@ -460,7 +499,7 @@ def _sources(policy: Policy) -> Iterator[str]:
     for source_id, source in policy.sources.items():
         cells = [
             f'<a id="source-{source_id.lower()}"></a>`{source_id}`',
-            KIND_WORDS.get(source.kind, source.kind),
+            policy.vocabulary.words("source_kind", source.kind),
             f"{source.title_zh}<br>{source.title_en}",
             f"{source.issuer_zh}<br>{source.issuer_en}",
             source.date or "—",

@@ -4,52 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..lang import types as t
+from ..lang.ir import Environment
 from ..lang.templates import format_value
 from ..runtime.policy import Policy
 
-SERVICE_NAMES = {
-    "official_store": "官方旗舰店",
-    "authenticity": "正品保障",
-    "seven_day_return": "7天无理由退换货",
-    "return_shipping_insurance": "退货包运费",
-    "fast_refund": "极速退款",
-    "damage_return": "破损包退",
-    "quality_return": "质量问题退换货",
-    "not_as_described": "不符包赔",
-    "after_sales_care": "售后无忧",
-    "price_protection": "价保",
-    "delivery_install": "送货上门（送装一体）",
-    "installation": "安装服务",
-    "trade_in": "以旧换新",
-    "on_time_shipment": "发货保障",
-    "livestream_parity": "直播同等保障",
-}
-
-WORDS = {
-    "approved": "批准 approved",
-    "rejected": "驳回 rejected",
-    "needs_review": "待审核 needs_review",
-    "refund": "退款 refund",
-    "exchange": "换货 exchange",
-    "repair": "维修 repair",
-    "replacement": "换新 replacement",
-    "price_difference": "差价 price_difference",
-    "none": "无 none",
-    "immediate": "立即 immediate",
-    "on_return_received": "商家收货后 on_return_received",
-    "buyer": "买家 buyer",
-    "merchant": "商家 merchant",
-    "insurance": "运费险 insurance",
-    "red_packet": "红包 red_packet",
-    "tmall_points": "天猫积分 tmall_points",
-    "cash": "现金 cash",
-}
-
 
 def decision_text(decision: dict[str, Any], policy: Policy) -> str:
+    """The decision as policy staff read it, every code with the name the policy's vocabulary gives it."""
+    words = policy.vocabulary.words
     lines = [
         f"订单 Order {decision['order_id']}   决策时刻 as of {decision['as_of']}",
         f"策略 Policy {decision['policy']['name']} {decision['policy']['version']} ({decision['policy']['digest'][:19]}…)",
@@ -57,33 +25,33 @@ def decision_text(decision: dict[str, Any], policy: Policy) -> str:
     ]
     lines.append("保障服务 Services")
     for sku, services in decision["services"].items():
-        names = "、".join(SERVICE_NAMES.get(s, s) for s in services) or "（无 none）"
+        names = "、".join(policy.vocabulary.zh("service", s) for s in services) or "（无 none）"
         lines.append(f"  {sku}: {names}")
     claim = decision.get("claim")
     if claim is not None:
-        lines += ["", f"售后申请 Claim {claim['id']} ({claim['type']})"]
-        lines.append(f"  结果 outcome:        {WORDS.get(claim['outcome'], claim['outcome'])}")
-        lines.append(f"  处理 resolution:     {WORDS.get(claim['resolution'], claim['resolution'])}")
-        lines.append(f"  退款 refund:         {claim['refund_amount']} 元 via {claim['refund_channel']}")
+        lines += ["", f"售后申请 Claim {claim['id']} ({words('claim_type', claim['type'])})"]
+        lines.append(f"  结果 outcome:        {words('outcome', claim['outcome'])}")
+        lines.append(f"  处理 resolution:     {words('resolution', claim['resolution'])}")
+        lines.append(f"  退款 refund:         {claim['refund_amount']} 元 via {words('payment_method', claim['refund_channel'])}")
         lines.append(f"  赔付 compensation:   {claim['compensation_amount']} 元")
-        timing = WORDS.get(claim["refund_timing"], claim["refund_timing"])
+        timing = words("refund_timing", claim["refund_timing"])
         if "refund_due_by" in claim:
             timing += f"，最迟 due by {claim['refund_due_by']}"
         lines.append(f"  退款时效 timing:     {timing}")
-        lines.append(f"  退货运费 return shipping paid by: {WORDS.get(claim['return_shipping_payer'], claim['return_shipping_payer'])}")
+        lines.append(f"  退货运费 return shipping paid by: {words('return_shipping_payer', claim['return_shipping_payer'])}")
         for d in claim["deductions"]:
-            lines.append(f"  扣减 deduction:      {d['type']} −{d['amount']} 元")
+            lines.append(f"  扣减 deduction:      {words('deduction_type', d['type'])} −{d['amount']} 元")
         for r in claim["reasons"]:
             lines.append(f"  · {r['message']}  [{r['rule']}]")
     if decision["compensations"]:
         lines += ["", "赔付 Compensations"]
         for c in decision["compensations"]:
-            form, payer = WORDS.get(c["form"], c["form"]), WORDS.get(c["payer"], c["payer"])
-            lines.append(f"  {c['type']}: {c['amount']} 元 {form}，{payer} 支付  [{c['rule']}]")
+            form, payer = words("compensation_form", c["form"]), words("payer", c["payer"])
+            lines.append(f"  {words('compensation_type', c['type'])}: {c['amount']} 元 {form}，{payer} 支付  [{c['rule']}]")
     if decision["violations"]:
         lines += ["", "违规 Violations"]
         for v in decision["violations"]:
-            lines.append(f"  {v['type']}  [{v['rule']}]")
+            lines.append(f"  {words('violation_type', v['type'])}  [{v['rule']}]")
     lines += ["", "触发规则 Fired: " + (", ".join(decision["fired"]) or "（无 none）")]
     trace = decision.get("trace")
     if trace is not None:
@@ -94,8 +62,8 @@ def decision_text(decision: dict[str, Any], policy: Policy) -> str:
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
 
 
-def _human(value: Any, zone: ZoneInfo) -> str:
-    """A trace value as policy staff read it: local times, money as text, absent facts named."""
+def _human(value: Any, zone: ZoneInfo, named: Callable[[str], str] | None = None) -> str:
+    """A trace value as policy staff read it: local times, money as text, absent facts named, codes with their names."""
     if value is None:
         return "（缺失 absent）"
     if isinstance(value, str) and _ISO.match(value):
@@ -103,10 +71,50 @@ def _human(value: Any, zone: ZoneInfo) -> str:
     if isinstance(value, bool):
         return "是 true" if value else "否 false"
     if isinstance(value, list):
-        return "[" + "、".join(_human(v, zone) for v in value) + "]" if len(value) < 12 else f"[{len(value)} items]"
+        return "[" + "、".join(_human(v, zone, named) for v in value) + "]" if len(value) < 12 else f"[{len(value)} items]"
     if isinstance(value, dict):
         return "{…}"
+    if isinstance(value, str) and named is not None:
+        return named(value)
     return str(value)
+
+
+@dataclass
+class _Shown:
+    """How one policy's trace values are shown: in its time zone, a code by its vocabulary's name (旗舰店 flagship)."""
+
+    policy: Policy
+    sets: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, value: Any, name: str = "") -> str:
+        found = self.value_set(name) if name else ""
+        named = (lambda code: self.policy.vocabulary.words(found, code)) if found else None
+        return _human(value, self.policy.zone, named)
+
+    def value_set(self, name: str) -> str:
+        """The vocabulary set of what a trace names (``shop.type`` → ``shop_type``), or '' (not a code, or unknown)."""
+        if name not in self.sets:
+            self.sets[name] = _value_set(self.policy.environment, name)
+        return self.sets[name]
+
+
+def _value_set(env: Environment, name: str) -> str:
+    parts = name.split(".")
+    typ: t.Type | None
+    if parts[0] == "params":
+        entry = env.params.get(".".join(parts[1:]))
+        typ = entry[0] if entry else None
+    else:
+        roots = {"item": env.item, "decision": env.decision}
+        typ = roots.get(parts[0], env.facts)
+        for part in parts[1:] if parts[0] in roots else parts:
+            while typ is not None and typ.kind == t.LIST:
+                typ = typ.elem
+            found = typ.fields.get(part) if typ is not None else None
+            typ = found.type if found is not None else None
+    while typ is not None and typ.kind == t.LIST:
+        typ = typ.elem
+    return typ.name if typ is not None and typ.enum is not None else ""
 
 
 def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
@@ -118,25 +126,31 @@ def explanation_data(trace: list[dict[str, Any]], policy: Policy) -> list[dict[s
     match, the met ones that read values when it did — and every value shown as policy staff
     read it (``display``), parameters marked.
     """
-    zone = policy.zone
+    shown = _Shown(policy)
     rules = {r.id: r for r in policy.rules}
     groups: dict[str, list[dict[str, Any]]] = {}
     for entry in trace:
         rule = rules.get(entry["rule"])
         groups.setdefault(rule.guarantee if rule and rule.guarantee else "claims", []).append(entry)
-    order = [*SERVICE_NAMES, "claims"]
+    order = guarantee_order(policy)
     out = []
-    for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else 99):
-        entries = [_entry_data(entry, rules, zone) for entry in groups[guarantee]]
+    for guarantee in sorted(groups, key=lambda g: order.index(g) if g in order else len(order)):
+        entries = [_entry_data(entry, rules, shown) for entry in groups[guarantee]]
         out.append(
             {
                 "guarantee": guarantee,
-                "title": SERVICE_NAMES.get(guarantee, "跨保障规则 cross-cutting"),
+                "title": policy.vocabulary.zh("guarantee", guarantee),
+                "title_en": policy.vocabulary.en("guarantee", guarantee),
                 "hidden": sum(1 for e in entries if not e["relevant"]),
                 "entries": entries,
             }
         )
     return out
+
+
+def guarantee_order(policy: Policy) -> list[str]:
+    """The guarantees in the order the policy's vocabulary lists them (``guarantee``, else ``service``): how staff see them."""
+    return list(policy.vocabulary.codes("guarantee") or policy.vocabulary.codes("service"))
 
 
 def explanation_text(trace: list[dict[str, Any]], policy: Policy, show_all: bool = False) -> str:
@@ -171,21 +185,21 @@ def _relevant(entry: dict[str, Any]) -> bool:
 MARKS = {"matched": "✔", "not_matched": "✘", "not_met": "∅", "skipped": "–"}
 
 
-def _values(values: dict[str, Any], zone: ZoneInfo) -> list[dict[str, Any]]:
-    return [{"name": k, "value": v, "display": _human(v, zone), "parameter": k.startswith("params.")} for k, v in values.items()]
+def _values(values: dict[str, Any], shown: _Shown) -> list[dict[str, Any]]:
+    return [{"name": k, "value": v, "display": shown(v, k), "parameter": k.startswith("params.")} for k, v in values.items()]
 
 
-def _condition_data(condition: dict[str, Any], zone: ZoneInfo, decided: bool, base: int) -> dict[str, Any]:
+def _condition_data(condition: dict[str, Any], shown: _Shown, decided: bool, base: int) -> dict[str, Any]:
     out: dict[str, Any] = {"at": condition.get("at", ""), "depth": max(0, condition.get("at", "").count("/") - base) // 2}
     for key in ("op", "label", "expr", "result"):
         if key in condition:
             out[key] = condition[key]
-    out["values"] = _values(condition.get("values", {}), zone)
+    out["values"] = _values(condition.get("values", {}), shown)
     out["decided"] = decided
     return out
 
 
-def _entry_data(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+def _entry_data(entry: dict[str, Any], rules: dict[str, Any], shown: _Shown) -> dict[str, Any]:
     rule = rules.get(entry["rule"])
     outcome = entry.get("outcome", "")
     matched = bool(entry.get("matched"))
@@ -222,15 +236,17 @@ def _entry_data(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) ->
             "label": failed.get("label"),
             "expr": failed.get("expr", ""),
             "result": failed.get("result"),
-            "values": _values(failed.get("values", {}), zone),
+            "values": _values(failed.get("values", {}), shown),
         }
-    data["conditions"] = [_condition_data(c, zone, decides(c), base) for c in conditions]
+    data["conditions"] = [_condition_data(c, shown, decides(c), base) for c in conditions]
     actions = []
     for action in entry.get("actions", []):
-        shown = dict(action)
+        shown_action = dict(action)
         if "value" in action:
-            shown["display"] = _human(action["value"], zone)
-        actions.append(shown)
+            shown_action["display"] = shown(action["value"], "decision." + str(action.get("target", "")))
+        elif action.get("action") == "add_service":
+            shown_action["target_name"] = shown.policy.vocabulary.zh("service", str(action.get("target", "")))
+        actions.append(shown_action)
     data["actions"] = actions
     return data
 
@@ -262,6 +278,8 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
     for action in entry["actions"]:
         status = f" ({action['status']}: {action.get('note', '')})" if "status" in action else ""
         target = f" {action['target']}" if "target" in action else ""
+        if "target_name" in action:
+            target = f" {action['target_name']} {action['target']}"
         value = f" = {action['display']}" if "value" in action else ""
         out.append(f"      → {action['action']}{target}{value}{status}")
     return out

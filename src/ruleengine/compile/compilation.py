@@ -16,6 +16,8 @@ from ..errors import Diagnostic
 from ..lang.ir import SUPPRESSED, ExpressionProblem
 from ..lang.words import Words
 from ..limits import Limits
+from ..model.vocabulary import Vocabulary
+from ..schemas import NO_ENUMS, Enums
 
 
 @dataclass
@@ -41,6 +43,9 @@ class Compilation:
     """Parameter values and kinds by name, for ``{params.NAME}`` in titles, labels and descriptions."""
     rule_words: list[Words] = field(default_factory=list)
     """The texts of the rule being built, as written."""
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    enums: Enums = NO_ENUMS
+    """The vocabulary's codes, as the schemas take them (none while it cannot be read)."""
 
     # -- reporting
 
@@ -55,7 +60,7 @@ class Compilation:
         self.error(doc, (line, col), problem.code, problem.message, pointer)
 
     def sections(self, key: str) -> Iterator[tuple[Document, Any]]:
-        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list, "sources": dict}
+        kinds = {"policy": dict, "parameters": dict, "definitions": dict, "rules": list, "sources": dict, "vocabulary": dict}
         for doc in self.docs:
             if isinstance(doc.data, dict) and isinstance(doc.data.get(key), kinds[key]) and not self.broken(doc, "/" + key, exact=True):
                 yield doc, doc.data[key]

@@ -16,7 +16,7 @@ from ..lang.ir import Definition, Environment, ExpressionProblem
 from ..lang.parse import parse
 from ..model.parameters import Declaration
 from ..model.rules import Citation, Location, Parameter, Source
-from ..schemas import did_you_mean, load_schema
+from ..schemas import NO_ENUMS, Enums, did_you_mean, policy_schema
 from .compilation import Compilation
 from .parameters import UNITS, ParameterProblem, checked_value, declaration, expression_type
 from .policyfolder import display_path as _display
@@ -58,7 +58,7 @@ def read_manifest(c: Compilation) -> dict[str, Any]:
 def read_parameters(c: Compilation) -> dict[str, Parameter]:
     out: dict[str, Parameter] = {}
     declared: dict[str, Declaration] = {}
-    enums = named_enums()
+    enums = dict(c.enums)  # a list parameter holds codes of a vocabulary set (``of: category``)
     for doc, section in c.sections("parameters"):
         for name, spec in section.items():
             pointer = pointer_join("/parameters", name)
@@ -273,21 +273,10 @@ class _OverrideRefused(Exception):
     """An override was refused and reported; the parameter is left out."""
 
 
-@functools.cache
-def named_enums() -> dict[str, tuple[str, ...]]:
-    """The value sets the schemas name (``category``, ``claim_type`` …): what a list parameter may hold."""
-    out: dict[str, tuple[str, ...]] = {}
-    for schema in ("order.schema.json", "decision.schema.json"):
-        for name, node in load_schema(schema).get("$defs", {}).items():
-            if isinstance(node, dict) and "enum" in node:
-                out.setdefault(name, tuple(str(v) for v in node["enum"]))
-    return out
-
-
-@functools.cache
-def fact_types() -> tuple[t.Type, t.Type]:
-    """Expression types of the order facts and of the decision, from the bundled schemas."""
-    return t.from_schema(load_schema("order.schema.json")), t.from_schema(load_schema("decision.schema.json"))
+@functools.lru_cache(maxsize=16)
+def fact_types(enums: Enums = NO_ENUMS) -> tuple[t.Type, t.Type]:
+    """Expression types of the order facts and of the decision: the bundled schemas with the policy's codes."""
+    return t.from_schema(policy_schema("order.schema.json", enums)), t.from_schema(policy_schema("decision.schema.json", enums))
 
 
 def _undeclared(source_id: str, sources: dict[str, Source]) -> str:

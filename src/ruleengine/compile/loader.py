@@ -34,7 +34,7 @@ from .tables import table_rules
 def load(c: Compilation) -> Policy:
     files = read_files(c)
     manifest = read_manifest(c)
-    facts_type, decision_type = fact_types()
+    facts_type, decision_type = fact_types(c.enums)
     params = read_parameters(c)
     c.word_values = {name: (p.value, p.declaration.kind) for name, p in params.items()}
     env = Environment(facts_type, decision_type, {n: (p.type, p.value) for n, p in params.items()}, limits=c.limits)
@@ -67,6 +67,8 @@ def load(c: Compilation) -> Policy:
         overrides=dict(c.overrides),
         sources=sources,
         citations=citations,
+        vocabulary=c.vocabulary,
+        enums=c.enums,
         loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         rebuild=with_parameters,
     )

@@ -11,10 +11,12 @@ from pathlib import Path
 from ..documents import Document, DocumentError, Problem, read_yaml
 from ..errors import Diagnostic, PolicyError
 from ..limits import Limits
-from ..schemas import SchemaProblem, validator
+from ..schemas import NO_ENUMS, Enums, SchemaProblem, validator
 from .compilation import Compilation
 from .policyfolder import display_path as _display
 from .policyfolder import policy_files
+from .vocabulary import default_vocabulary, missing_sets
+from .vocabulary import read_vocabulary as vocabulary_from
 
 SCHEMA_PROBLEMS_SHOWN = 50
 """Schema errors reported per file; past that many, nothing in the file is trusted (it is not compiled)."""
@@ -52,10 +54,28 @@ def read_files(c: Compilation) -> list[Path]:
     return files
 
 
+def read_vocabulary(c: Compilation, files: list[Path]) -> None:
+    """The vocabulary first: it says which codes every other file, order and decision may use."""
+    docs = []
+    for path in files:
+        doc, _ = _yaml_of(c.contents[path], c.limits)
+        if doc is not None and isinstance(doc.data, dict) and "vocabulary" in doc.data:
+            docs.append(dataclasses.replace(doc, name=_display(path)))
+
+    def report(doc: Document, pointer: str, code: str, message: str, key: bool) -> None:
+        c.error(doc, doc.locate(pointer, key=key), code, message, pointer)
+
+    c.vocabulary, broken = vocabulary_from(docs, report, default_vocabulary)
+    for name in missing_sets(c.vocabulary, broken):
+        c.error(_display(c.root), (1, 1), "vocabulary", f"词汇表缺少 {name} / the policy's vocabulary does not declare the set '{name}'")
+    c.enums = c.vocabulary.enums if not broken else NO_ENUMS
+
+
 def read_documents(c: Compilation, files: list[Path]) -> None:
+    read_vocabulary(c, files)
     for path in files:
         name = _display(path)
-        doc, problems, schema_problems = _read_policy_file(c.contents[path], name, c.limits)
+        doc, problems, schema_problems = _read_policy_file(c.contents[path], name, c.limits, c.enums)
         for p in problems:
             c.error(name, (p.line, p.column), p.code, p.message, p.pointer)
         if doc is None:
@@ -93,14 +113,16 @@ def policy_digest(c: Compilation, files: list[Path]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _read_policy_file(data: bytes, name: str, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+def _read_policy_file(
+    data: bytes, name: str, limits: Limits, enums: Enums = NO_ENUMS
+) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
     """Parse and schema-check one file; reloading a policy re-reads only the files that changed."""
-    doc, problems, schema_problems = _parse_policy_file(data, limits)
+    doc, problems, schema_problems = _parse_policy_file(data, limits, enums)
     return (dataclasses.replace(doc, name=name) if doc is not None else None), problems, schema_problems
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+def _yaml_of(data: bytes, limits: Limits) -> tuple[Document | None, tuple[Problem, ...]]:
     """Cached by the file's exact bytes. The Document is shared: nothing downstream modifies it."""
     doc: Document | None
     try:
@@ -109,8 +131,7 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
     except DocumentError as exc:
         doc, problems = exc.document, tuple(exc.problems)
     if doc is None or not isinstance(doc.data, dict):
-        return doc, problems, ()
-    file_schema = validator("rule.schema.json")
+        return doc, problems
     rules = doc.data.get("rules")
     tables = doc.data.get("tables")
     rows = sum(len(t["rows"]) for t in tables if isinstance(t, dict) and isinstance(t.get("rows"), list)) if isinstance(tables, list) else 0
@@ -121,7 +142,18 @@ def _parse_policy_file(data: bytes, limits: Limits) -> tuple[Document | None, tu
         line, col = doc.locate(where, key=True)
         counted = f"{count} rules{' (table rows included)' if rows else ''} in one file"
         too_many = Problem(line, col, "too_large", f"{counted}; at most {MAX_RULES_PER_FILE}: split the file", where)
-        return None, (*problems, too_many), ()
+        return None, (*problems, too_many)
+    return doc, problems
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_policy_file(data: bytes, limits: Limits, enums: Enums) -> tuple[Document | None, tuple[Problem, ...], tuple[SchemaProblem, ...]]:
+    """Cached by the file's exact bytes and the policy's vocabulary (``vocabulary:`` is checked on its own, first)."""
+    doc, problems = _yaml_of(data, limits)
+    if doc is None or not isinstance(doc.data, dict):
+        return doc, problems, ()
+    file_schema = validator("rule.schema.json", enums)
     if file_schema.is_valid(doc.data):
         return doc, problems, ()
-    return doc, problems, tuple(file_schema.problems(doc.data, limit=SCHEMA_PROBLEMS_SHOWN))
+    found = file_schema.problems(doc.data, limit=SCHEMA_PROBLEMS_SHOWN)
+    return doc, problems, tuple(p for p in found if not (p.pointer + "/").startswith("/vocabulary/"))

@@ -24,16 +24,6 @@ _BRACKETED = re.compile(r"\[([A-Za-z][A-Za-z0-9]{0,15})(?:[ \t]+([^\[\]\n]*?))?[
 SECTION = re.compile(r"§\s*(\d+(?:\.\d+)*)")
 """A section number in a locator: ``§4.3``."""
 
-KIND_WORDS = {
-    "law": "法律 law",
-    "regulation": "法规 regulation",
-    "platform_rule": "平台规则 platform rule",
-    "platform_page": "平台说明 platform page",
-    "report": "报道 report",
-    "project": "项目文档 project document",
-}
-
-
 def find_citations(text: str) -> list[tuple[str, str, int]]:
     """``(id, locator, offset of its '[')`` for every bracketed reference that may be a citation, in order.
 

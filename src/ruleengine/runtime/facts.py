@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..documents import DocumentError, check_shape, read_json, read_yaml
 from ..errors import FactsError, FactsProblem
 from ..lang import types as t
-from ..schemas import parse_timestamp, validator
+from ..schemas import parse_timestamp
 from ..text import shorten
 from .moneytext import amount, amount_words, read_order_money
 
@@ -107,7 +107,7 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
     if not isinstance(facts, dict):
         raise FactsError([FactsProblem("", "an order document must be a JSON object", "type")])
     if not trusted:
-        order = validator("order.schema.json")
+        order = policy.order_validator
         if not order.is_valid(facts):
             # Only now walk the whole document: the compiled validator stops at the first unknown or
             # mistyped value, but jsonschema (which explains) would visit everything.

@@ -14,6 +14,8 @@ from ..errors import EvaluationError, RuleEngineError
 from ..lang.ir import Definition, Environment
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.rules import Citation, Parameter, Rule, Source
+from ..model.vocabulary import Vocabulary
+from ..schemas import NO_ENUMS, Enums, Validator, validator
 from .decision import Decision
 from .evaluation import evaluate
 from .facts import prepare
@@ -35,7 +37,8 @@ class Policy:
 
     What it holds: ``name``, ``version`` and ``digest`` (stamped on every decision),
     ``parameters`` (name → :class:`Parameter`: value, unit, description), ``rules``,
-    ``root`` (the folder it was loaded from) and ``files``. A Policy does not change
+    ``root`` (the folder it was loaded from), ``files`` and ``vocabulary`` (the codes
+    orders and decisions may use, with their names). A Policy does not change
     once loaded, and ``evaluate`` is safe to call from many threads.
     """
 
@@ -61,6 +64,10 @@ class Policy:
     """The sources the policy declares (``sources:``), by id."""
     citations: tuple[Citation, ...] = field(default=(), repr=False)
     """Every citation of a source in the policy's texts, in file order (unchecked when the policy declares no sources)."""
+    vocabulary: Vocabulary = field(default_factory=Vocabulary, repr=False)
+    """The policy's vocabulary: the codes of services, claim types, categories … and the names people read."""
+    enums: Enums = NO_ENUMS
+    """The vocabulary's codes as the schemas take them: ``validator(name, policy.enums)`` checks this policy's documents."""
     rebuild: Callable[[Policy, dict[str, Any]], Policy] | None = field(default=None, repr=False, compare=False)
     """The compiler that built it, given the overrides of a what-if (the runtime does not import the compiler)."""
 
@@ -88,6 +95,11 @@ class Policy:
     def zone(self) -> ZoneInfo:
         """The policy's time zone: days and dates are counted in it."""
         return ZoneInfo(self.timezone)
+
+    @functools.cached_property
+    def order_validator(self) -> Validator:
+        """The order schema with this policy's codes: what ``evaluate`` checks an order against."""
+        return validator("order.schema.json", self.enums)
 
     @functools.cached_property
     def compiled(self) -> CompiledPolicy:

@@ -38,6 +38,7 @@ from .policyroutes import (
     playground,
     policy_catalogue,
     policy_status,
+    policy_vocabulary,
     readyz,
     reload_policy,
 )
@@ -83,6 +84,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/v1/cases", case_file, "decide", body=True),
     Operation("GET", "/v1/policy", policy_status, "read"),
     Operation("GET", "/v1/policy/catalogue", policy_catalogue, "read"),
+    Operation("GET", "/v1/vocabulary", policy_vocabulary, "read"),
     Operation("GET", "/v1/examples", examples, "read"),
     Operation("GET", "/v1/examples/{name}", example, "read"),
     Operation("GET", "/metrics", metrics, "read"),

@@ -20,7 +20,7 @@ from typing import Any
 from ..compile.parameters import NUMERIC, WHOLE
 from ..runtime.decision import dumps
 from ..runtime.policy import Policy
-from ..schemas import load_schema
+from ..schemas import load_schema, policy_schema
 from ..text import shorten
 from .openapischemas import (
     BATCH_ITEM,
@@ -35,6 +35,7 @@ from .openapischemas import (
     POLICY_STATUS,
     RELOAD,
     REQUEST_ID_HEADER,
+    VOCABULARY,
     WHAT_IF_REQUEST,
     WHAT_IF_RESPONSE,
     body,
@@ -159,8 +160,15 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
         "/v1/policy/catalogue": {
             "get": _operation(
                 "policyCatalogue",
-                "Every guarantee, its rules in words, its parameters and sources; `words`: the Chinese for decision values",
+                "Every guarantee, its rules in words, its parameters and sources; `vocabulary`: the names of every code",
                 {"200": ok("The catalogue.", ref("Catalogue")), **errors(400)},
+            )
+        },
+        "/v1/vocabulary": {
+            "get": _operation(
+                "policyVocabulary",
+                "The live policy's vocabulary: every value set with its codes and their Chinese and English names",
+                {"200": ok("The vocabulary, by set.", ref("Vocabulary")), **errors(400)},
             )
         },
         "/v1/examples": {
@@ -322,6 +330,7 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
                 "PolicyStatus": POLICY_STATUS,
                 "ReloadResult": RELOAD,
                 "Catalogue": CATALOGUE,
+                "Vocabulary": VOCABULARY,
             },
             "examples": {name: {"summary": f"examples/orders/{name}.json", "value": order} for name, order in example_values().items()},
             "headers": {"RequestId": REQUEST_ID_HEADER},
@@ -383,7 +392,13 @@ def openapi_document(scopes: Mapping[tuple[str, str], str | None], auth: bool, p
     """The document of a service whose routes need ``scopes`` (method, path → scope or None), with or without tokens,
     serving ``policy`` (whose parameters a what-if may change)."""
     base = _document(tuple(sorted(scopes.items(), key=lambda item: item[0])), auth)
-    schemas = {**base["components"]["schemas"], "ParameterValues": _parameter_values(policy)}
+    schemas = {
+        **base["components"]["schemas"],
+        # The order and decision as this policy takes them: its vocabulary's codes in every value set.
+        **hoisted(policy_schema("order.schema.json", policy.enums), "Order"),
+        **hoisted(policy_schema("decision.schema.json", policy.enums), "Decision"),
+        "ParameterValues": _parameter_values(policy),
+    }
     return {**base, "components": {**base["components"], "schemas": schemas}}
 
 

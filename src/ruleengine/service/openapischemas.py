@@ -374,7 +374,8 @@ EXPLANATION = {
         "required": ["guarantee", "title", "hidden", "entries"],
         "properties": {
             "guarantee": {"type": "string"},
-            "title": {"type": "string", "description": "The guarantee's Chinese name."},
+            "title": {"type": "string", "description": "The guarantee's Chinese name (the policy's vocabulary)."},
+            "title_en": {"type": "string", "description": "Its English name."},
             "hidden": {"type": "integer", "description": "Rules that did not apply to this order (not relevant)."},
             "entries": {"type": "array", "items": {"type": "object", "required": ["rule"], "properties": {"rule": {"type": "string"}}}},
         },
@@ -453,17 +454,34 @@ POLICY_STATUS = {
 
 CATALOGUE = {
     "type": "object",
-    "required": ["guarantees", "parameters", "words"],
+    "required": ["guarantees", "parameters", "vocabulary"],
     "properties": {
         "guarantees": {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["id", "title", "rules"],
+                "required": ["id", "title", "title_en", "rules"],
                 "properties": {
                     "id": {"type": "string"},
-                    "title": {"type": "string"},
+                    "title": {"type": "string", "description": "The guarantee's Chinese name, from the policy's vocabulary."},
+                    "title_en": {"type": "string", "description": "Its English name."},
                     "rules": {"type": "array", "items": {"type": "object"}},
+                    "tables": {
+                        "type": "array",
+                        "description": "The guarantee's decision tables as grids: inputs, outputs, hit policy and rows (cells as written).",
+                        "items": {
+                            "type": "object",
+                            "required": ["id", "hit", "inputs", "outputs", "rows"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "hit": {"enum": ["first", "unique", "collect"]},
+                                "complete": {"type": "boolean"},
+                                "inputs": {"type": "array", "items": {"type": "object", "required": ["name", "label", "expr"]}},
+                                "outputs": {"type": "array", "items": {"type": "string"}},
+                                "rows": {"type": "array", "items": {"type": "object", "required": ["rule", "row", "cells", "outputs"]}},
+                            },
+                        },
+                    },
                 },
             },
         },
@@ -471,10 +489,35 @@ CATALOGUE = {
             "type": "array",
             "items": {"type": "object", "required": ["name", "value"], "properties": {"name": {"type": "string"}, "value": {}}},
         },
-        "words": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "The Chinese (and English) for decision values.",
+        "vocabulary": ref("Vocabulary"),
+    },
+}
+
+VOCABULARY = {
+    "type": "object",
+    "description": (
+        "The policy's vocabulary (its `vocabulary:` files): for each value set an order, a decision or a rule uses "
+        "(`service`, `claim_type`, `category`, `flag`, `outcome` …), its title and its codes in order, each with its "
+        "Chinese and English name. The order and decision schemas of /openapi.json take exactly these codes "
+        "(their value sets are marked `x-vocabulary`)."
+    ),
+    "additionalProperties": {
+        "type": "object",
+        "required": ["name", "title", "values"],
+        "properties": {
+            "name": {"type": "string"},
+            "title": {"type": "object", "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}},
+            "values": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "zh", "en"],
+                    "properties": {"code": {"type": "string"}, "zh": {"type": "string"}, "en": {"type": "string"}},
+                },
+            },
+            "subset_of": {"type": "string", "description": "The set whose codes (and names) this set picks."},
+            "include": {"type": "string", "description": "The set whose every code this set holds before its own."},
+            "location": {"type": "string", "description": "file:line:col of its declaration."},
         },
     },
 }

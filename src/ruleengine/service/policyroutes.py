@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from ..authoring.catalogue import catalogue_data
-from ..authoring.explanation import WORDS
 from .openapi import openapi_bytes
 from .openapischemas import example_orders, example_titles
 from .replies import JSON, BadRequest, in_policy, json_bytes
@@ -68,10 +67,14 @@ async def reload_policy(service: Service, request: Request) -> Response:
 
 
 async def policy_catalogue(service: Service, request: Request) -> Response:
-    # With the words policy staff read for the decision's values (approved → 批准 approved), as the CLI prints them.
     policy = service.live.policy
-    payload = await service.work(lambda: json_bytes({**catalogue_data(policy), "words": WORDS}))
+    payload = await service.work(lambda: json_bytes(catalogue_data(policy)))
     return Response(payload, media_type=JSON.media_type)
+
+
+async def policy_vocabulary(service: Service, request: Request) -> Response:
+    """The live policy's codes and their names (services, claim types, categories …), by set."""
+    return JSON(service.live.policy.vocabulary.to_dict())
 
 
 async def examples(service: Service, request: Request) -> Response:

@@ -61,66 +61,37 @@ export const DECISION_FIELDS = {
   decision: ["决策", "decision"],
 };
 
-// Enum values the service has no name for yet (the order's own vocabulary).
-const VALUE_NAMES = {
-  // category
-  apparel: "服装", shoes_bags: "鞋包", toys: "玩具", home_textiles: "家纺", beauty: "美妆", personal_care: "个护",
-  food: "食品", fresh_food: "生鲜", phone: "手机", computer: "电脑", small_appliance: "小家电", large_appliance: "大家电",
-  furniture: "家具", building_materials: "建材", books: "图书", periodicals: "报刊", digital_content: "数字内容",
-  audio_video: "音像制品", jewelry_gold: "珠宝黄金", underwear: "内衣", medicine: "药品", alcohol: "酒类",
-  vr_devices: "VR 设备", vehicles: "车辆", services: "服务类商品", custom_goods: "定制商品",
-  // channel, program, payment
-  app: "手机 App", web: "网页", mini_program: "小程序", livestream: "直播",
-  standard: "普通", subsidy: "补贴活动", global: "天猫国际",
-  alipay: "支付宝", huabei: "花呗", bank_card: "银行卡", credit_card: "信用卡",
-  // logistics status
-  awaiting_shipment: "待发货", in_transit: "运输中", delivered: "已签收", refused: "拒收", lost: "丢件",
-  // claim type
-  no_reason_return: "无理由退货", no_reason_exchange: "无理由换货", quality_issue: "质量问题", damaged_on_arrival: "到货破损",
-  counterfeit: "假货", not_as_described: "描述不符", price_drop: "降价", installation_issue: "安装问题", trade_in: "以旧换新",
-  // item condition
-  intact: "完好", opened_for_inspection: "拆封查验", activated: "已激活", seal_broken: "封条已破", tags_removed: "吊牌已拆",
-  used: "已使用", damaged: "已损坏",
-  // inspection
-  pending: "检测中", counterfeit_confirmed: "确认假货", defect_confirmed: "确认瑕疵", no_defect: "无瑕疵",
-  mismatch_confirmed_platform: "平台确认不符", mismatch_confirmed_merchant: "商家确认不符",
-  // merchant response, resolution requested
-  agreed: "同意",
-  // deductions, compensations, violations
-  gift_not_returned: "赠品未退回", free_shipping_lost: "不再满足包邮", promotion_lost: "不再满足优惠",
-  late_shipment: "延迟发货", stock_out: "缺货", refused_valid_return: "拒绝合理退货", installation_not_done: "未安装",
-  installation_late: "安装延误", installation_overcharge: "安装乱收费", delivery_install_not_provided: "未送装",
-  delivery_install_late: "送装延误", delivery_install_overcharge: "送装乱收费",
-};
-
-// The default policy's guarantees, for an example about a guarantee the served policy does not have.
-const GUARANTEE_NAMES = {
-  official_store: "官方旗舰店", authenticity: "正品保障", seven_day_return: "7天无理由退换货", return_shipping_insurance: "退货包运费",
-  fast_refund: "极速退款", damage_return: "破损包退", quality_return: "质量问题退换货", not_as_described: "不符包赔",
-  after_sales_care: "售后无忧", price_protection: "价保", delivery_install: "送货上门（送装一体）", installation: "安装服务",
-  trade_in: "以旧换新", on_time_shipment: "发货保障", livestream_parity: "直播同等保障",
-};
+// The names of codes come from the served policy's vocabulary (/v1/policy/catalogue's `vocabulary`):
+// no code is named here. Where a code's set is unknown, the decision's own sets are asked first.
+const FIRST_SETS = ["outcome", "resolution", "refund_timing", "return_shipping_payer", "compensation_type", "compensation_form",
+  "payer", "deduction_type", "violation_type", "claim_type", "service"];
 
 let serviceTitles = {};
-let valueWords = {};
+let vocabulary = {};  // set → {code → {zh, en}}
+let anySet = {};      // code → its first name, the decision's sets first (for a code whose set is not known)
 let parameters = {};
 
-/** Read the names the service offers: today the catalogue's words and guarantee titles. */
+/** Read the names the service offers: the policy's vocabulary and its guarantees in the catalogue's order. */
 export function learnNames(catalogue) {
-  valueWords = catalogue.words || {};  // later: the policy's vocabulary (zh/en of every enum value it declares)
+  vocabulary = {};
+  for (const [name, set] of Object.entries(catalogue.vocabulary || {})) {
+    vocabulary[name] = Object.fromEntries(set.values.map((v) => [v.code, v]));
+  }
+  anySet = {};
+  for (const name of [...FIRST_SETS, ...Object.keys(vocabulary)]) {
+    for (const [code, term] of Object.entries(vocabulary[name] || {})) if (!(code in anySet)) anySet[code] = term;
+  }
   serviceTitles = Object.fromEntries(catalogue.guarantees.map((g) => [g.id, g.title]));
   parameters = Object.fromEntries(catalogue.parameters.map((p) => [p.name, p]));
 }
 
-/** An enum value as a person reads it: "批准 approved"; the raw value when nobody named it. */
-export function valueName(value, pointer = "") {
+/** A code as a person reads it, by the policy's name: "批准 approved"; the raw value when the policy names it nowhere.
+ * ``set``: the vocabulary set it belongs to (the order schema marks it: x-vocabulary), when known. */
+export function valueName(value, pointer = "", set = "") {
   if (value === null || value === undefined) return "（无 absent）";
   const key = String(value);
-  if (pointer === "/claim/merchant_response" && key === "refused") return "拒绝 refused";
-  if (valueWords[key]) return valueWords[key];
-  if (VALUE_NAMES[key]) return `${VALUE_NAMES[key]} ${key}`;
-  const service = serviceTitles[key];
-  return service ? `${service} ${key}` : key;
+  const term = (set && vocabulary[set] && vocabulary[set][key]) || anySet[key];
+  return term ? `${term.zh} ${key}` : key;
 }
 
 /** A guarantee's Chinese title (the service id when it has none). */
@@ -129,7 +100,8 @@ export function serviceName(id) {
   if (id === "claims") return "售后申请 claims";
   if (id === "none") return "普通订单 plain orders";
   if (id === "other") return "其他 other";
-  return serviceTitles[id] || GUARANTEE_NAMES[id] || id;
+  const term = (vocabulary.guarantee || {})[id] || (vocabulary.service || {})[id];
+  return serviceTitles[id] || (term ? term.zh : id);
 }
 
 /** The guarantees in the policy's order (the catalogue's). */

@@ -143,7 +143,8 @@ function fieldInput(pointer) {
   if (kind === "enum") {
     input = h("select", { id });
     if (!isRequired(pointer) || value === undefined) input.append(h("option", { value: "", text: "（无 absent）" }));
-    for (const option of schema.enum) input.append(h("option", { value: option, text: valueName(option, pointer) }));
+    // the value set the order schema marks (x-vocabulary): its names are the served policy's
+    for (const option of schema.enum) input.append(h("option", { value: option, text: valueName(option, pointer, schema["x-vocabulary"]) }));
     input.value = value === undefined ? "" : String(value);
   } else if (kind === "boolean") {
     input = h("input", { id, type: "checkbox" });
