@@ -84,27 +84,33 @@ class TraceBuilder:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RuleVisited):
-            entry: dict[str, Any] = {"rule": event.rule.id, "matched": event.outcome == "matched"}
+            rule = event.rule
+            outcome = event.outcome
+            entry: dict[str, Any] = {"rule": rule.id, "matched": outcome == "matched"}
             if event.line is not None:
                 entry["line"] = event.line
-            if event.rule.versions > 1:
-                entry["version"] = event.rule.version
-            entry["outcome"] = event.outcome
+            if rule.versions > 1:
+                entry["version"] = rule.version
+            entry["outcome"] = outcome
             if event.reason:
                 entry["reason"] = event.reason
-            if event.conditions:
-                entry["conditions"] = [_node(r) for r in event.conditions]
-                failing = decisive_failure(event.conditions)
-                if failing is not None and event.outcome != "matched":
-                    entry["failed"] = _node(failing)
+            conditions = event.conditions
+            if conditions:
+                shown = [_node(r) for r in conditions]
+                entry["conditions"] = shown
+                if outcome != "matched":
+                    failing = _decisive_index(conditions)
+                    if failing is not None:  # the same node again, as a copy: shown twice, held once each
+                        entry["failed"] = _copied(shown[failing])
             entry["actions"] = []
             self.entries.append(entry)
-            self._current[(event.rule.id, event.line)] = entry
+            self._current[(rule.id, event.line)] = entry
         else:
             entry = self._current.get((event.rule.id, event.line), {})
-            record: dict[str, Any] = {"action": event.action.kind}
-            if event.action.target:
-                record["target"] = event.action.target
+            action = event.action
+            record: dict[str, Any] = {"action": action.kind}
+            if action.target:
+                record["target"] = action.target
             if event.value is not None:
                 record["value"] = plain(event.value)
             if event.status != "applied":
@@ -115,16 +121,53 @@ class TraceBuilder:
 
 
 def _node(result: NodeResult) -> dict[str, Any]:
-    node = result.node
-    out = dict(node.trace_head)
-    out["result"] = "not_met" if result.result is None else result.result
+    """One condition node in a trace: where it is and what it says, its result, the values it read (absent ones named).
+
+    Written as one loop over the values (the trace's inner loop: a few hundred nodes an order).
+    """
+    out = result.node.trace_head.copy()
+    value = result.result
+    out["result"] = "not_met" if value is None else value
     values = result.values
     if values:
-        out["values"] = {k: plain(v) for k, v in values.items()}
-        absent = [k for k, v in values.items() if v is ABSENT_VALUE]
-        if absent:
+        shown: dict[str, Any] = {}
+        absent: list[str] | None = None
+        for key, read in values.items():
+            if type(read) in _PLAIN:
+                shown[key] = read
+            elif read is ABSENT_VALUE:
+                shown[key] = None
+                if absent is None:
+                    absent = [key]
+                else:
+                    absent.append(key)
+            else:
+                shown[key] = plain(read)
+        out["values"] = shown
+        if absent is not None:
             out["absent"] = absent
     return out
+
+
+def _copied(node: dict[str, Any]) -> dict[str, Any]:
+    out = node.copy()
+    if "values" in node:
+        out["values"] = node["values"].copy()
+    if "absent" in node:
+        out["absent"] = list(node["absent"])
+    return out
+
+
+def _decisive_index(results: tuple[NodeResult, ...]) -> int | None:
+    """Where ``decisive_failure`` finds the node that decided a failed condition, by position."""
+    first_leaf = None
+    for index, r in enumerate(results):
+        if isinstance(r.node, Leaf):
+            if r.result is not True:
+                return index
+            if first_leaf is None:
+                first_leaf = index
+    return first_leaf
 
 
 def decisive_failure(results: tuple[NodeResult, ...] | list[NodeResult]) -> NodeResult | None:
