@@ -36,7 +36,7 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..model.conditions import ABSENT_VALUE, Condition, Group, Leaf
 from ..model.parameters import Declaration
 from ..model.rules import Action, Citation, Location, Parameter, Rule, Source, ValueExpr
-from ..runtime.facts import build_converter
+from ..runtime.conversion import build_converter
 from ..runtime.policy import Policy
 from ..schemas import SchemaProblem, did_you_mean, load_schema, parse_timestamp, validator
 from .index import constraints

@@ -6,7 +6,7 @@ so later rules chain on earlier ones. Actions write into a fresh decision;
 the caller gets it only if every rule succeeded — a failing rule is an
 EvaluationError naming the rule and its expression, never a partial decision.
 
-The policy's rules run as code written once per kind of order (``fastpath``):
+The policy's rules run as code written once per kind of order (``program``):
 without a listener the plain function, with one, or to explain, its traced
 variant, which the same writer emits from the same checked trees with an event
 at every rule visit and action. The helpers here (the decision's start and

@@ -91,7 +91,7 @@ class Policy:
 
     @functools.cached_property
     def compiled(self) -> CompiledPolicy:
-        """The fast path (``fastpath``): built on first use, so loading to check or lint compiles nothing."""
+        """The fast path (``program``): built on first use, so loading to check or lint compiles nothing."""
         from .program import CompiledPolicy
 
         return CompiledPolicy(self)
