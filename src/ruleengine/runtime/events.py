@@ -83,41 +83,75 @@ class TraceBuilder:
         self._current: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
+        """The builder as a listener of events."""
         if isinstance(event, RuleVisited):
-            rule = event.rule
-            outcome = event.outcome
-            entry: dict[str, Any] = {"rule": rule.id, "matched": outcome == "matched"}
-            if event.line is not None:
-                entry["line"] = event.line
-            if rule.versions > 1:
-                entry["version"] = rule.version
-            entry["outcome"] = outcome
-            if event.reason:
-                entry["reason"] = event.reason
-            conditions = event.conditions
-            if conditions:
-                shown = [_node(r) for r in conditions]
-                entry["conditions"] = shown
-                if outcome != "matched":
-                    failing = _decisive_index(conditions)
-                    if failing is not None:  # the same node again, as a copy: shown twice, held once each
-                        entry["failed"] = _copied(shown[failing])
-            entry["actions"] = []
-            self.entries.append(entry)
-            self._current[(rule.id, event.line)] = entry
+            self.visited(event.rule, event.line, event.outcome, event.reason, event.conditions)
         else:
-            entry = self._current.get((event.rule.id, event.line), {})
-            action = event.action
-            record: dict[str, Any] = {"action": action.kind}
-            if action.target:
-                record["target"] = action.target
-            if event.value is not None:
-                record["value"] = plain(event.value)
-            if event.status != "applied":
-                record["status"] = event.status
-            if event.note:
-                record["note"] = event.note
-            entry.setdefault("actions", []).append(record)
+            self.applied(event.rule, event.line, event.action, event.value, event.status, event.note)
+
+    def visited(
+        self, rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()
+    ) -> None:
+        """A ``RuleVisited`` event's fields, without the event: what the traced code calls when only a trace is built."""
+        entry: dict[str, Any] = {"rule": rule.id, "matched": outcome == "matched"}
+        if line is not None:
+            entry["line"] = line
+        if rule.versions > 1:
+            entry["version"] = rule.version
+        entry["outcome"] = outcome
+        if reason:
+            entry["reason"] = reason
+        if conditions:
+            shown = [_node(r) for r in conditions]
+            entry["conditions"] = shown
+            if outcome != "matched":
+                failing = _decisive_index(conditions)
+                if failing is not None:  # the same node again, as a copy: shown twice, held once each
+                    entry["failed"] = _copied(shown[failing])
+        entry["actions"] = []
+        self.entries.append(entry)
+        self._current[(rule.id, line)] = entry
+
+    def applied(self, rule: Rule, line: str | None, action: Action, value: Any, status: str = "applied", note: str = "") -> None:
+        """An ``ActionApplied`` event's fields, without the event."""
+        entry = self._current.get((rule.id, line), {})
+        record: dict[str, Any] = {"action": action.kind}
+        if action.target:
+            record["target"] = action.target
+        if value is not None:
+            record["value"] = plain(value)
+        if status != "applied":
+            record["status"] = status
+        if note:
+            record["note"] = note
+        entry.setdefault("actions", []).append(record)
+
+
+Reporters = tuple[Callable[..., None], Callable[..., None]]
+"""What traced code calls at each rule visit and each action, with the fields of a ``RuleVisited`` / ``ActionApplied``."""
+
+
+def reporters(trace: TraceBuilder | None, listeners: list[Listener]) -> Reporters:
+    """The reporters for a trace and listeners: events are built only when some listener receives them."""
+    if not listeners:
+        assert trace is not None
+        return trace.visited, trace.applied
+
+    def visit(rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()) -> None:
+        event = RuleVisited(rule, line, outcome, reason, conditions)
+        if trace is not None:
+            trace(event)
+        for listener in listeners:
+            listener(event)
+
+    def apply(rule: Rule, line: str | None, action: Action, value: Any, status: str = "applied", note: str = "") -> None:
+        event = ActionApplied(rule, line, action, value, status, note)
+        if trace is not None:
+            trace(event)
+        for listener in listeners:
+            listener(event)
+
+    return visit, apply
 
 
 def _node(result: NodeResult) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..lang.codegen import BUDGET_KEY
 from .evaluation import Budget, output, start
-from .events import Listener
+from .events import Reporters
 from .programwriter import UNNAMED, Decide, Writer
 
 if TYPE_CHECKING:
@@ -47,17 +47,17 @@ class CompiledPolicy:
         """The decision data for prepared facts."""
         return self.run(prepared, None)
 
-    def trace(self, prepared: Prepared, emit: Listener) -> dict[str, Any]:
-        """The decision data for prepared facts, every rule visit and action reported to ``emit`` as it happens."""
-        return self.run(prepared, emit)
+    def trace(self, prepared: Prepared, reporters: Reporters) -> dict[str, Any]:
+        """The decision data for prepared facts, every rule visit and action reported as it happens (``events.reporters``)."""
+        return self.run(prepared, reporters)
 
-    def run(self, prepared: Prepared, emit: Listener | None) -> dict[str, Any]:
+    def run(self, prepared: Prepared, reporters: Reporters | None) -> dict[str, Any]:
         policy = self.policy
         facts = prepared.facts
         claim = facts.get("claim")
         key = None if claim is None else claim["type"] if claim["type"] in self.typed else UNNAMED
-        functions = self.functions if emit is None else self.traced
-        run = functions.get(key) or self.build(key, traced=emit is not None)
+        functions = self.functions if reporters is None else self.traced
+        run = functions.get(key) or self.build(key, traced=reporters is not None)
         paid_at, placed_at, as_of = facts["paid_at"], facts["placed_at"], facts["as_of"]
         requested_at = claim["requested_at"] if claim is not None else None
         services, decision = start(policy, facts)
@@ -90,8 +90,8 @@ class CompiledPolicy:
             as_of,
             requested_at,
         ]
-        if emit is not None:
-            arguments.append(emit)
+        if reporters is not None:
+            arguments += reporters
         run(*arguments)
         return output(policy, prepared.raw, services, decision, fired)
 

@@ -8,8 +8,8 @@ rules rather than at every visit. What the kind settles is settled in the code (
 
 The traced variant is written by the same writer from the same checked trees: every rule is
 visited (those the plain function leaves out are reported as skipped, or as not matched on the
-condition that excludes the claim type), and every visit and action is reported to ``_t_emit``
-as it happens, with every condition node recorded.
+condition that excludes the claim type), and every visit and action is reported as it happens
+(``_t_visit`` and ``_t_apply``: the fields of a ``RuleVisited`` and an ``ActionApplied`` event), with every condition node recorded.
 
 The code is assembled from the checked syntax trees of the expressions, fixed templates and the
 engine's own names — never from rule text — and compiled with no builtins. A failure is reported
@@ -35,7 +35,6 @@ from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leav
 from .actioncode import REASON, SET, SET_CHECKED, claim_needed, deduction_of, money_of, refined, same_stage
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
-from .events import ActionApplied, RuleVisited
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ class Writer:
         self.key = key
         """The claim type every order of this function has (None: no claim; UNNAMED: a type no rule names)."""
         self.traced = traced
-        """Report every rule visit and action to ``_t_emit``, and record every condition node in ``_t_rec``."""
+        """Report every rule visit and action (``_t_visit``, ``_t_apply``), and record every condition node in ``_t_rec``."""
         self.active: set[int] = set()
         """The rules (by id) the fast function runs: only they run, and only they are charged, in both."""
         self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
@@ -158,7 +157,7 @@ class Writer:
                 finalbody=[],
             )
         )
-        names = (*ARGS, "_t_emit") if self.traced else ARGS
+        names = (*ARGS, "_t_visit", "_t_apply") if self.traced else ARGS
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in names], kwonlyargs=[], kw_defaults=[], defaults=[])
         func = ast.FunctionDef(name="decide", args=args, body=body, decorator_list=[], returns=None)
         locate(func, self.located)
@@ -181,7 +180,7 @@ class Writer:
         )
         if self.traced:
             self.namespace.update(
-                _t_visited=RuleVisited, _t_applied=ActionApplied, _t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple
+                _t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple
             )
         code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
         exec(code, self.namespace)
@@ -216,7 +215,7 @@ class Writer:
             outcome = ast.Subscript(load_name("_t_outcome"), result, ast.Load())
             records = call("_t_tuple", load_name("_t_rec"))
             where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-            body.append(self.event(call("_t_visited", self.bind(rule), where, outcome, ast.Constant(""), records)))
+            body.append(self.event(call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), records)))
         else:
             result = emit(when, body, self.counter)
         then = self.actions(rule, rule.then, line)
@@ -283,7 +282,7 @@ class Writer:
                 records.append(call(node_result, self.bind(leaf), result, ast.Dict([ast.Constant("claim.type")], [read])))
             line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
             where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-            visit = call("_t_visited", self.bind(rule), where, outcome, ast.Constant(""), ast.Tuple(records, ast.Load()))
+            visit = call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), ast.Tuple(records, ast.Load()))
             report = self.unless_stopped(rule, line, [self.event(visit)])
             if rule.scope == "line":
                 each = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())), *report]
@@ -293,12 +292,13 @@ class Writer:
         elsewhere = self.skipped(rule, None, call("_t_not_in_effect", self.bind(rule), load_name(INSTANTS[rule.effective_on])))
         return [ast.If(guard, report, [elsewhere])]
 
-    def event(self, event: ast.expr) -> ast.stmt:
-        return ast.Expr(call("_t_emit", event))
+    def event(self, report: ast.expr) -> ast.stmt:
+        """A call of ``_t_visit`` or ``_t_apply`` as a statement."""
+        return ast.Expr(report)
 
     def skipped(self, rule: Rule, line: str | None, reason: ast.expr) -> ast.stmt:
         where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-        return self.event(call("_t_visited", self.bind(rule), where, ast.Constant("skipped"), reason))
+        return self.event(call("_t_visit", self.bind(rule), where, ast.Constant("skipped"), reason))
 
     def stop_key(self, group: str, line: str | None) -> ast.expr:
         """The key of a group stopped for a line; the claimed line's keys are built once, at the start."""
@@ -361,7 +361,7 @@ class Writer:
 
     def applied(self, rule: Rule, action: Action, line: str | None, value: ast.expr, status: ast.expr, note: ast.expr) -> ast.stmt:
         where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-        return self.event(call("_t_applied", self.bind(rule), where, self.bind(action), value, status, note))
+        return self.event(call("_t_apply", self.bind(rule), where, self.bind(action), value, status, note))
 
     def set(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
         ftype = field_type(self.policy, action.target)
@@ -376,7 +376,7 @@ class Writer:
                 "if _q_previous is None or _q_previous[0] != STAGE:",
                 "if _q_previous is None or _q_previous[0] != STAGE:\n    _q_status = REFINED(_q_previous, _q_x)",
             )
-            template += "_t_emit(_t_applied(RULE, LINE, ACTION, _q_x, _q_status[0], _q_status[1]))\n"
+            template += "_t_apply(RULE, LINE, ACTION, _q_x, _q_status[0], _q_status[1])\n"
         return self.fill(
             template,
             VALUE=value,
