@@ -128,7 +128,8 @@ class _Writer:
         return node
 
     # -- one schema node, checking the value in local ``var``
-    def node(self, schema: Any, var: str, indent: int) -> None:
+    def node(self, schema: Any, var: str, indent: int, known: tuple[str, tuple[type, ...]] | None = None) -> None:
+        """Check the value in local ``var``; ``known``: the local holding its type, and the types it can be (an ``anyOf`` chose)."""
         if schema is True or schema == {}:
             return
         if not isinstance(schema, dict):
@@ -141,7 +142,7 @@ class _Writer:
             if ref in self.refs or len(self.refs) > 32:
                 raise Unsupported(f"recursive $ref {ref}")
             self.refs.append(ref)
-            self.node(self.resolve(ref), var, indent)
+            self.node(self.resolve(ref), var, indent, known)
             self.refs.pop()
         if "anyOf" in schema:
             self.any_of(schema["anyOf"], var, indent)
@@ -150,7 +151,7 @@ class _Writer:
             if schema.keys() & _TYPED:
                 raise Unsupported("type-specific keywords without a type")
         else:
-            self.typed(schema, [types] if isinstance(types, str) else list(types), var, indent)
+            self.typed(schema, [types] if isinstance(types, str) else list(types), var, indent, known)
         if "enum" in schema:
             values = schema["enum"]
             if not values or not all(type(v) is str for v in values):
@@ -158,9 +159,17 @@ class _Writer:
             member = f"{var} in {self.constant(frozenset(values))}"
             self.fail_unless(indent, member if types == "string" else f"_c_type({var}) is {self.constant(str)} and {member}")
 
-    def typed(self, schema: dict[str, Any], types: list[str], var: str, indent: int) -> None:
+    def typed(self, schema: dict[str, Any], types: list[str], var: str, indent: int, known: tuple[str, tuple[type, ...]] | None) -> None:
         if any(t not in _TYPES for t in types):
             raise Unsupported(f"type {types}")
+        if known is not None and len(types) == 1 and set(known[1]) <= set(_TYPES[types[0]]):  # already tested
+            self.type_keywords(schema, types[0], var, known[0], indent)
+            return
+        if len(types) == 1 and len(_TYPES[types[0]]) == 1:  # one Python type: a test, then its keywords
+            python = self.constant(_TYPES[types[0]][0])
+            self.fail_unless(indent, f"_c_type({var}) is {python}")
+            self.type_keywords(schema, types[0], var, python, indent)
+            return
         kind = self.local()
         self.emit(indent, f"{kind} = _c_type({var})")
         branches = [(t, " or ".join(f"{kind} is {self.constant(p)}" for p in _TYPES[t])) for t in types]
@@ -229,12 +238,15 @@ class _Writer:
         properties: dict[str, Any] = schema.get("properties", {})
         required = list(schema.get("required", []))
         extra = schema.get("additionalProperties", True)
-        if extra is False:
-            self.fail_unless(indent, f"{var}.keys() <= {self.constant(frozenset(properties))}")
-        elif extra is not True and extra != {}:
+        if extra is not False and extra is not True and extra != {}:
             raise Unsupported("additionalProperties with a schema")
-        if required:
-            self.fail_unless(indent, f"{var}.keys() >= {self.constant(frozenset(required))}")
+        if extra is False and set(required) == set(properties):  # every property, and only those
+            self.fail_unless(indent, f"{var}.keys() == {self.constant(frozenset(properties))}")
+        else:
+            if extra is False:
+                self.fail_unless(indent, f"{var}.keys() <= {self.constant(frozenset(properties))}")
+            if required:
+                self.fail_unless(indent, f"{var}.keys() >= {self.constant(frozenset(required))}")
         missing = self.constant(_MISSING)
         for key, sub in properties.items():
             value = self.local()
@@ -271,7 +283,7 @@ class _Writer:
             test = " or ".join(f"{kind} is {self.constant(p)}" for p in python)
             self.emit(indent, f"{'if' if index == 0 else 'elif'} {test}:")
             before = len(self.lines)
-            self.node(branch, var, indent + 1)
+            self.node(branch, var, indent + 1, (kind, tuple(python)))
             if len(self.lines) == before:
                 self.emit(indent + 1, "pass")
         self.emit(indent, "else:")
