@@ -19,8 +19,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from ruleengine import FactsError, load_policy
+from ruleengine.lang import types as t
+from ruleengine.runtime.conversion import build_converter
 from ruleengine.schemacheck import compile_check
-from ruleengine.schemas import SCHEMA_FILES, format_checker, is_date, is_date_time, python_schema, validator
+from ruleengine.schemas import SCHEMA_FILES, format_checker, is_date, is_date_time, load_schema, python_schema, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 _SPEC = importlib.util.spec_from_file_location("corpus_generate", ROOT / "examples" / "corpus" / "generate.py")
@@ -33,6 +36,18 @@ ORDER = python_schema("order.schema.json")
 CHECK = compile_check(ORDER, FORMATS, "order")
 JSONSCHEMA = Draft202012Validator(ORDER, format_checker=format_checker())
 EXAMPLE_DATA = [load_example(p.name) for p in sorted(EXAMPLES.glob("*.json"))]
+CONVERTER = build_converter(t.from_schema(load_schema("order.schema.json")))
+
+
+def _accepted_before_parsing(order: Any) -> bool:
+    """What ``prepare`` accepts without asking further: the check leaving the usual timestamps' calendar, then the converter."""
+    if not validator("order.schema.json").is_valid_but_instants(order):
+        return False
+    try:
+        CONVERTER.happy(order)
+    except Exception:
+        return False
+    return True
 
 
 def test_the_order_schema_compiles() -> None:
@@ -98,6 +113,7 @@ def test_edge_values_are_judged_as_jsonschema_judges_them_or_left_to_it(where: t
     accepted = CHECK(order) if _safe(order) else False
     valid = JSONSCHEMA.is_valid(order) if _judgeable(order) else False
     assert not accepted or valid
+    assert not _accepted_before_parsing(order) or valid
     # The validator as a whole answers as before: the function, then jsonschema-rs, then jsonschema.
     assert validator("order.schema.json").is_valid(order) == (accepted or _before(order))
 
@@ -188,6 +204,8 @@ def test_whatever_the_function_accepts_jsonschema_accepts(data: st.DataObject) -
     event(f"accepted: {accepted}")
     if accepted:
         assert JSONSCHEMA.is_valid(order)
+    if _accepted_before_parsing(order):
+        assert JSONSCHEMA.is_valid(order)
 
 
 def test_the_usual_timestamp_shape_agrees_with_the_pattern() -> None:
@@ -199,3 +217,14 @@ def test_the_usual_timestamp_shape_agrees_with_the_pattern() -> None:
     for text in ["2026-11-11T24:00:00+08:00", "2026-11-11T15:60:00+08:00", "2026-11-11T15:20:60+08:00", "2027-02-29T00:00:00+08:00"]:
         with pytest.raises(ValueError):
             is_date_time(text)
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30T10:00:00+08:00", "2026-11-11T24:00:00+08:00", "2026-13-01T10:00:00+08:00"])
+def test_a_usual_shaped_timestamp_that_is_no_instant_is_the_schema_error_it_always_was(bad: str) -> None:
+    """The happy path leaves its calendar to the converter; when that fails, the order is validated as any other."""
+    policy = load_policy(ROOT / "rules")
+    order = copy.deepcopy(EXAMPLE_DATA[0])
+    order["logistics"]["promised_ship_by"] = bad
+    with pytest.raises(FactsError) as caught:
+        policy.evaluate(order)
+    assert [(p.pointer, p.code) for p in caught.value.problems] == [("/logistics/promised_ship_by", "format")]

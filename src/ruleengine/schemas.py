@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -171,7 +172,9 @@ class Validator:
     def __init__(self, name: str) -> None:
         self.name = name
         self.schema = python_schema(name)
-        self._check = compile_check(self.schema, {"date-time": is_date_time, "date": is_date}, name)
+        formats: dict[str, Callable[[str], bool]] = {"date-time": is_date_time, "date": is_date}
+        self._check = compile_check(self.schema, formats, name)
+        self._check_unparsed = compile_check(self.schema, formats, name, instants_parsed_later=True)
         self._rust = _compiled(name)
 
     @functools.cached_property
@@ -194,6 +197,19 @@ class Validator:
             except (ValueError, TypeError, OverflowError):
                 pass  # a value the compiled validator cannot represent: let jsonschema judge it
         return bool(self._validator.is_valid(instance))
+
+    def is_valid_but_instants(self, instance: Any) -> bool:
+        """True when the instance is valid, but for the calendar of its usual-shape timestamps, which the caller parses.
+
+        For a caller that parses every ``date-time`` value with ``datetime.fromisoformat`` anyway (the facts
+        converter): valid = this, and every such parse succeeded. False means "not sure": ask ``is_valid``.
+        """
+        if self._check_unparsed is None:
+            return False
+        try:
+            return bool(self._check_unparsed(instance))
+        except Exception:  # any surprise in a value is "not sure"
+            return False
 
     def problems(self, instance: Any, limit: int = 20) -> list[SchemaProblem]:
         from jsonschema.exceptions import relevance

@@ -31,23 +31,29 @@ FLOAT_REFUSED = (
 Converter = Callable[[Any, str], Any]
 
 
-def build_converter(typ: t.Type) -> Converter:
-    """The facts converter (built once, at load): a generated happy path, and the exact one behind it.
+def build_converter(typ: t.Type) -> FactsConverter:
+    """The facts converter (built once, at load): a generated happy path, and the exact one behind it."""
+    return FactsConverter(_HappyPath().function(typ), _exact(typ))
 
-    The happy path checks and converts plain JSON data (dicts, lists, str, int, finite Decimal,
-    timestamps in the usual shape) without building a pointer per value; on anything else it gives
-    up and the exact converter, which names the pointer of every problem, converts the order again.
+
+class FactsConverter:
+    """``convert(value, pointer)``: the happy path, and when it gives up, the exact converter.
+
+    The happy path (``happy``) checks and converts plain JSON data (dicts, lists, str, int, finite
+    Decimal, timestamps in the usual shapes) without building a pointer per value, parsing every
+    timestamp of the type; on anything else it raises, and the exact converter, which names the
+    pointer of every problem, converts the order again.
     """
-    exact = _exact(typ)
-    fast = _HappyPath().function(typ)
 
-    def convert(value: Any, pointer: str) -> Any:
+    def __init__(self, happy: Callable[[Any], Any], exact: Converter) -> None:
+        self.happy = happy
+        self.exact = exact
+
+    def __call__(self, value: Any, pointer: str) -> Any:
         try:
-            return fast(value)
+            return self.happy(value)
         except Exception:
-            return exact(value, pointer)
-
-    return convert
+            return self.exact(value, pointer)
 
 
 def _exact(typ: t.Type) -> Converter:

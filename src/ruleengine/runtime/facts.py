@@ -97,9 +97,15 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
         facts = read_facts(facts, "", policy)
     if not isinstance(facts, dict):
         raise FactsError([FactsProblem("", "an order document must be a JSON object", "type")])
+    converted = None
     if not trusted:
         order = validator("order.schema.json")
-        if not order.is_valid(facts):
+        if order.is_valid_but_instants(facts):  # the happy path: the converter parses the timestamps the check left
+            try:
+                converted = policy.convert_facts.happy(facts)
+            except Exception:  # not sure after all: validated and converted below, as any other order
+                converted = None
+        if converted is None and not order.is_valid(facts):
             # Only now walk the whole document: the compiled validator stops at the first unknown or
             # mistyped value, but jsonschema (which explains) would visit everything.
             shape = check_shape(facts, policy.limits)
@@ -110,9 +116,10 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
             except (TypeError, ArithmeticError):
                 # jsonschema cannot compare a float, NaN or an absurd exponent with the schema's exact bounds.
                 problems = _unusable_numbers(facts) or [FactsProblem("", "numbers must be finite int or Decimal values", "type")]
-            if problems:  # jsonschema is the authority; the compiled validator only speeds up the happy path
+            if problems:  # jsonschema is the authority; the compiled validators only speed up the happy path
                 raise FactsError(problems)
-    converted = policy.convert_facts(facts, "")
+    if converted is None:
+        converted = policy.convert_facts(facts, "")
     claimed = _usual(converted)
     if claimed is _UNUSUAL:
         problems = _consistency(converted)
