@@ -67,40 +67,74 @@ class Unsupported(Exception):
     """The schema uses something this compiler does not write: the caller keeps its other validators."""
 
 
-def compile_check(
-    schema: dict[str, Any], formats: dict[str, Callable[[str], bool]], name: str = "schema", *, instants_parsed_later: bool = False
-) -> Check | None:
+def compile_check(schema: dict[str, Any], formats: dict[str, Callable[[str], bool]], name: str = "schema") -> Check | None:
     """``schema`` (numbers read as ``Decimal``) as one function of an instance, or None when it cannot be written.
 
     ``formats`` are the checks of the ``format`` values jsonschema asserts (by name: true when valid, false or
-    ValueError when not); a format not among them is not compiled. With ``instants_parsed_later`` a
-    ``date-time`` in the usual shape (``2026-10-26T22:10:05+08:00``) is only checked for that shape: the
-    caller must then parse every such value with ``datetime.fromisoformat`` (which checks exactly the
-    rest, see ``schemas.is_date_time``) and take a failure for "not sure".
+    ValueError when not); a format not among them is not compiled.
     """
     try:
-        return _Writer(schema, formats, instants_parsed_later).function(name)
+        check: Check = _Writer(schema, formats).function(name)
     except Unsupported:
         return None
+    return check
+
+
+def compile_converter(
+    schema: dict[str, Any], formats: dict[str, Callable[[str], bool]], parsers: dict[str, Callable[[str], Any]], name: str = "schema"
+) -> Callable[[Any], Any] | None:
+    """As :func:`compile_check`, and a valid instance comes back converted: each ``format`` value parsed by its parser.
+
+    One pass where a check and a converter would make two. The objects holding such values are copied
+    (the instance is never changed), the others shared. None means "not sure" (as False for the check),
+    and so does a value the function does not convert itself: a number written as text (``contentSchema``).
+    A ``date-time`` in the usual shape is parsed by ``datetime.fromisoformat``, which checks exactly what
+    its format requires there (``schemas.is_date_time``); other shapes are checked, then parsed.
+    """
+    try:
+        convert: Callable[[Any], Any] = _Writer(schema, formats, parsers).function(name)
+    except Unsupported:
+        return None
+    return convert
 
 
 class _Writer:
-    def __init__(self, root: dict[str, Any], formats: dict[str, Callable[[str], bool]], instants_parsed_later: bool = False) -> None:
+    def __init__(
+        self, root: dict[str, Any], formats: dict[str, Callable[[str], bool]], parsers: dict[str, Callable[[str], Any]] | None = None
+    ) -> None:
         self.root = root
         self.formats = formats
-        self.instants_parsed_later = instants_parsed_later
+        self.parsers = parsers
+        """Converting: the parser of each format whose values come back parsed (None: only checking)."""
+        self.fail = "return False" if parsers is None else "return None"
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"__builtins__": {}, "_c_type": type, "_c_len": len, "_c_set": set, "_c_Decimal": Decimal}
         self.constants: dict[tuple[type, Any], str] = {}
         self.counter = itertools.count()
         self.refs: list[str] = []
 
-    def function(self, name: str) -> Check:
-        self.node(self.root, "V", 1)
-        source = "\n".join(["def check(V):", *self.lines, "    return True", ""])
-        exec(compile(source, f"<schema check {name}>", "exec"), self.namespace)
-        check: Check = self.namespace["check"]
-        return check
+    def function(self, name: str) -> Any:
+        converts = self.converts(self.root)
+        self.node(self.root, "V", 1, store="R" if converts else None)
+        result = "True" if self.parsers is None else "R" if converts else "V"
+        source = "\n".join(["def check(V):", *self.lines, f"    return {result}", ""])
+        kind = "check" if self.parsers is None else "converter"
+        exec(compile(source, f"<schema {kind} {name}>", "exec"), self.namespace)
+        return self.namespace["check"]
+
+    def converts(self, schema: Any) -> bool:
+        """Whether a value of ``schema`` comes back converted: it holds a value of a format being parsed."""
+        if self.parsers is None or not isinstance(schema, dict):
+            return False
+        if "$ref" in schema and self.converts(self.resolve(schema["$ref"])):
+            return True
+        if schema.get("format") in self.parsers:
+            return True
+        if any(self.converts(sub) for sub in schema.get("properties", {}).values()):
+            return True
+        if self.converts(schema.get("items")) or any(self.converts(b) for b in schema.get("anyOf", ())):
+            raise Unsupported("converted values inside a list or an anyOf")
+        return False
 
     def constant(self, value: Any) -> str:
         key = (type(value), value if not isinstance(value, (set, frozenset)) else tuple(sorted(value)))
@@ -118,7 +152,7 @@ class _Writer:
 
     def fail_unless(self, indent: int, test: str) -> None:
         self.emit(indent, f"if not ({test}):")
-        self.emit(indent + 1, "return False")
+        self.emit(indent + 1, self.fail)
 
     def resolve(self, ref: str) -> dict[str, Any]:
         if not ref.startswith("#/"):
@@ -134,8 +168,11 @@ class _Writer:
         return node
 
     # -- one schema node, checking the value in local ``var``
-    def node(self, schema: Any, var: str, indent: int, known: tuple[str, tuple[type, ...]] | None = None) -> None:
-        """Check the value in local ``var``; ``known``: the local holding its type, and the types it can be (an ``anyOf`` chose)."""
+    def node(self, schema: Any, var: str, indent: int, known: tuple[str, tuple[type, ...]] | None = None, store: str | None = None) -> None:
+        """Check the value in local ``var``; ``known``: the local holding its type, and the types it can be (an ``anyOf`` chose).
+
+        Converting, ``store`` is where its converted value goes when the schema converts (``converts``).
+        """
         if schema is True or schema == {}:
             return
         if not isinstance(schema, dict):
@@ -148,7 +185,7 @@ class _Writer:
             if ref in self.refs or len(self.refs) > 32:
                 raise Unsupported(f"recursive $ref {ref}")
             self.refs.append(ref)
-            self.node(self.resolve(ref), var, indent, known)
+            self.node(self.resolve(ref), var, indent, known, store)
             self.refs.pop()
         if "anyOf" in schema:
             self.any_of(schema["anyOf"], var, indent)
@@ -157,7 +194,7 @@ class _Writer:
             if schema.keys() & _TYPED:
                 raise Unsupported("type-specific keywords without a type")
         else:
-            self.typed(schema, [types] if isinstance(types, str) else list(types), var, indent, known)
+            self.typed(schema, [types] if isinstance(types, str) else list(types), var, indent, known, store)
         if "enum" in schema:
             values = schema["enum"]
             if not values or not all(type(v) is str for v in values):
@@ -165,16 +202,26 @@ class _Writer:
             member = f"{var} in {self.constant(frozenset(values))}"
             self.fail_unless(indent, member if types == "string" else f"_c_type({var}) is {self.constant(str)} and {member}")
 
-    def typed(self, schema: dict[str, Any], types: list[str], var: str, indent: int, known: tuple[str, tuple[type, ...]] | None) -> None:
+    def typed(
+        self,
+        schema: dict[str, Any],
+        types: list[str],
+        var: str,
+        indent: int,
+        known: tuple[str, tuple[type, ...]] | None,
+        store: str | None = None,
+    ) -> None:
         if any(t not in _TYPES for t in types):
             raise Unsupported(f"type {types}")
+        if store is not None and len(types) != 1:
+            raise Unsupported("a converted value of several types")
         if known is not None and len(types) == 1 and set(known[1]) <= set(_TYPES[types[0]]):  # already tested
-            self.type_keywords(schema, types[0], var, known[0], indent)
+            self.type_keywords(schema, types[0], var, known[0], indent, store)
             return
         if len(types) == 1 and len(_TYPES[types[0]]) == 1:  # one Python type: a test, then its keywords
             python = self.constant(_TYPES[types[0]][0])
             self.fail_unless(indent, f"_c_type({var}) is {python}")
-            self.type_keywords(schema, types[0], var, python, indent)
+            self.type_keywords(schema, types[0], var, python, indent, store)
             return
         kind = self.local()
         self.emit(indent, f"{kind} = _c_type({var})")
@@ -188,9 +235,9 @@ class _Writer:
             if len(self.lines) == before:
                 self.emit(indent + 1, "pass")
         self.emit(indent, "else:")
-        self.emit(indent + 1, "return False")
+        self.emit(indent + 1, self.fail)
 
-    def type_keywords(self, schema: dict[str, Any], json_type: str, var: str, kind: str, indent: int) -> None:
+    def type_keywords(self, schema: dict[str, Any], json_type: str, var: str, kind: str, indent: int, store: str | None = None) -> None:
         """The keywords that apply to ``json_type``; those of other types are ignored, as jsonschema does."""
         if json_type in ("integer", "number"):
             if json_type == "number":
@@ -216,13 +263,23 @@ class _Writer:
                 if check is None:
                     raise Unsupported(f"format {fmt}")
                 call = f"{self.constant(check)}({var})"
-                if fmt == "date-time":  # the usual shape inline: see schemas.is_date_time, which does the same
-                    usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
-                    if self.instants_parsed_later:
-                        call = f"({usual}) or {call}"
-                    else:
+                usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
+                parse = self.parsers.get(fmt) if self.parsers is not None and store is not None else None
+                if parse is not None and fmt == "date-time":  # the usual shape parsed and so checked; the others checked, then parsed
+                    self.emit(indent, f"if {usual}:")
+                    self.emit(indent + 1, f"{store} = {self.constant(dt.datetime.fromisoformat)}({var})")
+                    self.emit(indent, "else:")
+                    self.fail_unless(indent + 1, call)
+                    self.emit(indent + 1, f"{store} = {self.constant(parse)}({var})")
+                elif parse is not None:
+                    self.fail_unless(indent, call)
+                    self.emit(indent, f"{store} = {self.constant(parse)}({var})")
+                else:
+                    if fmt == "date-time":  # the usual shape inline: see schemas.is_date_time, which does the same
                         call = f"({usual} and {self.constant(dt.datetime.fromisoformat)}({var}) is not None) or {call}"
-                self.fail_unless(indent, call)
+                    self.fail_unless(indent, call)
+            if store is not None and (fmt is None or self.parsers is None or fmt not in self.parsers):
+                raise Unsupported("a converted text without a parser")
         elif json_type == "array":
             if "minItems" in schema:
                 self.fail_unless(indent, f"_c_len({var}) >= {int(schema['minItems'])}")
@@ -241,9 +298,11 @@ class _Writer:
                     raise Unsupported("uniqueItems of other values than text")
                 self.fail_unless(indent, f"_c_len(_c_set({var})) == _c_len({var})")
         elif json_type == "object":
-            self.object(schema, var, indent)
+            self.object(schema, var, indent, store)
+        elif store is not None:
+            raise Unsupported(f"a converted {json_type}")
 
-    def object(self, schema: dict[str, Any], var: str, indent: int) -> None:
+    def object(self, schema: dict[str, Any], var: str, indent: int, store: str | None = None) -> None:
         properties: dict[str, Any] = schema.get("properties", {})
         required = list(schema.get("required", []))
         extra = schema.get("additionalProperties", True)
@@ -256,19 +315,26 @@ class _Writer:
                 self.fail_unless(indent, f"{var}.keys() <= {self.constant(frozenset(properties))}")
             if required:
                 self.fail_unless(indent, f"{var}.keys() >= {self.constant(frozenset(required))}")
+        copy = None
+        if store is not None:  # the copy that holds the converted values
+            copy = self.local()
+            self.emit(indent, f"{copy} = {self.constant(dict)}({var})")
         missing = self.constant(_MISSING)
         for key, sub in properties.items():
             value = self.local()
+            into = f"{copy}[{key!r}]" if copy is not None and self.converts(sub) else None
             if key in required:
                 self.emit(indent, f"{value} = {var}[{key!r}]")
-                self.node(sub, value, indent)
+                self.node(sub, value, indent, store=into)
             else:
                 self.emit(indent, f"{value} = {var}.get({key!r}, {missing})")
                 self.emit(indent, f"if {value} is not {missing}:")
                 before = len(self.lines)
-                self.node(sub, value, indent + 1)
+                self.node(sub, value, indent + 1, store=into)
                 if len(self.lines) == before:
                     self.emit(indent + 1, "pass")
+        if store is not None:
+            self.emit(indent, f"{store} = {copy}")
 
     def any_of(self, branches: list[Any], var: str, indent: int) -> None:
         """``anyOf`` whose branches each admit other Python types: the value's type chooses the only branch that can hold."""
@@ -293,10 +359,12 @@ class _Writer:
             self.emit(indent, f"{'if' if index == 0 else 'elif'} {test}:")
             before = len(self.lines)
             self.node(branch, var, indent + 1, (kind, tuple(python)))
+            if self.parsers is not None and "contentSchema" in (self.resolve(branch["$ref"]) if "$ref" in branch else branch):
+                self.emit(indent + 1, self.fail)  # a number written as text: the exact converter reads it
             if len(self.lines) == before:
                 self.emit(indent + 1, "pass")
         self.emit(indent, "else:")
-        self.emit(indent + 1, "return False")
+        self.emit(indent + 1, self.fail)
 
     def number(self, value: Any) -> str:
         if type(value) not in (int, Decimal):

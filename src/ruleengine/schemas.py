@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .bundled import schemas_dir
-from .schemacheck import USUAL_SEPARATORS, compile_check
+from .schemacheck import USUAL_SEPARATORS, compile_check, compile_converter
 from .text import shorten
 
 if TYPE_CHECKING:  # jsonschema and referencing are imported when an explanation is first needed
@@ -174,7 +174,8 @@ class Validator:
         self.schema = python_schema(name)
         formats: dict[str, Callable[[str], bool]] = {"date-time": is_date_time, "date": is_date}
         self._check = compile_check(self.schema, formats, name)
-        self._check_unparsed = compile_check(self.schema, formats, name, instants_parsed_later=True)
+        parsers: dict[str, Callable[[str], Any]] = {"date-time": parse_timestamp, "date": dt.date.fromisoformat}
+        self._convert = compile_converter(self.schema, formats, parsers, name)
         self._rust = _compiled(name)
 
     @functools.cached_property
@@ -198,18 +199,18 @@ class Validator:
                 pass  # a value the compiled validator cannot represent: let jsonschema judge it
         return bool(self._validator.is_valid(instance))
 
-    def is_valid_but_instants(self, instance: Any) -> bool:
-        """True when the instance is valid, but for the calendar of its usual-shape timestamps, which the caller parses.
+    def converted(self, instance: Any) -> Any:
+        """The instance, valid, with its timestamps and dates parsed (the objects holding them copied); None: not sure.
 
-        For a caller that parses every ``date-time`` value with ``datetime.fromisoformat`` anyway (the facts
-        converter): valid = this, and every such parse succeeded. False means "not sure": ask ``is_valid``.
+        One pass for the happy path of a caller that would validate, then convert (the facts); None sends it
+        the usual way: ``is_valid``, ``problems``, its own converter.
         """
-        if self._check_unparsed is None:
-            return False
+        if self._convert is None:
+            return None
         try:
-            return bool(self._check_unparsed(instance))
+            return self._convert(instance)
         except Exception:  # any surprise in a value is "not sure"
-            return False
+            return None
 
     def problems(self, instance: Any, limit: int = 20) -> list[SchemaProblem]:
         from jsonschema.exceptions import relevance

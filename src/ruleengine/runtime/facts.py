@@ -100,11 +100,7 @@ def prepare(facts: Any, policy: Policy, *, trusted: bool = False) -> Prepared:
     converted = None
     if not trusted:
         order = validator("order.schema.json")
-        if order.is_valid_but_instants(facts):  # the happy path: the converter parses the timestamps the check left
-            try:
-                converted = policy.convert_facts.happy(facts)
-            except Exception:  # not sure after all: validated and converted below, as any other order
-                converted = None
+        converted = order.converted(facts)  # the happy path: validated and converted in one pass
         if converted is None and not order.is_valid(facts):
             # Only now walk the whole document: the compiled validator stops at the first unknown or
             # mistyped value, but jsonschema (which explains) would visit everything.
