@@ -39,7 +39,7 @@ PARTS = (
     # (part, test on (file, function)) — the first match wins
     ("validation", lambda f, n: "jsonschema" in f or "jsonschema" in n or "referencing" in f or "rpds" in f),
     ("validation", lambda f, n: f.endswith("documents.py") and "shape" in n),
-    ("validation", lambda f, n: (f.endswith(("schemas.py", "schemacheck.py")) and n != "parse_timestamp") or f.startswith("<schema check")),
+    ("validation", lambda f, n: (f.endswith(("schemas.py", "schemacheck.py")) and n != "parse_timestamp") or f.startswith("<schema ")),
     ("conversion", lambda f, n: f.endswith(("facts.py", "conversion.py")) or f == "<facts converter>"),
     ("conversion", lambda f, n: n in ("parse_timestamp", "fromisoformat")),
     ("conversion", lambda f, n: "re.Pattern" in n),

@@ -53,6 +53,7 @@ def test_the_order_schema_compiles() -> None:
     """If a keyword is added that the compiler does not write, orders fall back to jsonschema-rs: slower, so say so here."""
     assert CHECK is not None
     assert validator("order.schema.json")._check is not None
+    assert validator("order.schema.json")._convert is not None
 
 
 def test_every_bundled_schema_compiles_or_is_refused_cleanly() -> None:
