@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,6 +113,21 @@ class DigestTally:
             t.join(30)
 
 
+def default_policy_without_cases(tmp_path: Path) -> Path:
+    """The policy a server started here would choose (the bundled one), without its regression cases.
+
+    A server runs its policy's own cases before it serves it. A policy author who changes a number in
+    ``rules/`` makes those cases fail until they are updated; that must not fail the engine's tests, which
+    serve the default policy only to test the service. Cases are not part of a policy's digest.
+    """
+    from ruleengine.bundled import default_rules_dir
+
+    copy = tmp_path / "served-policy"
+    if not copy.exists():
+        shutil.copytree(default_rules_dir(), copy, ignore=shutil.ignore_patterns("cases"))
+    return copy
+
+
 @contextmanager
 def running_server(
     tmp_path: Path,
@@ -128,6 +144,8 @@ def running_server(
     """
     port = free_port()
     scheme = "https" if "--ssl-certfile" in args else "http"
+    if "--rules" not in args and not (tmp_path / "rules").exists() and "RULEENGINE_RULES" not in (env or {}):
+        args = ("--rules", str(default_policy_without_cases(tmp_path)), *args)
     log_path = tmp_path / f"server-{port}.log"
     command = [sys.executable, "-m", "ruleengine.cli", *global_args, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     with open(log_path, "wb") as log:

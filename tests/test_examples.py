@@ -19,7 +19,7 @@ import yaml
 from conftest import DECISION_SCHEMA, EXAMPLES, RULES, load_example
 
 import ruleengine
-from ruleengine.authoring.cases import load_cases
+from ruleengine.authoring.case_files import load_cases
 
 ALL_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.json"))
 EXAMPLE_CASES = RULES / "cases" / "examples.yaml"

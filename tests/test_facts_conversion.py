@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ruleengine.compile.loader import fact_types
+from ruleengine.compile.declarations import fact_types
 from ruleengine.runtime.conversion import _exact, _GiveUp, _HappyPath, _usual_timestamp
 from ruleengine.schemas import parse_timestamp
 

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
 import ruleengine
-from ruleengine.authoring.cases import case_file_text, load_cases, run_case
+from ruleengine.authoring.case_files import case_file_text, load_cases
+from ruleengine.authoring.cases import run_case
 from ruleengine.runtime.facts import read_facts
 from ruleengine.runtime.moneytext import read_order_money
 from ruleengine.schemas import load_schema, python_form, python_schema

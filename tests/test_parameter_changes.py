@@ -21,7 +21,7 @@ import pytest
 from conftest import RETURNS, RULES
 
 import ruleengine
-from ruleengine.authoring.cases import case_files, load_cases
+from ruleengine.authoring.case_files import case_files, load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")

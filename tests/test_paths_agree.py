@@ -91,7 +91,7 @@ FAILING = {
     scope: claimed_line
     when: claim.type == 'no_reason_return'
     then:
-      - set: {claim.outcome: claim.type}
+      - set: {claim.outcome: {expr: claim.type}}
 """,
     "conflict": """
   - id: broken.first
@@ -141,16 +141,18 @@ def test_paths_report_the_same_error(case: str, tmp_path: Path) -> None:
     assert any(isinstance(o, tuple) and o[0] == "EvaluationError" for o in outcomes), outcomes
 
 
-def test_compile_all_builds_every_kind_before_the_first_order_and_the_service_uses_it() -> None:
+def test_compile_all_builds_every_kind_before_the_first_order_and_the_service_uses_it(tmp_path: Path) -> None:
     from ruleengine.service.livepolicy import LivePolicy
 
-    fresh = ruleengine.load_policy()
+    rules = tmp_path / "rules"  # the default policy without its cases: the service runs them before it serves
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    fresh = ruleengine.load_policy(rules)
     assert fresh.compiled.functions == {}  # built lazily: loading to check or lint compiles nothing
     claim_types = {t for rule in fresh.rules for t in rule.claim_types or ()}
     assert fresh.compile_all() is fresh
     built = set(fresh.compiled.functions)
     assert None in built and claim_types <= built and len(built) == len(claim_types) + 2  # + no claim, + other types
-    served = LivePolicy(None).policy
+    served = LivePolicy(rules).policy
     assert set(served.compiled.functions) == built
     before = dict(fresh.compiled.functions)
     fresh.evaluate(load_example("seven-day-return-last-minute-approved.json"))

@@ -19,6 +19,7 @@ from server_support import Server, running_server
 
 import ruleengine
 from ruleengine.authoring.explanation import explanation_data, explanation_text
+from ruleengine.authoring.impact import compare
 from ruleengine.runtime.decision import dumps
 
 LATE = "seven-day-return-late-rejected.json"
@@ -134,3 +135,59 @@ def test_the_page_its_files_and_the_new_routes_are_served_and_described(client: 
 def test_the_catalogue_carries_the_words_for_decision_values(client: httpx.Client) -> None:
     words = client.get("/v1/policy/catalogue").json()["words"]
     assert (words["approved"], words["insurance"]) == ("批准 approved", "运费险 insurance")
+
+
+def test_impact_over_the_examples_is_what_ruleengine_diff_finds(client: httpx.Client) -> None:
+    response = client.post("/v1/impact", json={"parameters": {"seven_day_window_days": 15}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    policy = ruleengine.load_policy(RETURNS)
+    expected = compare(
+        policy,
+        policy.with_parameters({"seven_day_window_days": 15}),
+        [p.read_bytes() for p in sorted(EXAMPLES.glob("*.json"))],
+        "current",
+        "what-if",
+    )
+    assert json.loads(dumps(expected.to_dict())).items() <= body.items()
+    assert body["corpus"] == {"kind": "examples", "orders": expected.orders}
+    assert body["parameters"] == {"seven_day_window_days": {"current": 7, "changed": 15}}
+    assert len(body["changed_orders"]) == expected.changed > 0
+    assert all(isinstance(o["order"], dict) and o["changes"] for o in body["changed_orders"])
+
+
+def test_impact_over_a_generated_corpus_is_the_same_for_the_same_seed(client: httpx.Client) -> None:
+    first = client.post("/v1/impact", json={"parameters": {"seven_day_window_days": 3}, "corpus": "generated", "count": 200, "seed": 5})
+    again = client.post("/v1/impact", json={"parameters": {"seven_day_window_days": 3}, "corpus": "generated", "count": 200, "seed": 5})
+    assert first.status_code == 200 and first.json()["corpus"] == {"kind": "generated", "orders": 200, "seed": 5}
+    assert {k: v for k, v in first.json().items() if k != "milliseconds"} == {k: v for k, v in again.json().items() if k != "milliseconds"}
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"parameters": {}, "corpus": "everything"}, "/corpus"),
+        ({"parameters": {}, "corpus": "generated", "count": 5001}, "/count"),
+        ({"parameters": {}, "corpus": "generated", "seed": -1}, "/seed"),
+        ({"parameters": {}, "corpus": "lines"}, "/lines"),
+        ({"parameters": {}, "corpus": "lines", "lines": " \n\n"}, "/lines"),
+        ({"parameters": {}, "orders": []}, "/orders"),
+    ],
+)
+def test_a_bad_impact_request_is_refused_at_its_field(client: httpx.Client, body: dict[str, Any], pointer: str) -> None:
+    response = client.post("/v1/impact", json=body)
+    assert response.status_code == 400, response.text
+    assert [p["pointer"] for p in response.json()["problems"]] == [pointer]
+
+
+def test_an_impact_with_a_refused_parameter_value_says_which(client: httpx.Client) -> None:
+    response = client.post("/v1/impact", json={"parameters": {"seven_day_window_days": 7.5}})
+    assert response.status_code == 400
+    assert response.json()["diagnostics"][0]["code"] == "parameter_type"
+
+
+def test_the_example_list_gives_each_example_its_chinese_title_and_guarantee(client: httpx.Client) -> None:
+    listed = {e["name"]: e for e in client.get("/v1/examples").json()}
+    assert listed["seven-day-return-late-rejected"]["guarantee"] == "seven_day_return"
+    assert listed["seven-day-return-late-rejected"]["title_zh"] == "恰在期限截止时申请，驳回"
+    assert client.get("/?example=seven-day-return-late-rejected").status_code == 200

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import ruleengine
-from ruleengine.authoring.cases import Case, case_files, load_cases
+from ruleengine.authoring.case_files import Case, case_files, load_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [case for path in case_files([ROOT / "rules" / "cases"]) for case in load_cases(path)]

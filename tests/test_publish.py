@@ -10,19 +10,19 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, RULES, replace_in
+from conftest import EXAMPLES, RETURNS, replace_in
 from server_support import DigestTally, running_server
 
 import ruleengine
 
 ORDER = (EXAMPLES / "seven-day-return-last-minute-approved.json").read_bytes()
-VERSION = 'version: "2026.11"'
+VERSION = 'version: "1"'
 
 
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
-    """A policy folder with its cases, and the example orders the cases name beside it (as in the repository)."""
-    shutil.copytree(RULES, tmp_path / "src" / "rules")
+    """The tests' policy folder with its cases, and the example orders the cases name beside it (as in the repository)."""
+    shutil.copytree(RETURNS, tmp_path / "src" / "rules")
     shutil.copytree(EXAMPLES, tmp_path / "src" / "examples" / "orders")
     return tmp_path / "src" / "rules"
 
@@ -62,7 +62,8 @@ def test_a_policy_that_fails_its_check_is_not_published(rules: Path, tmp_path: P
     assert publish(tmp_path, "--rules", str(rules), "--releases", str(releases)).returncode == 0
     before = os.readlink(releases / "current")
     if edit == "failing-cases":
-        replace_in(rules / "parameters.yaml", "seven_day_window_days:\n    value: 7", "seven_day_window_days:\n    value: 15")
+        window = "seven_day_window_days:\n    type: days\n    value: {}"
+        replace_in(rules / "parameters.yaml", window.format(7), window.format(15))
     else:
         window = "not within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)"
         replace_in(rules / "guarantees" / "seven_day_return.yaml", window, window.replace("requested_at", "requested_att"))
@@ -70,7 +71,7 @@ def test_a_policy_that_fails_its_check_is_not_published(rules: Path, tmp_path: P
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "nothing was published" in run.stderr
     if edit == "failing-cases":
-        assert "case_failed" in run.stderr and "cases/seven_day_return.yaml:" in run.stderr
+        assert "case_failed" in run.stderr and "cases/returns.yaml:" in run.stderr
     else:
         assert "guarantees/seven_day_return.yaml:" in run.stderr and "requested_att" in run.stderr
     assert os.readlink(releases / "current") == before
@@ -86,7 +87,7 @@ def test_the_service_follows_publishes_and_a_rollback_and_never_answers_from_any
         status = c.get("/v1/policy").json()
         assert status["digest"] == first and status["rules_folder"].endswith(os.readlink(releases / "current"))
         with DigestTally(server, ORDER) as tally:
-            replace_in(rules / "policy.yaml", VERSION, 'version: "2026.12"')
+            replace_in(rules / "policy.yaml", VERSION, 'version: "2"')
             second = ruleengine.load_policy(rules).digest
             run = publish(tmp_path, "--rules", str(rules), "--releases", str(releases))
             assert run.returncode == 0, run.stderr
@@ -106,11 +107,11 @@ def test_the_service_follows_publishes_and_a_rollback_and_never_answers_from_any
 def test_old_releases_are_pruned_but_never_the_current_one(rules: Path, tmp_path: Path) -> None:
     releases = tmp_path / "releases"
     for n in range(3):
-        replace_in(rules / "policy.yaml", f'version: "2026.1{n + 1}"', f'version: "2026.1{n + 2}"')
+        replace_in(rules / "policy.yaml", f'version: "{n + 1}"', f'version: "{n + 2}"')
         assert publish(tmp_path, "--rules", str(rules), "--releases", str(releases), "--keep", "2").returncode == 0
     kept = releases_in(releases)
     assert len(kept) == 2 and os.readlink(releases / "current") == kept[-1]
-    assert ruleengine.load_policy(releases / "current").version == "2026.14"
+    assert ruleengine.load_policy(releases / "current").version == "4"
 
 
 def test_current_that_is_not_a_link_is_refused(rules: Path, tmp_path: Path) -> None:

@@ -20,23 +20,27 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EXAMPLES, RULES, replace_in
+from conftest import EXAMPLES, RETURNS, replace_in
 from server_support import DigestTally, Server, running_server
 
 from ruleengine.authoring.gate import CasesFailed
 from ruleengine.service.livepolicy import LivePolicy
 
 SEVEN_DAY = Path("guarantees") / "seven_day_return.yaml"
-WINDOW_7 = "seven_day_window_days:\n    value: 7"
-WINDOW_15 = "seven_day_window_days:\n    value: 15"
+WINDOW_7 = "seven_day_window_days:\n    type: days\n    value: 7"
+WINDOW_15 = "seven_day_window_days:\n    type: days\n    value: 15"
 """A valid edit that the policy's own cases reject (they pin the 7-day window)."""
 ORDER = (EXAMPLES / "seven-day-return-last-minute-approved.json").read_bytes()
 
 
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
-    """A copy of the policy with its cases, and the example orders the cases name beside it (as in the repository)."""
-    shutil.copytree(RULES, tmp_path / "rules")
+    """A copy of the tests' policy with its cases, and the example orders the cases name beside it (as in the repository).
+
+    The tests' own policy, not ``rules/``: a policy author's change to the default policy (whose cases
+    then fail until they are updated) must not fail the engine's tests.
+    """
+    shutil.copytree(RETURNS, tmp_path / "rules")
     shutil.copytree(EXAMPLES, tmp_path / "examples" / "orders")
     return tmp_path / "rules"
 
@@ -93,14 +97,14 @@ def test_a_policy_whose_cases_fail_does_not_start(rules: Path, tmp_path: Path) -
 def test_a_rule_file_deleted_for_a_moment_is_refused_by_the_cases_that_name_its_rules(rules: Path) -> None:
     live = LivePolicy(rules, quiet_seconds=0.05)
     first = live.policy.digest
-    deleted = rules / "guarantees" / "return_shipping_insurance.yaml"
+    deleted = rules / "guarantees" / "on_time_shipment.yaml"
     kept = deleted.read_bytes()
     deleted.unlink()
     result = live.reload("watch")
     assert not result.ok and live.policy.digest == first
     assert result.error is not None and result.error["error"] == "cases"
     problems = result.error["cases"]["failures"]
-    assert any(f["status"] == "problem" and "return_shipping_insurance" in f["message"] for f in problems)
+    assert any(f["status"] == "problem" and "on_time_shipment" in f["message"] for f in problems)
     deleted.write_bytes(kept)
     assert live.reload("watch").ok and live.policy.digest == first
 
@@ -165,7 +169,7 @@ def test_truncated_saves_and_a_deleted_file_never_serve_an_incomplete_policy(rul
             return _reloads(server) > before and _status(c)["last_reload_error"] is None
 
         seven_day = (rules / SEVEN_DAY).read_bytes()
-        deleted = rules / "guarantees" / "return_shipping_insurance.yaml"
+        deleted = rules / "guarantees" / "on_time_shipment.yaml"
         kept = deleted.read_bytes()
         trials: list[tuple[str, int]] = []
         with DigestTally(server, ORDER) as tally:

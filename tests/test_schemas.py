@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from ruleengine.compile.loader import policy_files
+from ruleengine.compile.policyfolder import policy_files
 from ruleengine.schemas import SCHEMA_FILES, load_schema, validator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from test_properties import mutated_orders
 
 pytest.importorskip("starlette", reason="the service needs the [server] extra")
+from server_support import default_policy_without_cases
 from starlette.testclient import TestClient
 
 from ruleengine.runtime.decision import dumps
@@ -25,8 +26,10 @@ ANSWERS = {200, 400, 413, 422}
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(ServerConfig(watch=False, max_body_bytes=64 * 1024)), headers={"content-type": "application/json"}) as c:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    rules = default_policy_without_cases(tmp_path_factory.mktemp("policy"))  # the default policy, whatever its cases say
+    config = ServerConfig(rules=rules, watch=False, max_body_bytes=64 * 1024)
+    with TestClient(create_app(config), headers={"content-type": "application/json"}) as c:
         yield c
 
 

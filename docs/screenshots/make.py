@@ -53,7 +53,13 @@ def shoot(page: Page, url: str) -> list[Path]:
     pane = page.locator(".decision-pane")
     save("playground-what-if.png", pane)
 
-    # 3. a schema error next to its field
+    # 3. what-if over many orders: the same 15-day window over 1,000 generated orders
+    page.get_by_test_id("impact-corpus").select_option("generated")
+    page.get_by_test_id("impact-run").click()
+    expect(page.get_by_test_id("impact-counts")).to_contain_text("1000")
+    save("playground-impact.png", page.get_by_test_id("impact"))
+
+    # 4. a schema error next to its field; the last decision stays, greyed, with the reason
     fresh(page, url, "seven-day-return-last-minute-approved")
     page.get_by_test_id("field-items.0.quantity").fill("0")
     expect(page.get_by_test_id("field-items.0.quantity-error")).not_to_be_empty()
@@ -61,7 +67,17 @@ def shoot(page: Page, url: str) -> list[Path]:
     page.evaluate("window.scrollTo(0, 0)")
     save("playground-schema-error.png")
 
-    # 4. the policy catalogue
+    # 5. an edit shows before → after, on a phone's width
+    page.set_viewport_size({"width": 390, "height": 844})
+    fresh(page, url, "seven-day-return-last-minute-approved")
+    page.get_by_test_id("field-logistics.signed_at").fill("2026-11-10 15:20:00")
+    expect(page.get_by_test_id("edit-change-list")).to_be_visible()
+    page.get_by_test_id("field-logistics.signed_at").blur()  # no focus ring in the picture
+    page.get_by_test_id("edit-changes").evaluate("e => e.scrollIntoView({block: 'center'})")
+    save("playground-phone.png")
+    page.set_viewport_size({"width": 1440, "height": 960})
+
+    # 6. the policy catalogue
     page.get_by_test_id("tab-policy").click()
     page.get_by_test_id("catalogue-filter").fill("seven_day_window")
     page.locator("body").click(position={"x": 5, "y": 400})

@@ -6,6 +6,9 @@ booleans (``no``), sexagesimal numbers (``1:30``), octal (``010``), dates,
 duplicate keys, aliases, NaN. Here every such input is an error at a line and
 column, and every value keeps the position it came from (a JSON pointer maps to
 a line and column), so schema and expression errors can name ``file:line:col``.
+
+Why one module of ~520 lines: the YAML and JSON readers share the refusal rules and the
+position map, and are kept side by side so that what one refuses the other refuses too.
 """
 
 from __future__ import annotations

@@ -380,7 +380,7 @@ def test_negative_refund(tmp_path: Path) -> None:
 
 
 def test_enum_field_set_outside_the_enum_at_run_time(tmp_path: Path) -> None:
-    result = evaluate(tmp_path, rules(("enum", 0, "claim.outcome", '"claim.type"')))
+    result = evaluate(tmp_path, rules(("enum", 0, "claim.outcome", '{expr: claim.type}')))
     assert result == {
         "kind": "EvaluationError",
         "rule": "hostile.enum",

@@ -187,9 +187,9 @@ def _order() -> dict[str, Any]:
 def _validate_100000_duplicate_strings() -> dict[str, Any]:
     data = _order()
     data["items"][0]["flags"] = ["large"] * 100_000  # 800 kB as JSON
-    started = time.perf_counter()
+    started = time.process_time()
     problems = validator("order.schema.json").problems(data)
-    return {"kind": "ok", "value": sorted({(p.pointer, p.keyword) for p in problems}), "seconds": time.perf_counter() - started}
+    return {"kind": "ok", "value": sorted({(p.pointer, p.keyword) for p in problems}), "seconds": time.process_time() - started}
 
 
 def _evaluate_100000_small_items() -> dict[str, Any]:
@@ -198,9 +198,9 @@ def _evaluate_100000_small_items() -> dict[str, Any]:
     text = json.dumps(data).replace('"@@"', "[" + ",".join(['{"sku":"s"}'] * 50_000 + ["{}"] * 50_000) + "]").encode()
     assert len(text) < 1 << 20
     policy = ruleengine.load_policy()
-    started = time.perf_counter()
+    started = time.process_time()
     result = outcome(lambda: policy.evaluate(text))
-    result["seconds"] = time.perf_counter() - started
+    result["seconds"] = time.process_time() - started
     return result
 
 

@@ -7,6 +7,7 @@ a test fails when the committed file is stale, so it is never edited by hand.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,11 @@ GUARANTEE_ORDER = [*SERVICE_NAMES, "claims"]
 GUARANTEE_TITLES = {**SERVICE_NAMES, "claims": "跨保障规则 / cross-cutting claim rules"}
 SCOPES = {"order": "整单 the order", "line": "每个商品行 each line", "claimed_line": "申请的商品行 the claimed line"}
 OPS = {"all": "全部满足 all of", "any": "任一满足 any of", "not": "不满足 not"}
+HIT_WORDS = {
+    "first": "首个命中：按行序第一条匹配的行生效 / first: the first matching row, in order, applies",
+    "unique": "唯一命中：至多一行匹配 / unique: at most one row may match",
+    "collect": "全部命中：每条匹配的行都生效 / collect: every matching row applies",
+}
 
 
 def catalogue_data(policy: Policy) -> dict[str, Any]:
@@ -40,6 +46,7 @@ def catalogue_data(policy: Policy) -> dict[str, Any]:
                 "id": g,
                 "title": GUARANTEE_TITLES.get(g, g),
                 "rules": [_rule_data(rule, policy) for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version))],
+                "tables": [_table_data(rows, policy) for rows in _tables(by_guarantee[g])],
             }
             for g in by_guarantee
         ],
@@ -122,7 +129,67 @@ def _rule_data(rule: Rule, policy: Policy) -> dict[str, Any]:
         "then": [_action(a, policy) for a in rule.then],
         "else": [_action(a, policy) for a in rule.otherwise],
         "parameters": sorted(_params_used(rule)),
+        **({"table": {"id": rule.table.id, "row": rule.row}} if rule.table is not None else {}),
     }
+
+
+def _tables(rules: list[Rule]) -> list[list[Rule]]:
+    """The decision tables among ``rules`` (each version once), each as its rows' rules in row order."""
+    found: dict[int, list[Rule]] = {}
+    for rule in sorted(rules, key=lambda r: (r.sort_key, r.version)):
+        if rule.table is not None:
+            found.setdefault(id(rule.table), []).append(rule)
+    return [sorted(rows, key=lambda r: r.row) for rows in found.values()]
+
+
+def _table_data(rows: list[Rule], policy: Policy) -> dict[str, Any]:
+    """A table as a grid: its columns, hit policy and rows (cells as written; outputs; further actions)."""
+    first = rows[0]
+    table = first.table
+    assert table is not None
+    return {
+        "id": table.id,
+        "version": first.version,
+        "versions": first.versions,
+        "title_zh": table.title_zh,
+        "title_en": table.title_en,
+        "description": " ".join(first.description.split()),
+        "source": first.source,
+        "citations": _citations(policy, first.source, first.description),
+        "stage": first.stage,
+        "priority": first.priority,
+        "scope": SCOPES[first.scope],
+        "group": first.group if not first.group.startswith("table ") else "",
+        "effective": _rule_data(first, policy)["effective"],
+        "hit": table.hit,
+        "hit_words": HIT_WORDS[table.hit],
+        "complete": table.complete,
+        "when": table.guard,
+        "inputs": [{"name": c.name, "label": c.label, "expr": " ".join(c.expr.split())} for c in table.inputs],
+        "outputs": list(table.outputs),
+        "rows": [
+            {
+                "rule": rule.id,
+                "row": rule.row,
+                **({"version": rule.version, "effective": _rule_data(rule, policy)["effective"]} if rule.versions > 1 else {}),
+                "cells": list(row.cells),
+                "outputs": _outputs(rule, table.outputs, row.outputs, policy),
+                "actions": [_action(a, policy) for a in rule.then[row.extra[0] : row.extra[1]]],
+            }
+            for rule, row in zip(rows, (table.rows[r.row - 1] for r in rows), strict=True)
+        ],
+    }
+
+
+def _outputs(rule: Rule, columns: tuple[str, ...], shown: tuple[str, ...], policy: Policy) -> list[str]:
+    """A row's output cells as written, a reason with its parameters' values in force (as the rules' reasons are shown)."""
+    reason = next((a for a in rule.then if a.kind == "reason"), None)
+    out = []
+    for column, cell in zip(columns, shown, strict=True):
+        if column == "reason" and cell != "-" and reason is not None and reason.message is not None:
+            cell = _template(reason.message[0], policy) + " / " + _template(reason.message[1], policy)
+        out.append(cell)
+    return out
 
 
 def _condition_data(node: Condition) -> dict[str, Any]:
@@ -181,8 +248,12 @@ def markdown(policy: Policy) -> str:
         out.append(f'<a id="{g.replace("_", "-")}"></a>')
         out.append(f"## {GUARANTEE_TITLES.get(g, g)} — `{g}`")
         out.append("")
+        tables = {id(rows[0].table): rows for rows in _tables(by_guarantee[g])}
         for rule in sorted(by_guarantee[g], key=lambda r: (r.sort_key, r.version)):
-            out += list(_rule(rule, policy))
+            if rule.table is None:
+                out += list(_rule(rule, policy))
+            elif id(rule.table) in tables:  # at its first row, the whole table
+                out += list(_table(_table_data(tables.pop(id(rule.table)), policy), policy))
     out += list(_parameters(policy))
     out += list(_sources(policy))
     return "\n".join(out).rstrip() + "\n"
@@ -220,6 +291,65 @@ def _rule(rule: Rule, policy: Policy) -> Iterator[str]:
     if used:
         yield "- 参数 parameters: " + ", ".join(f"[`{p}`](#param-{p.replace('_', '-')})" for p in used)
     yield ""
+
+
+def _table(data: dict[str, Any], policy: Policy) -> Iterator[str]:
+    version = f" (版本 version {data['version']}/{data['versions']})" if data["versions"] > 1 else ""
+    yield f"### 决策表 table `{data['id']}`{version} — {data['title_zh']} / {data['title_en']}"
+    yield ""
+    yield data["description"]
+    yield ""
+    facts = [f"阶段 stage `{data['stage']}`", f"优先级 priority {data['priority']}", f"范围 scope: {data['scope']}"]
+    if data["group"]:
+        facts.append(f"组 group `{data['group']}`")
+    yield "- " + " · ".join(facts)
+    yield f"- 命中策略 hit policy: **{data['hit']}** — {data['hit_words']}" + (" · 完备 complete ✔" if data["complete"] else "")
+    effective = data["effective"]
+    if effective["from"] or effective["until"]:
+        yield f"- 生效 effective: `{effective['on']}` in [{effective['from'] or '…'}, {effective['until'] or '…'})"
+    if data["when"]:
+        yield f"- 适用条件 applies when: `{data['when']}`"
+    if data["source"]:
+        yield f"- 来源 source: {data['source']}"
+    if data["citations"]:
+        yield "- 引用 cites:"
+        yield from (f"  - {_cited(c)}" for c in data["citations"])
+    yield ""
+    heads = ["行 row"]
+    heads += [f"{c['label'] or c['name']}<br>`{c['expr']}`" for c in data["inputs"]]
+    heads += [f"→ `{o}`" for o in data["outputs"]]
+    extra = any(row["actions"] for row in data["rows"])
+    if extra:
+        heads.append("→ 其他动作 actions")
+    yield "| " + " | ".join(_cell(h) for h in heads) + " |"
+    yield "|" + "---|" * len(heads)
+    for row in data["rows"]:
+        label = f"{row['row']} `{row['rule']}`"
+        if "version" in row:
+            window = row["effective"]
+            label += f"<br>版本 version {row['version']}: [{window['from'] or '…'}, {window['until'] or '…'})"
+        cells = [label, *(_with_values(c, policy) for c in row["cells"]), *row["outputs"]]
+        if extra:
+            cells.append("<br>".join(row["actions"]) or "-")
+        yield "| " + " | ".join(_cell(c) for c in cells) + " |"
+    yield ""
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _with_values(cell: str, policy: Policy) -> str:
+    """A cell as written, each ``params.NAME`` followed by its value in force: ``≤ params.window (7 days)``."""
+
+    def value(found: re.Match[str]) -> str:
+        param = policy.parameters.get(found.group(1))
+        return found.group(0) + (f" ({_parameter_value(param, policy)})" if param is not None else "")
+
+    return _PARAM.sub(value, cell)
+
+
+_PARAM = re.compile(r"params\.([a-z][a-z0-9_]*)")
 
 
 def _condition(node: Condition, depth: int) -> Iterator[str]:

@@ -211,6 +211,10 @@ def _entry_data(entry: dict[str, Any], rules: dict[str, Any], zone: ZoneInfo) ->
             "relevant": _relevant(entry),
         }
     )
+    if rule is not None and rule.table is not None:
+        # A row of a decision table: which one, and whether it decided (first, unique) or is one of those applied (collect).
+        table = rule.table
+        data["table"] = {"id": table.id, "row": rule.row, "rows": len(table.rows), "hit": table.hit, "decided": matched}
     if "reason" in entry:
         data["reason"] = entry["reason"]
     if failed is not None:
@@ -235,6 +239,12 @@ def _entry_lines(entry: dict[str, Any]) -> list[str]:
     line = f" [{entry['line']}]" if "line" in entry else ""
     title = f"  {entry['title_zh']} / {entry['title_en']}" if entry["title_zh"] or entry["title_en"] else ""
     out = [f"  {entry['mark']} {entry['rule']}{line}{title}"]
+    table = entry.get("table")
+    if table is not None and table["decided"]:
+        zh = "命中（逐项累加）" if table["hit"] == "collect" else "决定结果"
+        en = "applies (collect)" if table["hit"] == "collect" else f"decides (hit: {table['hit']})"
+        row = f"{table['row']}/{table['rows']}"
+        out.append(f"      ▶ 决策表 {table['id']} 第 {row} 行{zh} / row {row} of table {table['id']} {en}")
     if "reason" in entry:
         out.append(f"      跳过 skipped: {entry['reason']}")
     failed = entry.get("failed")

@@ -20,7 +20,8 @@ from ..compile.policyfolder import CASE_FILES, PolicyFolder, policy_files
 from ..errors import Diagnostic, PolicyError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..runtime.policy import Policy
-from .cases import Case, CaseResult, PolicyCache, check_against_policy, load_cases, run_case
+from .case_files import Case, load_cases
+from .cases import CaseResult, PolicyCache, check_against_policy, run_case
 
 __all__ = ["CaseFailure", "CasesFailed", "CasesSummary", "Checked", "case_files_of", "check_policy", "run_policy_cases"]
 

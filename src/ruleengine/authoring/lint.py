@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..compile.index import constraints
 from ..compile.sources import SECTION
+from ..compile.table_analysis import findings
 from ..errors import Diagnostic
 from ..lang.ir import Compiled
 from ..lang.templates import Placeholder
@@ -32,6 +33,7 @@ def lint(policy: Policy) -> list[Diagnostic]:
         *_undeclared_sources(policy),
         *_unknown_sections(policy),
         *_numbers_that_are_parameters(policy),
+        *_tables(policy),
     ]
     return sorted(found, key=lambda d: (d.file, d.line, d.column, d.code))
 
@@ -171,6 +173,18 @@ def _never_fire(policy: Policy) -> Iterator[Diagnostic]:
 
 
 
+# ---------------------------------------------------------------- decision tables
+
+
+def _tables(policy: Policy) -> Iterator[Diagnostic]:
+    """Each table (each version) once: gaps, overlapping rows under ``unique``, rows never hit (compile/table_analysis)."""
+    seen: set[int] = set()
+    for rule in policy.rules:
+        if rule.table is not None and id(rule.table) not in seen:
+            seen.add(id(rule.table))
+            yield from findings(rule.table)
+
+
 # ---------------------------------------------------------------- likely conflicts
 
 
@@ -204,6 +218,8 @@ def _exclusive(a: Rule, b: Rule, policy: Policy) -> bool:
     first = a if a.sort_key <= b.sort_key else b
     if a.group and a.group == b.group and any(action.kind == "stop" for action in first.then):
         return True  # the first one to match ends the group
+    if a.table is not None and a.table is b.table and a.table.hit == "unique":
+        return True  # rows of a unique table: the table analysis reports an input both match
     ca, cb = constraints(a.when, policy.environment), constraints(b.when, policy.environment)
     for path in ca.keys() & cb.keys():
         da, db = ca[path], cb[path]

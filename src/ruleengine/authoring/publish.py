@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..durable import fsync_folder
 from ..errors import RuleEngineError
 from ..limits import DEFAULT_LIMITS, Limits
 from .gate import CasesFailed, CasesSummary, check_policy
@@ -166,16 +167,9 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_folder(Path(dirpath))
-    _fsync_folder(root.parent)
+        fsync_folder(Path(dirpath))
+    fsync_folder(root.parent)
 
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _release_name(releases: Path, digest: str) -> str:
@@ -206,7 +200,7 @@ def _point_current(releases: Path, name: str) -> str | None:
     try:
         os.symlink(name, temporary)  # relative: the releases folder can be moved or mounted elsewhere
         os.replace(temporary, releases / CURRENT)
-        _fsync_folder(releases)
+        fsync_folder(releases)
     except OSError as exc:
         with contextlib.suppress(OSError):
             temporary.unlink()

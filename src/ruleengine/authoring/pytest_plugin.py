@@ -16,18 +16,8 @@ import pytest
 
 from ..compile.policyfolder import PolicyFolder
 from ..errors import PolicyError
-from .cases import (
-    Case,
-    CaseResult,
-    PolicyCache,
-    check_against_policy,
-    is_case_file,
-    load_cases,
-    policy_error_text,
-    policy_folder_for,
-    problems_text,
-    run_case,
-)
+from .case_files import Case, is_case_file, load_cases, policy_folder_for
+from .cases import CaseResult, PolicyCache, check_against_policy, policy_error_text, problems_text, run_case
 
 _CACHE = PolicyCache()
 

@@ -91,11 +91,13 @@ def citing_texts(data: Any) -> Iterator[tuple[str, str, str]]:
             for key in keys:
                 if isinstance(spec.get(key), str):
                     yield pointer_join(f"/{section}", str(name)) + "/" + key, spec[key], f"{kind} {name}"
-    rules = data.get("rules")
-    if isinstance(rules, list):
+    for section in ("rules", "tables"):  # a table cites for every row: "rule TABLE"
+        rules = data.get(section)
+        if not isinstance(rules, list):
+            continue
         for index, spec in enumerate(rules):
             if not isinstance(spec, dict):
                 continue
             for key in ("source", "description"):
                 if isinstance(spec.get(key), str):
-                    yield f"/rules/{index}/{key}", spec[key], f"rule {spec.get('id', index)}"
+                    yield f"/{section}/{index}/{key}", spec[key], f"rule {spec.get('id', index)}"

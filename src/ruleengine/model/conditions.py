@@ -10,7 +10,7 @@ it is false or not met — so a missing fact can never approve anything by accid
 One code writer serves both ways of running a policy: ``emit`` writes a condition
 as Python statements for the fast path, ``emit_traced`` writes the same statements
 with a record of every node it visits and the values the leaf read, for
-explanations, traces and coverage (``programwriter`` inlines either in the policy's
+explanations, traces and coverage (``runtime.programwriter`` inlines either in the policy's
 code). The expressions are the same checked trees in both, so a condition cannot
 short-circuit, iterate, stop on its budget or fail differently when it is traced.
 """
@@ -176,21 +176,7 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: 
             temp = f"_r{next(counter)}"
             body.append(ast.Assign([ast.Name(id=temp, ctx=ast.Store())], value))
             value = ast.Name(id=temp, ctx=ast.Load())
-        rest: list[ast.stmt] = [
-            ast.If(
-                ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
-                [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
-                [],
-            )
-        ]
-        body.append(
-            ast.If(
-                ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
-                [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
-                rest,
-            )
-        )
-        body = rest
+        body = _next_child(body, var, value, decisive)
     return load
 
 
@@ -262,21 +248,7 @@ def emit_traced(node: Condition, out: list[ast.stmt], counter: Iterator[int], na
         body = out
         for child in node.children:
             value = emit_traced(child, body, counter, name)
-            rest: list[ast.stmt] = [
-                ast.If(
-                    ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
-                    [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
-                    [],
-                )
-            ]
-            body.append(
-                ast.If(
-                    ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
-                    [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
-                    rest,
-                )
-            )
-            body = rest
+            body = _next_child(body, var, value, decisive)
     out.append(ast.Assign([ast.Attribute(ast.Name(id=held, ctx=ast.Load()), "result", ast.Store())], load))
     return load
 
@@ -292,3 +264,25 @@ class _AbsentValue:
 
 ABSENT_VALUE = _AbsentValue()
 """What an explanation shows for a fact that is not in the order."""
+
+
+def _next_child(body: list[ast.stmt], var: str, value: ast.expr, decisive: bool) -> list[ast.stmt]:
+    """One child of ``all``/``any``: its decisive value ends the group, unknown makes it unknown, else the next child runs.
+
+    Returns the statements where the next child goes (they run only when this one was not decisive).
+    """
+    rest: list[ast.stmt] = [
+        ast.If(
+            ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
+            [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
+            [],
+        )
+    ]
+    body.append(
+        ast.If(
+            ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
+            [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
+            rest,
+        )
+    )
+    return rest

@@ -9,6 +9,7 @@ from typing import Any
 from ..lang import types as t
 from ..lang.ir import Compiled
 from ..lang.templates import Part
+from ..lang.unary import Region
 from ..lang.words import Words
 from .conditions import Condition
 from .parameters import Declaration
@@ -101,6 +102,55 @@ class Action:
 
 
 @dataclass(frozen=True, eq=False)
+class TableInput:
+    """An input column of a decision table: its name, its label (Chinese first) and its expression."""
+
+    name: str
+    label: str
+    expr: str
+    type: t.Type
+    whole: bool
+    """Its values are whole numbers (a count, days or hours between instants): the analysis skips the gaps between them."""
+    domain: tuple[str, ...] | None = None
+    """The values the table's own ``when`` leaves it (``claim.type`` under ``no_reason_claim``): the analysis looks at those only."""
+
+
+@dataclass(frozen=True, eq=False)
+class TableRow:
+    """One row as written: its rule id, its cells (as written and as the analysis reads them) and its outputs."""
+
+    number: int
+    rule_id: str
+    cells: tuple[str, ...]
+    regions: tuple[Region, ...]
+    outputs: tuple[str, ...]
+    location: Location
+    extra: tuple[int, int] = (0, 0)
+    """Where its further ``actions`` are in its rule's ``then`` (start, end): after the outputs' actions."""
+    window: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+    """When it is in effect (from, until): a row may be a version of its rule, as a rule may."""
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A decision table (``tables:``): its columns, hit policy and rows; each row is also a :class:`Rule`."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    hit: str
+    """first (the first matching row, in order, decides) | unique (at most one row may match) | collect (every match applies)"""
+    complete: bool
+    guard: str
+    """The table's own condition (``when:``), every row's first; empty when it has none."""
+    inputs: tuple[TableInput, ...]
+    outputs: tuple[str, ...]
+    """Output column names: decision fields (``claim.outcome``) and ``reason``."""
+    rows: tuple[TableRow, ...]
+    location: Location
+
+
+@dataclass(frozen=True, eq=False)
 class Rule:
     """One version of a rule, ready to run."""
 
@@ -129,6 +179,10 @@ class Rule:
     """Its titles, description, labels and reasons as written (lint reads them)."""
     claim_types: frozenset[str] | None = None
     """Claim types the condition requires (None: any). The fast path leaves the rule out for other types."""
+    table: Table | None = None
+    """The decision table this rule is a row of (None: a rule written as a rule)."""
+    row: int = 0
+    """Its row number in the table, from 1."""
 
     @property
     def sort_key(self) -> tuple[int, int, int]:

@@ -37,6 +37,19 @@ def deduction_of(rule: Rule, action: Action) -> Callable[[Any, dict[str, Any]], 
     return deduct
 
 
+def clash_of(rule: Rule) -> Callable[[Rule], EvaluationError]:
+    """Two rows of a ``unique`` table match: the policy does not say which applies."""
+
+    def clash(earlier: Rule) -> EvaluationError:
+        table, loc = rule.table, rule.location
+        assert table is not None
+        # Short: an evaluation error's message is cut at 120 characters.
+        message = f"第 {earlier.row} 行与第 {rule.row} 行同时命中 / rows {earlier.id} and {rule.id} both match (hit: unique)"
+        return EvaluationError(rule.id, message, loc.file, loc.line, loc.column, code="table_unique")
+
+    return clash
+
+
 def claim_needed(rule: Rule, action: Action) -> Callable[[], EvaluationError]:
     def needed() -> EvaluationError:
         try:
@@ -92,6 +105,14 @@ def refined(previous: tuple[int, int, Rule, Any] | None, value: Any) -> tuple[st
     _, _, prev_rule, prev_value = previous
     return "refined", f"was {plain(prev_value)} from {prev_rule.id} (stage {prev_rule.stage})"
 
+
+UNIQUE = """
+_q_x = _q_stopped.get(KEY)
+if _q_x is not None:
+    raise CLASH(_q_x)
+_q_stopped[KEY] = RULE
+"""
+"""A matching row of a ``unique`` table: the first one is recorded (in the stops, under a key no group has)."""
 
 REASON = """
 _q_x = ZH + " / " + EN

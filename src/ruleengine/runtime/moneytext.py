@@ -49,6 +49,11 @@ def amount(text: str) -> Decimal | None:
     return value
 
 
+def forget_amounts() -> None:
+    """Empty the cache of amounts read (bounded by ``_KNOWN_MAX``): for a memory measurement that should not count it."""
+    _KNOWN.clear()
+
+
 def amount_words() -> str:
     """What an amount on the wire looks like, from the order schema: for messages."""
     return number_text_words(_MONEY)

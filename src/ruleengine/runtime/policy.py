@@ -92,7 +92,7 @@ class Policy:
 
     @functools.cached_property
     def compiled(self) -> CompiledPolicy:
-        """The fast path (``program``): built on first use, so loading to check or lint compiles nothing."""
+        """The generated program (``runtime.program``): built on first use, so loading to check or lint compiles nothing."""
         from .program import CompiledPolicy
 
         return CompiledPolicy(self)

@@ -32,7 +32,7 @@ from ..lang.functions import make_calendar
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id
 from ..lang.templates import formatter, in_other_language
 from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leaves
-from .actioncode import REASON, SET, SET_CHECKED, claim_needed, deduction_of, money_of, refined, same_stage
+from .actioncode import REASON, SET, SET_CHECKED, UNIQUE, claim_needed, clash_of, deduction_of, money_of, refined, same_stage
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
@@ -179,9 +179,7 @@ class Writer:
             _q_fail=fail, _q_tick=tick, _q_in_other_language=in_other_language, _q_Exception=Exception, _q_EvaluationError=EvaluationError
         )
         if self.traced:
-            self.namespace.update(
-                _t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple
-            )
+            self.namespace.update(_t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple)
         code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
         exec(code, self.namespace)
         decide: Decide = self.namespace["decide"]
@@ -195,7 +193,10 @@ class Writer:
         per: list[ast.stmt] = [assign("_q_site", self.site(rule, None))]
         line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
         if line == "_q_line" and (
-            self.traced or rule.group in self.stop_groups or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
+            self.traced
+            or rule.group in self.stop_groups
+            or rule.table is not None
+            or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
         ):
             per.append(assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())))
         body: list[ast.stmt] = []
@@ -219,6 +220,8 @@ class Writer:
         else:
             result = emit(when, body, self.counter)
         then = self.actions(rule, rule.then, line)
+        if rule.table is not None and rule.table.hit == "unique":
+            then = self.unique(rule, line) + then
         otherwise = self.actions(rule, rule.otherwise, line)
         body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
         per += self.unless_stopped(rule, line, body)
@@ -257,6 +260,13 @@ class Writer:
             reason = joined([ast.Constant(f"group '{rule.group}' stopped by "), stopper])
             stopped = [self.skipped(rule, line, reason)]
         return [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, stopped)]
+
+    def unique(self, rule: Rule, line: str | None) -> list[ast.stmt]:
+        """A row of a ``unique`` table that matches: an error if another row of the table matched (for this line)."""
+        assert rule.table is not None
+        where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+        key = ast.Tuple([ast.Constant(f"\x00table {rule.table.id}"), where], ast.Load())
+        return self.fill(UNIQUE, KEY=key, CLASH=self.bind(clash_of(rule), "_q_a"), RULE=self.bind(rule))
 
     def left_out(self, rule: Rule) -> list[ast.stmt]:
         """A rule the fast function leaves out, in the traced one: reported, never run, never charged."""

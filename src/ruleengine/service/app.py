@@ -42,7 +42,7 @@ from starlette.routing import Mount, Route, compile_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..authoring.cases import case_file_text
+from ..authoring.case_files import case_file_text
 from ..authoring.catalogue import catalogue_data
 from ..authoring.explanation import WORDS, explanation_data
 from ..authoring.impact import changes
@@ -58,8 +58,9 @@ from .config import ServerConfig
 from .decisionlog import DecisionLog, DecisionLogError, check_writable
 from .livepolicy import LivePolicy, ReloadResult
 from .metrics import UNMATCHED, Metrics
-from .openapi import example_orders, openapi_bytes
+from .openapi import example_orders, example_titles, openapi_bytes
 from .security import ConfigError, Refusal, Tokens, body_syntax, cross_site, require
+from .workbench import WORKBENCH_ROUTES, RequestRefused, WorkbenchRoute
 
 __all__ = ["ConfigError", "ServerConfig", "create_app", "serve"]
 
@@ -802,7 +803,8 @@ async def policy_catalogue(service: Service, request: Request) -> Response:
 
 
 async def examples(service: Service, request: Request) -> Response:
-    return JSON([{"name": path.stem, "file": path.name} for path in example_orders()])
+    titles = example_titles()
+    return JSON([{"name": path.stem, "file": path.name, **titles.get(path.stem, {})} for path in example_orders()])
 
 
 async def example(service: Service, request: Request) -> Response:
@@ -850,6 +852,21 @@ async def playground(service: Service, request: Request) -> Response:
     )
 
 
+def _workbench(route: WorkbenchRoute) -> Operation:
+    """A workbench route (service/workbench.py) as an operation: its envelope read and checked here, as every route's is."""
+
+    async def handler(service: Service, request: Request) -> Response:
+        body = await _body(request, service.config.max_batch_bytes, service.config.request_seconds)
+        envelope = _envelope(body, request, service.config.limits, route.keys, route.required)
+        _money_parameters(service.live.policy, envelope.get("parameters", {}))
+        try:
+            return await route.handler(service, envelope)
+        except RequestRefused as exc:
+            raise BadRequest(exc.status, exc.kind, exc.message, **exc.extra) from None
+
+    return Operation(route.method, route.path, handler, route.scope, body=True)
+
+
 EXPLAIN = frozenset({"explain"})
 OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/v1/decisions", decisions, "decide", body=True, query=EXPLAIN),
@@ -867,7 +884,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/healthz", healthz, None),
     Operation("GET", "/readyz", readyz, None),
     Operation("GET", "/openapi.json", openapi, None),
-    Operation("GET", "/", playground, None),
+    Operation("GET", "/", playground, None, query=frozenset({"example"})),  # /?example=NAME opens that example
+    *(_workbench(route) for route in WORKBENCH_ROUTES),
 )
 SCOPE_OF = {(op.method, op.path): op.scope for op in OPERATIONS}
 """Which token scope each route needs (None: public): what the service enforces and /openapi.json declares."""

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..durable import fsync_folder
 from ..runtime.decision import dumps
 
 __all__ = ["DecisionLog", "DecisionLogError", "facts_digest", "mask_facts"]
@@ -436,7 +437,7 @@ class DecisionLog:
                 raise OSError(0, "not a regular file (the log is appended to, rotated and repaired: give a file path)")
             _cut_torn_line(fd, info.st_size, self.path)
             if self.fsync:  # the new file's name must survive a power cut too
-                _fsync_folder(self.path.parent)
+                fsync_folder(self.path.parent)
         except BaseException:
             os.close(fd)
             raise
@@ -488,13 +489,6 @@ def _cut_torn_line(fd: int, size: int, path: Path) -> None:
     os.ftruncate(fd, end)
     LOG.warning("decision log %s ended in a torn record (a crash while writing): %d bytes cut off", path, size - end)
 
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _describe(error: BaseException) -> str:

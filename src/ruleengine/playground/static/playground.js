@@ -2,55 +2,31 @@
 // Plain ES module, no build step, nothing external. Everything shown comes from the
 // service's HTTP API (/v1/...): the page only lays it out.
 
+import { TOKEN_KEY, api, authHeaders, bi, h, localTime, money } from "./dom.js";
+import { fieldName, guaranteeOrder, learnNames, parameterName, serviceName, valueName } from "./names.js";
+import { generalProblem, orderProblem, parameterProblem } from "./messages.js";
+import { catalogueView } from "./catalogue.js";
+import { changeItem, decisionChanges, splitChange } from "./changes.js";
+import { explanationView } from "./explanation.js";
+import { setUpImpact } from "./impact.js";
+import { readScenario, scenarioLink, showScenario } from "./scenario.js";
+
 const DEFAULT_EXAMPLE = "seven-day-return-last-minute-approved";
 const DECIDE_DELAY_MS = 250;
 
 // The common fields of an order, by section. Their kinds (select, date and time, amount …)
 // and the choices of the selects are read from the order schema (/openapi.json).
+// The common fields of an order, by section (their names are in names.js). Their kinds (select, date and
+// time, amount …) and the choices of the selects are read from the order schema (/openapi.json).
 const SECTIONS = [
-  {
-    id: "order", zh: "订单", en: "Order", fields: [
-      ["/order_id", "订单号", "Order id"],
-      ["/channel", "渠道", "Channel"],
-      ["/program", "项目", "Program"],
-      ["/paid_at", "付款时间", "Paid at"],
-      ["/as_of", "决策时刻", "Decide as of"],
-      ["/payment/amount", "实付金额（元）", "Amount paid (CNY)"],
-      ["/buyer/credit_score", "买家信用分", "Buyer credit score"],
-      ["/buyer/abuse_flag", "买家滥用标记", "Buyer abuse flag"],
-    ],
-  },
-  {
-    id: "logistics", zh: "物流", en: "Logistics", fields: [
-      ["/logistics/status", "物流状态", "Status"],
-      ["/logistics/promised_ship_by", "承诺发货时间", "Promised to ship by"],
-      ["/logistics/shipped_at", "发货时间", "Shipped at"],
-      ["/logistics/signed_at", "签收时间", "Signed for at"],
-      ["/logistics/stock_out", "缺货", "Stock out"],
-    ],
-  },
-  {
-    id: "items", zh: "商品", en: "Items", perItem: [
-      ["category", "品类", "Category"],
-      ["unit_price", "单价（元）", "Unit price (CNY)"],
-      ["quantity", "数量", "Quantity"],
-      ["paid_amount", "实付（元）", "Paid (CNY)"],
-      ["gift", "赠品", "Gift"],
-    ],
-  },
+  { id: "order", zh: "订单", en: "Order", fields: ["/order_id", "/channel", "/program", "/paid_at", "/as_of", "/payment/amount", "/buyer/credit_score", "/buyer/abuse_flag"] },
+  { id: "logistics", zh: "物流", en: "Logistics", fields: ["/logistics/status", "/logistics/promised_ship_by", "/logistics/shipped_at", "/logistics/signed_at", "/logistics/stock_out"] },
+  { id: "items", zh: "商品", en: "Items", perItem: ["category", "unit_price", "quantity", "paid_amount", "gift"] },
   {
     id: "claim", zh: "售后申请", en: "Claim", fields: [
-      ["/claim/type", "申请类型", "Claim type"],
-      ["/claim/sku", "申请商品 SKU", "Claimed SKU"],
-      ["/claim/quantity", "申请数量", "Quantity claimed"],
-      ["/claim/requested_at", "申请时间", "Requested at"],
-      ["/claim/item_condition", "商品状态", "Item condition"],
-      ["/claim/inspection", "检测结果", "Inspection"],
-      ["/claim/resolution_requested", "诉求", "Resolution requested"],
-      ["/claim/return_tracking_uploaded_at", "上传退货单号时间", "Return tracking uploaded at"],
-      ["/claim/merchant_response", "商家答复", "Merchant response"],
-      ["/claim/gift_returned", "赠品已退回", "Gift returned"],
-      ["/claim/current_unit_price", "现价（元）", "Current unit price (CNY)"],
+      "/claim/type", "/claim/sku", "/claim/quantity", "/claim/requested_at", "/claim/item_condition", "/claim/inspection",
+      "/claim/resolution_requested", "/claim/return_tracking_uploaded_at", "/claim/merchant_response", "/claim/gift_returned",
+      "/claim/current_unit_price",
     ],
   },
 ];
@@ -69,63 +45,20 @@ const state = {
   orderSchema: null,
   schemas: {},         // the components of /openapi.json, where the order schema's references point
   catalogue: null,
-  words: {},
-  serviceNames: {},
   order: null,
   overrides: {},       // applied: what the decision uses
   pending: {},         // typed into the what-if inputs, not yet applied
   result: null,        // last answer: {kind: "single"|"whatif", ...}
+  stale: null,         // [zh, en]: why the shown decision is not (yet) the decision of the order shown; null when it is
+  baseline: null,      // {order, decision}: the order as loaded (example, text, link) and its decision, to show what edits change
+  baselinePending: false,
   explainSide: "changed",
   usedHere: new Set(),  // parameters read by the rules that applied to this order: listed first
   seq: 0,
   timer: null,
 };
 
-// ---------------------------------------------------------------- helpers
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key === "text") el.textContent = value;
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "dataset") Object.assign(el.dataset, value);
-    else el.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-function bi(zh, en) {
-  return [zh, " ", h("span", { class: "en", text: en })];
-}
-
-// With --auth-token-file the service wants a bearer token (scopes decide and read for this page). The page
-// keeps it in sessionStorage: this tab only, gone when the tab closes, never sent by the browser on its own
-// (unlike a cookie), so another site cannot make the browser use it.
-const TOKEN_KEY = "ruleengine.token";
-
-function authHeaders() {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  return token ? { authorization: `Bearer ${token}` } : {};
-}
-
-async function api(path, { method = "GET", body, contentType = "application/json" } = {}) {
-  const init = { method, headers: authHeaders() };
-  if (body !== undefined) {
-    init.body = body;
-    init.headers["content-type"] = contentType;
-  }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch { data = null; }
-  return { status: response.status, ok: response.ok, data, text, headers: response.headers };
-}
+// ---------------------------------------------------------------- order documents
 
 function parsePointer(pointer) {
   if (!pointer) return [];
@@ -151,22 +84,6 @@ function setAt(obj, pointer, value) {
   const last = keys[keys.length - 1];
   if (value === undefined) delete node[last];
   else node[last] = value;
-}
-
-function word(value) {
-  return state.words[value] || String(value);
-}
-
-function money(value) {
-  // Amounts arrive as decimal strings ("33.33") and are shown as written, never through a binary float.
-  const m = /^(-?[0-9]+)(?:\.([0-9]{1,2}))?$/.exec(String(value));
-  return m ? `${m[1]}.${(m[2] || "").padEnd(2, "0")} 元` : String(value);
-}
-
-function localTime(value) {
-  // "2026-11-11T15:20:00+08:00" → "2026-11-11 15:20" (the policy's calendar is +08:00; shown as written)
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2})?/.exec(String(value));
-  return m ? `${m[1]} ${m[2]}` : String(value);
 }
 
 // ---------------------------------------------------------------- the order schema
@@ -209,7 +126,8 @@ function isRequired(pointer) {
 
 // ---------------------------------------------------------------- the form
 
-function fieldInput(pointer, zh, en) {
+function fieldInput(pointer) {
+  const [zh, en] = fieldName(pointer);
   let schema = schemaAt(pointer);
   if (pointer === "/claim/sku") {
     // the claimed line is one of the order's lines: chosen, not typed
@@ -225,17 +143,17 @@ function fieldInput(pointer, zh, en) {
   if (kind === "enum") {
     input = h("select", { id });
     if (!isRequired(pointer) || value === undefined) input.append(h("option", { value: "", text: "（无 absent）" }));
-    for (const option of schema.enum) input.append(h("option", { value: option, text: state.words[option] ? `${word(option)}` : option }));
+    for (const option of schema.enum) input.append(h("option", { value: option, text: valueName(option, pointer) }));
     input.value = value === undefined ? "" : String(value);
   } else if (kind === "boolean") {
     input = h("input", { id, type: "checkbox" });
     input.checked = value === true;
   } else if (kind === "datetime") {
-    input = h("input", { id, type: "datetime-local", step: "1" });
-    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.exec(value || "");
-    input.dataset.offset = m ? m[2] : "+08:00";
-    input.value = m ? m[1] : "";
-    if (value !== undefined && !m) input.dataset.raw = String(value);
+    // one text field (one Tab stop), written as people write times: 2026-11-11 15:20:00, in the order's own offset
+    input = h("input", { id, type: "text", inputmode: "numeric", autocomplete: "off", spellcheck: "false", placeholder: "2026-11-11 15:20:00" });
+    const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.exec(value || "");
+    input.dataset.offset = m ? m[3].toUpperCase() : "+08:00";
+    input.value = m ? `${m[1]} ${m[2].length === 5 ? m[2] + ":00" : m[2]}` : value === undefined ? "" : String(value);
   } else if (kind === "money") {
     // an amount is a decimal string on the wire ("199.00"): typed and sent as text, checked by the service
     input = h("input", { id, type: "text", inputmode: "decimal", autocomplete: "off" });
@@ -264,8 +182,8 @@ function readInput(input) {
   const raw = input.value;
   if (raw === "") return undefined;
   if (kind === "datetime") {
-    const withSeconds = /T\d{2}:\d{2}$/.test(raw) ? raw + ":00" : raw;
-    return withSeconds + (input.dataset.offset || "+08:00");
+    const m = /^\s*(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2})?\s*$/.exec(raw);
+    return m ? `${m[1]}T${m[2]}${m[3] || ":00"}${input.dataset.offset || "+08:00"}` : raw.trim();  // anything else: the service says what is wrong
   }
   if (kind === "money") return raw.trim();
   if (kind === "integer") {
@@ -295,13 +213,13 @@ function renderForm() {
         const line = h("div", { class: "item", "data-testid": `item-${index}` });
         line.append(h("p", { class: "item-title" }, h("code", { text: item.sku || `#${index + 1}` }), " ", item.title || ""));
         const grid = h("div", { class: "grid" });
-        for (const [key, zh, en] of section.perItem) grid.append(fieldInput(`/items/${index}/${key}`, zh, en));
+        for (const key of section.perItem) grid.append(fieldInput(`/items/${index}/${key}`));
         line.append(grid);
         box.append(line);
       });
     } else {
       const grid = h("div", { class: "grid" });
-      for (const [pointer, zh, en] of section.fields) grid.append(fieldInput(pointer, zh, en));
+      for (const pointer of section.fields) grid.append(fieldInput(pointer));
       box.append(grid);
     }
     form.append(box);
@@ -328,16 +246,32 @@ function addClaim() {
 async function loadExample(name) {
   const response = await api(`/v1/examples/${encodeURIComponent(name)}`);
   if (!response.ok) return showGeneralError(response);
-  setOrder(response.data);
+  await setOrder(response.data);
   document.getElementById("case-name").value = "";
+}
+
+/** A new order to work on (an example, a pasted text, a shared link): what later edits are compared with. */
+/** The examples grouped by the guarantee each is about, in the policy's order of guarantees; untitled ones last. */
+function exampleGroups(examples) {
+  const order = [...guaranteeOrder(), "none"];
+  const rank = (g) => (order.includes(g) ? order.indexOf(g) : g === undefined ? order.length + 1 : order.length);
+  const groups = new Map();
+  for (const e of [...examples].sort((a, b) => rank(a.guarantee) - rank(b.guarantee))) {
+    const key = e.guarantee || "other";
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(e);
+  }
+  return groups;
 }
 
 function setOrder(order) {
   state.order = order;
+  state.baseline = null;
+  state.baselinePending = true;
   renderForm();
   document.getElementById("order-text").value = JSON.stringify(order, null, 2);
   document.getElementById("text-problems").replaceChildren();
-  decideNow();
+  return decideNow();
 }
 
 async function applyText() {
@@ -346,28 +280,21 @@ async function applyText() {
   list.replaceChildren();
   const response = await api("/v1/orders/read", { method: "POST", body: text, contentType: /^\s*[{[]/.test(text) ? "application/json" : "application/yaml" });
   if (!response.ok) {
-    for (const p of (response.data && response.data.problems) || [{ message: response.text }]) {
-      const where = p.line ? `第 ${p.line} 行第 ${p.column} 列 line ${p.line}, column ${p.column}: ` : "";
-      list.append(h("li", { class: "problem" }, where + p.message));
-    }
+    const problems = (response.data && response.data.problems) || [{ pointer: "", code: "", message: response.text }];
+    for (const p of problems) list.append(problemItem(orderProblem(p)));
+    markStale("文本无法读取，未能决策", "the text could not be read, so it was not decided");
     setStatus("error", "文本无法读取 the text could not be read");
     return;
   }
-  if (!response.data || typeof response.data !== "object" || Array.isArray(response.data)) {
-    list.append(h("li", { class: "problem", text: "订单必须是一个对象 an order must be an object" }));
-    return;
-  }
-  state.order = response.data;
-  renderForm();
   document.getElementById("example-select").value = "";
-  decideNow();
+  await setOrder(response.data);
 }
 
 // ---------------------------------------------------------------- deciding
 
 function scheduleDecide() {
   clearTimeout(state.timer);
-  setStatus("busy", "待决策… deciding…");
+  markStale("订单已修改，正在重新决策", "the order was edited: deciding again");
   state.timer = setTimeout(decideNow, DECIDE_DELAY_MS);
 }
 
@@ -376,6 +303,44 @@ function setStatus(kind, text) {
   el.className = `status ${kind}`;
   el.textContent = text;
   document.body.dataset.state = kind;
+}
+
+/** The shown decision is not the decision of the order shown: it stays, greyed, with the reason beside it. */
+function markStale(zh, en) {
+  state.stale = [zh, en];
+  setStatus("busy", `${zh} ${en}`);
+  renderStale();
+}
+
+function renderStale() {
+  const stale = Boolean(state.stale && state.result);
+  const note = document.getElementById("stale-note");
+  note.hidden = !stale;
+  if (stale) note.replaceChildren(h("strong", { text: "⚠ " }), ...bi(`以下是上一次的决策，不是当前订单的：${state.stale[0]}`, `The decision below is the previous one: ${state.stale[1]}`));
+  for (const id of ["decision", "explanation", "summary"]) document.getElementById(id).classList.toggle("stale", stale);
+  document.body.dataset.stale = String(stale);
+}
+
+function saveScenario() {
+  showScenario(state.order, state.overrides);
+}
+
+async function copyScenarioLink() {
+  const link = scenarioLink(state.order, state.overrides);
+  const field = document.getElementById("share-url");
+  field.hidden = false;
+  field.value = link;
+  field.select();
+  try {
+    await navigator.clipboard.writeText(link);
+    setStatus("ok", "链接已复制 link copied");
+  } catch {
+    setStatus("ok", "链接已选中，请复制 the link is selected: copy it");
+  }
+}
+
+function orderKey() {
+  return JSON.stringify(state.order);
 }
 
 async function decideNow() {
@@ -389,35 +354,56 @@ async function decideNow() {
   if (seq !== state.seq) return; // a newer edit is being decided
   document.getElementById("text-problems").replaceChildren();
   showProblems([]);
-  document.getElementById("whatif-error").hidden = true;
+  showWhatIfError(null);
   if (response.ok) {
     state.result = overrides ? { kind: "whatif", ...response.data } : { kind: "single", ...response.data };
+    if (state.baselinePending) {
+      state.baseline = { order: orderKey(), decision: overrides ? response.data.current : response.data.decision };
+      state.baselinePending = false;
+    }
+    state.stale = null;
     renderResult();
+    renderStale();
     setStatus("ok", "已决策 decided");
+    saveScenario();
     return;
   }
+  // The last decision stays in view, greyed and marked, beside the reason this order was not decided.
   const data = response.data || {};
-  state.result = null;
-  document.getElementById("decision").replaceChildren();
-  document.getElementById("explanation").replaceChildren();
   if (data.error === "facts") {
     showProblems(data.problems || []);
+    markStale("修改后的订单有问题，未能决策", "the edited order has problems, so it was not decided");
     setStatus("error", "订单有问题，未能决策 the order has problems: not decided");
   } else if (data.error === "policy") {
-    const box = document.getElementById("whatif-error");
-    box.hidden = false;
-    box.textContent = "参数值无效 invalid parameter value: " + (data.message || JSON.stringify(data.diagnostics));
+    showWhatIfError(data);
+    markStale("假设的参数值无效，未能决策", "a what-if parameter value was refused, so it was not decided");
     setStatus("error", "参数值无效 invalid parameter value");
   } else {
+    markStale("未能决策", "not decided");
     showGeneralError(response);
   }
 }
 
+function showWhatIfError(data) {
+  const box = document.getElementById("whatif-error");
+  box.hidden = !data;
+  if (!data) return;
+  const kinds = Object.fromEntries(state.catalogue.parameters.map((p) => [p.name, p.kind]));
+  const diagnostics = data.diagnostics || [{ code: "", message: data.message }];
+  box.replaceChildren(h("ul", { class: "problems" }, diagnostics.map((d) => problemItem(parameterProblem(d, kinds)))));
+}
+
+/** One problem, Chinese first with the service's English beside it. */
+function problemItem(problem, extra = null) {
+  return h("li", { class: "problem", dataset: problem.pointer !== undefined ? { pointer: problem.pointer } : {} },
+    problem.zh, " ", h("span", { class: "en", text: problem.en }), extra);
+}
+
 function showGeneralError(response) {
-  const data = response.data || {};
   const box = document.getElementById("problems-box");
   box.hidden = false;
-  box.replaceChildren(h("p", { class: "error" }, `${response.status} ${data.error || ""}: ${data.message || response.text}` + (data.rule ? ` [${data.rule}]` : "")));
+  const problem = generalProblem(response.status, response.data || {}, response.text);
+  box.replaceChildren(h("p", { class: "error" }, problem.zh, " ", h("span", { class: "en", text: problem.en })));
   setStatus("error", "未能决策 not decided");
 }
 
@@ -440,17 +426,16 @@ function showProblems(problems) {
   if (problems.length === 0) return;
   const list = h("ul", { class: "problems" });
   for (const problem of problems) {
+    const words = orderProblem(problem);
     const input = problemField(problem);
     if (input) {
       input.setAttribute("aria-invalid", "true");
       const field = input.closest(".field");
       field.classList.add("has-error");
       const error = field.querySelector(".field-error");
-      error.textContent = (error.textContent ? error.textContent + "；" : "") + problem.message;
+      error.textContent = (error.textContent ? error.textContent + "；" : "") + `${words.zh} ${problem.message}`;
     }
-    list.append(h("li", { class: "problem", dataset: { pointer: problem.pointer } },
-      h("code", { text: problem.pointer || "/" }), " ", problem.message,
-      input ? h("span", { class: "at-field" }, " ↖ ", ...bi("已标在字段旁", "shown at the field")) : null));
+    list.append(problemItem(words, input ? h("span", { class: "at-field" }, " ↖ ", ...bi("已标在字段旁", "shown at the field")) : null));
   }
   box.append(h("p", { class: "error" }, ...bi("订单不符合格式要求，未能决策：", "The order does not fit the schema, so it was not decided:")), list);
 }
@@ -469,10 +454,10 @@ function decisionCard(decision, other, side) {
     const otherList = other ? other.services[sku] || [] : list;
     const badges = h("div", { class: "badges" });
     for (const service of list) {
-      badges.append(h("span", { class: `badge${otherList.includes(service) ? "" : " diff"}`, title: service, "data-service": service, "data-testid": "service-badge" }, state.serviceNames[service] || service));
+      badges.append(h("span", { class: `badge${otherList.includes(service) ? "" : " diff"}`, title: service, "data-service": service, "data-testid": "service-badge" }, serviceName(service)));
     }
     for (const service of otherList.filter((s) => !list.includes(s))) {
-      badges.append(h("span", { class: "badge removed", title: service, "data-service": service }, state.serviceNames[service] || service));
+      badges.append(h("span", { class: "badge removed", title: service, "data-service": service }, serviceName(service)));
     }
     if (list.length === 0) badges.append(h("span", { class: "muted" }, "（无 none）"));
     services.append(h("div", { class: "line", "data-sku": sku }, h("p", { class: "sku" }, h("code", { text: sku }), " ", itemTitle(sku)), badges));
@@ -483,20 +468,20 @@ function decisionCard(decision, other, side) {
   if (claim) {
     const otherClaim = other && other.claim;
     const box = h("div", { class: `claim outcome-${claim.outcome}`, "data-testid": `claim-${side}` });
-    box.append(h("h3", {}, ...bi("售后申请", "Claim"), " ", h("code", { text: claim.id }), " ", h("span", { class: "muted", text: word(claim.type) })));
+    box.append(h("h3", {}, ...bi("售后申请", "Claim"), " ", h("code", { text: claim.id }), " ", h("span", { class: "muted", text: valueName(claim.type) })));
     const table = h("dl", { class: "claim-fields" });
     for (const [key, zh, en] of CLAIM_FIELDS) {
       let value = claim[key];
       if (key.endsWith("_amount")) value = money(value);
-      else if (key === "refund_channel") value = String(value);
-      else value = word(value);
+      else if (key === "refund_channel") value = valueName(value);
+      else value = valueName(value);
       if (key === "refund_timing" && claim.refund_due_by) value += `，最迟 due by ${localTime(claim.refund_due_by)}`;
       const changed = otherClaim && JSON.stringify(otherClaim[key]) !== JSON.stringify(claim[key]);
       table.append(h("dt", {}, ...bi(zh, en)), h("dd", { class: changed ? "diff" : "", "data-testid": `claim-${key}-${side}` }, key === "outcome" ? h("span", { class: `outcome ${claim.outcome}`, text: value }) : value));
     }
     if (claim.deductions.length) {
       table.append(h("dt", {}, ...bi("扣减", "Deductions")),
-        h("dd", {}, claim.deductions.map((d) => h("div", {}, `${word(d.type)} −${money(d.amount)}`))));
+        h("dd", {}, claim.deductions.map((d) => h("div", {}, `${valueName(d.type)} −${money(d.amount)}`))));
     }
     box.append(table);
     const reasons = h("ul", { class: "reasons", "data-testid": `reasons-${side}` });
@@ -510,13 +495,13 @@ function decisionCard(decision, other, side) {
   if (decision.compensations.length) {
     const list = h("ul", { class: "compensations", "data-testid": `compensations-${side}` });
     for (const c of decision.compensations) {
-      list.append(h("li", {}, `${word(c.type)}：${money(c.amount)} ${word(c.form)}，${word(c.payer)} 支付 paid by `, " ", h("code", { class: "rule-id", text: c.rule })));
+      list.append(h("li", {}, `${valueName(c.type)}：${money(c.amount)} ${valueName(c.form)}，${valueName(c.payer)} 支付 paid by `, " ", h("code", { class: "rule-id", text: c.rule })));
     }
     card.append(h("h3", {}, ...bi("赔付", "Compensations")), list);
   }
   if (decision.violations.length) {
     const list = h("ul", { class: "violations", "data-testid": `violations-${side}` });
-    for (const v of decision.violations) list.append(h("li", {}, word(v.type), " ", h("code", { class: "rule-id", text: v.rule })));
+    for (const v of decision.violations) list.append(h("li", {}, valueName(v.type), " ", h("code", { class: "rule-id", text: v.rule })));
     card.append(h("h3", {}, ...bi("违规", "Violations")), list);
   }
   card.append(h("details", { class: "fired" }, h("summary", {}, ...bi(`触发规则 ${decision.fired.length} 条`, `${decision.fired.length} rules fired`)),
@@ -529,20 +514,23 @@ function renderResult() {
   root.replaceChildren();
   const result = state.result;
   const switcher = document.getElementById("explanation-switch");
+  renderSummary();
   if (result.kind === "single") {
     const d = result.decision;
     root.append(h("p", { class: "meta" }, `订单 Order ${d.order_id} · 决策时刻 as of ${localTime(d.as_of)} · 策略 policy ${d.policy.version}`));
-    root.append(decisionCard(d, null, "current"));
+    const edited = state.baseline && state.baseline.order !== orderKey() ? state.baseline.decision : null;
+    if (edited) root.append(editChanges(edited, d));
+    root.append(decisionCard(d, edited, "current"));
     switcher.hidden = true;
     renderExplanation(result.explanation);
     return;
   }
   const changes = h("div", { class: "changes", "data-testid": "changes" });
-  const params = Object.entries(result.parameters).map(([name, v]) => h("li", {}, h("code", { text: name }), ` ${fmtParam(v.current)} → `, h("strong", { text: fmtParam(v.changed) })));
+  const params = Object.entries(result.parameters).map(([name, v]) => h("li", {}, parameterName(name), " ", h("code", { text: name }), ` ${fmtParam(v.current)} → `, h("strong", { text: fmtParam(v.changed) })));
   changes.append(h("h3", {}, ...bi("假设参数", "What-if parameters")), h("ul", { class: "params-changed" }, params));
   if (result.changes.length) {
     const list = h("ul", { class: "change-list", "data-testid": "change-list" });
-    for (const c of result.changes) list.append(h("li", {}, h("span", { class: "g" }, state.serviceNames[c.guarantee] || c.guarantee), " ", h("code", { text: c.field }), " ", c.change));
+    for (const c of result.changes) list.append(changeItem(c.guarantee, c.field, ...splitChange(c.change)));
     changes.append(h("h3", {}, ...bi(`决策变化 ${result.changes.length} 处`, `${result.changes.length} changes`)), list);
   } else {
     changes.append(h("p", { class: "muted", "data-testid": "change-list" }, ...bi("此订单的决策没有变化。", "This order's decision does not change.")));
@@ -554,6 +542,52 @@ function renderResult() {
   switcher.hidden = false;
   for (const b of switcher.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.side === state.explainSide));
   renderExplanation(result.explanation[state.explainSide]);
+}
+
+/** The bar that keeps the outcome in view while editing: the claim's outcome and refund, or the services. */
+function renderSummary() {
+  const bar = document.getElementById("summary");
+  const result = state.result;
+  const d = result.kind === "single" ? result.decision : result.changed;
+  const parts = [h("span", { class: "summary-title" }, ...bi(result.kind === "single" ? "决策" : "假设决策", result.kind === "single" ? "Decision" : "What-if decision"))];
+  if (d.claim) {
+    parts.push(h("span", { class: `outcome ${d.claim.outcome}`, "data-testid": "summary-outcome", text: valueName(d.claim.outcome) }),
+      h("span", {}, "退款 refund ", h("strong", { text: money(d.claim.refund_amount) })));
+  } else {
+    const services = new Set(Object.values(d.services).flat());
+    parts.push(h("span", { "data-testid": "summary-outcome" }, ...bi(`无售后申请 · ${services.size} 项保障`, `no claim · ${services.size} services`)));
+  }
+  if (d.compensations.length) parts.push(h("span", {}, "赔付 compensation ", h("strong", { text: money(sumMoney(d.compensations.map((c) => c.amount))) })));
+  bar.replaceChildren(...parts);
+  bar.hidden = false;
+}
+
+function sumMoney(amounts) {
+  // exact: in cents, as integers (the amounts have at most two decimals)
+  let cents = 0n;
+  for (const a of amounts) {
+    const m = /^(-?)([0-9]+)(?:\.([0-9]{1,2}))?$/.exec(String(a));
+    if (!m) return "?";
+    const value = BigInt(m[2]) * 100n + BigInt((m[3] || "").padEnd(2, "0"));
+    cents += m[1] ? -value : value;
+  }
+  const sign = cents < 0n ? "-" : "";
+  const abs = cents < 0n ? -cents : cents;
+  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, "0")}`;
+}
+
+/** What the edits to the order (since it was loaded) changed in its decision: before → after, field by field. */
+function editChanges(before, after) {
+  const found = decisionChanges(before, after);
+  const box = h("div", { class: "changes edits", "data-testid": "edit-changes" });
+  box.append(h("h3", {}, ...bi(found.length ? `订单修改后，决策变化 ${found.length} 处（修改前 → 修改后）` : "订单已修改，决策没有变化",
+    found.length ? `${found.length} changes since the order was loaded (before → after)` : "The order was edited; its decision did not change")));
+  if (found.length) box.append(h("ul", { class: "change-list", "data-testid": "edit-change-list" }, found.map((c) => changeItem(...c))));
+  box.append(h("button", { type: "button", class: "link", "data-testid": "rebase", onclick: () => {
+    state.baseline = { order: orderKey(), decision: after };
+    renderResult();
+  } }, ...bi("以当前订单为对照", "compare with this order from now on")));
+  return box;
 }
 
 function fmtParam(value) {
@@ -594,85 +628,7 @@ function noteParametersUsedHere(groups) {
 
 function renderExplanation(groups) {
   noteParametersUsedHere(groups);
-  const root = document.getElementById("explanation");
-  root.replaceChildren();
-  const open = decisiveGuarantees();
-  for (const group of groups) {
-    const relevant = group.entries.filter((e) => e.relevant);
-    const hidden = group.entries.filter((e) => !e.relevant);
-    const matched = relevant.filter((e) => e.matched && !e.rule.endsWith(".service")).length;
-    const box = h("details", { class: "group", "data-testid": `group-${group.guarantee}`, "data-guarantee": group.guarantee, open: open.has(group.guarantee) || null });
-    box.append(h("summary", {},
-      h("span", { class: "gtitle", text: group.title }), " ", h("code", { text: group.guarantee }), " ",
-      h("span", { class: "muted" }, `${relevant.length} 条适用 applied`, matched ? ` · ${matched} 条命中 matched` : "", hidden.length ? ` · 另有 ${hidden.length} 条不适用 ${hidden.length} did not apply` : "")));
-    for (const entry of relevant) box.append(entryView(entry));
-    if (hidden.length) {
-      const more = h("details", { class: "more" }, h("summary", {}, ...bi(`显示不适用的 ${hidden.length} 条规则`, `show the ${hidden.length} rules that did not apply`)));
-      for (const entry of hidden) more.append(entryView(entry));
-      box.append(more);
-    }
-    root.append(box);
-  }
-}
-
-const OUTCOME_WORDS = {
-  matched: ["命中", "matched"],
-  not_matched: ["未命中", "not matched"],
-  not_met: ["缺少事实", "a fact is absent"],
-  skipped: ["跳过", "skipped"],
-};
-
-function entryView(entry) {
-  const [zh, en] = OUTCOME_WORDS[entry.outcome] || [entry.outcome, ""];
-  const open = entry.matched && !entry.rule.endsWith(".service");
-  const box = h("details", { class: `rule ${entry.outcome}`, "data-rule": entry.rule, "data-testid": `rule-${entry.rule}`, open: open || null });
-  const decided = entry.conditions.filter((c) => c.decided);
-  const because = entry.failed
-    ? h("span", { class: "because" }, "← ", entry.failed.label || entry.failed.expr)
-    : null;
-  box.append(h("summary", { class: "rule-head" },
-    h("span", { class: "mark", "aria-hidden": "true", text: entry.mark }), " ",
-    h("span", { class: "outcome-word" }, ...bi(zh, en)), " ",
-    h("strong", { text: entry.title_zh }), " ", h("span", { class: "en", text: entry.title_en }), " ",
-    h("code", { class: "rule-id", text: entry.rule }),
-    entry.line ? h("span", { class: "muted", text: ` [${entry.line}]` }) : null,
-    because, decided.length && !entry.failed && !open ? h("span", { class: "because" }, ` (${decided.length} 个条件满足 conditions met)`) : null));
-  if (entry.reason) box.append(h("p", { class: "muted" }, "跳过 skipped: " + entry.reason));
-  if (entry.conditions.length) {
-    const tree = h("ul", { class: "conditions" });
-    for (const c of entry.conditions) tree.append(conditionView(c, entry));
-    box.append(tree);
-  }
-  if (entry.actions.length) {
-    const actions = h("ul", { class: "actions" });
-    for (const a of entry.actions) {
-      actions.append(h("li", {}, "→ ", h("code", { text: a.action }), a.target ? [" ", h("code", { text: a.target })] : null,
-        a.display !== undefined ? ` = ${a.display}` : "", a.status ? ` (${a.status}: ${a.note || ""})` : ""));
-    }
-    box.append(actions);
-  }
-  return box;
-}
-
-function conditionView(c, entry) {
-  const decidedWord = c.decided ? (entry.matched ? ["满足，决定命中", "met: decided the match"] : c.result === "not_met" ? ["缺少事实，决定未命中", "absent fact: decided"] : ["未满足，决定未命中", "not met: decided"]) : null;
-  const result = c.result === true ? "✔" : c.result === false ? "✘" : c.result === "not_met" ? "∅" : "·";
-  const li = h("li", { class: `condition depth-${Math.min(c.depth, 8)}${c.decided ? " decided" : ""}`, "data-testid": c.decided ? "decided-condition" : null });
-  const head = h("p", {}, h("span", { class: "result", text: result }), " ");
-  if (c.op) head.append(h("span", { class: "op", text: { all: "全部满足 all of", any: "任一满足 any of", not: "不满足 not" }[c.op] || c.op }), " ");
-  if (c.label) head.append(h("span", { class: "label", text: c.label }), " ");
-  if (c.expr) head.append(h("code", { class: "expr", text: c.expr }));
-  if (decidedWord) head.append(" ", h("span", { class: "decided-tag" }, ...bi(...decidedWord)));
-  li.append(head);
-  if (c.values.length) {
-    const values = h("ul", { class: "values" });
-    for (const v of c.values) {
-      values.append(h("li", { class: v.parameter ? "is-param" : "", "data-testid": v.parameter ? "parameter-value" : null }, v.parameter ? h("span", { class: "param-tag", text: "参数 parameter" }) : null, " ",
-        h("code", { text: v.name }), " = ", h("strong", { text: v.display })));
-    }
-    li.append(values);
-  }
-  return li;
+  explanationView(document.getElementById("explanation"), groups, decisiveGuarantees());
 }
 
 // ---------------------------------------------------------------- what-if
@@ -691,6 +647,7 @@ function paramInputValue(param, raw) {
 
 function renderParams() {
   const root = document.getElementById("param-list");
+  const focused = root.contains(document.activeElement) ? document.activeElement.id : null;  // Enter keeps the focus where it was
   root.replaceChildren();
   const filter = document.getElementById("param-filter").value.trim().toLowerCase();
   const params = [...state.catalogue.parameters].sort((a, b) => Number(state.usedHere.has(b.name)) - Number(state.usedHere.has(a.name)));
@@ -708,16 +665,18 @@ function renderParams() {
       row.classList.toggle("edited", state.pending[param.name] !== undefined);
     });
     input.addEventListener("keydown", (e) => { if (e.key === "Enter") applyWhatIf(); });
+    const apply = h("button", { type: "button", id: `apply-${param.name}`, class: "apply-one", "data-testid": `param-apply-${param.name}`, onclick: applyWhatIf, "aria-label": `应用假设 Apply: ${param.name}` }, ...bi("应用", "Apply"));
     const applied = state.overrides[param.name] !== undefined;
     const row = h("div", { class: `param${applied ? " applied" : ""}${pending !== undefined ? " edited" : ""}`, "data-testid": `param-${param.name}` },
-      h("label", { for: id }, h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type }),
+      h("label", { for: id }, parameterName(param.name), " ", h("code", { text: param.name }), " ", h("span", { class: "muted", text: param.type }),
         state.usedHere.has(param.name) ? h("span", { class: "used-here", "data-testid": "used-here" }, ...bi("影响本订单", "decides this order")) : null),
       h("p", { class: "desc", text: param.description }),
       h("p", { class: "current" }, ...bi("当前值", "current"), "：", h("strong", { text: param.display }),
         applied ? h("span", { class: "applied-tag" }, " → ", fmtParam(state.overrides[param.name])) : null),
-      input);
+      h("div", { class: "param-input" }, input, apply));
     root.append(row);
   }
+  if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
 }
 
 function applyWhatIf() {
@@ -765,84 +724,9 @@ async function downloadCase() {
 
 // ---------------------------------------------------------------- the policy catalogue
 
-function conditionWords(node) {
-  if (node.children) {
-    return h("li", { class: "cgroup" }, h("span", { class: "op", text: node.words }), node.label ? [" ", h("span", { class: "label", text: node.label })] : null,
-      h("ul", {}, node.children.map(conditionWords)));
-  }
-  return h("li", {}, node.label ? h("span", { class: "label", text: node.label }) : null, " ", h("code", { class: "expr", text: node.expr }));
-}
-
-function actionWords(text) {
-  // the catalogue's words mark names and values with `backticks` (Markdown): shown as code
-  return h("li", {}, text.split("`").map((part, i) => (i % 2 ? h("code", { text: part }) : part)));
-}
-
 function renderCatalogue() {
-  const cat = state.catalogue;
-  const root = document.getElementById("catalogue");
-  const toc = document.getElementById("catalogue-toc");
-  root.replaceChildren();
-  toc.replaceChildren();
   const filter = document.getElementById("catalogue-filter").value.trim().toLowerCase();
-  const params = Object.fromEntries(cat.parameters.map((p) => [p.name, p]));
-  root.append(h("p", { class: "meta" }, `${cat.name} ${cat.version} · ${cat.digest.slice(0, 19)}… · 时区 time zone ${cat.timezone}`));
-  for (const g of cat.guarantees) {
-    const rules = g.rules.filter((r) => !filter || JSON.stringify(r).toLowerCase().includes(filter) || g.title.toLowerCase().includes(filter));
-    if (!rules.length) continue;
-    toc.append(h("a", { href: `#g-${g.id}` }, g.title));
-    const section = h("section", { class: "guarantee", id: `g-${g.id}`, "data-testid": `catalogue-${g.id}` }, h("h2", {}, g.title, " ", h("code", { text: g.id })));
-    for (const r of rules) {
-      const used = r.parameters.map((name) => {
-        const p = params[name];
-        return h("li", {}, h("code", { text: name }), " = ", h("strong", { text: p ? p.display : "?" }), " ",
-          h("button", { type: "button", class: "link", "data-testid": `try-${name}`, onclick: () => tryParameter(name) }, ...bi("试改", "try a value")));
-      });
-      section.append(h("article", { class: "crule", "data-rule": r.id },
-        h("h3", {}, r.title_zh, " ", h("span", { class: "en", text: r.title_en }), " ", h("code", { class: "rule-id", text: r.id })),
-        h("p", { class: "desc", text: r.description }),
-        h("p", { class: "muted" }, `来源 source: ${r.source} · 阶段 stage: ${r.stage} · 优先级 priority: ${r.priority} · 范围 scope: ${r.scope}`,
-          r.versions > 1 ? ` · 版本 version ${r.version}/${r.versions}` : "",
-          r.effective.from || r.effective.until ? ` · 生效 effective ${r.effective.from || "…"} – ${r.effective.until || "…"} (${r.effective.on})` : ""),
-        r.citations.length ? h("ul", { class: "cites" }, r.citations.map(citedWords)) : null,
-        h("div", { class: "when" }, h("h4", {}, ...bi("条件", "When")), h("ul", { class: "cond-tree" }, conditionWords(r.when))),
-        h("div", { class: "then" }, h("h4", {}, ...bi("则", "Then")), h("ul", {}, r.then.map(actionWords))),
-        r.else.length ? h("div", { class: "else" }, h("h4", {}, ...bi("否则", "Else")), h("ul", {}, r.else.map(actionWords))) : null,
-        used.length ? h("div", { class: "params" }, h("h4", {}, ...bi("参数", "Parameters")), h("ul", {}, used)) : null));
-    }
-    root.append(section);
-  }
-  const table = h("table", { class: "param-table", "data-testid": "catalogue-parameters" },
-    h("thead", {}, h("tr", {}, ["参数 Parameter", "值 Value", "类型 Type", "说明 Description", "来源 Source", "使用规则 Used by"].map((t) => h("th", { text: t })))));
-  const body = h("tbody");
-  for (const p of cat.parameters) {
-    if (filter && !JSON.stringify(p).toLowerCase().includes(filter)) continue;
-    body.append(h("tr", {}, h("td", {}, h("code", { text: p.name })), h("td", { text: p.display }), h("td", { text: p.type }),
-      h("td", { text: p.description }), h("td", {}, p.source || "", p.citations.length ? h("ul", { class: "cites" }, p.citations.map(citedWords)) : ""),
-      h("td", {}, p.used_by.map((r) => h("code", { class: "rule-id", text: r })))));
-  }
-  table.append(body);
-  root.append(h("section", { class: "guarantee", id: "parameters" }, h("h2", {}, ...bi("参数", "Parameters")), table));
-  toc.append(h("a", { href: "#parameters" }, "参数 Parameters"));
-  if (!cat.sources.length) return;
-  const sources = h("table", { class: "param-table", "data-testid": "catalogue-sources" },
-    h("thead", {}, h("tr", {}, ["编号 Id", "标题 Title", "发布方 Issuer", "日期 Date", "查阅 Where to read", "引用 Cited by"].map((t) => h("th", { text: t })))));
-  const rows = h("tbody");
-  for (const s of cat.sources) {
-    if (filter && !JSON.stringify(s).toLowerCase().includes(filter)) continue;
-    rows.append(h("tr", { id: `source-${s.id}` }, h("td", {}, h("code", { text: s.id })), h("td", {}, s.title.zh, h("br"), s.title.en),
-      h("td", {}, s.issuer.zh, h("br"), s.issuer.en), h("td", { text: s.date || "—" }),
-      h("td", {}, s.url ? h("span", { text: s.url }) : "", s.document ? h("code", { text: s.document }) : "", s.note ? h("p", { class: "muted" }, s.note.zh, h("br"), s.note.en) : ""),
-      h("td", { text: String(s.cited_by.length) })));
-  }
-  sources.append(rows);
-  root.append(h("section", { class: "guarantee", id: "sources" }, h("h2", {}, ...bi("来源", "Sources")), sources));
-  toc.append(h("a", { href: "#sources" }, "来源 Sources"));
-}
-
-/** A cited source with its title: `L1 中华人民共和国消费者权益保护法 / Law … — Art 55`. */
-function citedWords(c) {
-  return h("li", {}, h("code", { text: c.source }), ` ${c.title.zh} / ${c.title.en}`, c.locators.length ? ` — ${c.locators.join(", ")}` : "");
+  catalogueView(state.catalogue, document.getElementById("catalogue"), document.getElementById("catalogue-toc"), filter, tryParameter);
 }
 
 function tryParameter(name) {
@@ -920,15 +804,16 @@ async function start() {
   state.orderSchema = spec.data.components.schemas.Order;
   state.schemas = spec.data.components.schemas;
   state.catalogue = catalogue.data;
-  state.words = catalogue.data.words || {};
-  state.serviceNames = Object.fromEntries(catalogue.data.guarantees.map((g) => [g.id, g.title]));
+  learnNames(catalogue.data);
   const p = policy.data;
   document.querySelector("[data-testid=policy-line]").textContent =
     `实时策略 Live policy: ${p.name} ${p.version} · ${p.digest.slice(0, 19)}… · ${p.rules.length} 条规则 rules`;
 
   const select = document.getElementById("example-select");
   select.append(h("option", { value: "", text: "（自己编辑或粘贴 your own / pasted）" }));
-  for (const e of examples.data) select.append(h("option", { value: e.name, text: e.name }));
+  for (const [guarantee, list] of exampleGroups(examples.data)) {
+    select.append(h("optgroup", { label: serviceName(guarantee) }, list.map((e) => h("option", { value: e.name, text: e.title_zh ? `${e.title_zh}（${e.name}）` : e.name }))));
+  }
   select.addEventListener("change", () => { if (select.value) loadExample(select.value); });
 
   document.getElementById("tab-try").addEventListener("click", () => showView("try"));
@@ -955,13 +840,39 @@ async function start() {
       event.preventDefault();
     });
   }
+  document.getElementById("share-link").addEventListener("click", copyScenarioLink);
+  setUpImpact({
+    parameters: () => (Object.keys(state.pending).length ? { ...state.pending } : { ...state.overrides }),
+    kinds: () => Object.fromEntries(state.catalogue.parameters.map((p) => [p.name, p.kind])),
+    openOrder: (order, parameters) => {
+      state.overrides = Object.fromEntries(Object.entries(parameters).map(([name, v]) => [name, v.changed]));
+      state.pending = { ...state.overrides };
+      state.explainSide = "changed";
+      renderParams();
+      document.getElementById("example-select").value = "";
+      setOrder(order);
+      document.getElementById("summary").scrollIntoView({ block: "start" });
+    },
+  });
+  document.getElementById("order-text").addEventListener("input", () => markStale("文本已修改，尚未应用", "the text was edited and not yet applied"));
   renderParams();
   renderCatalogue();
-  const wanted = new URLSearchParams(location.search).get("example") || DEFAULT_EXAMPLE;
-  const first = examples.data.some((e) => e.name === wanted) ? wanted : (examples.data[0] || {}).name;
-  if (first) {
-    select.value = first;
-    await loadExample(first);
+  const scenario = readScenario();
+  if (scenario && !scenario.error) {
+    // a shared link: its order and its what-if parameters
+    state.overrides = { ...scenario.parameters };
+    state.pending = { ...scenario.parameters };
+    renderParams();
+    select.value = "";
+    await setOrder(scenario.order);
+  } else {
+    const wanted = new URLSearchParams(location.search).get("example") || DEFAULT_EXAMPLE;
+    const first = examples.data.some((e) => e.name === wanted) ? wanted : (examples.data[0] || {}).name;
+    if (first) {
+      select.value = first;
+      await loadExample(first);
+    }
+    if (scenario) showGeneralError({ status: 400, data: { error: "link", message: `the link's scenario cannot be read: ${scenario.error}` }, text: "" });
   }
   document.body.dataset.ready = "true";
 }
