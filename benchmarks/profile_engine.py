@@ -39,12 +39,14 @@ PARTS = (
     # (part, test on (file, function)) — the first match wins
     ("validation", lambda f, n: "jsonschema" in f or "jsonschema" in n or "referencing" in f or "rpds" in f),
     ("validation", lambda f, n: f.endswith("documents.py") and "shape" in n),
-    ("validation", lambda f, n: f.endswith("schemas.py") and n != "parse_timestamp"),
-    ("conversion", lambda f, n: f.endswith("facts.py") or f == "<facts converter>" or n in ("parse_timestamp", "fromisoformat")),
+    ("validation", lambda f, n: (f.endswith(("schemas.py", "schemacheck.py")) and n != "parse_timestamp") or f.startswith("<schema ")),
+    ("conversion", lambda f, n: f.endswith(("facts.py", "conversion.py")) or f == "<facts converter>"),
+    ("conversion", lambda f, n: n in ("parse_timestamp", "fromisoformat")),
     ("conversion", lambda f, n: "re.Pattern" in n),
     ("expressions", lambda f, n: f.startswith("<rule ") or f.endswith(("functions.py", "check.py", "codegen.py"))),
     ("reasons", lambda f, n: f.endswith("templates.py") or "strftime" in n),
-    ("rule loop", lambda f, n: f.endswith(("evaluation.py", "policy.py", "fastpath.py")) or f.startswith("<policy ")),
+    ("rule loop", lambda f, n: f.endswith(("evaluation.py", "policy.py", "program.py", "actioncode.py")) or f.startswith("<policy ")),
+    ("trace", lambda f, n: f.endswith(("events.py", "conditions.py"))),
     ("output", lambda f, n: f.endswith("decision.py")),
     ("builtins (dict.get, isinstance, …)", lambda f, n: f == "~"),
 )

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ruleengine.compile.declarations import fact_types
-from ruleengine.runtime.facts import _exact, _GiveUp, _HappyPath, _usual_timestamp
+from ruleengine.runtime.conversion import _exact, _GiveUp, _HappyPath, _usual_timestamp
 from ruleengine.schemas import parse_timestamp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "corpus"))

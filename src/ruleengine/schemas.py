@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .bundled import schemas_dir
+from .schemacheck import USUAL_SEPARATORS, compile_check, compile_converter
 from .text import shorten
 
 if TYPE_CHECKING:  # jsonschema and referencing are imported when an explanation is first needed
@@ -41,8 +42,15 @@ _DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def is_date_time(value: object) -> bool:
-    """RFC 3339: a real calendar instant with an explicit offset (no naive times)."""
+    """RFC 3339: a real calendar instant with an explicit offset (no naive times).
+
+    The usual shape (``2026-10-26T22:10:05+08:00``) skips the pattern: with its separators in place,
+    ``fromisoformat`` accepts exactly the ASCII digits the pattern requires elsewhere, and checks the calendar.
+    """
     if not isinstance(value, str):
+        return True
+    if len(value) == 25 and value[4:23:3] in USUAL_SEPARATORS:
+        dt.datetime.fromisoformat(value)  # ValueError when it is no instant
         return True
     if not _DATE_TIME.match(value):
         return False
@@ -242,17 +250,23 @@ class SchemaProblem:
 
 
 class Validator:
-    """A validator for one bundled schema: a compiled one answers "valid?" fast, jsonschema explains why not.
+    """A validator for one bundled schema: compiled ones answer "valid?" fast, jsonschema explains why not.
 
-    jsonschema-rs (Rust) checks the happy path in microseconds, with exact decimals and formats; when it
-    says no (or is not installed), the jsonschema package finds the most relevant errors, with pointers.
+    First the schema's own Python function (``schemacheck``: it reads the values where they are, where
+    jsonschema-rs converts each one, every Decimal through its text); when it is not sure, jsonschema-rs
+    (Rust, exact decimals and formats); when that says no (or is not installed), the jsonschema package
+    finds the most relevant errors, with pointers.
     """
 
     def __init__(self, name: str, enums: Enums = NO_ENUMS) -> None:
         self.name = name
         self.enums = enums
         self.schema = python_schema(name, enums)
-        self._fast = _compiled(name, enums)
+        formats: dict[str, Callable[[str], bool]] = {"date-time": is_date_time, "date": is_date}
+        self._check = compile_check(self.schema, formats, name)
+        parsers: dict[str, Callable[[str], Any]] = {"date-time": parse_timestamp, "date": dt.date.fromisoformat}
+        self._convert = compile_converter(self.schema, formats, parsers, name)
+        self._rust = _compiled(name, enums)
 
     @functools.cached_property
     def _validator(self) -> Any:
@@ -262,12 +276,31 @@ class Validator:
         return Draft202012Validator(_inline_enums(self.schema), registry=registry(self.enums), format_checker=format_checker())
 
     def is_valid(self, instance: Any) -> bool:
-        if self._fast is not None:
+        if self._check is not None:
             try:
-                return bool(self._fast.is_valid(instance))
+                if self._check(instance):
+                    return True
+            except Exception:  # any surprise in a value is "not sure": the validators behind judge it
+                pass
+        if self._rust is not None:
+            try:
+                return bool(self._rust.is_valid(instance))
             except (ValueError, TypeError, OverflowError):
                 pass  # a value the compiled validator cannot represent: let jsonschema judge it
         return bool(self._validator.is_valid(instance))
+
+    def converted(self, instance: Any) -> Any:
+        """The instance, valid, with its timestamps and dates parsed (the objects holding them copied); None: not sure.
+
+        One pass for the happy path of a caller that would validate, then convert (the facts); None sends it
+        the usual way: ``is_valid``, ``problems``, its own converter.
+        """
+        if self._convert is None:
+            return None
+        try:
+            return self._convert(instance)
+        except Exception:  # any surprise in a value is "not sure"
+            return None
 
     def problems(self, instance: Any, limit: int = 20) -> list[SchemaProblem]:
         from jsonschema.exceptions import relevance

@@ -20,7 +20,7 @@ from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
 from ..lang.ir import Environment
 from ..limits import DEFAULT_LIMITS, Limits
-from ..runtime.facts import build_converter
+from ..runtime.conversion import build_converter
 from ..runtime.policy import Policy
 from .compilation import Compilation, without_cascades
 from .declarations import compile_definitions, fact_types, find_policy_citations, read_manifest, read_parameters, read_sources

@@ -10,7 +10,7 @@ it is false or not met — so a missing fact can never approve anything by accid
 One code writer serves both ways of running a policy: ``emit`` writes a condition
 as Python statements for the fast path, ``emit_traced`` writes the same statements
 with a record of every node it visits and the values the leaf read, for
-explanations, traces and coverage (``runtime.program`` inlines either in the policy's
+explanations, traces and coverage (``runtime.programwriter`` inlines either in the policy's
 code). The expressions are the same checked trees in both, so a condition cannot
 short-circuit, iterate, stop on its budget or fail differently when it is traced.
 """

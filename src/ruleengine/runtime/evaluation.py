@@ -27,7 +27,7 @@ from ..model.conditions import leaves
 from ..schemas import load_schema
 from ..text import shorten
 from .decision import Decision
-from .events import Event, Listener, TraceBuilder, plain
+from .events import Listener, TraceBuilder, plain, reporters
 from .facts import Prepared
 
 if TYPE_CHECKING:
@@ -41,8 +41,7 @@ def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, liste
     if not explain and listener is None:
         return Decision(policy.compiled.decide(prepared))
     trace = TraceBuilder() if explain else None
-    listeners = [x for x in (trace, listener) if x is not None]
-    data = policy.compiled.trace(prepared, _fan_out(listeners))
+    data = policy.compiled.trace(prepared, reporters(trace, [listener] if listener is not None else []))
     if trace is not None:
         data["trace"] = trace.entries
     return Decision(data)
@@ -132,17 +131,6 @@ class Budget:
             raise BudgetExceeded(f"evaluation exceeded {self.max_steps} steps")
         if time.thread_time() > self.deadline:
             raise BudgetExceeded(f"evaluation exceeded {self.max_seconds} s")
-
-
-def _fan_out(listeners: list[Listener]) -> Listener:
-    if len(listeners) == 1:
-        return listeners[0]
-
-    def emit(event: Event) -> None:
-        for listener in listeners:
-            listener(event)
-
-    return emit
 
 
 # ---------------------------------------------------------------- shared by both paths

@@ -83,48 +83,125 @@ class TraceBuilder:
         self._current: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
+        """The builder as a listener of events."""
         if isinstance(event, RuleVisited):
-            entry: dict[str, Any] = {"rule": event.rule.id, "matched": event.outcome == "matched"}
-            if event.line is not None:
-                entry["line"] = event.line
-            if event.rule.versions > 1:
-                entry["version"] = event.rule.version
-            entry["outcome"] = event.outcome
-            if event.reason:
-                entry["reason"] = event.reason
-            if event.conditions:
-                entry["conditions"] = [_node(r) for r in event.conditions]
-                failing = decisive_failure(event.conditions)
-                if failing is not None and event.outcome != "matched":
-                    entry["failed"] = _node(failing)
-            entry["actions"] = []
-            self.entries.append(entry)
-            self._current[(event.rule.id, event.line)] = entry
+            self.visited(event.rule, event.line, event.outcome, event.reason, event.conditions)
         else:
-            entry = self._current.get((event.rule.id, event.line), {})
-            record: dict[str, Any] = {"action": event.action.kind}
-            if event.action.target:
-                record["target"] = event.action.target
-            if event.value is not None:
-                record["value"] = plain(event.value)
-            if event.status != "applied":
-                record["status"] = event.status
-            if event.note:
-                record["note"] = event.note
-            entry.setdefault("actions", []).append(record)
+            self.applied(event.rule, event.line, event.action, event.value, event.status, event.note)
+
+    def visited(
+        self, rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()
+    ) -> None:
+        """A ``RuleVisited`` event's fields, without the event: what the traced code calls when only a trace is built."""
+        entry: dict[str, Any] = {"rule": rule.id, "matched": outcome == "matched"}
+        if line is not None:
+            entry["line"] = line
+        if rule.versions > 1:
+            entry["version"] = rule.version
+        entry["outcome"] = outcome
+        if reason:
+            entry["reason"] = reason
+        if conditions:
+            shown = [_node(r) for r in conditions]
+            entry["conditions"] = shown
+            if outcome != "matched":
+                failing = _decisive_index(conditions)
+                if failing is not None:  # the same node again, as a copy: shown twice, held once each
+                    entry["failed"] = _copied(shown[failing])
+        entry["actions"] = []
+        self.entries.append(entry)
+        self._current[(rule.id, line)] = entry
+
+    def applied(self, rule: Rule, line: str | None, action: Action, value: Any, status: str = "applied", note: str = "") -> None:
+        """An ``ActionApplied`` event's fields, without the event."""
+        entry = self._current.get((rule.id, line), {})
+        record: dict[str, Any] = {"action": action.kind}
+        if action.target:
+            record["target"] = action.target
+        if value is not None:
+            record["value"] = plain(value)
+        if status != "applied":
+            record["status"] = status
+        if note:
+            record["note"] = note
+        entry.setdefault("actions", []).append(record)
+
+
+Reporters = tuple[Callable[..., None], Callable[..., None]]
+"""What traced code calls at each rule visit and each action, with the fields of a ``RuleVisited`` / ``ActionApplied``."""
+
+
+def reporters(trace: TraceBuilder | None, listeners: list[Listener]) -> Reporters:
+    """The reporters for a trace and listeners: events are built only when some listener receives them."""
+    if not listeners:
+        assert trace is not None
+        return trace.visited, trace.applied
+
+    def visit(rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()) -> None:
+        event = RuleVisited(rule, line, outcome, reason, conditions)
+        if trace is not None:
+            trace(event)
+        for listener in listeners:
+            listener(event)
+
+    def apply(rule: Rule, line: str | None, action: Action, value: Any, status: str = "applied", note: str = "") -> None:
+        event = ActionApplied(rule, line, action, value, status, note)
+        if trace is not None:
+            trace(event)
+        for listener in listeners:
+            listener(event)
+
+    return visit, apply
 
 
 def _node(result: NodeResult) -> dict[str, Any]:
-    node = result.node
-    out = dict(node.trace_head)
-    out["result"] = "not_met" if result.result is None else result.result
+    """One condition node in a trace: where it is and what it says, its result, the values it read (absent ones named).
+
+    Written as one loop over the values (the trace's inner loop: a few hundred nodes an order).
+    """
+    out = result.node.trace_head.copy()
+    value = result.result
+    out["result"] = "not_met" if value is None else value
     values = result.values
     if values:
-        out["values"] = {k: plain(v) for k, v in values.items()}
-        absent = [k for k, v in values.items() if v is ABSENT_VALUE]
-        if absent:
+        shown: dict[str, Any] = {}
+        absent: list[str] | None = None
+        for key, read in values.items():
+            if type(read) in _PLAIN:
+                shown[key] = read
+            elif read is ABSENT_VALUE:
+                shown[key] = None
+                if absent is None:
+                    absent = [key]
+                else:
+                    absent.append(key)
+            else:
+                shown[key] = plain(read)
+        out["values"] = shown
+        if absent is not None:
             out["absent"] = absent
     return out
+
+
+def _copied(node: dict[str, Any]) -> dict[str, Any]:
+    out = node.copy()
+    if "values" in node:
+        out["values"] = node["values"].copy()
+    if "absent" in node:
+        out["absent"] = list(node["absent"])
+    return out
+
+
+def _decisive_index(results: tuple[NodeResult, ...]) -> int | None:
+    """Where ``decisive_failure`` finds the node that decided a failed condition, by position."""
+    first_leaf = None
+    for index, r in enumerate(results):
+        if isinstance(r.node, Leaf):
+            if r.result is not True:
+                return index
+            if first_leaf is None:
+                first_leaf = index
+    return first_leaf
 
 
 def decisive_failure(results: tuple[NodeResult, ...] | list[NodeResult]) -> NodeResult | None:

@@ -21,6 +21,7 @@ from .evaluation import evaluate
 from .facts import prepare
 
 if TYPE_CHECKING:
+    from .conversion import FactsConverter
     from .events import Listener
     from .program import CompiledPolicy
 
@@ -53,7 +54,7 @@ class Policy:
     root: Path
     files: tuple[str, ...]
     environment: Environment = field(repr=False)
-    convert_facts: Callable[[Any, str], Any] = field(repr=False)
+    convert_facts: FactsConverter = field(repr=False)
     limits: Limits = DEFAULT_LIMITS
     loaded_at: str = ""
     contents: dict[str, bytes] = field(default_factory=dict, repr=False)

@@ -1,0 +1,478 @@
+"""Writes a policy's rules as the code of one function, for one kind of claim: plain, or traced.
+
+The rule versions that can apply to the kind are written out in evaluation order: the version
+chosen by comparing the order's instant with its effective window, the condition as the
+statements ``conditions.emit`` writes, each action inline or through a closure prepared here
+(``actioncode``), the group stops as dictionary lookups, and the step budget charged every few
+rules rather than at every visit. What the kind settles is settled in the code (``claimfolds``).
+
+The traced variant is written by the same writer from the same checked trees: every rule is
+visited (those the plain function leaves out are reported as skipped, or as not matched on the
+condition that excludes the claim type), and every visit and action is reported as it happens
+(``_t_visit`` and ``_t_apply``: the fields of a ``RuleVisited`` and an ``ActionApplied`` event), with every condition node recorded.
+
+The code is assembled from the checked syntax trees of the expressions, fixed templates and the
+engine's own names — never from rule text — and compiled with no builtins. A failure is reported
+as the plain path reports it: the code keeps the number of the rule or action running (its
+*site*), and the handler turns the exception into the same EvaluationError.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EvaluationError
+from ..lang.codegen import runtime_globals
+from ..lang.functions import make_calendar
+from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id
+from ..lang.templates import formatter, in_other_language
+from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leaves
+from .actioncode import REASON, SET, SET_CHECKED, UNIQUE, claim_needed, clash_of, deduction_of, money_of, refined, same_stage
+from .claimfolds import excluding, known_type, without_claim
+from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
+from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
+
+if TYPE_CHECKING:
+    from ..model.rules import Action, Rule
+    from .policy import Policy
+
+Decide = Callable[..., None]
+"""A generated function: it fills in the decision it is given (arguments: ``ARGS``)."""
+
+CHARGE_EVERY = 64
+"""Rule visits between two checks of the budget (as the explaining path does)."""
+BATCH = 16
+"""Order and claimed-line rules whose visits are added to the count in one statement."""
+
+INSTANTS = {"paid_at": "_q_t_paid", "placed_at": "_q_t_placed", "as_of": "_q_t_as_of", "claim.requested_at": "_q_t_requested"}
+ARGS = (
+    FACTS,
+    DECISION,
+    "_q_items",
+    "_q_nitems",
+    "_q_claimed",
+    "_q_claimed_line",
+    "_q_claim",
+    "_q_services",
+    "_q_compensations",
+    "_q_violations",
+    "_q_fired",
+    "_q_writers",
+    "_q_stopped",
+    "_q_budget",
+    *INSTANTS.values(),
+)
+
+OUTCOME = {True: "matched", False: "not_matched", None: "not_met"}
+"""A rule visit's outcome by the value of its condition."""
+
+UNNAMED = "\x00unnamed"
+"""The key of orders whose claim type no rule names (no claim type is text with a NUL)."""
+
+
+class Writer:
+    """Writes the code of one function: its statements, the constants and closures it names, its sites."""
+
+    def __init__(self, policy: Policy, key: str | None, traced: bool = False) -> None:
+        self.policy = policy
+        self.key = key
+        """The claim type every order of this function has (None: no claim; UNNAMED: a type no rule names)."""
+        self.traced = traced
+        """Report every rule visit and action (``_t_visit``, ``_t_apply``), and record every condition node in ``_t_rec``."""
+        self.active: set[int] = set()
+        """The rules (by id) the fast function runs: only they run, and only they are charged, in both."""
+        self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
+        self.sites: list[tuple[Rule, Action | None]] = []
+        self.counter = itertools.count()
+        self.pending = 0
+        self.stop_groups = {r.group for r in policy.rules for a in (*r.then, *r.otherwise) if a.kind == "stop"}
+        self.located: dict[int, ast.AST] = {}
+        """Complete trees in the code, by id (held, so that no id is reused during the build): checked expressions, filled templates."""
+        self.claimed_keys: dict[str, str] = {}
+        """Group → the local holding its stop key for the claimed line."""
+
+    def fill(self, template: str, **names: ast.expr) -> list[ast.stmt]:
+        """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced.
+
+        The copies keep the template's locations and the values put in are located first, so the
+        statements are complete: the final walk over the function skips them.
+        """
+        for value in names.values():
+            locate(value, self.located)
+        statements: list[ast.stmt] = [filled_copy(statement, names) for statement in parsed_template(template)]
+        self.located.update((id(statement), statement) for statement in statements)
+        return statements
+
+    def checked(self, compiled: Compiled) -> ast.expr:
+        """A checked expression's tree, written into the code as is: located at load, never walked again."""
+        if hasattr(compiled.py, "lineno"):
+            self.located[id(compiled.py)] = compiled.py
+        return compiled.py
+
+    def bind(self, value: Any, prefix: str = "_q_c") -> ast.Name:
+        """A global name for a value the code uses (a constant, or a closure prepared here)."""
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return load_name(name)
+
+    def site(self, rule: Rule, action: Action | None) -> ast.Constant:
+        """A number for the rule (its condition) or action about to run: the failure handler reads it."""
+        self.sites.append((rule, action))
+        return ast.Constant(len(self.sites) - 1)
+
+    # -- the function
+    def function(self, rules: list[Rule], active: set[int], name: str) -> Decide:
+        self.active = active
+        body: list[ast.stmt] = [
+            assign(ITEM, ast.Constant(None)),
+            assign("_q_line", ast.Constant(None)),
+            assign("_q_site", ast.Constant(0)),
+            assign("_q_visits", ast.Constant(0)),
+        ]
+        checked_body: list[ast.stmt] = []
+        for rule in rules:
+            checked_body += self.rule(rule)
+        for group, local in self.claimed_keys.items():
+            body.append(assign(local, ast.Tuple([ast.Constant(group), load_name("_q_claimed_line")], ast.Load())))
+        handler = ast.ExceptHandler(
+            load_name("_q_Exception"),
+            "_q_exc",
+            [
+                ast.Raise(
+                    call("_q_fail", load_name("_q_site"), load_name(ITEM), load_name("_q_exc"), load_name(FACTS), load_name(DECISION)),
+                    ast.Constant(None),
+                )
+            ],
+        )
+        body.append(
+            ast.Try(
+                body=checked_body or [ast.Pass()],
+                handlers=[ast.ExceptHandler(load_name("_q_EvaluationError"), None, [ast.Raise()]), handler],
+                orelse=[],
+                finalbody=[],
+            )
+        )
+        names = (*ARGS, "_t_visit", "_t_apply") if self.traced else ARGS
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in names], kwonlyargs=[], kw_defaults=[], defaults=[])
+        func = ast.FunctionDef(name="decide", args=args, body=body, decorator_list=[], returns=None)
+        locate(func, self.located)
+        for index, constant in enumerate(self.policy.environment.constants):
+            self.namespace[const_id(index)] = constant
+        sites = self.sites
+
+        def fail(site: int, item: Any, exc: Exception, facts: Any, decision: Any) -> EvaluationError:
+            rule, action = sites[site]
+            if action is None:
+                return locate_failure(rule, item, exc, facts, decision)
+            return action_failure(rule, action, exc)
+
+        def tick(budget: Budget, site: int, visits: int) -> int:
+            charge(budget, sites[site][0], visits)
+            return 0
+
+        self.namespace.update(
+            _q_fail=fail, _q_tick=tick, _q_in_other_language=in_other_language, _q_Exception=Exception, _q_EvaluationError=EvaluationError
+        )
+        if self.traced:
+            self.namespace.update(_t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple)
+        code = compile(ast.Module([func], type_ignores=[]), f"<{name}>", "exec")
+        exec(code, self.namespace)
+        decide: Decide = self.namespace["decide"]
+        return decide
+
+    # -- one rule version
+    def rule(self, rule: Rule) -> list[ast.stmt]:
+        if id(rule) not in self.active:
+            return self.left_out(rule)
+        out = self.charge(rule)
+        per: list[ast.stmt] = [assign("_q_site", self.site(rule, None))]
+        line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
+        if line == "_q_line" and (
+            self.traced
+            or rule.group in self.stop_groups
+            or rule.table is not None
+            or any(a.kind in ("add_service", "stop") for a in (*rule.then, *rule.otherwise))
+        ):
+            per.append(assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())))
+        body: list[ast.stmt] = []
+        if self.traced:  # the condition as written: what the folds below settle, it computes, to show it
+            when = rule.when
+        elif self.key is None:
+            when = without_claim(rule.when)
+        elif self.key == UNNAMED:
+            when = rule.when
+        else:
+            when = known_type(rule.when, self.key, self.policy.environment)
+        for leaf in leaves(when):
+            self.checked(leaf.compiled)
+        if self.traced:
+            body.append(assign("_t_rec", ast.List([], ast.Load())))
+            result = emit_traced(when, body, self.counter, self.bind)
+            outcome = ast.Subscript(load_name("_t_outcome"), result, ast.Load())
+            records = call("_t_tuple", load_name("_t_rec"))
+            where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+            body.append(self.event(call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), records)))
+        else:
+            result = emit(when, body, self.counter)
+        then = self.actions(rule, rule.then, line)
+        if rule.table is not None and rule.table.hit == "unique":
+            then = self.unique(rule, line) + then
+        otherwise = self.actions(rule, rule.otherwise, line)
+        body.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then or [ast.Pass()], otherwise))
+        per += self.unless_stopped(rule, line, body)
+        block: list[ast.stmt]
+        if rule.scope == "order":
+            block = per
+        elif rule.scope == "line":
+            block = [ast.For(store_name(ITEM), load_name("_q_items"), per, []), assign(ITEM, ast.Constant(None))]
+        else:
+            block = [
+                ast.If(
+                    ast.Compare(load_name("_q_claimed"), [ast.IsNot()], [ast.Constant(None)]),
+                    [assign(ITEM, load_name("_q_claimed")), *per, assign(ITEM, ast.Constant(None))],
+                    [self.skipped(rule, None, ast.Constant("no claim in the order"))] if self.traced else [],
+                )
+            ]
+        guard = self.in_effect(rule)
+        if guard is None:
+            return [*out, *block]
+        elsewhere = [self.skipped(rule, None, call("_t_not_in_effect", self.bind(rule), load_name(INSTANTS[rule.effective_on])))]
+        return [*out, ast.If(guard, block, elsewhere if self.traced else [])]
+
+    def unless_stopped(self, rule: Rule, line: str | None, body: list[ast.stmt]) -> list[ast.stmt]:
+        """``body``, unless the rule's group was stopped for this line or for the whole order (a stop in an order-scope rule)."""
+        if rule.group not in self.stop_groups:
+            return body
+        tests = [not_in(self.stop_key(rule.group, None), "_q_stopped")]
+        if line is not None:
+            tests.insert(0, not_in(self.stop_key(rule.group, line), "_q_stopped"))
+        stopped: list[ast.stmt] = []
+        if self.traced:
+            by: list[ast.expr] = [ast.Subscript(load_name("_q_stopped"), self.stop_key(rule.group, None), ast.Load())]
+            if line is not None:
+                by.insert(0, ast.Call(ast.Attribute(load_name("_q_stopped"), "get", ast.Load()), [self.stop_key(rule.group, line)], []))
+            stopper = ast.BoolOp(ast.Or(), by) if len(by) > 1 else by[0]
+            reason = joined([ast.Constant(f"group '{rule.group}' stopped by "), stopper])
+            stopped = [self.skipped(rule, line, reason)]
+        return [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, stopped)]
+
+    def unique(self, rule: Rule, line: str | None) -> list[ast.stmt]:
+        """A row of a ``unique`` table that matches: an error if another row of the table matched (for this line)."""
+        assert rule.table is not None
+        where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+        key = ast.Tuple([ast.Constant(f"\x00table {rule.table.id}"), where], ast.Load())
+        return self.fill(UNIQUE, KEY=key, CLASH=self.bind(clash_of(rule), "_q_a"), RULE=self.bind(rule))
+
+    def left_out(self, rule: Rule) -> list[ast.stmt]:
+        """A rule the fast function leaves out, in the traced one: reported, never run, never charged."""
+        if rule.effective_on == "claim.requested_at" and self.key is None:
+            return [self.skipped(rule, None, ast.Constant("no claim.requested_at to choose a version by"))]
+        guard = self.in_effect(rule)
+        if rule.scope == "claimed_line" and self.key is None:
+            report = [self.skipped(rule, None, ast.Constant("no claim in the order"))]
+        else:
+            # The rule index rules it out: the leaf requiring other claim types is false, and nothing else runs.
+            leaf = excluding(rule.when, self.policy.environment)
+            records: list[ast.expr] = []
+            # Without a claim the leaf reads an absent fact (not met); with one, its type is not among those it requires.
+            result = ast.Constant(None if self.key is None else False)
+            outcome = ast.Constant("not_met" if self.key is None else "not_matched")
+            if leaf is not None:
+                node_result = self.bind(NodeResult).id
+                if rule.when is not leaf:
+                    records.append(call(node_result, self.bind(rule.when), result, ast.Dict([], [])))
+                read = (
+                    self.bind(ABSENT_VALUE) if self.key is None else ast.Subscript(load_name("_q_claim"), ast.Constant("type"), ast.Load())
+                )
+                records.append(call(node_result, self.bind(leaf), result, ast.Dict([ast.Constant("claim.type")], [read])))
+            line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
+            where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+            visit = call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), ast.Tuple(records, ast.Load()))
+            report = self.unless_stopped(rule, line, [self.event(visit)])
+            if rule.scope == "line":
+                each = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())), *report]
+                report = [ast.For(store_name(ITEM), load_name("_q_items"), each, []), assign(ITEM, ast.Constant(None))]
+        if guard is None:
+            return report
+        elsewhere = self.skipped(rule, None, call("_t_not_in_effect", self.bind(rule), load_name(INSTANTS[rule.effective_on])))
+        return [ast.If(guard, report, [elsewhere])]
+
+    def event(self, report: ast.expr) -> ast.stmt:
+        """A call of ``_t_visit`` or ``_t_apply`` as a statement."""
+        return ast.Expr(report)
+
+    def skipped(self, rule: Rule, line: str | None, reason: ast.expr) -> ast.stmt:
+        where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+        return self.event(call("_t_visit", self.bind(rule), where, ast.Constant("skipped"), reason))
+
+    def stop_key(self, group: str, line: str | None) -> ast.expr:
+        """The key of a group stopped for a line; the claimed line's keys are built once, at the start."""
+        if line is None:
+            return ast.Tuple([ast.Constant(group), ast.Constant(None)], ast.Load())
+        if line == "_q_line":
+            return ast.Tuple([ast.Constant(group), load_name(line)], ast.Load())
+        name = self.claimed_keys.get(group)
+        if name is None:
+            name = self.claimed_keys[group] = f"_q_group{len(self.claimed_keys)}"
+        return load_name(name)
+
+    def in_effect(self, rule: Rule) -> ast.expr | None:
+        """The test choosing this version by its effective window (None: every order)."""
+        instant = load_name(INSTANTS[rule.effective_on])
+        tests: list[ast.expr] = []
+        if rule.effective_on == "claim.requested_at":
+            tests.append(ast.Compare(instant, [ast.IsNot()], [ast.Constant(None)]))
+        if rule.effective_from is not None:
+            tests.append(ast.Compare(self.bind(rule.effective_from), [ast.LtE()], [instant]))
+        if rule.effective_until is not None:
+            tests.append(ast.Compare(instant, [ast.Lt()], [self.bind(rule.effective_until)]))
+        if not tests:
+            return None
+        return tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
+
+    def charge(self, rule: Rule) -> list[ast.stmt]:
+        """Count the visits before the rule; check the budget when enough have been counted."""
+        if rule.scope == "line":
+            visits: ast.expr = load_name("_q_nitems")
+            if self.pending:
+                visits = ast.BinOp(visits, ast.Add(), ast.Constant(self.pending))
+        else:
+            self.pending += 1
+            if self.pending < BATCH:
+                return []
+            visits = ast.Constant(self.pending)
+        self.pending = 0
+        return [
+            ast.AugAssign(store_name("_q_visits"), ast.Add(), visits),
+            ast.If(
+                ast.Compare(load_name("_q_visits"), [ast.GtE()], [ast.Constant(CHARGE_EVERY)]),
+                [assign("_q_visits", call("_q_tick", load_name("_q_budget"), self.site(rule, None), load_name("_q_visits")))],
+                [],
+            ),
+        ]
+
+    # -- actions
+    def actions(self, rule: Rule, actions: list[Action], line: str | None) -> list[ast.stmt]:
+        if not actions:
+            return []
+        out: list[ast.stmt] = [ast.Assign([ast.Subscript(load_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))]
+        for action in actions:
+            out.append(assign("_q_site", self.site(rule, action)))
+            out += self.action(rule, action, line)
+            if self.traced and action.kind != "set":  # a set reports itself: it knows whether it was overridden
+                value = load_name("_q_x") if action.kind in ("compensation", "deduction", "reason") else ast.Constant(None)
+                out.append(self.applied(rule, action, line, value, ast.Constant("applied"), ast.Constant("")))
+        return out
+
+    def applied(self, rule: Rule, action: Action, line: str | None, value: ast.expr, status: ast.expr, note: ast.expr) -> ast.stmt:
+        where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+        return self.event(call("_t_apply", self.bind(rule), where, self.bind(action), value, status, note))
+
+    def set(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
+        ftype = field_type(self.policy, action.target)
+        template, value = SET, self.value(action)
+        if action.value is not None and action.value.compiled is None:
+            # A literal is checked now; if the field refuses it, the rule fails when it runs, as before.
+            with contextlib.suppress(EvaluationError):
+                template, value = SET_CHECKED, self.literal(checked(rule, action, action.value.literal, ftype))
+        if self.traced:
+            template = template.replace("    SAME_STAGE(", "    _q_status = SAME_STAGE(")
+            template = template.replace(
+                "if _q_previous is None or _q_previous[0] != STAGE:",
+                "if _q_previous is None or _q_previous[0] != STAGE:\n    _q_status = REFINED(_q_previous, _q_x)",
+            )
+            template += "_t_apply(RULE, LINE, ACTION, _q_x, _q_status[0], _q_status[1])\n"
+        return self.fill(
+            template,
+            VALUE=value,
+            NEEDS_CLAIM=self.bind(claim_needed(rule, action), "_q_a"),
+            CHECKED=self.bind(functools.partial(checked, rule, action, ftype=ftype), "_q_a"),
+            NAME=ast.Constant(action.target),
+            KEY=ast.Constant(action.target.removeprefix("claim.")),
+            STAGE=ast.Constant(rule.stage_index),
+            PRIORITY=ast.Constant(rule.priority),
+            RULE=self.bind(rule),
+            SAME_STAGE=self.bind(same_stage(rule, action), "_q_a"),
+            REFINED=self.bind(refined, "_q_a"),
+            LINE=ast.Constant(None) if line is None else load_name(line),
+            ACTION=self.bind(action),
+        )
+
+    def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
+        """Both texts of a reason; each zh placeholder is computed first, in order, so the en text can reuse it."""
+        assert action.message is not None
+        zone = self.bind(self.policy.zone)
+        before: list[ast.stmt] = []
+        shared: dict[str, tuple[ast.Name, ast.Name]] = {}
+        zh: list[ast.expr] = []
+        for part in action.message[0]:
+            if isinstance(part, str):
+                zh.append(ast.Constant(part))
+                continue
+            value, text = load_name(f"_q_v{next(self.counter)}"), load_name(f"_q_s{next(self.counter)}")
+            typ = self.bind(part.compiled.type)
+            fmt = self.bind(formatter(part.compiled.type), "_q_a").id
+            before += [assign(value.id, self.checked(part.compiled)), assign(text.id, call(fmt, value, typ, zone, ast.Constant("zh")))]
+            shared.setdefault(part.compiled.text, (value, text))
+            zh.append(text)
+        en: list[ast.expr] = []
+        for part in action.message[1]:
+            if isinstance(part, str):
+                en.append(ast.Constant(part))
+            elif part.compiled.text in shared:  # the same expression: its value, and its zh text if it reads the same
+                computed, zh_text = shared[part.compiled.text]
+                en.append(call("_q_in_other_language", computed, zh_text, self.bind(part.compiled.type), zone, ast.Constant("en")))
+            else:
+                fmt = self.bind(formatter(part.compiled.type), "_q_a").id
+                en.append(call(fmt, self.checked(part.compiled), self.bind(part.compiled.type), zone, ast.Constant("en")))
+        needs = self.bind(claim_needed(rule, action), "_q_a")
+        return [*before, *self.fill(REASON, ZH=joined(zh), EN=joined(en), NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))]
+
+    def value(self, action: Action) -> ast.expr:
+        value = action.value
+        if value is None:
+            return ast.Constant(None)
+        if value.compiled is not None:
+            return self.checked(value.compiled)
+        return self.literal(value.literal)
+
+    def literal(self, value: Any) -> ast.expr:
+        return ast.Constant(value) if isinstance(value, str | int | bool | None) else self.bind(value)
+
+    def action(self, rule: Rule, action: Action, line: str | None) -> list[ast.stmt]:
+        """The statements of one action; ``line`` is the local holding the line's sku (None: order scope)."""
+        kind = action.kind
+        target = ast.Constant(action.target)
+        if kind == "add_service":
+            assert line is not None
+            return [
+                assign("_q_x", ast.Subscript(load_name("_q_services"), load_name(line), ast.Load())),
+                ast.If(not_in(target, "_q_x"), [method_call("_q_x", "append", target)], []),
+            ]
+        if kind == "violation":
+            return [
+                method_call(
+                    "_q_violations", "append", ast.Dict([ast.Constant("type"), ast.Constant("rule")], [target, ast.Constant(rule.id)])
+                )
+            ]
+        if kind == "compensation":
+            amount = call(self.bind(money_of(rule, action), "_q_a").id, self.value(action))
+            keys = [ast.Constant(k) for k in ("type", "amount", "form", "payer", "rule")]
+            values = [target, load_name("_q_x"), ast.Constant(action.form), ast.Constant(action.payer), ast.Constant(rule.id)]
+            return [assign("_q_x", amount), method_call("_q_compensations", "append", ast.Dict(list(keys), values))]
+        if kind == "set":
+            return self.set(rule, action, line)
+        if kind == "deduction":
+            return [assign("_q_x", call(self.bind(deduction_of(rule, action), "_q_a").id, self.value(action), load_name(DECISION)))]
+        if kind == "reason":
+            return self.reason(rule, action)
+        if kind == "stop":
+            return [
+                ast.Assign([ast.Subscript(load_name("_q_stopped"), self.stop_key(rule.group, line), ast.Store())], ast.Constant(rule.id))
+            ]
+        raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
