@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES, RETURNS, RULES
+from conftest import EXAMPLES, RETURNS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from server_support import JSON_BODY, Server, running_server
+from server_support import JSON_BODY, Server, default_policy_without_cases, running_server
 
 from ruleengine.service.reading import ArrayItems
 
@@ -116,8 +116,9 @@ def test_an_explain_past_its_bound_is_a_clear_error_and_the_order_is_still_decid
 
 def test_healthz_answers_while_sixteen_heavy_explains_run(tmp_path: Path) -> None:
     """The benchmark (benchmarks/responsive.py) holds p99 < 50 ms on a quiet machine; this shared one gets a looser bound."""
-    heavy = json.dumps(_order(50)).encode()  # about 0.6 s of one core each; the benchmark takes 100 lines
-    with running_server(tmp_path, "--rules", str(RULES), "--request-timeout", "120") as server:
+    heavy = json.dumps(_order(100)).encode()  # the benchmark's order: 100 lines, the longest explanation to write
+    rules = default_policy_without_cases(tmp_path)  # the default policy, whatever its cases say
+    with running_server(tmp_path, "--rules", str(rules), "--request-timeout", "120") as server:
         done = threading.Event()
         statuses: list[int] = []
 
@@ -130,7 +131,7 @@ def test_healthz_answers_while_sixteen_heavy_explains_run(tmp_path: Path) -> Non
             t.start()
         latencies: list[float] = []
         with server.client() as c:
-            time.sleep(0.5)  # the explains are under way
+            time.sleep(0.2)  # the explains are under way
             while any(t.is_alive() for t in threads) and len(latencies) < 200:
                 began = time.perf_counter()
                 assert c.get("/healthz").status_code == 200
@@ -140,7 +141,7 @@ def test_healthz_answers_while_sixteen_heavy_explains_run(tmp_path: Path) -> Non
         for t in threads:
             t.join(120)
         assert statuses == [200] * 16
-        assert len(latencies) >= 20
+        assert len(latencies) >= 10
         p99 = statistics.quantiles(latencies, n=100)[98]
         assert p99 < 0.5, f"/healthz p99 {p99 * 1000:.0f} ms while 16 explains ran"
 

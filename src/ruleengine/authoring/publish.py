@@ -3,9 +3,9 @@
 ::
 
     releases/
-      20260513T101500Z-1a2b3c4d5e6f/    a release: policy files, cases, the example orders the cases name
-      20260514T083000Z-9f8e7d6c5b4a/
-      current -> 20260514T083000Z-9f8e7d6c5b4a
+      20260513T101500.000000Z-1a2b3c4d5e6f/    a release: policy files, cases, the example orders the cases name
+      20260514T083000.250000Z-9f8e7d6c5b4a/
+      current -> 20260514T083000.250000Z-9f8e7d6c5b4a
 
 The service runs with ``--rules releases/current``. A release is written
 under a hidden temporary name, checked there (the copy, not the source: what
@@ -173,7 +173,9 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _release_name(releases: Path, digest: str) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Microseconds, so that releases published within one second still sort in the order they were made
+    # (pruning keeps the newest by name).
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     base = f"{stamp}-{digest.removeprefix('sha256:')[:12]}"
     name, n = base, 1
     while (releases / name).exists():
