@@ -56,6 +56,7 @@ from ..schemas import did_you_mean
 from ..text import shorten
 from .config import ServerConfig
 from .decisionlog import DecisionLog, DecisionLogError, check_writable
+from .editing import EDITING_ROUTES, EditingRoute, check_editing_config
 from .livepolicy import LivePolicy, ReloadResult
 from .metrics import UNMATCHED, Metrics
 from .openapi import example_orders, example_titles, openapi_bytes
@@ -85,6 +86,7 @@ class Service:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.tokens = Tokens.load(config.auth_token_file) if config.auth_token_file is not None else None
+        check_editing_config(config, self.tokens)
         self.allowed_origins = frozenset(config.allow_origins)
         self.metrics = Metrics()
         self.live = LivePolicy(
@@ -571,7 +573,7 @@ def _read_order(body: bytes, request: Request, policy: Policy) -> Any:
     return read_facts(body, "request", policy, syntax=request.state.syntax)
 
 
-def _envelope(body: bytes, request: Request, limits: Limits, keys: Mapping[str, type], required: str) -> dict[str, Any]:
+def _envelope(body: bytes, request: Request, limits: Limits, keys: Mapping[str, type], required: str | None) -> dict[str, Any]:
     """A request object of the given keys and types: an unknown key, a missing or mistyped one is refused alike on every route."""
     shape = "{" + ", ".join(f'"{k}": …' for k in keys) + "}"
     data = read_facts(body, "request", limits=limits, syntax=request.state.syntax) if body.strip() else None
@@ -586,7 +588,7 @@ def _envelope(body: bytes, request: Request, limits: Limits, keys: Mapping[str, 
             problems.append(
                 _problem(f"/{key}", "additionalProperties", f"unknown field {key!r}" + (f"; did you mean {hint!r}?" if hint else ""))
             )
-    if required not in data:
+    if required is not None and required not in data:
         problems.append(_problem("", "required", f"missing required field {required!r}"))
     for key, kind in keys.items():
         if key in data and not isinstance(data[key], kind):
@@ -837,7 +839,8 @@ async def metrics(service: Service, request: Request) -> Response:
 
 
 async def openapi(service: Service, request: Request) -> Response:
-    return Response(openapi_bytes(SCOPE_OF, service.tokens is not None, service.live.policy), media_type="application/json")
+    scopes = SCOPE_OF if service.config.editing else {key: scope for key, scope in SCOPE_OF.items() if key not in EDITING_KEYS}
+    return Response(openapi_bytes(scopes, service.tokens is not None, service.live.policy), media_type="application/json")
 
 
 PLAYGROUND_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
@@ -867,6 +870,24 @@ def _workbench(route: WorkbenchRoute) -> Operation:
     return Operation(route.method, route.path, handler, route.scope, body=True)
 
 
+def _editing(route: EditingRoute) -> Operation:
+    """An editing route (service/editing.py): admin scope; a POST's envelope read and checked here, a GET's query."""
+
+    async def handler(service: Service, request: Request) -> Response:
+        if route.method == "GET":
+            envelope: dict[str, Any] = dict(request.query_params)
+        else:
+            body = await _body(request, service.config.max_batch_bytes, service.config.request_seconds)
+            envelope = _envelope(body, request, service.config.limits, route.keys, route.required)
+        try:
+            return await route.handler(service, envelope, _caller(request) or "anonymous")
+        except RequestRefused as exc:
+            raise BadRequest(exc.status, exc.kind, exc.message, **exc.extra) from None
+
+    query = frozenset(route.keys) if route.method == "GET" else frozenset()
+    return Operation(route.method, route.path, handler, "admin", body=route.method == "POST", query=query)
+
+
 EXPLAIN = frozenset({"explain"})
 OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/v1/decisions", decisions, "decide", body=True, query=EXPLAIN),
@@ -886,8 +907,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/openapi.json", openapi, None),
     Operation("GET", "/", playground, None, query=frozenset({"example"})),  # /?example=NAME opens that example
     *(_workbench(route) for route in WORKBENCH_ROUTES),
+    *(_editing(route) for route in EDITING_ROUTES),
 )
 SCOPE_OF = {(op.method, op.path): op.scope for op in OPERATIONS}
+EDITING_KEYS = frozenset((route.method, route.path) for route in EDITING_ROUTES)
+"""The editing routes: in /openapi.json only when the service offers them (--editing); otherwise they answer 404."""
 """Which token scope each route needs (None: public): what the service enforces and /openapi.json declares."""
 
 

@@ -60,6 +60,9 @@ ERROR_KINDS: dict[str, tuple[int, str]] = {
         "the decision log cannot be written: the decision is not given, since it could not be recorded (not with --log-fail-open); "
         "/readyz says so too",
     ),
+    "cases": (422, "editing: a publish refused because regression cases fail (send override_failing_cases: true to publish anyway)"),
+    "conflict": (409, "editing: nothing to revert, or a file changed after the publish being reverted"),
+    "publish": (500, "editing: the files or the publish log could not be written; the folder is left as it was"),
     "internal": (500, "a bug of the service, never an answer to input: the log has the details"),
 }
 """Every value of ``error`` in an error response, its status and when it is given (the README's table comes from here)."""
@@ -483,6 +486,154 @@ _CATALOGUE = {
 }
 
 
+_FILES = {
+    "type": "object",
+    "description": "The proposed files: each file's path in the policy folder (from /v1/editing/files) → its whole new text.",
+    "additionalProperties": {"type": "string"},
+}
+_EDITING_ERROR = _error(
+    ("policy", "cases", "conflict", "publish", "not_found", "request", "query"),
+    {"diagnostics": {"type": "array"}, "cases": {"type": "object"}, "problems": _PROBLEMS, "limit": {"type": "integer"}},
+)
+_PROPOSAL = {
+    "type": "object",
+    "required": ["ok", "loads", "digest", "diagnostics"],
+    "properties": {
+        "ok": {"type": "boolean", "description": "It loads and (cases) every regression case passes."},
+        "loads": {"type": "boolean"},
+        "digest": {"type": ["string", "null"], "description": "The proposed policy's digest (null when it does not load)."},
+        "diagnostics": {
+            "type": "array",
+            "description": "Every problem at file:line:col, in Chinese (`zh`) and English (`en`).",
+            "items": {"type": "object", "required": ["file", "line", "column", "code", "zh", "en"]},
+        },
+        "cases": {
+            "type": "object",
+            "description": "Each regression case: passed, failed (with the failing expectations) or error.",
+            "required": ["passed", "failed", "results"],
+        },
+    },
+}
+
+
+def _editing_paths() -> dict[str, Any]:
+    """The editing routes (service/editing.py): 404 `not_found` unless the service runs with --editing."""
+    ok = _response
+    errors = {**_errors(400), "404": ok("`not_found`: editing is off (start with --editing), or no such file.", _ref("EditingError"))}
+    posted = {**errors, **_errors(408, 413, 415)}
+    refused = ok("`policy`: the proposal does not load (`diagnostics`); `cases`: regression cases fail (`cases`).", _ref("EditingError"))
+    failed = ok("`publish`: a file or the publish log could not be written; the folder is as it was.", _ref("EditingError"))
+    impact_fields: dict[str, Any] = dict(_IMPACT_REQUEST["properties"])  # type: ignore[call-overload]
+    corpus = {key: value for key, value in impact_fields.items() if key != "parameters"}
+    record = {"type": "object", "description": "The publish log's record (without the files' whole texts)."}
+    return {
+        "/v1/editing/files": {
+            "get": _operation(
+                "editingFiles",
+                "The policy's files and regression case files (editing)",
+                {"200": ok("The files.", {"type": "object", "required": ["folder", "digest", "files"]}), **errors},
+            )
+        },
+        "/v1/editing/file": {
+            "get": _operation(
+                "editingFile",
+                "One file's text (editing)",
+                {"200": ok("The file.", {"type": "object", "required": ["path", "text", "sha256"]}), **errors},
+                parameters=[
+                    {
+                        "name": "path",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "As listed by /v1/editing/files.",
+                    }
+                ],
+            )
+        },
+        "/v1/editing/validate": {
+            "post": _operation(
+                "editingValidate",
+                "Load the policy as it would be with the proposed files; nothing is written",
+                {"200": ok("Whether it loads, and every problem.", _ref("EditingProposal")), **posted},
+                requestBody=_body(
+                    {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": _FILES}}
+                ),
+            )
+        },
+        "/v1/editing/cases": {
+            "post": _operation(
+                "editingCases",
+                "Run the regression cases on the proposed files; nothing is written",
+                {"200": ok("Each case's result.", _ref("EditingProposal")), **posted},
+                requestBody=_body(
+                    {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": _FILES}}
+                ),
+            )
+        },
+        "/v1/editing/impact": {
+            "post": _operation(
+                "editingImpact",
+                "Decide a corpus with the served policy and with the proposed one; nothing is written",
+                {
+                    "200": ok(
+                        "What `ruleengine diff` reports, and the changed orders.",
+                        {"type": "object", "required": ["corpus", "orders", "changed"]},
+                    ),
+                    **posted,
+                    "422": refused,
+                },
+                requestBody=_body(
+                    {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": _FILES, **corpus}}
+                ),
+            )
+        },
+        "/v1/editing/publish": {
+            "post": _operation(
+                "editingPublish",
+                "Write the proposed files into the served folder (checked first), record it and reload",
+                {
+                    "200": ok(
+                        "The publish log's record and the reload.",
+                        {"type": "object", "required": ["published", "reload"], "properties": {"published": record}},
+                    ),
+                    **posted,
+                    "422": refused,
+                    "500": failed,
+                },
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["files", "message"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "files": _FILES,
+                            "message": {"type": "string", "minLength": 1},
+                            "override_failing_cases": {"type": "boolean", "default": False},
+                        },
+                    }
+                ),
+            )
+        },
+        "/v1/editing/revert": {
+            "post": _operation(
+                "editingRevert",
+                "Undo the last publish not undone yet (its files get their texts from before it); recorded too",
+                {
+                    "200": ok(
+                        "The revert's record and the reload.",
+                        {"type": "object", "required": ["reverted", "reload"], "properties": {"reverted": record}},
+                    ),
+                    **posted,
+                    "409": ok("`conflict`: nothing to revert, or a file changed since.", _ref("EditingError")),
+                    "422": refused,
+                    "500": failed,
+                },
+                requestBody=_body({"type": "object", "additionalProperties": False, "properties": {"message": {"type": "string"}}}),
+            )
+        },
+    }
+
+
 def _operation(operation_id: str, summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
     return {"operationId": operation_id, "summary": summary, **more, "responses": responses}
 
@@ -536,8 +687,10 @@ def _paths(example_names: list[str]) -> dict[str, Any]:
             "post": _operation(
                 "impact",
                 "A what-if over many orders: every order decided with the running policy and with the parameters changed",
-                {"200": ok("The impact: counts and money by guarantee and field, the changed orders.", _ref("ImpactResponse")),
-                 **_errors(400, 408, 413, 415, 503)},
+                {
+                    "200": ok("The impact: counts and money by guarantee and field, the changed orders.", _ref("ImpactResponse")),
+                    **_errors(400, 408, 413, 415, 503),
+                },
                 requestBody=_body(_ref("ImpactRequest"), {"window": {"value": {"parameters": {"seven_day_window_days": 15}}}}),
             )
         },
@@ -699,6 +852,8 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
     table = dict(scopes)
     names = [path.stem for path in example_orders()]
     paths = _paths(names)
+    if any(path.startswith("/v1/editing/") for _, path in table):  # offered only with --editing
+        paths.update(_editing_paths())
     missing = {(m.upper(), p) for p, methods in paths.items() for m in methods} ^ set(table)
     if missing:  # pragma: no cover - a route added on one side only
         raise AssertionError(f"routes and OpenAPI operations differ: {sorted(missing)}")
@@ -740,6 +895,8 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
                 "CaseRequest": _CASE_REQUEST,
                 "ImpactRequest": _IMPACT_REQUEST,
                 "ImpactResponse": _IMPACT_RESPONSE,
+                "EditingProposal": _PROPOSAL,
+                "EditingError": _EDITING_ERROR,
                 "Explanation": _EXPLANATION,
                 "ExplanationResponse": {
                     "type": "object",
@@ -779,7 +936,7 @@ def _parameter_values(policy: Policy) -> dict[str, Any]:
             # order schema's 0 to 10^9) are in the description: a pattern cannot state them.
             schema = _ref("OrderMoney")
             bounds = [f"{word} {bound}" for word, bound in (("at least", low), ("at most", high)) if bound not in (None, 0)]
-            extra = f"; a decimal string such as \"{parameter.value:.2f}\"" + (f", {' and '.join(bounds)}" if bounds else "")
+            extra = f'; a decimal string such as "{parameter.value:.2f}"' + (f", {' and '.join(bounds)}" if bounds else "")
         elif declared.kind in NUMERIC:
             schema = dict(_document_schemas()["DocumentValue"]["anyOf"][2])
             schema.update((key, bound) for key, bound in (("minimum", low), ("maximum", high)) if bound is not None)
