@@ -149,6 +149,7 @@ def test_a_bad_edit_gets_every_diagnostic_at_its_line_and_column_in_chinese_and_
     assert (found["file"], found["line"]) == ("guarantees/seven_day_return.yaml", line)
     assert found["column"] >= column
     assert found["zh"].startswith(f"guarantees/seven_day_return.yaml 第 {line} 行第 {found['column']} 列：")
+    assert found["zh"].endswith("未知的字段「item_conditon」，是否应为「item_condition」？")
     assert found["en"].startswith(f"guarantees/seven_day_return.yaml:{line}:{found['column']}: ") and "item_conditon" in found["en"]
     assert path.read_text(encoding="utf-8") != text  # nothing written
     broken = client.post("/v1/editing/validate", json={"files": {"policy.yaml": "name: [\n"}}, headers=ADMIN).json()

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -199,6 +200,9 @@ def _relative(file: str, root: Path) -> str:
 
 
 ZH_CODES = {
+    "expression_syntax": "表达式语法错误",
+    "expression_type": "表达式的类型不符",
+    "hidden_errors": "其他文件中关于未知名称的错误暂不显示：此文件可能定义了它们，请先修正此文件",
     "yaml": "YAML 语法错误",
     "syntax": "语法错误",
     "parse": "表达式无法解析",
@@ -214,17 +218,28 @@ ZH_CODES = {
 }
 
 
-def zh_diagnostic(code: str) -> str:
-    """The Chinese a policy author reads for a diagnostic's code (the English message stays beside it)."""
-    for key, zh in ZH_CODES.items():
-        if code == key or code.startswith(key + "_") or code.endswith("_" + key):
-            return zh
-    return "规则有误"
+_DID_YOU_MEAN = re.compile(r"did you mean '([^']+)'")
+_NAMED = re.compile(r"(?:field|name|parameter|key) '([^']+)'")
+
+
+def zh_diagnostic(code: str, message: str = "") -> str:
+    """The Chinese a policy author reads for a diagnostic's code, with the name it is about and the suggestion
+    when the English message carries them (the English message stays beside it)."""
+    zh = ZH_CODES.get(code) or next(
+        (text for key, text in ZH_CODES.items() if code.startswith(key + "_") or code.endswith("_" + key)), "规则有误"
+    )
+    named = _NAMED.search(message)
+    if named:
+        zh += f"「{named.group(1)}」"
+    suggestion = _DID_YOU_MEAN.search(message)
+    if suggestion:
+        zh += f"，是否应为「{suggestion.group(1)}」？"
+    return zh
 
 
 def _diagnostic(d: Diagnostic, root: Path) -> dict[str, Any]:
     file = _relative(d.file, root)
-    zh = zh_diagnostic(d.code)
+    zh = zh_diagnostic(d.code, d.message)
     return {
         "file": file,
         "line": d.line,
