@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import EXAMPLES, RETURNS
-from playground_support import axe_violations, by, expect, launch_browser, open_page
+from playground_support import axe_violations, by, document_width, expect, launch_browser, open_page, serve_returns
 from server_support import Server, running_server
 
 TOKEN = "editing-admin-token"
@@ -52,15 +52,20 @@ def browser() -> Iterator[Any]:
     yield from launch_browser()
 
 
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    for opened in open_page(browser, server):
+def _signed_in(browser: Any, server: Server, viewport: dict[str, int] | None = None) -> Iterator[Any]:
+    """A page on the editing server with the admin token given in its token form."""
+    for opened in open_page(browser, server, viewport):
         by(opened, "token-input").fill(TOKEN)
         with opened.expect_navigation():
             by(opened, "token-apply").click()
         opened.wait_for_selector("body[data-ready=true]")
         expect(by(opened, "tab-edit")).to_be_visible()
         yield opened
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    yield from _signed_in(browser, server)
 
 
 def _digest(server: Server) -> str:
@@ -102,6 +107,7 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     # the case updated too: every case passes, the publish goes live and is recorded
     by(page, "edit-file").select_option("cases/returns.yaml")
     cases = (folder / "cases" / "returns.yaml").read_text(encoding="utf-8")
+    expect(by(page, "edit-text")).to_have_value(cases)
     by(page, "edit-text").fill(cases.replace(LATE_CASE, "      claim.outcome: approved\n"))
     by(page, "edit-cases").click()
     expect(by(page, "edit-status")).to_contain_text("未通过 0")
@@ -117,3 +123,19 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     assert (folder / "parameters.yaml").read_text(encoding="utf-8") == parameters
     expect(by(page, "edit-text")).to_have_value(cases)
     assert axe_violations(page) == []
+
+
+def test_the_edit_view_fits_a_phone(browser: Any, server: Server) -> None:
+    for phone in _signed_in(browser, server, {"width": 390, "height": 800}):
+        by(phone, "tab-edit").click()
+        expect(by(phone, "edit-text")).not_to_have_value("")
+        assert document_width(phone) <= 390
+        assert axe_violations(phone) == []
+
+
+def test_the_edit_tab_is_absent_when_the_service_does_not_offer_editing(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for plain in serve_returns(tmp_path_factory):
+        for opened in open_page(browser, plain):
+            expect(by(opened, "tab-try")).to_be_visible()
+            expect(by(opened, "tab-edit")).to_be_hidden()
+            expect(by(opened, "view-edit")).to_be_hidden()

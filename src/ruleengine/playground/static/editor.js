@@ -46,7 +46,10 @@ export async function setUpEditor(onShow) {
 
 async function openFile(path) {
   if (!(path in original)) {
+    const text = $("edit-text");
+    text.readOnly = true;  // no typing into the file being left while the next one loads
     const read = await api(`/v1/editing/file?path=${encodeURIComponent(path)}`);
+    text.readOnly = false;
     if (!read.ok) { setState("error", "无法读取文件", `${read.status}: ${read.data?.message || read.text}`); return; }
     original[path] = read.data.text;
   }
