@@ -98,11 +98,12 @@ def case_files_of(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def run_policy_cases(policy: Policy, folder: Path) -> CasesSummary:
+def run_policy_cases(policy: Policy, folder: Path, *, each: list[CaseResult] | None = None) -> CasesSummary:
     """Run every case file of ``folder`` against ``policy``, as ``ruleengine test`` runs them.
 
     The case files are read and checked first (against ``policy``: the rules and
     parameters they name); any problem is a failure and then no case runs.
+    ``each``, when given, receives every case's result, passed ones too (the editor lists them all).
     """
     files = case_files_of(folder)
     where = PolicyFolder(folder, CASE_FILES)
@@ -122,6 +123,8 @@ def run_policy_cases(policy: Policy, folder: Path) -> CasesSummary:
     found: list[CaseFailure] = []
     for case in cases:
         result = run_case(case, cache.get(where, case.parameters))
+        if each is not None:
+            each.append(result)
         if result.passed:
             passed += 1
         else:

@@ -32,7 +32,7 @@ from ..errors import RuleEngineError
 from ..limits import DEFAULT_LIMITS, Limits
 from .gate import CasesFailed, CasesSummary, check_policy
 
-__all__ = ["CURRENT", "PublishError", "Published", "publish", "rollback"]
+__all__ = ["CURRENT", "PublishError", "Published", "copy_policy_folder", "publish", "rollback"]
 
 CURRENT = "current"
 """The link in the releases folder that names the live release."""
@@ -88,7 +88,7 @@ def publish(source: Path, releases: Path, *, keep: int = 5, limits: Limits = DEF
             shutil.rmtree(stale, ignore_errors=True)
         staging = releases / f".incoming-{os.getpid()}-{dt.datetime.now(dt.UTC):%H%M%S%f}"
         try:
-            _copy_release(source, staging)
+            copy_policy_folder(source, staging)
             copy = check_policy(staging, limits)
             if copy.policy.digest != checked.policy.digest or copy.cases.failed or copy.cases.passed != checked.cases.passed:
                 raise PublishError(f"{source} changed while it was being published; nothing was published, try again")
@@ -135,7 +135,7 @@ def _locked(releases: Path) -> Iterator[None]:
         yield
 
 
-def _copy_release(source: Path, staging: Path) -> None:
+def copy_policy_folder(source: Path, staging: Path) -> None:
     """The folder (hidden files and editor leftovers aside) and, when its cases name example orders, those orders."""
     hidden = shutil.ignore_patterns(".*", "*~", "*.swp", "__pycache__")
     try:

@@ -120,6 +120,17 @@ from .shell import (
 )
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True), help="Serve HTTPS with this certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True), help="The certificate's private key (PEM).")
+@click.option(
+    "--editing",
+    is_flag=True,
+    help="Let admin tokens edit, check, publish and revert the policy's files from the playground (needs --auth-token-file "
+    "with an admin token and --rules).",
+)
+@click.option(
+    "--publish-log",
+    type=click.Path(dir_okay=False),
+    help="With --editing: where publishes and reverts are recorded (default: FOLDER.publish-log.jsonl beside the policy folder).",
+)
 def serve(
     rules: str | None,
     host: str,
@@ -150,6 +161,8 @@ def serve(
     auth_token_file: str | None,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
+    editing: bool,
+    publish_log: str | None,
 ) -> None:
     """Run the HTTP decision service (needs: pip install 'ruleengine[server]').
 
@@ -199,6 +212,8 @@ def serve(
             auth_token_file=Path(auth_token_file) if auth_token_file else None,
             ssl_certfile=Path(ssl_certfile) if ssl_certfile else None,
             ssl_keyfile=Path(ssl_keyfile) if ssl_keyfile else None,
+            editing=editing,
+            publish_log=Path(publish_log) if publish_log else None,
         )
         run_server(config)
     except PolicyError as exc:

@@ -27,6 +27,7 @@ from ..errors import PolicyError
 from .config import ServerConfig
 from .decisionlog import DecisionLogError
 from .decisionroutes import batch, case_file, decisions, explanations, read_order_route, what_if
+from .editing import EDITING_ROUTES, EditingRoute
 from .lifecycle import lifespan
 from .policyroutes import (
     PLAYGROUND,
@@ -42,7 +43,7 @@ from .policyroutes import (
     readyz,
     reload_policy,
 )
-from .reading import envelope, money_parameters, read_body
+from .reading import caller, envelope, money_parameters, read_body
 from .replies import BadRequest
 from .requestcontext import Operation, RequestContext, Routes, endpoint
 from .security import ConfigError
@@ -74,6 +75,24 @@ def workbench_operation(route: WorkbenchRoute) -> Operation:
     return Operation(route.method, route.path, handler, route.scope, body=True)
 
 
+def editing_operation(route: EditingRoute) -> Operation:
+    """An editing route (service/editing.py): admin scope; a POST's envelope read and checked here, a GET's query."""
+
+    async def handler(service: Service, request: Request) -> Response:
+        if route.method == "GET":
+            asked: dict[str, Any] = dict(request.query_params)
+        else:
+            body = await read_body(request, service.config.max_batch_bytes, service.config.request_seconds)
+            asked = await service.work(envelope, body, request.state.syntax, service.config.limits, route.keys, route.required)
+        try:
+            return await route.handler(service, asked, caller(request) or "anonymous")
+        except RequestRefused as exc:
+            raise BadRequest(exc.status, exc.kind, exc.message, **exc.extra) from None
+
+    query = frozenset(route.keys) if route.method == "GET" else frozenset()
+    return Operation(route.method, route.path, handler, "admin", body=route.method == "POST", query=query)
+
+
 EXPLAIN = frozenset({"explain"})
 OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", "/v1/decisions", decisions, "decide", body=True, query=EXPLAIN),
@@ -94,15 +113,18 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/openapi.json", openapi, None),
     Operation("GET", "/", playground, None, query=frozenset({"example"})),  # /?example=NAME opens that example
     *(workbench_operation(route) for route in WORKBENCH_ROUTES),
+    *(editing_operation(route) for route in EDITING_ROUTES),
 )
 SCOPE_OF = {(op.method, op.path): op.scope for op in OPERATIONS}
+EDITING_KEYS = frozenset((route.method, route.path) for route in EDITING_ROUTES)
+"""The editing routes: in /openapi.json only when the service offers them (--editing); otherwise they answer 404."""
 """Which token scope each route needs (None: public): what the service enforces and /openapi.json declares."""
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
     """The ASGI application (loads the policy and the token file now: raises PolicyError / ConfigError if one is bad)."""
     service = Service(config or ServerConfig())
-    service.scopes = SCOPE_OF
+    service.scopes = SCOPE_OF if service.config.editing else {key: scope for key, scope in SCOPE_OF.items() if key not in EDITING_KEYS}
     routes: list[Route | Mount] = [Route(op.path, endpoint(service, op.handler), methods=[op.method]) for op in OPERATIONS]
     routes.append(Mount("/static", StaticFiles(directory=PLAYGROUND / "static", check_dir=False), name="static"))
     middleware = [Middleware(RequestContext, service=service, routes=Routes(OPERATIONS))]

@@ -64,6 +64,10 @@ class ServerConfig:
     """Bearer tokens (their SHA-256, a name and scopes); None: no authentication."""
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    editing: bool = False
+    """Offer the editing routes (/v1/editing/...): needs an admin token in ``auth_token_file`` and a policy folder."""
+    publish_log: Path | None = None
+    """Where editing's publishes and reverts are recorded (None: ``<folder>.publish-log.jsonl`` beside the folder)."""
 
     def __post_init__(self) -> None:
         from .security import ConfigError, web_origin
@@ -83,7 +87,7 @@ class ServerConfig:
     @classmethod
     def from_json(cls, text: str) -> ServerConfig:
         spec: dict[str, Any] = json.loads(text)
-        for name in ("rules", "decision_log", "auth_token_file", "ssl_certfile", "ssl_keyfile"):
+        for name in ("rules", "decision_log", "auth_token_file", "ssl_certfile", "ssl_keyfile", "publish_log"):
             if spec.get(name) is not None:
                 spec[name] = Path(spec[name])
         spec["limits"] = Limits(**spec["limits"])

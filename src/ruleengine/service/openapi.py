@@ -22,6 +22,7 @@ from ..runtime.decision import dumps
 from ..runtime.policy import Policy
 from ..schemas import load_schema, policy_schema
 from ..text import shorten
+from .openapiediting import EDITING_ERROR, PROPOSAL, editing_paths
 from .openapischemas import (
     BATCH_ITEM,
     CASE_REQUEST,
@@ -279,6 +280,8 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
     table = dict(scopes)
     names = [path.stem for path in example_orders()]
     paths = _paths(names)
+    if any(path.startswith("/v1/editing/") for _, path in table):  # offered only with --editing
+        paths.update(editing_paths())
     missing = {(m.upper(), p) for p, methods in paths.items() for m in methods} ^ set(table)
     if missing:  # pragma: no cover - a route added on one side only
         raise AssertionError(f"routes and OpenAPI operations differ: {sorted(missing)}")
@@ -320,6 +323,8 @@ def _document(scopes: tuple[tuple[tuple[str, str], str | None], ...], auth: bool
                 "CaseRequest": CASE_REQUEST,
                 "ImpactRequest": IMPACT_REQUEST,
                 "ImpactResponse": IMPACT_RESPONSE,
+                "EditingProposal": PROPOSAL,
+                "EditingError": EDITING_ERROR,
                 "Explanation": EXPLANATION,
                 "ExplanationResponse": {
                     "type": "object",

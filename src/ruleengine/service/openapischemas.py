@@ -5,6 +5,9 @@ schema's ``$defs`` become components of their own (``#/$defs/money`` →
 ``#/components/schemas/OrderMoney``) and ``$id``/``$schema`` are dropped, so
 every ``$ref`` resolves from the document's root. Every error kind has its own
 ``error`` value, so no response matches two branches of a ``oneOf``.
+
+Why ~530 lines: most of it is the schemas themselves, as data; the editing routes' are in
+:mod:`.openapiediting`.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ ERROR_KINDS: dict[str, tuple[int, str]] = {
         "the decision log cannot be written: the decision is not given, since it could not be recorded (not with --log-fail-open); "
         "/readyz says so too",
     ),
+    "cases": (422, "editing: a publish refused because regression cases fail (send override_failing_cases: true to publish anyway)"),
+    "conflict": (409, "editing: nothing to revert, or a file changed after the publish being reverted"),
+    "publish": (500, "editing: the files or the publish log could not be written; the folder is left as it was"),
     "internal": (500, "a bug of the service, never an answer to input: the log has the details"),
 }
 """Every value of ``error`` in an error response, its status and when it is given (the README's table comes from here)."""

@@ -143,7 +143,7 @@ def read_order(body: bytes, syntax: str, policy: Policy) -> Any:
     return read_facts(body, "request", policy, syntax=syntax)
 
 
-def envelope(body: bytes, syntax: str, limits: Limits, keys: Mapping[str, type], required: str) -> dict[str, Any]:
+def envelope(body: bytes, syntax: str, limits: Limits, keys: Mapping[str, type], required: str | None) -> dict[str, Any]:
     """A request object of the given keys and types: an unknown key, a missing or mistyped one is refused alike on every route."""
     shape = "{" + ", ".join(f'"{k}": …' for k in keys) + "}"
     data = read_facts(body, "request", limits=limits, syntax=syntax) if body.strip() else None
@@ -157,7 +157,7 @@ def envelope(body: bytes, syntax: str, limits: Limits, keys: Mapping[str, type],
             problems.append(
                 problem(f"/{key}", "additionalProperties", f"unknown field {key!r}" + (f"; did you mean {hint!r}?" if hint else ""))
             )
-    if required not in data:
+    if required is not None and required not in data:
         problems.append(problem("", "required", f"missing required field {required!r}"))
     for key, kind in keys.items():
         if key in data and not isinstance(data[key], kind):

@@ -23,6 +23,7 @@ from ..runtime.decision import dumps
 from ..runtime.policy import Policy
 from .config import ServerConfig
 from .decisionlog import DecisionLog, DecisionLogError
+from .editing import check_editing_config
 from .livepolicy import LivePolicy, ReloadResult
 from .metrics import Metrics
 from .replies import BadRequest, error_body
@@ -43,6 +44,7 @@ class Service:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.tokens = Tokens.load(config.auth_token_file) if config.auth_token_file is not None else None
+        check_editing_config(config, self.tokens)
         self.allowed_origins = frozenset(config.allow_origins)
         self.metrics = Metrics()
         self.pool = anyio.CapacityLimiter(config.threads)

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from ..authoring.impact import compare
 from ..bundled import bundled_path
 from ..runtime.decision import dumps
+from ..runtime.policy import Policy
 
 if TYPE_CHECKING:
     from .shared import Service
@@ -123,11 +124,8 @@ def _document(order: Any) -> Any:
     return order
 
 
-async def impact(service: Service, envelope: dict[str, Any]) -> Response:
-    """The what-if parameters over a corpus: what changes, how often, how much money, in which orders."""
-    parameters = envelope.get("parameters", {})
-    described, orders = corpus(envelope, service.config.max_batch_bytes)
-    current, changed = await anyio.to_thread.run_sync(service.live.with_parameters, parameters)
+def impact_report(current: Policy, changed: Policy, orders: list[Any], base_name: str, new_name: str) -> dict[str, Any]:
+    """Both policies over the corpus: the totals and up to SHOWN_ORDERS changed orders with their documents."""
     shown: list[dict[str, Any]] = []
     more = 0
 
@@ -140,18 +138,26 @@ async def impact(service: Service, envelope: dict[str, Any]) -> Response:
         entry["order"] = _document(orders[entry["index"] - 1])
         shown.append(entry)
 
-    def run() -> dict[str, Any]:
-        started = time.perf_counter()
-        found = compare(current, changed, orders, "current", "what-if", detail=detail)
-        return {**found.to_dict(), "milliseconds": round(1000 * (time.perf_counter() - started))}
+    started = time.perf_counter()
+    found = compare(current, changed, orders, base_name, new_name, detail=detail)
+    return {
+        **found.to_dict(),
+        "milliseconds": round(1000 * (time.perf_counter() - started)),
+        "changed_orders": shown,
+        "changed_orders_not_shown": more,
+    }
 
-    report = await anyio.to_thread.run_sync(run)
+
+async def impact(service: Service, envelope: dict[str, Any]) -> Response:
+    """The what-if parameters over a corpus: what changes, how often, how much money, in which orders."""
+    parameters = envelope.get("parameters", {})
+    described, orders = corpus(envelope, service.config.max_batch_bytes)
+    current, changed = await anyio.to_thread.run_sync(service.live.with_parameters, parameters)
+    report = await anyio.to_thread.run_sync(impact_report, current, changed, orders, "current", "what-if")
     body = {
         "corpus": described,
         "parameters": {name: {"current": current.parameters[name].value, "changed": changed.parameters[name].value} for name in parameters},
         **report,
-        "changed_orders": shown,
-        "changed_orders_not_shown": more,
     }
     return Response(dumps(body).encode("utf-8"), media_type="application/json")
 

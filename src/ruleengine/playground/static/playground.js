@@ -9,6 +9,7 @@ import { catalogueView } from "./catalogue.js";
 import { changeItem, decisionChanges, splitChange } from "./changes.js";
 import { explanationView } from "./explanation.js";
 import { setUpImpact } from "./impact.js";
+import { setUpEditor } from "./editor.js";
 import { readScenario, scenarioLink, showScenario } from "./scenario.js";
 
 const DEFAULT_EXAMPLE = "seven-day-return-last-minute-approved";
@@ -743,7 +744,7 @@ function tryParameter(name) {
 // ---------------------------------------------------------------- tabs and start
 
 function showView(name) {
-  for (const [tab, view] of [["tab-try", "view-try"], ["tab-policy", "view-policy"]]) {
+  for (const [tab, view] of [["tab-try", "view-try"], ["tab-policy", "view-policy"], ["tab-edit", "view-edit"]]) {
     const on = tab === `tab-${name}`;
     document.getElementById(tab).setAttribute("aria-selected", String(on));
     document.getElementById(view).hidden = !on;
@@ -875,6 +876,7 @@ async function start() {
     }
     if (scenario) showGeneralError({ status: 400, data: { error: "link", message: `the link's scenario cannot be read: ${scenario.error}` }, text: "" });
   }
+  await setUpEditor(showView);  // the 编辑规则 tab appears only when the service offers editing to this token
   document.body.dataset.ready = "true";
 }
 

@@ -1,0 +1,141 @@
+"""The 编辑规则 Edit rules view in a real browser (issue 17 point 3): edit → diagnostics → cases → impact → publish →
+revert on a temporary copy of the tests' policy, served with ``--editing`` and an admin token.
+
+Same set-up as tests/test_playground.py: ``ruleengine serve`` in a subprocess, Debian's Chromium driven by
+Playwright, axe-core from the axe-playwright-python package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLES, RETURNS
+from playground_support import axe_violations, by, document_width, expect, launch_browser, open_page, serve_returns
+from server_support import Server, running_server
+
+TOKEN = "editing-admin-token"
+WINDOW = re.compile(r"(  seven_day_window_days:\n    type: days\n    value: )\d+\n")
+LATE_CASE = (
+    "      claim.outcome: rejected\n      claim.refund_amount: 0.00\n"
+    "      fired: {contains: [seven_day_return.late, claims.not_approved_owes_nothing], excludes: [seven_day_return.approve_return]}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("editing")
+    shutil.copytree(RETURNS, root / "returns")
+    shutil.copytree(EXAMPLES, root / "examples" / "orders")
+    (root / "tokens.yaml").write_text(
+        f"tokens:\n  - {{name: policy-staff, sha256: {hashlib.sha256(TOKEN.encode()).hexdigest()}, scopes: [admin, read, decide]}}\n",
+        encoding="utf-8",
+    )
+    return root / "returns"
+
+
+@pytest.fixture(scope="module")
+def server(folder: Path) -> Iterator[Server]:
+    args = ("--rules", str(folder), "--editing", "--auth-token-file", str(folder.parent / "tokens.yaml"), "--no-watch")
+    with running_server(folder.parent, *args) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launch_browser()
+
+
+def _signed_in(browser: Any, server: Server, viewport: dict[str, int] | None = None) -> Iterator[Any]:
+    """A page on the editing server with the admin token given in its token form."""
+    for opened in open_page(browser, server, viewport):
+        by(opened, "token-input").fill(TOKEN)
+        with opened.expect_navigation():
+            by(opened, "token-apply").click()
+        opened.wait_for_selector("body[data-ready=true]")
+        expect(by(opened, "tab-edit")).to_be_visible()
+        yield opened
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    yield from _signed_in(browser, server)
+
+
+def _digest(server: Server) -> str:
+    digest: str = httpx.get(server.url + "/v1/policy", headers={"authorization": f"Bearer {TOKEN}"}).json()["digest"]
+    return digest
+
+
+def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, folder: Path) -> None:
+    served = _digest(server)
+    by(page, "tab-edit").click()
+    expect(by(page, "view-edit")).to_be_visible()
+    by(page, "edit-file").select_option("parameters.yaml")
+    parameters = (folder / "parameters.yaml").read_text(encoding="utf-8")
+    expect(by(page, "edit-text")).to_have_value(parameters)
+
+    # a bad edit: the diagnostic at its line and column, in Chinese and English, with a link to the place
+    by(page, "edit-text").fill(parameters + "  oops: [\n")
+    expect(by(page, "edit-status")).to_contain_text("规则无法加载")
+    expect(by(page, "edit-diagnostics")).to_contain_text("YAML 语法错误")
+    expect(by(page, "edit-goto").first).to_contain_text("parameters.yaml:")
+    assert axe_violations(page) == []
+
+    # an 8-day window: it loads; a case fails; the impact shows the orders that change
+    by(page, "edit-text").fill(WINDOW.sub(r"\g<1>8\n", parameters))
+    expect(by(page, "edit-status")).to_contain_text("规则可以加载")
+    by(page, "edit-cases").click()
+    expect(by(page, "edit-status")).to_contain_text("未通过 1")
+    expect(by(page, "edit-case-results").locator("[data-status=failed]")).to_contain_text("claim.outcome")
+    by(page, "edit-impact").click()
+    expect(by(page, "edit-impact-counts")).to_contain_text("决策变化")
+    expect(by(page, "edit-impact-orders")).not_to_be_empty()
+
+    # a publish over a failing case is refused; the folder is untouched
+    by(page, "edit-message").fill("八天窗口 eight-day window")
+    by(page, "edit-publish").click()
+    expect(by(page, "edit-status")).to_contain_text("未发布")
+    assert (folder / "parameters.yaml").read_text(encoding="utf-8") == parameters
+
+    # the case updated too: every case passes, the publish goes live and is recorded
+    by(page, "edit-file").select_option("cases/returns.yaml")
+    cases = (folder / "cases" / "returns.yaml").read_text(encoding="utf-8")
+    expect(by(page, "edit-text")).to_have_value(cases)
+    by(page, "edit-text").fill(cases.replace(LATE_CASE, "      claim.outcome: approved\n"))
+    by(page, "edit-cases").click()
+    expect(by(page, "edit-status")).to_contain_text("未通过 0")
+    by(page, "edit-publish").click()
+    expect(by(page, "edit-status")).to_contain_text("已发布")
+    expect(by(page, "edit-diff")).to_contain_text("+    value: 8")
+    assert _digest(server) != served
+    assert "value: 8" in (folder / "parameters.yaml").read_text(encoding="utf-8")
+
+    by(page, "edit-revert").click()
+    expect(by(page, "edit-status")).to_contain_text("已撤销")
+    assert _digest(server) == served
+    assert (folder / "parameters.yaml").read_text(encoding="utf-8") == parameters
+    expect(by(page, "edit-text")).to_have_value(cases)
+    assert axe_violations(page) == []
+
+
+def test_the_edit_view_fits_a_phone(browser: Any, server: Server) -> None:
+    for phone in _signed_in(browser, server, {"width": 390, "height": 800}):
+        by(phone, "tab-edit").click()
+        expect(by(phone, "edit-text")).not_to_have_value("")
+        assert document_width(phone) <= 390
+        assert axe_violations(phone) == []
+
+
+def test_the_edit_tab_is_absent_when_the_service_does_not_offer_editing(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for plain in serve_returns(tmp_path_factory):
+        for opened in open_page(browser, plain):
+            expect(by(opened, "tab-try")).to_be_visible()
+            expect(by(opened, "tab-edit")).to_be_hidden()
+            expect(by(opened, "view-edit")).to_be_hidden()
