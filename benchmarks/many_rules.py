@@ -147,7 +147,7 @@ def rule(i: int, priority: int, rng: Random) -> str:
             "    then:",
             "      - set:",
             "          claim.outcome: approved",
-            "          claim.resolution: claim.resolution_requested",
+            "          claim.resolution: {expr: claim.resolution_requested}",
             "          claim.refund_amount: \"claimed_prorata if claim.resolution_requested == 'refund' else 0\"",
             f"          claim.return_shipping_payer: {rng.choice(('merchant', 'buyer'))}",
             "      - reason: {zh: '鉴定结论为 {claim.inspection}', en: 'inspection: {claim.inspection}'}",
@@ -234,7 +234,7 @@ def rule(i: int, priority: int, rng: Random) -> str:
         )
         lines += [
             "    then:",
-            "      - set: {claim.outcome: approved, claim.resolution: claim.resolution_requested}",
+            "      - set: {claim.outcome: approved, claim.resolution: {expr: claim.resolution_requested}}",
             f"      - reason: {{zh: '超过 {hours} 小时未处理', en: 'no answer within {hours} h'}}",
         ]
     elif kind == 10:  # a due date
