@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compile.loader import load_policy
-from ..compile.policyfolder import policy_files
+from ..compile.policyfolder import in_folder, policy_files
 from ..durable import fsync_folder
 from ..errors import Diagnostic, PolicyError
 from ..limits import DEFAULT_LIMITS, Limits
@@ -161,7 +161,7 @@ def check_proposal(folder: Path, files: dict[str, str], limits: Limits = DEFAULT
         summary = run_policy_cases(policy, copy, each=results)
         rows = [_case_row(r, copy) for r in results]
         rows += [
-            {"file": _relative(f.file, copy), "line": f.line, "name": f.name, "status": f.status, "message": f.message}
+            {"file": in_folder(f.file, copy), "line": f.line, "name": f.name, "status": f.status, "message": f.message}
             for f in summary.failures
             if f.status == "problem"
         ]
@@ -170,7 +170,7 @@ def check_proposal(folder: Path, files: dict[str, str], limits: Limits = DEFAULT
 
 def _case_row(result: CaseResult, root: Path) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "file": _relative(result.case.file, root),
+        "file": in_folder(result.case.file, root),
         "line": result.case.line,
         "name": result.case.name,
         "status": result.status,
@@ -189,14 +189,6 @@ def _plain(value: Any) -> Any:
     return json.loads(text) if type(value).__name__ != "_Missing" else None
 
 
-def _relative(file: str, root: Path) -> str:
-    if not file:
-        return file
-    path = Path(file) if os.path.isabs(file) else Path.cwd() / file
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return file
 
 
 ZH_CODES = {
@@ -238,7 +230,7 @@ def zh_diagnostic(code: str, message: str = "") -> str:
 
 
 def _diagnostic(d: Diagnostic, root: Path) -> dict[str, Any]:
-    file = _relative(d.file, root)
+    file = in_folder(d.file, root)
     zh = zh_diagnostic(d.code, d.message)
     return {
         "file": file,

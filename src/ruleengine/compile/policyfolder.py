@@ -107,3 +107,14 @@ def policy_files(root: Path) -> list[Path]:
         (p for p in found if "cases" not in p.relative_to(root).parts[:-1] and not p.name.endswith((".cases.yaml", ".cases.yml"))),
         key=lambda p: p.relative_to(root).as_posix(),
     )
+
+
+def in_folder(file: str, root: Path) -> str:
+    """A file the loader named (relative to the working directory) as a path relative to the policy folder ``root``."""
+    if not file:
+        return file
+    path = Path(file) if os.path.isabs(file) else Path.cwd() / file
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return file

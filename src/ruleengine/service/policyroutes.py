@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from ..authoring.catalogue import catalogue_data
+from ..compile.policyfolder import in_folder
 from .openapi import openapi_bytes
 from .openapischemas import example_orders, example_titles
-from .replies import JSON, BadRequest, in_policy, json_bytes
+from .replies import JSON, BadRequest, json_bytes
 from .shared import Service
 
 __all__ = [
@@ -42,11 +43,11 @@ async def policy_status(service: Service, request: Request) -> Response:
         reload = status.get(key) or {}
         error = reload.get("error")
         if error and "diagnostics" in error:
-            error["diagnostics"] = [{**d, "file": in_policy(d["file"], root)} for d in error["diagnostics"]]
+            error["diagnostics"] = [{**d, "file": in_folder(d["file"], root)} for d in error["diagnostics"]]
         summaries += [reload.get("cases") or {}, (error or {}).get("cases") or {}]
     for summary in summaries:  # the regression cases' files, like every other file, relative to the policy folder
         if summary.get("failures"):
-            summary["failures"] = [{**f, "file": in_policy(f["file"], root)} for f in summary["failures"]]
+            summary["failures"] = [{**f, "file": in_folder(f["file"], root)} for f in summary["failures"]]
     return JSON(status)
 
 
@@ -61,7 +62,7 @@ async def reload_policy(service: Service, request: Request) -> Response:
         return JSON(out)
     error = dict(result.error or {"error": "internal", "message": "the reload failed"})
     if "diagnostics" in error:
-        error["diagnostics"] = [{**d, "file": in_policy(d["file"], service.live.policy.root)} for d in error["diagnostics"]]
+        error["diagnostics"] = [{**d, "file": in_folder(d["file"], service.live.policy.root)} for d in error["diagnostics"]]
     error.setdefault("message", "the policy folder does not load; the served policy is unchanged")
     return JSON({**error, "request_id": request.state.request_id}, status_code=500 if error.get("error") == "internal" else 422)
 

@@ -7,18 +7,17 @@ never a 500 or a traceback.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Send
 
+from ..compile.policyfolder import in_folder
 from ..errors import RuleEngineError
 from ..runtime.decision import dumps
 from ..runtime.policy import Policy
 
-__all__ = ["JSON", "STATUS_ERRORS", "BadRequest", "error_body", "in_policy", "json_bytes", "send_error"]
+__all__ = ["JSON", "STATUS_ERRORS", "BadRequest", "error_body", "json_bytes", "send_error"]
 
 
 class BadRequest(Exception):
@@ -44,15 +43,6 @@ def json_bytes(content: Any) -> bytes:
     return dumps(content).encode("utf-8")
 
 
-def in_policy(file: str, root: Path) -> str:
-    """A file the loader named (relative to the working directory) as a path relative to the policy folder."""
-    if not file:
-        return file
-    path = Path(file) if os.path.isabs(file) else Path.cwd() / file
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return file
 
 
 def error_body(exc: RuleEngineError, policy: Policy) -> dict[str, Any]:
@@ -60,9 +50,9 @@ def error_body(exc: RuleEngineError, policy: Policy) -> dict[str, Any]:
     body = exc.to_dict()
     body["message"] = body.get("message") or str(exc)
     if "file" in body:
-        body["file"] = in_policy(body["file"], policy.root)
+        body["file"] = in_folder(body["file"], policy.root)
     if "diagnostics" in body:
-        body["diagnostics"] = [{**d, "file": in_policy(d["file"], policy.root)} for d in body["diagnostics"]]
+        body["diagnostics"] = [{**d, "file": in_folder(d["file"], policy.root)} for d in body["diagnostics"]]
     return body
 
 
