@@ -104,14 +104,9 @@ def changed_number(value: Decimal, step: Decimal, low: Decimal | None, high: Dec
     raise ValueError(f"no change of {step} keeps {value} within [{low}, {high}]")
 
 
-def value_sets(schemas: Path) -> dict[str, list[str]]:
-    """The named enums of the order and decision schemas (``$defs``): what a list parameter's ``of`` names."""
-    found: dict[str, list[str]] = {}
-    for name in ("order.schema.json", "decision.schema.json"):
-        for key, node in json.loads((schemas / name).read_text(encoding="utf-8")).get("$defs", {}).items():
-            if isinstance(node, dict) and isinstance(node.get("enum"), list):
-                found.setdefault(key, [str(x) for x in node["enum"]])
-    return found
+def value_sets(policy: Any) -> dict[str, list[str]]:
+    """The policy's value sets (its vocabulary): what a list parameter's ``of`` names."""
+    return {name: list(policy.vocabulary.codes(name)) for name in policy.vocabulary.sets}
 
 
 def changed_list(value: list[str], spec: dict[str, Any], vocabulary: dict[str, list[str]]) -> list[str]:
@@ -161,9 +156,8 @@ def parameter_files(rules: Path) -> Iterator[Path]:
             yield path
 
 
-def plan(rules: Path, schemas: Path) -> list[Change]:
+def plan(rules: Path, vocabulary: dict[str, list[str]]) -> list[Change]:
     """Where and how every parameter's value changes (offsets into the files, so comments and lines stay)."""
-    vocabulary = value_sets(schemas)
     changes = []
     for path in parameter_files(rules):
         text = path.read_text(encoding="utf-8")
@@ -316,13 +310,13 @@ def main() -> int:
     original = work / "original-rules"
     shutil.copytree(rules, original)
     try:
-        changes = plan(original, copy / "schemas")
+        ruleengine = engine(copy)
+        changes = plan(original, value_sets(ruleengine.load_policy(original)))
         apply(changes, original, rules)
         print(f"changed {len(changes)} parameters:")
         for change in changes:
             print(f"  {change.name}: {change.old} → {change.text}")
 
-        ruleengine = engine(copy)
         try:
             policy = ruleengine.load_policy(rules)
         except ruleengine.PolicyError as exc:
