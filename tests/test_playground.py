@@ -211,7 +211,7 @@ def test_with_tokens_the_page_asks_for_one_keeps_it_in_the_tab_and_decides_with_
     digest = hashlib.sha256(token.encode()).hexdigest()
     tokens.write_text(f"tokens:\n  - {{name: policy-staff, sha256: {digest}, scopes: [decide, read]}}\n", encoding="utf-8")
     log = tmp_path / "decisions.jsonl"
-    with running_server(tmp_path, "--auth-token-file", str(tokens), "--decision-log", str(log)) as server:
+    with running_server(tmp_path, "--rules", str(RETURNS), "--auth-token-file", str(tokens), "--decision-log", str(log)) as server:
         context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
         page = context.new_page()
         page.set_default_timeout(10_000)

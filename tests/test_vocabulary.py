@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from conftest import EXAMPLES, RETURNS, replace_in
 from server_support import CHROMIUM, CHROMIUM_ARGS, Server, running_server
 
@@ -108,25 +109,27 @@ rules:
 """
 
 
+def _edit_yaml(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit a copied policy file by its structure, not its text: the default policy's values may change."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(document)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 def _add_allergy_return(root: Path) -> Path:
     """The policy files that add the guarantee: the vocabulary's new codes, the rules, one parameter's list."""
-    vocabulary = root / "vocabulary.yaml"
-    replace_in(vocabulary, "installation, trade_in]", "installation, trade_in, allergy_return]")  # a shop enrolls in it
-    replace_in(
-        vocabulary,
-        "      livestream_parity: {zh: 直播同等保障, en: livestream parity}\n",
-        "      livestream_parity: {zh: 直播同等保障, en: livestream parity}\n      allergy_return: {zh: 过敏包退, en: allergy return}\n",
-    )
-    replace_in(
-        vocabulary,
-        "      repair: {zh: 维修, en: repair}\n  category:",
-        "      repair: {zh: 维修, en: repair}\n      allergic_reaction: {zh: 过敏, en: allergic reaction}\n  category:",
-    )
-    replace_in(
-        root / "parameters.yaml",
-        "value: [no_reason_return, quality_issue, damaged_on_arrival, counterfeit, not_as_described]",
-        "value: [no_reason_return, quality_issue, damaged_on_arrival, counterfeit, not_as_described, allergic_reaction]",
-    )
+
+    def vocabulary(document: dict[str, Any]) -> None:
+        sets = document["vocabulary"]
+        sets["shop_service"]["values"].append("allergy_return")  # a shop enrolls in it
+        sets["service"]["values"]["allergy_return"] = {"zh": "过敏包退", "en": "allergy return"}
+        sets["claim_type"]["values"]["allergic_reaction"] = {"zh": "过敏", "en": "allergic reaction"}
+
+    def parameters(document: dict[str, Any]) -> None:
+        document["parameters"]["return_claim_types"]["value"].append("allergic_reaction")
+
+    _edit_yaml(root / "vocabulary.yaml", vocabulary)
+    _edit_yaml(root / "parameters.yaml", parameters)
     (root / "guarantees" / "allergy_return.yaml").write_text(ALLERGY_RULES, encoding="utf-8")
     return root
 
