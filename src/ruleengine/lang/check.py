@@ -12,7 +12,6 @@ that one place; split by node kind, a change to, say, comparisons would touch se
 from __future__ import annotations
 
 import ast
-import copy
 import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -120,7 +119,7 @@ class Checker:
         if name in scope.substitutions:
             arg = scope.substitutions[name]
             self.may_be_absent |= arg.may_be_absent
-            return copy.deepcopy(arg.py), arg.type
+            return ir.copy_tree(arg.py), arg.type
         if name in scope.variables:
             number, typ = scope.variables[name]
             return ir.var(name, number), typ
@@ -556,7 +555,7 @@ class Checker:
         self.may_be_absent |= definition.compiled.may_be_absent
         for path, py in definition.compiled.reads.items():
             self.reads.setdefault(path, py)
-        body = _Substitute(substitutions).visit(copy.deepcopy(definition.compiled.py))
+        body = _Substitute(substitutions).visit(ir.copy_tree(definition.compiled.py))
         for sub_arg in substitutions.values():
             self.may_be_absent |= sub_arg.may_be_absent
         return body, definition.compiled.type
@@ -576,7 +575,7 @@ class _Substitute(ast.NodeTransformer):
 
     def visit_Arg(self, node: ir.Arg) -> ast.expr:
         if node.name in self.substitutions:
-            return copy.deepcopy(self.substitutions[node.name].py)
+            return ir.copy_tree(self.substitutions[node.name].py)
         return node
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import copy
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -39,7 +38,7 @@ def operands(py: ast.expr, env: Environment, skip: set[str]) -> list[tuple[str, 
 
 def readable(py: ast.expr, env: Environment) -> str:
     """The translated tree written back the way an author writes it (``claim.requested_at``, ``days(8)``)."""
-    return ast.unparse(_Readable(env).visit(copy.deepcopy(py)))
+    return ast.unparse(_Readable(env).visit(ir.copy_tree(py)))
 
 
 class _Readable(ast.NodeTransformer):
