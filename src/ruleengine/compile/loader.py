@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..allocation import collections_paused
 from ..errors import PolicyError
 from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
@@ -32,6 +33,11 @@ from .tables import table_rules
 
 
 def load(c: Compilation) -> Policy:
+    with collections_paused():
+        return _load(c)
+
+
+def _load(c: Compilation) -> Policy:
     files = read_files(c)
     manifest = read_manifest(c)
     facts_type, decision_type = fact_types(c.enums)

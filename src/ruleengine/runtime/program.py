@@ -13,10 +13,10 @@ the traced functions to the same decisions and errors.
 
 from __future__ import annotations
 
-import gc
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..allocation import collections_paused
 from ..lang.codegen import BUDGET_KEY
 from .evaluation import Budget, output, start
 from .events import Reporters
@@ -116,11 +116,6 @@ class CompiledPolicy:
                 writer = Writer(self.policy, key, traced)
                 label = "none" if key is None else "of another type" if key == UNNAMED else repr(key)
                 rules = list(self.policy.rules) if traced else active
-                enabled = gc.isenabled()
-                gc.disable()  # the build allocates many small trees: collections would walk the whole policy each time
-                try:
+                with collections_paused():
                     run = functions[key] = writer.function(rules, {id(r) for r in active}, f"policy {self.policy.name!r}, claim {label}")
-                finally:
-                    if enabled:
-                        gc.enable()
             return run
