@@ -30,7 +30,8 @@ class Limits:
     max_evaluation_steps: int = 100_000
     """Rule and line visits plus generator iterations in one evaluation."""
     max_evaluation_seconds: float = 1.0
-    """Wall-clock budget of one evaluation, checked between rule visits."""
+    """CPU-time budget of one evaluation (its thread's), checked every 64 rule visits and 256 generator
+    iterations, counted from the first check (see ``runtime.evaluation.Budget``)."""
 
 
 DEFAULT_LIMITS = Limits()
