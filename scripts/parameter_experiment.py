@@ -20,7 +20,7 @@ the cases each change fails (and the parameters no case depends on), and names, 
 failed, the changes it depends on. Exit status: 0 when no engine test failed because of a changed
 value, 1 when one did, 2 when the changed policy does not load.
 
-    python scripts/parameter_experiment.py [--attribute] [--keep] [--only tests|rules]
+    python scripts/parameter_experiment.py [--attribute] [--keep] [--only tests|rules] [--tests PATH…]
 """
 
 from __future__ import annotations
@@ -301,6 +301,9 @@ def main() -> int:
     parser.add_argument("--only", choices=["tests", "rules"], help="run only the engine's tests or only the policy's cases")
     parser.add_argument("--attribute", action="store_true", help="change one parameter at a time: which cases depend on which values")
     parser.add_argument("--keep", action="store_true", help="keep the changed copy and print where it is")
+    parser.add_argument(
+        "--tests", nargs="+", metavar="PATH", default=["tests"], help="the engine's tests to run (default: tests/), e.g. to retry a fix"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="parameter-experiment-"))
@@ -329,8 +332,9 @@ def main() -> int:
         for target in ("tests", "rules"):
             if args.only not in (None, target):
                 continue
-            total, failed, summary = run_pytest(copy, [target], work / f"{target}.xml")
-            print(f"\npython -m pytest {target}: {len(failed)} of {total} failed ({summary})")
+            paths = args.tests if target == "tests" else [target]
+            total, failed, summary = run_pytest(copy, paths, work / f"{target}.xml")
+            print(f"\npython -m pytest {' '.join(paths)}: {len(failed)} of {total} failed ({summary})")
             if target == "tests" and failed:
                 verdicts = classify(failed, copy, args.checkout, work)
                 for failure in failed:
