@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from conftest import EXAMPLES, RETURNS, load_example
 from server_support import Server, running_server
 
@@ -198,5 +199,7 @@ def test_an_impact_with_a_refused_parameter_value_says_which(client: httpx.Clien
 def test_the_example_list_gives_each_example_its_chinese_title_and_guarantee(client: httpx.Client) -> None:
     listed = {e["name"]: e for e in client.get("/v1/examples").json()}
     assert listed["seven-day-return-late-rejected"]["guarantee"] == "seven_day_return"
-    assert listed["seven-day-return-late-rejected"]["title_zh"] == "恰在期限截止时申请，驳回"
+    titles = yaml.safe_load((EXAMPLES / "titles.yaml").read_text(encoding="utf-8"))
+    assert listed["seven-day-return-late-rejected"]["title_zh"] == titles["seven-day-return-late-rejected"]["zh"]
+    assert all(entry["title_zh"] == titles[name]["zh"] for name, entry in listed.items())
     assert client.get("/?example=seven-day-return-late-rejected").status_code == 200

@@ -13,6 +13,7 @@ import dataclasses
 import re
 import time
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -35,31 +36,38 @@ def _json(payload: bytes) -> Response:
     return Response(payload, media_type=JSON.media_type)
 
 
+Decide = Callable[[bytes, str, str, str | None], tuple[Decided, bytes]]
+"""What a deciding route does in the worker pool: (body, syntax, request id, caller) → the decision and the answer."""
+
+
+async def _deciding(service: Service, request: Request, decide: Decide) -> Response:
+    """Read the body on the loop, decide in the worker pool, wait for the decision's record, answer."""
+    body = await read_body(request, service.config.max_body_bytes, service.config.request_seconds)
+    syntax, request_id, who = request.state.syntax, request.state.request_id, caller(request)
+    decided, payload = await service.work(lambda: decide(body, syntax, request_id, who))
+    await service.answer(decided)
+    return _json(payload)
+
+
 async def decisions(service: Service, request: Request) -> Response:
     policy = service.live.policy  # taken once: a reload during this request does not change it
     explain = flag(request, "explain")
-    body = await read_body(request, service.config.max_body_bytes, service.config.request_seconds)
-    syntax, request_id, who = request.state.syntax, request.state.request_id, caller(request)
 
-    def decide() -> tuple[Decided, bytes]:
+    def decide(body: bytes, syntax: str, request_id: str, who: str | None) -> tuple[Decided, bytes]:
         decided = service.evaluate(policy, read_order(body, syntax, policy), request_id, explain, who, as_text=True, received=body)
         payload = (decided.text or "").encode("utf-8")
         if explain:
             service.explain_bound(len(payload))
         return decided, payload
 
-    decided, payload = await service.work(decide)
-    await service.answer(decided)
-    return _json(payload)
+    return await _deciding(service, request, decide)
 
 
 async def explanations(service: Service, request: Request) -> Response:
     """The decision with its trace and the explanation by guarantee (what ``ruleengine explain`` prints, as data)."""
     policy = service.live.policy
-    body = await read_body(request, service.config.max_body_bytes, service.config.request_seconds)
-    syntax, request_id, who = request.state.syntax, request.state.request_id, caller(request)
 
-    def explain() -> tuple[Decided, bytes]:
+    def explain(body: bytes, syntax: str, request_id: str, who: str | None) -> tuple[Decided, bytes]:
         decided = service.evaluate(policy, read_order(body, syntax, policy), request_id, True, who, received=body)
         if isinstance(decided.outcome, RuleEngineError):
             return decided, b""
@@ -67,9 +75,7 @@ async def explanations(service: Service, request: Request) -> Response:
         service.explain_bound(len(payload))
         return decided, payload
 
-    decided, payload = await service.work(explain)
-    await service.answer(decided)
-    return _json(payload)
+    return await _deciding(service, request, explain)
 
 
 async def read_order_route(service: Service, request: Request) -> Response:
@@ -145,10 +151,8 @@ async def batch(service: Service, request: Request) -> Response:
 async def what_if(service: Service, request: Request) -> Response:
     """The order decided by the running policy and by the same policy with some parameters changed."""
     explain = flag(request, "explain")
-    body = await read_body(request, service.config.max_body_bytes, service.config.request_seconds)
-    syntax, request_id, who = request.state.syntax, request.state.request_id, caller(request)
 
-    def decide() -> tuple[Decided, bytes]:
+    def decide(body: bytes, syntax: str, request_id: str, who: str | None) -> tuple[Decided, bytes]:
         asked = envelope(body, syntax, service.config.limits, {"order": dict, "parameters": dict}, "order")
         parameters = asked.get("parameters", {})
         read_money(asked["order"])
@@ -176,9 +180,7 @@ async def what_if(service: Service, request: Request) -> Response:
             service.explain_bound(len(payload))
         return decided, payload
 
-    decided, payload = await service.work(decide)
-    await service.answer(decided)
-    return _json(payload)
+    return await _deciding(service, request, decide)
 
 
 async def case_file(service: Service, request: Request) -> Response:
