@@ -100,3 +100,10 @@ def test_lint_is_quiet_about_numbers_the_rule_does_not_read(tmp_path: Path) -> N
     quiet = quiet.replace("min(params.cap, percent_of(100, params.share))", "percent_of(100, params.share)")
     policy = ruleengine.load_policy(policy_folder(tmp_path, quiet))
     assert [d for d in lint(policy) if d.code == "literal_parameter_value"] == []
+
+
+def test_lint_finds_a_value_written_as_a_compound_word_but_not_in_a_range(tmp_path: Path) -> None:
+    written = RULE.replace('en: "Past {params.window_days} days"', 'en: "Past the 7-day window (not the 7-15 range)"')
+    policy = ruleengine.load_policy(policy_folder(tmp_path, written))
+    found = [(d.line, d.column) for d in lint(policy) if d.code == "literal_parameter_value"]
+    assert found == [(3, 93)]  # the 7 of "7-day", not the 7 of "7-15"

@@ -21,8 +21,8 @@ from .templates import split
 
 _PLACEHOLDER = re.compile(r"^\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*(:%)?\s*$")
 
-_NUMBER = re.compile(r"(?<![\d.:/\-])(\d+(?:\.\d+)?)(\s*%)?(?![\d:/\-]|\.\d)")
-"""A number written in prose; not part of a date (2026-07-14), a time (19:00) or an id."""
+_NUMBER = re.compile(r"(?<![\d.:/\-])(\d+(?:\.\d+)?)(\s*%)?(?![\d:/]|\.\d|-\d)")
+"""A number written in prose ("15-day" too); not part of a date (2026-07-14), a time (19:00), a range (7-15) or an id."""
 
 
 @dataclass(frozen=True)
