@@ -1,7 +1,8 @@
 """The policy author's loop, through the CLI: edit a rule → lint → test --coverage → explain → diff.
 
-Lint runs on the default policy and on copies with planted mistakes; cases, explanations and diffs run on
-the tests' own policy (tests/policies/returns), so the windows and scores they change are the tests' own.
+Lint runs on the default policy and on copies (of it, or of the error tests' policy) with planted mistakes;
+cases, explanations and diffs run on the tests' own policy (tests/policies/returns), so the windows and
+scores they change are the tests' own.
 """
 
 from __future__ import annotations
