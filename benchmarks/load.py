@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples" / "corpus"))
 from generate import dumps, generate  # noqa: E402
 
-WINDOW = "not within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)"
+WINDOW = "within_days_after(logistics.signed_at, params.seven_day_window_days, claim.requested_at)"
+"""The 7-day table's window column in the default policy (a misspelled fact there is the planted break)."""
 TYPO = WINDOW.replace("claim.requested_at", "claim.requested_att")
 
 
@@ -91,7 +92,10 @@ async def reload_script(url: str, rules: Path, seconds: float, report: dict[str,
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         first = (await http.get("/v1/policy")).json()["digest"]
         await asyncio.sleep(seconds / 3)
-        seven_day.write_text(seven_day.read_text(encoding="utf-8").replace(WINDOW, TYPO), encoding="utf-8")
+        text = seven_day.read_text(encoding="utf-8")
+        if text.count(WINDOW) != 1:
+            raise SystemExit(f"{seven_day}: the window expression to break is not there once; update WINDOW")
+        seven_day.write_text(text.replace(WINDOW, TYPO), encoding="utf-8")
         edited = time.perf_counter()
         while True:
             status = (await http.get("/v1/policy")).json()

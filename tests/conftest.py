@@ -22,6 +22,9 @@ EXAMPLES = ROOT / "examples" / "orders"
 RETURNS = ROOT / "tests" / "policies" / "returns"
 """A small policy the tests own (7-day returns, fast refund, shipping): engine tests decide orders with it,
 so they never depend on the default policy's numbers, which only its cases in rules/cases/ pin."""
+ERRORS = ROOT / "tests" / "policies" / "errors"
+"""A small policy the error tests own (its 7-day return written as rules): they break it by its exact text,
+so an author's rewrite of the default policy never breaks them."""
 
 
 @pytest.fixture(scope="session")
@@ -45,41 +48,40 @@ def example() -> Callable[[str], dict[str, Any]]:
     return load_example
 
 
+def _copier(source: Path, dest: Path) -> Callable[..., Path]:
+    """``make(**files)`` copies ``source`` to ``dest`` once and writes ``files`` (``a__b.yaml`` is ``a/b.yaml``)."""
+
+    def make(**files: str) -> Path:
+        if not dest.exists():
+            shutil.copytree(source, dest)
+        for rel, text in files.items():
+            target = dest / rel.replace("__", "/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        return dest
+
+    return make
+
+
 @pytest.fixture
 def policy_copy(tmp_path: Path) -> Callable[..., Path]:
     """Copy the bundled policy into tmp_path/rules; ``edit(relpath, old, new)`` or ``write(relpath, text)``.
 
     Usage: ``root = policy_copy(); (root / "x.yaml").write_text(...)``.
     """
-
-    def make(**files: str) -> Path:
-        root = tmp_path / "rules"
-        if not root.exists():
-            shutil.copytree(RULES, root)
-        for rel, text in files.items():
-            target = root / rel.replace("__", "/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        return root
-
-    return make
+    return _copier(RULES, tmp_path / "rules")
 
 
 @pytest.fixture
 def returns_copy(tmp_path: Path) -> Callable[..., Path]:
     """Like ``policy_copy``, for the tests' own policy (tests/policies/returns): copied to tmp_path/returns."""
+    return _copier(RETURNS, tmp_path / "returns")
 
-    def make(**files: str) -> Path:
-        root = tmp_path / "returns"
-        if not root.exists():
-            shutil.copytree(RETURNS, root)
-        for rel, text in files.items():
-            target = root / rel.replace("__", "/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        return root
 
-    return make
+@pytest.fixture
+def errors_copy(tmp_path: Path) -> Callable[..., Path]:
+    """Like ``policy_copy``, for the error tests' own policy (tests/policies/errors): copied to tmp_path/rules."""
+    return _copier(ERRORS, tmp_path / "rules")
 
 
 def replace_in(path: Path, old: str, new: str) -> None:

@@ -1,7 +1,8 @@
 """The policy author's loop, through the CLI: edit a rule → lint → test --coverage → explain → diff.
 
-Lint runs on the default policy and on copies with planted mistakes; cases, explanations and diffs run on
-the tests' own policy (tests/policies/returns), so the windows and scores they change are the tests' own.
+Lint runs on the default policy and on copies (of it, or of the error tests' policy) with planted mistakes;
+cases, explanations and diffs run on the tests' own policy (tests/policies/returns), so the windows and
+scores they change are the tests' own.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def test_lint_of_the_bundled_policy_is_clean() -> None:
     assert out.strip().endswith("0 errors, 0 warnings")
 
 
-def test_lint_names_a_misspelled_fact_with_did_you_mean(policy_copy: Callable[..., Path]) -> None:
-    root = policy_copy()
+def test_lint_names_a_misspelled_fact_with_did_you_mean(errors_copy: Callable[..., Path]) -> None:
+    root = errors_copy()  # the error tests' own policy: the default policy's text is its authors' to change
     replace_in(root / SEVEN, "expr: not item.gift\n", "expr: not item.gfit\n")
     code, out, err = run("lint", str(root))
     assert code == 2

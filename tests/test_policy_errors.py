@@ -1,7 +1,8 @@
 """What a policy author sees when a rule file is broken: one break, one precise ``file:line:col: code``.
 
-Every test copies the bundled policy, makes ONE deliberate break, and checks both the library
-(``load_policy`` raises ``PolicyError`` whose diagnostic has the exact file, line, column and code,
+Every test copies the error tests' own policy (tests/policies/errors: a 7-day return written as rules,
+in a small policy whose text only these tests change), makes ONE deliberate break, and checks both the
+library (``load_policy`` raises ``PolicyError`` whose diagnostic has the exact file, line, column and code,
 and a helpful message) and the command line (``ruleengine validate`` exits 2 and prints the same
 ``file:line:col: code: message`` line on stderr, never a traceback). Expected positions are computed
 from the edited text (where the inserted marker ended up), never hard-coded.
@@ -19,7 +20,7 @@ from pathlib import Path, PurePath
 
 import pytest
 from click.testing import CliRunner
-from conftest import RULES, line_col, locate, replace_in
+from conftest import ERRORS, RULES, line_col, locate, replace_in
 
 import ruleengine
 from ruleengine.cli import main
@@ -139,8 +140,8 @@ class Break:
     total: int | None = 1
 
 
-def apply(policy_copy: PolicyCopy, case: Break) -> tuple[Path, set[tuple[int, int]]]:
-    root = policy_copy()
+def apply(errors_copy: PolicyCopy, case: Break) -> tuple[Path, set[tuple[int, int]]]:
+    root = errors_copy()
     path = root / case.file
     start = path.read_text(encoding="utf-8").find(case.old)
     replace_in(path, case.old, case.new)
@@ -151,8 +152,8 @@ def apply(policy_copy: PolicyCopy, case: Break) -> tuple[Path, set[tuple[int, in
     return root, positions
 
 
-def run_case(policy_copy: PolicyCopy, case: Break) -> Diagnostic:
-    root, positions = apply(policy_copy, case)
+def run_case(errors_copy: PolicyCopy, case: Break) -> Diagnostic:
+    root, positions = apply(errors_copy, case)
     return check_break(root, case.file, positions, case.code, case.words, case.total)
 
 
@@ -182,7 +183,7 @@ def ids(cases: list[Break]) -> list[str]:
     return [re.sub(r"\s+", " ", c.new.strip())[:40] for c in cases]
 
 
-# Fixed pieces of the bundled seven_day_return.yaml (each occurs once; replace_in checks it).
+# Fixed pieces of the tests' seven_day_return.yaml (each occurs once; replace_in checks it).
 TITLE = "    title: {zh: 7天无理由退换货, en: 7-day no-reason return}\n"
 STAGE_SCOPE = "    stage: services\n    scope: line\n"
 STAGE = "    stage: services\n"
@@ -204,8 +205,8 @@ YAML_SYNTAX = [
 
 
 @pytest.mark.parametrize("case", YAML_SYNTAX, ids=ids(YAML_SYNTAX))
-def test_yaml_syntax_error(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_yaml_syntax_error(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
 @pytest.mark.parametrize(
@@ -221,16 +222,16 @@ def test_yaml_syntax_error(policy_copy: PolicyCopy, case: Break) -> None:
     "not at the line of the opening quote; the message does not mention the quote",
     strict=True,
 )
-def test_unclosed_quote_is_reported_at_the_opening_quote(policy_copy: PolicyCopy, old: str, new: str, marker: str) -> None:
-    root = policy_copy()
+def test_unclosed_quote_is_reported_at_the_opening_quote(errors_copy: PolicyCopy, old: str, new: str, marker: str) -> None:
+    root = errors_copy()
     line, _ = edit(root / SEVEN, old, new, marker)
     [diagnostic] = load_errors(root)
     assert diagnostic.code == "yaml_syntax"
     assert diagnostic.line == line
 
 
-def test_unclosed_quote_is_still_a_yaml_syntax_error(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_unclosed_quote_is_still_a_yaml_syntax_error(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, _ = edit(root / SEVEN, STAGE, '    stage: "services\n', '"services')
     [diagnostic] = load_errors(root)
     assert diagnostic.code == "yaml_syntax"
@@ -253,15 +254,15 @@ SCHEMA = [
 
 
 @pytest.mark.parametrize("case", SCHEMA, ids=ids(SCHEMA))
-def test_schema_violation(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_schema_violation(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
 SET_TYPO = ("          claim.resolution: refund\n", "          claim.resolution: refund\n          claim.refund_du_by: none\n")
 
 
-def test_unknown_decision_field_in_set_is_named(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_unknown_decision_field_in_set_is_named(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, _ = edit(root / SEVEN, *SET_TYPO, "claim.refund_du_by")
     [diagnostic] = load_errors(root)
     assert diagnostic.code == "schema"
@@ -269,30 +270,30 @@ def test_unknown_decision_field_in_set_is_named(policy_copy: PolicyCopy) -> None
     assert diagnostic.line <= line  # see the xfail below
 
 
-def test_unknown_decision_field_in_set_points_at_the_key(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_unknown_decision_field_in_set_points_at_the_key(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, *SET_TYPO, "claim.refund_du_by")
     [diagnostic] = load_errors(root)
     assert (diagnostic.line, diagnostic.column) == (line, col)
 
 
-def test_overlong_expression_is_refused_at_the_expression(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_overlong_expression_is_refused_at_the_expression(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, NOT_GIFT, "expr: " + "not item.gift and " * 150 + "true\n", "not item.gift and")
     [diagnostic] = load_errors(root)
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("schema", line, col)
     assert len(diagnostic.message) < 400  # the expression is not echoed in full
 
 
-def test_overlong_expression_message_says_too_long(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_overlong_expression_message_says_too_long(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     edit(root / SEVEN, NOT_GIFT, "expr: " + "not item.gift and " * 150 + "true\n", "not item.gift and")
     [diagnostic] = load_errors(root)
     assert "too long" in diagnostic.message or "2000" in diagnostic.message
 
 
-def test_unknown_key_in_a_rule_points_at_the_key_with_did_you_mean(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_unknown_key_in_a_rule_points_at_the_key_with_did_you_mean(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, WHEN_ALL, "    wehn:\n      all:\n        - label: 非赠品", "wehn")
     diagnostics = load_errors(root)
     by_message = {d.message: d for d in diagnostics}
@@ -317,8 +318,8 @@ def test_unknown_key_in_a_rule_points_at_the_key_with_did_you_mean(policy_copy: 
                      id="extra"),
     ],
 )
-def test_typo_inside_a_condition_names_the_typo(policy_copy: PolicyCopy, new: str, marker: str, typo: str, meant: str) -> None:
-    root = policy_copy()
+def test_typo_inside_a_condition_names_the_typo(errors_copy: PolicyCopy, new: str, marker: str, typo: str, meant: str) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, "        - label: 非赠品 / not a gift\n          expr: not item.gift\n", new, marker)
     [diagnostic] = load_errors(root)
     assert diagnostic.code == "schema"
@@ -356,25 +357,25 @@ UNKNOWN_FIELD = [
 
 
 @pytest.mark.parametrize("case", UNKNOWN_FIELD, ids=ids(UNKNOWN_FIELD))
-def test_unknown_fact_field(policy_copy: PolicyCopy, case: Break) -> None:
+def test_unknown_fact_field(errors_copy: PolicyCopy, case: Break) -> None:
     """Plain, double-quoted, folded, flow-mapping, template and set-value expressions all map back."""
-    run_case(policy_copy, case)
+    run_case(errors_copy, case)
 
 
-def test_unknown_field_column_is_the_misspelled_name(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_unknown_field_column_is_the_misspelled_name(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, NOT_GIFT, "expr: not item.paid_amout\n", "paid_amout")
     [diagnostic] = load_errors(root)
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("unknown_field", line, col)
 
 
-def test_unknown_top_level_fact(policy_copy: PolicyCopy) -> None:
-    run_case(policy_copy, Break(APPROVE_WHEN, "    when: clam.type == 'no_reason_return'\n", "clam.type", "unknown_name",
+def test_unknown_top_level_fact(errors_copy: PolicyCopy) -> None:
+    run_case(errors_copy, Break(APPROVE_WHEN, "    when: clam.type == 'no_reason_return'\n", "clam.type", "unknown_name",
                                 ("unknown name 'clam'", "did you mean 'claim'")))
 
 
-def test_item_in_an_order_scope_rule(policy_copy: PolicyCopy) -> None:
-    run_case(policy_copy, Break(END, END + probe_rule(when="item.gift"), "item.gift", "unknown_name",
+def test_item_in_an_order_scope_rule(errors_copy: PolicyCopy) -> None:
+    run_case(errors_copy, Break(END, END + probe_rule(when="item.gift"), "item.gift", "unknown_name",
                                 ("'item' is only defined in rules with scope 'line' or 'claimed_line'",)))
 
 
@@ -392,8 +393,8 @@ EXPRESSION_SYNTAX = [
 
 
 @pytest.mark.parametrize("case", EXPRESSION_SYNTAX, ids=ids(EXPRESSION_SYNTAX))
-def test_expression_syntax(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_expression_syntax(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
 # ---------------------------------------------------------------- 5. unknown parameter
@@ -415,13 +416,13 @@ UNKNOWN_PARAMETER = [
 
 
 @pytest.mark.parametrize("case", UNKNOWN_PARAMETER, ids=ids(UNKNOWN_PARAMETER))
-def test_unknown_parameter(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_unknown_parameter(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
 def test_unknown_parameter_override_through_the_api() -> None:
     with pytest.raises(ruleengine.PolicyError) as info:
-        ruleengine.load_policy(RULES, parameters={"seven_day_window_dayz": 8})
+        ruleengine.load_policy(ERRORS, parameters={"seven_day_window_dayz": 8})
     [d] = info.value.diagnostics
     assert (d.file, d.line, d.column, d.code) == ("<parameters>", 1, 1, "unknown_parameter")
     assert "did you mean 'seven_day_window_days'" in d.message
@@ -430,15 +431,15 @@ def test_unknown_parameter_override_through_the_api() -> None:
 # ---------------------------------------------------------------- 6. duplicate key
 
 
-def test_duplicate_key_is_reported_at_the_second_key(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_duplicate_key_is_reported_at_the_second_key(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, STAGE, "    stage: services\n    stage: claim\n", "stage: claim")
     first_line, _ = locate((root / SEVEN).read_text(encoding="utf-8"), "stage: services")
     check_break(root, SEVEN, {(line, col)}, "duplicate_key", ("duplicate key 'stage'", f"first at line {first_line}"))
 
 
-def test_duplicate_key_in_a_flow_mapping(policy_copy: PolicyCopy) -> None:
-    run_case(policy_copy, Break(TITLE, "    title: {zh: 7天无理由退换货, en: 7-day no-reason return, zh: again}\n", "zh: again",
+def test_duplicate_key_in_a_flow_mapping(errors_copy: PolicyCopy) -> None:
+    run_case(errors_copy, Break(TITLE, "    title: {zh: 7天无理由退换货, en: 7-day no-reason return, zh: again}\n", "zh: again",
                                 "duplicate_key", ("duplicate key 'zh'",)))
 
 
@@ -455,19 +456,19 @@ AMBIGUOUS = [
 
 
 @pytest.mark.parametrize("case", AMBIGUOUS, ids=ids(AMBIGUOUS))
-def test_yaml11_surprise(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_yaml11_surprise(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
-def test_octal_looking_priority_is_ambiguous(policy_copy: PolicyCopy) -> None:
-    run_case(policy_copy, Break(STAGE, "    stage: services\n    priority: 010\n", "010", "ambiguous_scalar", ("'010'",)))
+def test_octal_looking_priority_is_ambiguous(errors_copy: PolicyCopy) -> None:
+    run_case(errors_copy, Break(STAGE, "    stage: services\n    priority: 010\n", "010", "ambiguous_scalar", ("'010'",)))
 
 
 REFUSED_YAML = [
     Break(TITLE, TITLE.replace("title: {", "title: &t {"), "&t", "anchor", ("anchors (&t) are not allowed",)),
     Break(TITLE, "    title: *t\n", "*t", "alias", ("aliases (*name) are not allowed",)),
     Break(TITLE, "    title: !!python/object:os.system {zh: a, en: b}\n", "!!python", "tag", ("python/object:os.system",)),
-    Break('    source: "[L1 Art 25], [L2 Art 6–7], [T1]"\n', "    source: !!python/object/apply:os.system [echo hi]\n",
+    Break("    source: the service rule of the test policy\n", "    source: !!python/object/apply:os.system [echo hi]\n",
           "!!python", "tag", ("not allowed",)),
     Break(STAGE, "    stage: services\n    <<: {priority: 1}\n", "<<", "merge_key", ("merge keys",)),
     Break(STAGE, "    stage: services\n    1: x\n", "1: x", "key", ("keys must be text",)),
@@ -477,12 +478,12 @@ REFUSED_YAML = [
 
 
 @pytest.mark.parametrize("case", REFUSED_YAML, ids=[c.code for c in REFUSED_YAML])
-def test_refused_yaml_feature(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_refused_yaml_feature(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
-def test_invalid_utf8_file(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_invalid_utf8_file(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     path = root / SEVEN
     data = path.read_bytes()
     good = data.replace(b"    stage: services\n", b"    stage: servic\xe9s\n")
@@ -519,8 +520,8 @@ EXPRESSION_CHECKS = [
 
 
 @pytest.mark.parametrize("case", EXPRESSION_CHECKS, ids=ids(EXPRESSION_CHECKS))
-def test_expression_check(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_expression_check(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
 REASON = 'zh: "商品状态（{claim.item_condition}）不符合7天无理由退换货要求"'
@@ -536,8 +537,8 @@ TEMPLATES = [
 
 
 @pytest.mark.parametrize("case", TEMPLATES, ids=ids(TEMPLATES))
-def test_reason_template(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_reason_template(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
 RULE_CHECKS = [
@@ -554,12 +555,12 @@ RULE_CHECKS = [
 
 
 @pytest.mark.parametrize("case", RULE_CHECKS, ids=ids(RULE_CHECKS))
-def test_rule_check(policy_copy: PolicyCopy, case: Break) -> None:
-    run_case(policy_copy, case)
+def test_rule_check(errors_copy: PolicyCopy, case: Break) -> None:
+    run_case(errors_copy, case)
 
 
-def test_duplicate_rule_id_without_effective_windows(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_duplicate_rule_id_without_effective_windows(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, END, END + probe_rule("seven_day_return.service"), "id: seven_day_return.service")
     text = (root / SEVEN).read_text(encoding="utf-8")
     first = line_col(text, text.index("id: seven_day_return.service"))
@@ -569,16 +570,16 @@ def test_duplicate_rule_id_without_effective_windows(policy_copy: PolicyCopy) ->
     assert f"{SEVEN}:{first[0]}:{first[1]}" in found.message
 
 
-def test_overlapping_effective_windows(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_overlapping_effective_windows(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     old_version = probe_rule(extra='    effective: {until: "2027-01-01T00:00:00+08:00"}\n', title="v1")
     new_version = probe_rule(extra='    effective: {from: "2026-06-01T00:00:00+08:00"}\n', title="v2")
     line, col = edit(root / SEVEN, END, END + old_version + new_version, "id: seven_day_return.probe", nth=1)
     check_break(root, SEVEN, {(line, col)}, "duplicate_rule", ("rule id 'seven_day_return.probe' is also used at",))
 
 
-def test_adjacent_effective_windows_load_as_versions(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_adjacent_effective_windows_load_as_versions(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     old_version = probe_rule(extra='    effective: {until: "2027-01-01T00:00:00+08:00"}\n', title="v1")
     new_version = probe_rule(extra='    effective: {from: "2027-01-01T00:00:00+08:00"}\n', title="v2")
     replace_in(root / SEVEN, END, END + old_version + new_version)
@@ -587,29 +588,29 @@ def test_adjacent_effective_windows_load_as_versions(policy_copy: PolicyCopy) ->
     assert sorted((r.version, r.versions, r.title_en) for r in versions) == [(1, 2, "v1"), (2, 2, "v2")]
 
 
-def test_definition_cycle(policy_copy: PolicyCopy) -> None:
+def test_definition_cycle(errors_copy: PolicyCopy) -> None:
     cycle = ("  cyc_a:\n    expr: cyc_b + 1\n    description: a\n"
              "  cyc_b:\n    expr: cyc_a + 1\n    description: b\n"
              "  within_days_after:\n")
-    run_case(policy_copy, Break("  within_days_after:\n", cycle, "cyc_b + 1", "definition_cycle",
+    run_case(errors_copy, Break("  within_days_after:\n", cycle, "cyc_b + 1", "definition_cycle",
                                 ("definitions refer to each other in a circle: cyc_a → cyc_b → cyc_a",), file=DEFINITIONS))
 
 
-def test_self_referencing_definition(policy_copy: PolicyCopy) -> None:
+def test_self_referencing_definition(errors_copy: PolicyCopy) -> None:
     looped = "  loop:\n    expr: loop and true\n    description: a\n  within_days_after:\n"
-    run_case(policy_copy, Break("  within_days_after:\n", looped, "loop and true", "definition_cycle", ("loop → loop",),
+    run_case(errors_copy, Break("  within_days_after:\n", looped, "loop and true", "definition_cycle", ("loop → loop",),
                                 file=DEFINITIONS))
 
 
-def test_definition_named_like_a_fact(policy_copy: PolicyCopy) -> None:
+def test_definition_named_like_a_fact(errors_copy: PolicyCopy) -> None:
     named = "  claim:\n    expr: 'true'\n    description: a\n  within_days_after:\n"
-    run_case(policy_copy, Break("  within_days_after:\n", named, "claim:", "definition_name", ("already means something",),
+    run_case(errors_copy, Break("  within_days_after:\n", named, "claim:", "definition_name", ("already means something",),
                                 file=DEFINITIONS))
 
 
-def test_definition_named_like_a_function_is_refused(policy_copy: PolicyCopy) -> None:
+def test_definition_named_like_a_function_is_refused(errors_copy: PolicyCopy) -> None:
     named = "  hours_between:\n    expr: '1'\n    description: shadows the function\n  within_days_after:\n"
-    run_case(policy_copy, Break("  within_days_after:\n", named, "hours_between:", "definition_name", (), file=DEFINITIONS))
+    run_case(errors_copy, Break("  within_days_after:\n", named, "hours_between:", "definition_name", (), file=DEFINITIONS))
 
 
 @pytest.mark.parametrize(
@@ -622,8 +623,8 @@ def test_definition_named_like_a_function_is_refused(policy_copy: PolicyCopy) ->
         pytest.param("zz_list.yaml", "- id: x\n", "", "schema", ("a policy file is a mapping",), id="not-a-mapping"),
     ],
 )
-def test_broken_new_file(policy_copy: PolicyCopy, name: str, text: str, marker: str, code: str, words: tuple[str, ...]) -> None:
-    root = policy_copy(**{f"guarantees__{name}": text})
+def test_broken_new_file(errors_copy: PolicyCopy, name: str, text: str, marker: str, code: str, words: tuple[str, ...]) -> None:
+    root = errors_copy(**{f"guarantees__{name}": text})
     position = locate(text, marker) if marker else (1, 1)
     check_break(root, f"guarantees/{name}", {position}, code, words)
 
@@ -631,8 +632,8 @@ def test_broken_new_file(policy_copy: PolicyCopy, name: str, text: str, marker: 
 # ---------------------------------------------------------------- 8. all errors at once
 
 
-def test_errors_in_several_files_are_all_reported_sorted(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_errors_in_several_files_are_all_reported_sorted(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     expected = []
 
     def brk(rel: str, old: str, new: str, marker: str, code: str, nth: int = 0) -> None:
@@ -668,8 +669,8 @@ def _window_declaration(path: Path) -> str:
     return found.group(0)
 
 
-def test_a_broken_parameters_file_is_reported(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_a_broken_parameters_file_is_reported(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     declared = _window_declaration(root / "parameters.yaml")
     line, col = edit(root / "parameters.yaml", declared, declared + "    value: 987\n", "value: 987")
     diagnostics = load_errors(root)
@@ -677,8 +678,8 @@ def test_a_broken_parameters_file_is_reported(policy_copy: PolicyCopy) -> None:
     assert [(d.line, d.column) for d in duplicates] == [(line, col)]
 
 
-def test_a_broken_parameters_file_does_not_make_defined_parameters_unknown(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_a_broken_parameters_file_does_not_make_defined_parameters_unknown(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     declared = _window_declaration(root / "parameters.yaml")
     edit(root / "parameters.yaml", declared, declared + "    value: 987\n", "value: 987")
     diagnostics = load_errors(root)
@@ -688,10 +689,10 @@ def test_a_broken_parameters_file_does_not_make_defined_parameters_unknown(polic
 # ---------------------------------------------------------------- 9. all or nothing
 
 
-def test_a_failed_load_returns_nothing_and_a_repaired_copy_loads(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
-    bundled = ruleengine.load_policy(RULES)
-    assert ruleengine.load_policy(root).digest == bundled.digest  # an unmodified copy is the same policy
+def test_a_failed_load_returns_nothing_and_a_repaired_copy_loads(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
+    original = ruleengine.load_policy(ERRORS)
+    assert ruleengine.load_policy(root).digest == original.digest  # an unmodified copy is the same policy
 
     replace_in(root / SEVEN, NOT_GIFT, "expr: not item.paid_amout\n")
     for _ in range(2):  # deterministic, and no state left behind by the first failure
@@ -700,14 +701,14 @@ def test_a_failed_load_returns_nothing_and_a_repaired_copy_loads(policy_copy: Po
 
     replace_in(root / SEVEN, "expr: not item.paid_amout\n", NOT_GIFT)
     repaired = ruleengine.load_policy(root)
-    assert repaired.digest == bundled.digest
-    assert repaired.rule_ids() == bundled.rule_ids()
-    assert len(repaired.rules) == len(bundled.rules)
+    assert repaired.digest == original.digest
+    assert repaired.rule_ids() == original.rule_ids()
+    assert len(repaired.rules) == len(original.rules)
 
 
-def test_one_bad_rule_does_not_yield_a_policy_without_it(policy_copy: PolicyCopy) -> None:
+def test_one_bad_rule_does_not_yield_a_policy_without_it(errors_copy: PolicyCopy) -> None:
     # The broken rule is in the 'services' stage; the others are fine, but nothing is returned at all.
-    root = policy_copy()
+    root = errors_copy()
     replace_in(root / SEVEN, STAGE, "    stage: servics\n")
     with pytest.raises(ruleengine.PolicyError) as info:
         ruleengine.load_policy(root)
@@ -740,8 +741,8 @@ def test_validate_json_ok() -> None:
     assert data["rules"] > 0
 
 
-def test_validate_json_on_a_broken_policy(policy_copy: PolicyCopy) -> None:
-    root = policy_copy()
+def test_validate_json_on_a_broken_policy(errors_copy: PolicyCopy) -> None:
+    root = errors_copy()
     line, col = edit(root / SEVEN, STAGE, "    stage: servics\n", "servics")
     replace_in(root / "guarantees/fast_refund.yaml", "      - add_service: fast_refund\n", "      - add_service: fast_refnd\n")
     result = run_cli("validate", str(root), "--format", "json")
@@ -793,8 +794,8 @@ NO_TRACEBACK = [
 
 
 @pytest.mark.parametrize("case", NO_TRACEBACK, ids=[c.code for c in NO_TRACEBACK])
-def test_errors_never_print_a_traceback(policy_copy: PolicyCopy, case: Break) -> None:
-    root = policy_copy()
+def test_errors_never_print_a_traceback(errors_copy: PolicyCopy, case: Break) -> None:
+    root = errors_copy()
     replace_in(root / case.file, case.old, case.new)
     result = run_cli("validate", str(root))
     assert result.returncode == 2, result.stdout
@@ -806,8 +807,8 @@ def test_errors_never_print_a_traceback(policy_copy: PolicyCopy, case: Break) ->
     assert any(f": {case.code}: " in line for line in lines), lines
 
 
-def test_a_multi_line_block_expression_reads_as_one_line(policy_copy: PolicyCopy) -> None:
+def test_a_multi_line_block_expression_reads_as_one_line(errors_copy: PolicyCopy) -> None:
     """Authors may wrap a long condition with '|': line breaks count as spaces."""
-    root = policy_copy()
+    root = errors_copy()
     replace_in(root / SEVEN, NOT_GIFT, "expr: |\n            not item.gift\n            and true\n")
     ruleengine.load_policy(root)

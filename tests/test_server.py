@@ -514,7 +514,7 @@ def test_sighup_reloads(tmp_path: Path) -> None:
 
 def test_a_policy_that_is_bad_at_start_stops_the_server_with_its_errors(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("cases"))
+    shutil.copytree(RETURNS, rules, ignore=WITHOUT_CASES)
     replace_in(rules / "guarantees" / "seven_day_return.yaml", WINDOW, WINDOW.replace("requested_at", "requested_att"))
     run = subprocess.run(
         [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(rules), "--port", "0"], capture_output=True, text=True, timeout=60
