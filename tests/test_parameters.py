@@ -202,6 +202,8 @@ def test_an_override_that_fits_is_taken(policy: ruleengine.Policy, overrides: di
         ({"share": Decimal("1.5")}, "parameter_range", "override of share: 1.5 is above its maximum 1"),
         ({"cap": Decimal("1.001")}, "parameter_type", "override of cap: 1.001 has more than 2 decimals"),
         ({"cap": 800.1}, "parameter_type", "override of cap: 800.1 is a binary float, which is not exact; give it as Decimal('800.1')"),
+        ({"window": 7.5}, "parameter_type", "override of window: 7.5 is a binary float, and this parameter is a whole number of days"),
+        ({"window": 8.0}, "parameter_type", "override of window: 8.0 is a binary float, and this parameter is a whole number of days; give it as 8"),  # noqa: E501
         ({"kinds": ["toy"]}, "parameter_type", "override of kinds: 'toy' is not a category (did you mean 'toys'?)"),
         ({"windw": 8}, "unknown_parameter", "override of unknown parameter 'windw' (did you mean 'window'?)"),
     ],

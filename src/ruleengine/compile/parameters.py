@@ -103,6 +103,9 @@ def checked_value(decl: Declaration, value: Any, enums: dict[str, tuple[str, ...
     """``value`` as the engine holds it, or ParameterProblem saying what is wrong with it."""
     kind = decl.kind
     if isinstance(value, float):
+        if kind in WHOLE:  # the hint that fits: Decimal('7.5') would be refused next, as not whole
+            whole = f"; give it as {int(value)}" if value.is_integer() else ""
+            raise ParameterProblem(f"{value!r} is a binary float, and this parameter is {_kind_words(kind)}{whole}")
         raise ParameterProblem(f"{value!r} is a binary float, which is not exact; give it as Decimal('{value}')")
     if kind == "money" and isinstance(value, str):
         parsed = amount(value)
