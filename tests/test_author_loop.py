@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, RETURNS, RULES, replace_in
 
+import ruleengine
 from ruleengine.cli import main
 
 ROOT = RULES.parent
@@ -49,16 +50,16 @@ def test_lint_names_a_misspelled_fact_with_did_you_mean(errors_copy: Callable[..
     assert "Traceback" not in out + err
 
 
-def test_lint_lists_the_allowed_values_of_a_misspelled_enum(policy_copy: Callable[..., Path]) -> None:
-    root = policy_copy()
-    replace_in(root / "guarantees" / "official_store.yaml", "expr: shop.type in params.official_store_types",
-               "expr: shop.type == 'offical_flagship'")
+def test_lint_lists_the_allowed_values_of_a_misspelled_enum(errors_copy: Callable[..., Path]) -> None:
+    root = errors_copy()  # the error tests' own policy: the default policy's text is its authors' to change
+    shop_types = [term.code for term in ruleengine.load_policy(root).vocabulary.sets["shop_type"].terms]
+    replace_in(root / SEVEN, "expr: not item.gift\n", "expr: shop.type == 'offical_flagship'\n")
     code, _, _ = run("lint", str(root), "--format", "json")
     assert code == 2
     data = json.loads(_stdout_json(root))
-    (d,) = data["diagnostics"]
+    (d,) = [d for d in data["diagnostics"] if d["severity"] == "error"]
     assert d["code"] == "enum_value" and "did you mean 'official_flagship'" in d["message"]
-    assert "allowed: official_flagship, tmall_global_direct, flagship, specialty, franchise" in d["message"]
+    assert f"allowed: {', '.join(shop_types)}" in d["message"]
 
 
 def _stdout_json(root: Path) -> str:

@@ -271,7 +271,12 @@ def _vocabulary_errors(root: Path) -> list[ruleengine.Diagnostic]:
 def test_a_subset_naming_a_code_its_set_lacks_is_an_error_at_the_code(policy_copy: Callable[..., Path]) -> None:
     root = policy_copy()
     vocabulary = root / "vocabulary.yaml"
-    replace_in(vocabulary, "values: [refund, exchange, repair]", "values: [refund, exchnage, repair]")
+
+    def misspelt(document: dict[str, Any]) -> None:
+        codes = document["vocabulary"]["resolution_requested"]["values"]
+        codes[codes.index("exchange")] = "exchnage"
+
+    _edit_yaml(vocabulary, misspelt)
     (error,) = _vocabulary_errors(root)
     text = vocabulary.read_text(encoding="utf-8")
     offset = text.index("exchnage")
@@ -282,9 +287,14 @@ def test_a_subset_naming_a_code_its_set_lacks_is_an_error_at_the_code(policy_cop
 def test_an_unknown_set_a_missing_name_and_a_code_the_engine_needs_are_schema_errors(policy_copy: Callable[..., Path]) -> None:
     root = policy_copy()
     vocabulary = root / "vocabulary.yaml"
-    replace_in(vocabulary, "  claim_type:\n", "  claim_typ:\n")
-    replace_in(vocabulary, "      beauty: {zh: 美妆, en: beauty}\n", "      beauty: {zh: 美妆}\n")
-    replace_in(vocabulary, "      needs_review: {zh: 待审核, en: needs review}\n", "")
+
+    def broken(document: dict[str, Any]) -> None:
+        sets = document["vocabulary"]
+        document["vocabulary"] = {("claim_typ" if name == "claim_type" else name): spec for name, spec in sets.items()}
+        del sets["category"]["values"]["beauty"]["en"]
+        del sets["outcome"]["values"]["needs_review"]
+
+    _edit_yaml(vocabulary, broken)
     messages = " | ".join(d.message for d in _vocabulary_errors(root))
     assert "unknown field 'claim_typ' (did you mean 'claim_type'?)" in messages
     assert "missing required field 'en'" in messages
@@ -305,9 +315,12 @@ def test_a_policy_adds_a_category_and_a_flag_and_its_orders_may_use_them(
 ) -> None:
     root = policy_copy()
     vocabulary = root / "vocabulary.yaml"
-    custom, large = "      custom_goods: {zh: 定制商品, en: custom goods}\n", "      large: {zh: 大件, en: large item}\n"
-    replace_in(vocabulary, custom, custom + "      pet_supplies: {zh: 宠物用品, en: pet supplies}\n")
-    replace_in(vocabulary, large, large + "      fragile: {zh: 易碎, en: fragile}\n")
+
+    def added(document: dict[str, Any]) -> None:
+        document["vocabulary"]["category"]["values"]["pet_supplies"] = {"zh": "宠物用品", "en": "pet supplies"}
+        document["vocabulary"]["flag"]["values"]["fragile"] = {"zh": "易碎", "en": "fragile"}
+
+    _edit_yaml(vocabulary, added)
     extended = ruleengine.load_policy(root)
     order = json.loads((EXAMPLES / "damage-on-arrival-partial-refund-approved.json").read_text(encoding="utf-8"))
     order["items"][0]["category"] = "pet_supplies"
