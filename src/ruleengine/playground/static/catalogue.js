@@ -2,7 +2,7 @@
 // parameters with a "try a value" link), the parameters and the sources, as the catalogue route gives them.
 
 import { bi, h } from "./dom.js";
-import { parameterName } from "./names.js";
+import { decisionFieldLabel, parameterName, valueName } from "./names.js";
 
 function conditionWords(node) {
   if (node.children) {
@@ -28,7 +28,11 @@ export function catalogueView(cat, root, toc, filter, tryParameter) {
     if (!rules.length) continue;
     toc.append(h("a", { href: `#g-${g.id}` }, g.title));
     const section = h("section", { class: "guarantee", id: `g-${g.id}`, "data-testid": `catalogue-${g.id}` }, h("h2", {}, g.title, " ", h("code", { text: g.id })));
+    const tables = (g.tables || []).filter((tb) => !filter || JSON.stringify(tb).toLowerCase().includes(filter) || g.title.toLowerCase().includes(filter));
+    const rowRules = new Set((g.tables || []).flatMap((tb) => tb.rows.map((row) => row.rule)));
     for (const r of rules) {
+      if (rowRules.has(r.id)) continue;  // a table's row is shown in its grid
+
       const used = r.parameters.map((name) => {
         const p = params[name];
         return h("li", {}, parameterName(name), " ", h("code", { text: name }), " = ", h("strong", { text: p ? p.display : "?" }), " ",
@@ -46,6 +50,7 @@ export function catalogueView(cat, root, toc, filter, tryParameter) {
         r.else.length ? h("div", { class: "else" }, h("h4", {}, ...bi("否则", "Else")), h("ul", {}, r.else.map(actionWords))) : null,
         used.length ? h("div", { class: "params" }, h("h4", {}, ...bi("参数", "Parameters")), h("ul", {}, used)) : null));
     }
+    for (const tb of tables) section.append(tableGrid(tb));
     root.append(section);
   }
   const table = h("table", { class: "param-table catalogue-parameters", "data-testid": "catalogue-parameters" },
@@ -74,6 +79,39 @@ export function catalogueView(cat, root, toc, filter, tryParameter) {
   sources.append(rows);
   root.append(h("section", { class: "guarantee", id: "sources" }, h("h2", {}, ...bi("来源", "Sources")), tableBox(sources, "来源 Sources")));
   toc.append(h("a", { href: "#sources" }, "来源 Sources"));
+}
+
+const ANY = "-";
+
+/** A cell as staff read it: "-" is any value, a code is named by the policy's vocabulary, the rest (a list, a range,
+ * a comparison) as written. */
+function cellWords(text) {
+  if (text === ANY) return h("td", { class: "any", title: "任意 any" }, "–");
+  if (text === "true" || text === "false") return h("td", { text: text === "true" ? "是 true" : "否 false" });
+  return h("td", { text: /^[a-z][a-z0-9_]*$/.test(text) ? valueName(text) : text });
+}
+
+/** A decision table as a grid: its inputs and outputs as columns, one line per row (each row a rule of its own). */
+function tableGrid(tb) {
+  const actions = tb.rows.some((row) => row.actions.length);
+  const head = h("tr", {}, h("th", { scope: "col" }, ...bi("行", "Row")),
+    tb.inputs.map((input) => h("th", { scope: "col", class: "input", title: input.expr }, input.label || input.name)),
+    tb.outputs.map((field) => h("th", { scope: "col", class: "output" }, ...(field === "reason" ? bi("理由", "reason") : bi(...decisionFieldLabel(field))))),
+    actions ? h("th", { scope: "col", class: "output" }, ...bi("动作", "Actions")) : null);
+  const rows = tb.rows.map((row) => h("tr", { "data-rule": row.rule, "data-row": String(row.row) },
+    h("th", { scope: "row" }, `${row.row} `, h("code", { class: "rule-id", text: row.rule }),
+      row.version ? h("span", { class: "muted" }, ` 版本 version ${row.version}: ${row.effective.from || "…"} – ${row.effective.until || "…"}`) : null),
+    row.cells.map(cellWords),
+    row.outputs.map(cellWords),
+    actions ? h("td", {}, row.actions.join("；")) : null));
+  const grid = h("table", { class: "param-table decision-grid", "data-testid": `grid-${tb.id}` }, h("thead", {}, head), h("tbody", {}, rows));
+  return h("article", { class: "ctable", "data-table": tb.id, "data-testid": `table-${tb.id}` },
+    h("h3", {}, "决策表 table ", tb.title_zh, " ", h("span", { class: "en", text: tb.title_en }), " ", h("code", { class: "rule-id", text: tb.id })),
+    h("p", { class: "desc", text: tb.description }),
+    h("p", { class: "muted" }, `${tb.hit_words}${tb.complete ? " · 完整：每种输入都有一行 complete" : ""}`,
+      ` · 来源 source: ${tb.source} · 阶段 stage: ${tb.stage} · 优先级 priority: ${tb.priority} · 范围 scope: ${tb.scope}`),
+    tb.when ? h("p", {}, ...bi("适用于", "applies to"), " ", /[\u4e00-\u9fff]/.test(tb.when) ? tb.when : h("code", { text: tb.when })) : null,
+    tableBox(grid, `决策表 ${tb.title_zh} table`));
 }
 
 /** A wide table scrolls inside its own box (reachable by keyboard), never the page. */

@@ -62,6 +62,7 @@ function entryView(entry) {
     h("span", { class: "outcome-word" }, ...bi(zh, en)), " ",
     h("strong", { text: entry.title_zh }), " ", h("span", { class: "en", text: entry.title_en }), " ",
     h("code", { class: "rule-id", text: entry.rule }),
+    entry.table ? tableRow(entry.table) : null,
     entry.line ? h("span", { class: "muted", text: ` [${entry.line}]` }) : null,
     because, decided.length && !entry.failed && !open ? h("span", { class: "because" }, ` (${decided.length} 个条件满足 conditions met)`) : null));
   if (entry.reason) box.append(h("p", { class: "muted" }, "跳过 skipped: " + entry.reason));
@@ -82,6 +83,13 @@ function entryView(entry) {
     box.append(actions);
   }
   return box;
+}
+
+/** Where a row of a decision table stands: "决策表 seven_day_return 第 4/5 行", and "▶ 此行决定结果" on the row that decided. */
+function tableRow(table) {
+  return h("span", { class: table.decided ? "table-row decided" : "table-row muted", "data-testid": table.decided ? "decided-row" : null },
+    ` 决策表 ${table.id} 第 ${table.row}/${table.rows} 行`, h("span", { class: "en", text: ` table row ${table.row}/${table.rows}` }),
+    table.decided ? [" ▶ ", ...bi("此行决定结果", `decides (hit: ${table.hit})`)] : null);
 }
 
 /** The name a condition read, as policy staff know it: a field's label, a parameter's name, or "computed". */
