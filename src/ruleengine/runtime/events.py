@@ -81,6 +81,9 @@ class TraceBuilder:
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []
         self._current: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self.owns_values = False
+        """True when no listener sees the events: a node's ``values`` (a fresh dict per visit) is then made plain in
+        place and kept, instead of copied (``reporters`` sets it)."""
 
     def __call__(self, event: Event) -> None:
         """The builder as a listener of events."""
@@ -102,12 +105,31 @@ class TraceBuilder:
         if reason:
             entry["reason"] = reason
         if conditions:
-            shown = [_node(r) for r in conditions]
+            # One loop over the nodes (the trace's inner loop: a few hundred an order): each node's place and
+            # words, its result and the values it read; for a rule that did not match, the node that decided it:
+            # the first leaf that was not true, else the first leaf.
+            shown: list[dict[str, Any]] = []
+            failing = first_leaf = None
+            find = outcome != "matched"
+            in_place = self.owns_values
+            for index, result in enumerate(conditions):
+                node = result.node
+                out = node.trace_head.copy()
+                value = result.result
+                out["result"] = "not_met" if value is None else value
+                values = result.values
+                if values:
+                    _plain_values(out, values, in_place)
+                shown.append(out)
+                if find and failing is None and isinstance(node, Leaf):
+                    if value is not True:
+                        failing = index
+                    elif first_leaf is None:
+                        first_leaf = index
             entry["conditions"] = shown
-            if outcome != "matched":
-                failing = _decisive_index(conditions)
-                if failing is not None:  # the same node again, as a copy: shown twice, held once each
-                    entry["failed"] = _copied(shown[failing])
+            decisive = failing if failing is not None else first_leaf
+            if find and decisive is not None:  # the same node again, as a copy: shown twice, held once each
+                entry["failed"] = _copied(shown[decisive])
         entry["actions"] = []
         self.entries.append(entry)
         self._current[(rule.id, line)] = entry
@@ -135,6 +157,7 @@ def reporters(trace: TraceBuilder | None, listeners: list[Listener]) -> Reporter
     """The reporters for a trace and listeners: events are built only when some listener receives them."""
     if not listeners:
         assert trace is not None
+        trace.owns_values = True
         return trace.visited, trace.applied
 
     def visit(rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()) -> None:
@@ -154,33 +177,28 @@ def reporters(trace: TraceBuilder | None, listeners: list[Listener]) -> Reporter
     return visit, apply
 
 
-def _node(result: NodeResult) -> dict[str, Any]:
-    """One condition node in a trace: where it is and what it says, its result, the values it read (absent ones named).
+def _plain_values(out: dict[str, Any], values: dict[str, Any], in_place: bool) -> None:
+    """``out["values"]``: the values a node read as plain data, and ``out["absent"]``: those not in the order.
 
-    Written as one loop over the values (the trace's inner loop: a few hundred nodes an order).
+    ``in_place``: ``values`` is the trace's own (no listener holds it), so it is changed and kept, not copied.
     """
-    out = result.node.trace_head.copy()
-    value = result.result
-    out["result"] = "not_met" if value is None else value
-    values = result.values
-    if values:
-        shown: dict[str, Any] = {}
-        absent: list[str] | None = None
-        for key, read in values.items():
-            if type(read) in _PLAIN:
+    shown = values if in_place else {}
+    absent: list[str] | None = None
+    for key, read in values.items():
+        if type(read) in _PLAIN:
+            if not in_place:
                 shown[key] = read
-            elif read is ABSENT_VALUE:
-                shown[key] = None
-                if absent is None:
-                    absent = [key]
-                else:
-                    absent.append(key)
+        elif read is ABSENT_VALUE:
+            shown[key] = None  # an existing key: the dict's size does not change while it is walked
+            if absent is None:
+                absent = [key]
             else:
-                shown[key] = plain(read)
-        out["values"] = shown
-        if absent is not None:
-            out["absent"] = absent
-    return out
+                absent.append(key)
+        else:
+            shown[key] = plain(read)
+    out["values"] = shown
+    if absent is not None:
+        out["absent"] = absent
 
 
 def _copied(node: dict[str, Any]) -> dict[str, Any]:
@@ -190,27 +208,3 @@ def _copied(node: dict[str, Any]) -> dict[str, Any]:
     if "absent" in node:
         out["absent"] = list(node["absent"])
     return out
-
-
-def _decisive_index(results: tuple[NodeResult, ...]) -> int | None:
-    """Where ``decisive_failure`` finds the node that decided a failed condition, by position."""
-    first_leaf = None
-    for index, r in enumerate(results):
-        if isinstance(r.node, Leaf):
-            if r.result is not True:
-                return index
-            if first_leaf is None:
-                first_leaf = index
-    return first_leaf
-
-
-def decisive_failure(results: tuple[NodeResult, ...] | list[NodeResult]) -> NodeResult | None:
-    """The leaf that decided a failed condition: the first leaf that was false or not met
-    on the path that made the whole tree fail."""
-    for r in results:
-        if isinstance(r.node, Leaf) and r.result is not True:
-            # Inside a `not`, a true leaf is what fails; keep it simple: report the
-            # first non-true leaf, else the first leaf.
-            return r
-    leaves = [r for r in results if isinstance(r.node, Leaf)]
-    return leaves[0] if leaves else None
