@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,37 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     yield from _signed_in(browser, server)
 
 
+EDITOR_VIEW = "async (el) => (await import('/static/vendor/codemirror.js')).EditorView.findFromDOM(el)"
+
+
+def editor_text(page: Any, expected: str | None = None) -> str:
+    """The whole text in the editor (CodeMirror draws only the lines in view); with ``expected``, once it holds that."""
+    script = f"async (el) => ({EDITOR_VIEW})(el).then((view) => view.state.doc.toString())"
+    deadline = time.monotonic() + 10
+    while True:
+        text: str = by(page, "edit-text").locator(".cm-editor").evaluate(script)
+        if expected is None or text == expected or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def type_into_editor(page: Any, text: str) -> None:
+    """Select all in the editor and put ``text`` in its place, as a paste does."""
+    by(page, "edit-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
+
+
+def lint_mark_lines(page: Any) -> list[int]:
+    """The line numbers of the inline lint marks drawn in the editor now (an error's underline, or its point at an empty line's end)."""
+    script = (
+        f"async (el) => ({EDITOR_VIEW})(el).then((view) => [...el.querySelectorAll('.cm-lintRange-error, .cm-lintPoint-error')]"
+        ".map((mark) => view.state.doc.lineAt(view.posAtDOM(mark)).number))"
+    )
+    lines: list[int] = by(page, "edit-text").locator(".cm-editor").evaluate(script)
+    return lines
+
+
 def _digest(server: Server) -> str:
     digest: str = httpx.get(server.url + "/v1/policy", headers={"authorization": f"Bearer {TOKEN}"}).json()["digest"]
     return digest
@@ -79,17 +111,30 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     expect(by(page, "view-edit")).to_be_visible()
     by(page, "edit-file").select_option("parameters.yaml")
     parameters = (folder / "parameters.yaml").read_text(encoding="utf-8")
-    expect(by(page, "edit-text")).to_have_value(parameters)
+    assert editor_text(page, parameters) == parameters
+    expect(by(page, "edit-text").locator(".cm-lineNumbers .cm-gutterElement", has_text=re.compile(r"^2$"))).to_be_visible()
+    # Tab leaves the editor (keyboard users are not trapped in it) and types nothing
+    by(page, "edit-content").click()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.cm-editor') === null")
+    assert editor_text(page) == parameters
 
-    # a bad edit: the diagnostic at its line and column, in Chinese and English, with a link to the place
-    by(page, "edit-text").fill(parameters + "  oops: [\n")
+    # a bad edit: the diagnostic at its line and column, in Chinese and English, with a link to the place,
+    # and an inline lint mark on that line of the editor
+    type_into_editor(page, parameters + "  oops: [\n")
     expect(by(page, "edit-status")).to_contain_text("规则无法加载")
     expect(by(page, "edit-diagnostics")).to_contain_text("YAML 语法错误")
-    expect(by(page, "edit-goto").first).to_contain_text("parameters.yaml:")
+    goto = by(page, "edit-goto").first
+    expect(goto).to_contain_text("parameters.yaml:")
+    line = int(goto.inner_text().split(":")[1])
+    goto.click()
+    expect(by(page, "edit-text").locator(".cm-lintRange-error, .cm-lintPoint-error").first).to_be_attached()
+    assert line in lint_mark_lines(page)
+    expect(by(page, "edit-text").locator(".cm-lineNumbers .cm-gutterElement", has_text=re.compile(rf"^{line}$"))).to_be_visible()
     assert axe_violations(page) == []
 
     # an 8-day window: it loads; a case fails; the impact shows the orders that change
-    by(page, "edit-text").fill(WINDOW.sub(r"\g<1>8\n", parameters))
+    type_into_editor(page, WINDOW.sub(r"\g<1>8\n", parameters))
     expect(by(page, "edit-status")).to_contain_text("规则可以加载")
     by(page, "edit-cases").click()
     expect(by(page, "edit-status")).to_contain_text("未通过 1")
@@ -107,8 +152,8 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     # the case updated too: every case passes, the publish goes live and is recorded
     by(page, "edit-file").select_option("cases/returns.yaml")
     cases = (folder / "cases" / "returns.yaml").read_text(encoding="utf-8")
-    expect(by(page, "edit-text")).to_have_value(cases)
-    by(page, "edit-text").fill(cases.replace(LATE_CASE, "      claim.outcome: approved\n"))
+    assert editor_text(page, cases) == cases
+    type_into_editor(page, cases.replace(LATE_CASE, "      claim.outcome: approved\n"))
     by(page, "edit-cases").click()
     expect(by(page, "edit-status")).to_contain_text("未通过 0")
     by(page, "edit-publish").click()
@@ -121,14 +166,15 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     expect(by(page, "edit-status")).to_contain_text("已撤销")
     assert _digest(server) == served
     assert (folder / "parameters.yaml").read_text(encoding="utf-8") == parameters
-    expect(by(page, "edit-text")).to_have_value(cases)
+    assert editor_text(page, cases) == cases
     assert axe_violations(page) == []
 
 
 def test_the_edit_view_fits_a_phone(browser: Any, server: Server) -> None:
     for phone in _signed_in(browser, server, {"width": 390, "height": 800}):
         by(phone, "tab-edit").click()
-        expect(by(phone, "edit-text")).not_to_have_value("")
+        expect(by(phone, "edit-text").locator(".cm-line").first).to_be_visible()
+        assert editor_text(phone) != ""
         assert document_width(phone) <= 390
         assert axe_violations(phone) == []
 

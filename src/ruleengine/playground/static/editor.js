@@ -5,6 +5,7 @@
 // writes it into the served folder (recorded, revertible) and the service reloads it.
 
 import { changeItem, splitChange } from "./changes.js";
+import { createCodeEditor } from "./codeeditor.js";
 import { api, bi, h, money } from "./dom.js";
 
 const PAUSE_MS = 600;
@@ -13,6 +14,8 @@ let current = null;   // the path shown in the editor
 let original = {};    // path → text as served
 let timer = null;
 let checking = 0;     // the latest validation asked for: older answers are ignored
+let editor = null;    // the CodeMirror editor (codeeditor.js)
+let diagnostics = []; // the last diagnostics of the proposal, every file's
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,17 +28,14 @@ export async function setUpEditor(onShow) {
   const picker = $("edit-file");
   picker.replaceChildren(...listed.data.files.map((f) => h("option", { value: f.path, text: `${f.path}${f.kind === "cases" ? "（回归用例 cases）" : ""}` })));
   picker.addEventListener("change", () => openFile(picker.value));
-  const text = $("edit-text");
-  text.addEventListener("input", () => {
-    edits[current] = text.value;
+  editor = createCodeEditor($("edit-text"), { label: "文件内容 File text", onChange: (text) => {
+    edits[current] = text;
     if (edits[current] === original[current]) delete edits[current];
-    renderGutter();
     renderChanged();
     setState("editing", "已修改，等待检查…", "edited, checking after a pause…");
     clearTimeout(timer);
     timer = setTimeout(validate, PAUSE_MS);
-  });
-  text.addEventListener("scroll", () => { $("edit-gutter").scrollTop = text.scrollTop; });
+  } });
   $("edit-cases").addEventListener("click", runCases);
   $("edit-impact").addEventListener("click", runImpact);
   $("edit-publish").addEventListener("click", publish);
@@ -46,23 +46,16 @@ export async function setUpEditor(onShow) {
 
 async function openFile(path) {
   if (!(path in original)) {
-    const text = $("edit-text");
-    text.readOnly = true;  // no typing into the file being left while the next one loads
+    editor.setReadOnly(true);  // no typing into the file being left while the next one loads
     const read = await api(`/v1/editing/file?path=${encodeURIComponent(path)}`);
-    text.readOnly = false;
+    editor.setReadOnly(false);
     if (!read.ok) { setState("error", "无法读取文件", `${read.status}: ${read.data?.message || read.text}`); return; }
     original[path] = read.data.text;
   }
   current = path;
   $("edit-file").value = path;
-  $("edit-text").value = path in edits ? edits[path] : original[path];
-  renderGutter();
-}
-
-function renderGutter() {
-  const lines = $("edit-text").value.split("\n").length;
-  $("edit-gutter").textContent = Array.from({ length: lines }, (_, i) => String(i + 1)).join("\n");
-  $("edit-gutter").scrollTop = $("edit-text").scrollTop;
+  editor.setText(path in edits ? edits[path] : original[path]);
+  editor.showDiagnostics(diagnostics.filter((d) => d.file === path));
 }
 
 function renderChanged() {
@@ -77,21 +70,13 @@ function setState(kind, zh, en) {
 }
 
 function goTo(path, line, column) {
-  const go = () => {
-    const text = $("edit-text");
-    const lines = text.value.split("\n");
-    let offset = 0;
-    for (let i = 0; i < Math.min(line - 1, lines.length); i += 1) offset += lines[i].length + 1;
-    offset += Math.max(0, column - 1);
-    text.focus();
-    text.setSelectionRange(offset, offset);
-    const height = text.scrollHeight / Math.max(1, lines.length);
-    text.scrollTop = Math.max(0, (line - 3) * height);
-  };
+  const go = () => editor.goTo(line, column);
   if (path !== current) openFile(path).then(go); else go();
 }
 
-function renderDiagnostics(diagnostics) {
+function renderDiagnostics(found) {
+  diagnostics = found;
+  editor.showDiagnostics(found.filter((d) => d.file === current));
   const box = $("edit-diagnostics");
   box.replaceChildren(...diagnostics.map((d) => h("li", { class: `problem ${d.severity}`, "data-testid": "edit-diagnostic" },
     h("button", { type: "button", class: "link", "data-testid": "edit-goto", onclick: () => goTo(d.file, d.line, d.column) }, `${d.file}:${d.line}:${d.column}`),
