@@ -181,6 +181,11 @@ def test_the_impact_compares_the_served_policy_with_the_proposed_one(client: Tes
     assert answer["digest_served"] != answer["digest_proposed"]
     generated = client.post("/v1/editing/impact", json={"files": {}, "corpus": "generated", "count": 50}, headers=ADMIN).json()
     assert generated["orders"] == 50 and generated["changed"] == 0
+    # the example orders sent as JSON lines: the same orders, the same changes
+    lines = "\n".join(json.dumps(json.loads(path.read_text(encoding="utf-8"))) for path in sorted(EXAMPLES.glob("*.json")))
+    sent = client.post("/v1/editing/impact", json={"files": _window(6, folder), "corpus": "lines", "lines": lines}, headers=ADMIN).json()
+    assert sent["corpus"] == {"kind": "lines", "orders": answer["orders"]}
+    assert (sent["changed"], sent["money"]) == (answer["changed"], answer["money"])
     bad = client.post("/v1/editing/impact", json={"files": {"policy.yaml": "name: [\n"}}, headers=ADMIN)
     assert bad.status_code == 422 and bad.json()["error"] == "policy" and bad.json()["diagnostics"]
 

@@ -8,6 +8,7 @@ Playwright, axe-core from the axe-playwright-python package.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import time
@@ -105,7 +106,7 @@ def _digest(server: Server) -> str:
     return digest
 
 
-def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, folder: Path) -> None:
+def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, folder: Path, tmp_path: Path) -> None:
     served = _digest(server)
     by(page, "tab-edit").click()
     expect(by(page, "view-edit")).to_be_visible()
@@ -142,6 +143,22 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     by(page, "edit-impact").click()
     expect(by(page, "edit-impact-counts")).to_contain_text("决策变化")
     expect(by(page, "edit-impact-orders")).not_to_be_empty()
+    examples = by(page, "edit-impact-counts").inner_text()
+    changed = int(re.search(r"决策变化 (\d+) 个", examples).group(1))  # type: ignore[union-attr]
+    by(page, "edit-impact-row").first.get_by_role("button").click()  # drill down to one guarantee and field
+    expect(by(page, "edit-results").locator("h4")).to_contain_text("变化的订单")
+    # over a generated corpus, and over the example orders uploaded as a JSON-lines file: the same changes
+    by(page, "edit-impact-corpus").select_option("generated")
+    by(page, "edit-impact-count").fill("120")
+    by(page, "edit-impact").click()
+    expect(by(page, "edit-impact-counts")).to_contain_text("生成的订单（种子 1） 120 个")
+    lines = tmp_path / "orders.jsonl"
+    orders = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(EXAMPLES.glob("*.json"))]
+    lines.write_text("\n".join(json.dumps(order) for order in orders), encoding="utf-8")
+    by(page, "edit-impact-corpus").select_option("lines")
+    by(page, "edit-impact-file").set_input_files(str(lines))
+    by(page, "edit-impact").click()
+    expect(by(page, "edit-impact-counts")).to_contain_text(f"上传的订单 {len(orders)} 个，决策变化 {changed} 个")
 
     # a publish over a failing case is refused; the folder is untouched
     by(page, "edit-message").fill("八天窗口 eight-day window")

@@ -4,9 +4,9 @@
 // the folder: validation on a pause in typing, the regression cases, the impact over a corpus; publishing
 // writes it into the served folder (recorded, revertible) and the service reloads it.
 
-import { changeItem, splitChange } from "./changes.js";
 import { createCodeEditor } from "./codeeditor.js";
-import { api, bi, h, money } from "./dom.js";
+import { api, bi, h } from "./dom.js";
+import { corpusFields, impactReport, setUpCorpusForm } from "./impact.js";
 
 const PAUSE_MS = 600;
 const edits = {};     // path → edited text (every file changed and not yet published)
@@ -38,6 +38,7 @@ export async function setUpEditor(onShow) {
   } });
   $("edit-cases").addEventListener("click", runCases);
   $("edit-impact").addEventListener("click", runImpact);
+  setUpCorpusForm("edit-impact");
   $("edit-publish").addEventListener("click", publish);
   $("edit-revert").addEventListener("click", revert);
   await openFile(listed.data.files.find((f) => f.path.startsWith("guarantees/"))?.path || listed.data.files[0].path);
@@ -112,14 +113,12 @@ async function runCases() {
       r.message && !r.mismatches?.length ? h("pre", { class: "muted", text: r.message }) : null))));
 }
 
-function signed(amount) {
-  return String(amount).startsWith("-") ? money(amount) : `+${money(amount)}`;
-}
-
 async function runImpact() {
   clearTimeout(timer);
+  const fields = await corpusFields("edit-impact");
+  if (!fields) { setState("error", "请选择一个 JSON lines 文件（每行一个订单）", "choose a JSON-lines file (one order per line)"); return; }
   setState("busy", "计算影响中…", "computing the impact…");
-  const answer = await api("/v1/editing/impact", { method: "POST", body: JSON.stringify({ files: edits, corpus: "examples" }) });
+  const answer = await api("/v1/editing/impact", { method: "POST", body: JSON.stringify({ files: edits, ...fields }) });
   const out = $("edit-results");
   if (!answer.ok) {
     renderDiagnostics(answer.data?.diagnostics || []);
@@ -127,14 +126,10 @@ async function runImpact() {
     return;
   }
   const r = answer.data;
-  setState("ok", `影响：示例订单 ${r.orders} 个，决策变化 ${r.changed} 个`, `impact: ${r.changed} of ${r.orders} example orders change`);
-  out.replaceChildren(h("h3", {}, ...bi("对示例订单的影响", "Impact on the example orders")),
-    h("p", { "data-testid": "edit-impact-counts" }, ...bi(`示例订单 ${r.orders} 个，决策变化 ${r.changed} 个`, `${r.changed} of ${r.orders} decisions change`)),
-    h("dl", { class: "impact-money" },
-      h("dt", {}, ...bi("退款合计", "Refunds")), h("dd", {}, `${money(r.money.refunds.base)} → ${money(r.money.refunds.new)}（${signed(r.money.refunds.delta)}）`),
-      h("dt", {}, ...bi("赔付合计", "Compensations")), h("dd", {}, `${money(r.money.compensations.base)} → ${money(r.money.compensations.new)}（${signed(r.money.compensations.delta)}）`)),
-    h("ul", { class: "impact-orders", "data-testid": "edit-impact-orders" }, r.changed_orders.map((o) => h("li", {}, h("code", { text: o.order_id }),
-      h("ul", { class: "change-list" }, o.changes.map((c) => changeItem(c.guarantee, c.field, ...splitChange(c.change))))))));
+  setState("ok", `影响：订单 ${r.orders} 个，决策变化 ${r.changed} 个`, `impact: ${r.changed} of ${r.orders} orders change`);
+  const box = h("div", { class: "impact" });
+  out.replaceChildren(box);
+  impactReport(box, { testid: "edit-impact" })(r);
 }
 
 async function publish() {
