@@ -135,8 +135,9 @@ def test_the_files_are_listed_and_read_but_nothing_outside_the_folder(client: Te
     for path in ("../tokens.yaml", "/etc/passwd", "guarantees/../../tokens.yaml", "nope.yaml"):
         refused = client.get("/v1/editing/file", params={"path": path}, headers=ADMIN)
         assert refused.status_code == 404 and "no such file" in refused.json()["message"], path
-    unknown = client.post("/v1/editing/validate", json={"files": {"../x.yaml": "a: 1"}}, headers=ADMIN)
-    assert unknown.status_code == 400 and "no such file" in unknown.json()["message"]
+    outside = client.post("/v1/editing/validate", json={"files": {"../x.yaml": "a: 1"}}, headers=ADMIN)
+    assert outside.status_code == 400 and "not a path a new file may have" in outside.json()["message"]
+    assert not (folder.parent / "x.yaml").exists()
 
 
 def test_a_bad_edit_gets_every_diagnostic_at_its_line_and_column_in_chinese_and_english(client: TestClient, folder: Path) -> None:

@@ -2,7 +2,8 @@
 
 Off unless the service is started with ``--editing``, which needs a token file with an ``admin``
 token; every route here needs that scope. ``validate``, ``cases`` and ``impact`` check a proposal
-(relative path → the file's new text) in a copy of the folder and change nothing;
+(``files``: relative path → the file's new text, a new file too; ``delete``: paths to delete) in a copy
+of the folder and change nothing;
 ``publish`` writes the files into the served folder (:mod:`ruleengine.authoring.workspace`) and
 reloads; ``revert`` undoes the last publish. Registered by :mod:`.app` (``EDITING_ROUTES``), which
 reads each request's envelope; this module never imports the app.
@@ -19,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.responses import Response
 
-from ..authoring.workspace import EditRefused, check_proposal, editable_files, publish_edit, publish_log_path, read_editable, revert_last
+from ..authoring.workspace import (
+    EditRefused,
+    check_proposal,
+    editable_files,
+    new_file_folders,
+    publish_edit,
+    publish_log_path,
+    read_editable,
+    revert_last,
+)
 from ..runtime.decision import dumps
 from .config import ServerConfig
 from .security import ConfigError, Tokens
@@ -87,10 +97,20 @@ def _files(envelope: dict[str, Any]) -> dict[str, str]:
     return dict(files)
 
 
+def _deleted(envelope: dict[str, Any]) -> list[str]:
+    deleted = envelope.get("delete", [])
+    bad = next((i for i, path in enumerate(deleted) if not isinstance(path, str)), None)
+    if bad is not None:
+        message = "'delete' lists the paths of the files to delete, as text"
+        raise RequestRefused(400, "request", message, problems=[{"pointer": f"/delete/{bad}", "code": "type", "message": message}])
+    return list(deleted)
+
+
 async def list_files(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
     files = await _run(editable_files, folder)
-    return _json({"folder": folder.name, "digest": service.live.policy.digest, "files": files})
+    folders = await _run(new_file_folders, folder)
+    return _json({"folder": folder.name, "digest": service.live.policy.digest, "files": files, "new_file_folders": folders})
 
 
 async def read_file(service: Service, envelope: dict[str, Any], caller: str) -> Response:
@@ -103,20 +123,20 @@ async def read_file(service: Service, envelope: dict[str, Any], caller: str) -> 
 
 async def validate(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
-    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False)
+    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False, deleted=_deleted(envelope))
     return _json(proposal.to_dict())
 
 
 async def cases(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
-    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits)
+    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, deleted=_deleted(envelope))
     return _json(proposal.to_dict())
 
 
 async def impact(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
     described, orders = corpus(envelope, service.config.max_batch_bytes)
-    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False)
+    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False, deleted=_deleted(envelope))
     if proposal.policy is None:
         message = "规则无法加载，无法比较 the proposed policy does not load, so it cannot be compared"
         raise RequestRefused(422, "policy", message, diagnostics=proposal.diagnostics)
@@ -145,6 +165,7 @@ async def publish(service: Service, envelope: dict[str, Any], caller: str) -> Re
             message=envelope.get("message", ""),
             log=publish_log_path(folder, service.config.publish_log),
             served=service.live.policy,
+            deleted=_deleted(envelope),
             override_failing_cases=allowed,
             limits=service.config.limits,
         )
@@ -180,9 +201,11 @@ CORPUS_KEYS: dict[str, type] = {"corpus": str, "count": object, "seed": object, 
 EDITING_ROUTES: tuple[EditingRoute, ...] = (
     EditingRoute("GET", "/v1/editing/files", list_files, {}),
     EditingRoute("GET", "/v1/editing/file", read_file, {"path": str}),
-    EditingRoute("POST", "/v1/editing/validate", validate, {"files": dict}, "files"),
-    EditingRoute("POST", "/v1/editing/cases", cases, {"files": dict}, "files"),
-    EditingRoute("POST", "/v1/editing/impact", impact, {"files": dict, **CORPUS_KEYS}, "files"),
-    EditingRoute("POST", "/v1/editing/publish", publish, {"files": dict, "message": str, "override_failing_cases": bool}, "files"),
+    EditingRoute("POST", "/v1/editing/validate", validate, {"files": dict, "delete": list}, "files"),
+    EditingRoute("POST", "/v1/editing/cases", cases, {"files": dict, "delete": list}, "files"),
+    EditingRoute("POST", "/v1/editing/impact", impact, {"files": dict, "delete": list, **CORPUS_KEYS}, "files"),
+    EditingRoute(
+        "POST", "/v1/editing/publish", publish, {"files": dict, "delete": list, "message": str, "override_failing_cases": bool}, "files"
+    ),
     EditingRoute("POST", "/v1/editing/revert", revert, {"message": str}),
 )
