@@ -187,6 +187,45 @@ def test_edit_cases_impact_publish_revert_round_trip(page: Any, server: Server, 
     assert axe_violations(page) == []
 
 
+def test_a_rule_file_is_created_and_another_deleted_in_one_publish_and_reverted(page: Any, server: Server, folder: Path) -> None:
+    moved, new = "guarantees/on_time_shipment.yaml", "guarantees/shipping.yaml"
+    text = (folder / moved).read_text(encoding="utf-8")
+    by(page, "tab-edit").click()
+    # deleting the file alone: the policy loses rules its cases expect
+    by(page, "edit-file").select_option(moved)
+    assert editor_text(page, text) == text
+    by(page, "edit-delete").click()
+    expect(by(page, "edit-changed")).to_contain_text(f"{moved}（删除 deleted）")
+    expect(by(page, "edit-file").locator("option:checked")).to_contain_text("将删除")
+    by(page, "edit-cases").click()
+    expect(by(page, "edit-status")).to_contain_text("回归用例：通过")
+    expect(by(page, "edit-status")).not_to_contain_text("未通过 0")
+    # the same rules in a new file: a broken first draft is marked in the new file, the finished one passes every case
+    by(page, "edit-new-folder").select_option("guarantees")
+    by(page, "edit-new-name").fill("shipping")
+    by(page, "edit-new-create").click()
+    expect(by(page, "edit-file").locator("option:checked")).to_contain_text(f"{new}（新文件 new）")
+    type_into_editor(page, "rules:\n  - id: [\n")
+    expect(by(page, "edit-status")).to_contain_text("规则无法加载")
+    expect(by(page, "edit-goto").first).to_contain_text(f"{new}:")
+    expect(by(page, "edit-text").locator(".cm-lintRange-error, .cm-lintPoint-error").first).to_be_attached()
+    type_into_editor(page, text)
+    expect(by(page, "edit-status")).to_contain_text("规则可以加载")
+    by(page, "edit-cases").click()
+    expect(by(page, "edit-status")).to_contain_text("未通过 0")
+    by(page, "edit-message").fill("准时发货规则换个文件 move the on-time rules")
+    by(page, "edit-publish").click()
+    expect(by(page, "edit-status")).to_contain_text("已发布")
+    expect(by(page, "edit-diff")).to_contain_text(f"+++ b/{new}")
+    assert (folder / new).read_text(encoding="utf-8") == text and not (folder / moved).exists()
+    expect(by(page, "edit-file").locator(f"option[value='{moved}']")).to_have_count(0)
+    by(page, "edit-revert").click()
+    expect(by(page, "edit-status")).to_contain_text("已撤销")
+    assert (folder / moved).read_text(encoding="utf-8") == text and not (folder / new).exists()
+    expect(by(page, "edit-file").locator(f"option[value='{new}']")).to_have_count(0)
+    assert axe_violations(page) == []
+
+
 def test_the_edit_view_fits_a_phone(browser: Any, server: Server) -> None:
     for phone in _signed_in(browser, server, {"width": 390, "height": 800}):
         by(phone, "tab-edit").click()
