@@ -112,6 +112,27 @@ def test_editing_is_refused_at_start_without_an_admin_token(folder: Path, tmp_pa
         create_app(ServerConfig(rules=None, editing=True, auth_token_file=_tokens(tmp_path), watch=False))
 
 
+def test_editing_a_release_is_refused_at_start(folder: Path, tmp_path: Path) -> None:
+    from ruleengine.authoring.publish import publish
+
+    releases = tmp_path / "releases"
+    published = publish(folder, releases)
+    tokens = _tokens(tmp_path)
+    for rules in (releases / "current", published.path, published.path / "guarantees"):
+        with pytest.raises(ConfigError, match=r"不能编辑已发布的版本 .* is a release of .*releases.*never changed in place"):
+            create_app(ServerConfig(rules=rules, editing=True, auth_token_file=tokens, watch=False))
+    with _client(folder) as source:  # the source folder it was published from stays editable
+        assert source.get("/v1/editing/files", headers=ADMIN).status_code == 200
+    command = [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(releases / "current"), "--editing"]
+    done = subprocess.run(
+        [*command, "--auth-token-file", str(tokens), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "不能编辑已发布的版本" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_the_cli_refuses_editing_without_a_token_file(folder: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(folder), "--editing", "--port", "1"],

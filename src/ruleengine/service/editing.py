@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.responses import Response
 
+from ..authoring.publish import releases_holding
 from ..authoring.workspace import (
     EditRefused,
     check_proposal,
@@ -66,6 +67,12 @@ def check_editing_config(config: ServerConfig, tokens: Tokens | None) -> None:
     if config.rules is None:
         raise ConfigError("--editing needs --rules FOLDER: the bundled default policy is not edited in place")
     folder = Path(os.path.realpath(config.rules))
+    releases = releases_holding(Path(config.rules))
+    if releases is not None:
+        raise ConfigError(
+            f"--editing: 不能编辑已发布的版本 {config.rules} is a release of {releases} (made by ruleengine publish): a release is "
+            "never changed in place. Serve the source folder with --editing, or edit the source and publish it again"
+        )
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"--editing: the policy folder {folder} is not writable by this service")
 
