@@ -39,7 +39,7 @@ from .workbench import RequestRefused, corpus, impact_report
 if TYPE_CHECKING:
     from .shared import Service
 
-__all__ = ["EDITING_ROUTES", "EditingRoute", "check_editing_config"]
+__all__ = ["EDITING_ROUTES", "EditingRoute", "check_editing_config", "publish_log_stamp"]
 
 STATUS = {"not_found": 404, "request": 400, "policy": 422, "cases": 422, "conflict": 409, "publish": 500}
 """The HTTP status of each kind of refused edit."""
@@ -75,6 +75,18 @@ def check_editing_config(config: ServerConfig, tokens: Tokens | None) -> None:
         )
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"--editing: the policy folder {folder} is not writable by this service")
+
+
+def publish_log_stamp(config: ServerConfig) -> tuple[int, int, int] | None:
+    """The publish log's identity, size and time (None: editing off, or no log yet). Each worker takes it before
+    loading the policy and reloads when it changes (:mod:`.lifecycle`): any worker's publish reaches them all."""
+    if not config.editing or config.rules is None:
+        return None
+    try:
+        found = publish_log_path(Path(os.path.realpath(config.rules)), config.publish_log).stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _folder(service: Service) -> Path:
