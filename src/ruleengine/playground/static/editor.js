@@ -30,6 +30,7 @@ export async function setUpEditor(onShow) {
   $("tab-edit").addEventListener("click", () => onShow("edit"));
   listed = listing.data.files;
   $("edit-new-folder").replaceChildren(...listing.data.new_file_folders.map((f) => h("option", { value: f, text: `${f}/` })));
+  if (listing.data.new_file_folders.includes("guarantees")) $("edit-new-folder").value = "guarantees";
   $("edit-new-form").hidden = !listing.data.new_file_folders.length;
   $("edit-new-form").addEventListener("submit", (event) => { event.preventDefault(); createFile(); });
   $("edit-delete").addEventListener("click", toggleDelete);
