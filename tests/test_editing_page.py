@@ -241,3 +241,6 @@ def test_the_edit_tab_is_absent_when_the_service_does_not_offer_editing(browser:
             expect(by(opened, "tab-try")).to_be_visible()
             expect(by(opened, "tab-edit")).to_be_hidden()
             expect(by(opened, "view-edit")).to_be_hidden()
+            fetched = opened.evaluate("performance.getEntriesByType('resource').map((r) => r.name)")
+            assert any(name.endswith("/static/editor.js") for name in fetched)
+            assert not any("codemirror" in name or "codeeditor" in name for name in fetched), "the editor is fetched only for editing"

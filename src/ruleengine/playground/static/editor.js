@@ -4,7 +4,6 @@
 // deletion; the service checks it in a copy of the folder: validation on a pause in typing, the regression cases, the impact over a corpus; publishing
 // writes it into the served folder (recorded, revertible) and the service reloads it.
 
-import { createCodeEditor } from "./codeeditor.js";
 import { api, bi, h } from "./dom.js";
 import { corpusFields, impactReport, setUpCorpusForm } from "./impact.js";
 
@@ -26,6 +25,8 @@ const $ = (id) => document.getElementById(id);
 export async function setUpEditor(onShow) {
   const listing = await api("/v1/editing/files");
   if (!listing.ok) return false;
+  // the editor (CodeMirror, ~390 KB) is fetched only by a page that is offered editing
+  const { createCodeEditor } = await import("./codeeditor.js");
   $("tab-edit").hidden = false;
   $("tab-edit").addEventListener("click", () => onShow("edit"));
   listed = listing.data.files;
