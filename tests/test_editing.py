@@ -112,6 +112,27 @@ def test_editing_is_refused_at_start_without_an_admin_token(folder: Path, tmp_pa
         create_app(ServerConfig(rules=None, editing=True, auth_token_file=_tokens(tmp_path), watch=False))
 
 
+def test_editing_a_release_is_refused_at_start(folder: Path, tmp_path: Path) -> None:
+    from ruleengine.authoring.publish import publish
+
+    releases = tmp_path / "releases"
+    published = publish(folder, releases)
+    tokens = _tokens(tmp_path)
+    for rules in (releases / "current", published.path, published.path / "guarantees"):
+        with pytest.raises(ConfigError, match=r"不能编辑已发布的版本 .* is a release of .*releases.*never changed in place"):
+            create_app(ServerConfig(rules=rules, editing=True, auth_token_file=tokens, watch=False))
+    with _client(folder) as source:  # the source folder it was published from stays editable
+        assert source.get("/v1/editing/files", headers=ADMIN).status_code == 200
+    command = [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(releases / "current"), "--editing"]
+    done = subprocess.run(
+        [*command, "--auth-token-file", str(tokens), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "不能编辑已发布的版本" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_the_cli_refuses_editing_without_a_token_file(folder: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "ruleengine.cli", "serve", "--rules", str(folder), "--editing", "--port", "1"],
@@ -135,8 +156,9 @@ def test_the_files_are_listed_and_read_but_nothing_outside_the_folder(client: Te
     for path in ("../tokens.yaml", "/etc/passwd", "guarantees/../../tokens.yaml", "nope.yaml"):
         refused = client.get("/v1/editing/file", params={"path": path}, headers=ADMIN)
         assert refused.status_code == 404 and "no such file" in refused.json()["message"], path
-    unknown = client.post("/v1/editing/validate", json={"files": {"../x.yaml": "a: 1"}}, headers=ADMIN)
-    assert unknown.status_code == 400 and "no such file" in unknown.json()["message"]
+    outside = client.post("/v1/editing/validate", json={"files": {"../x.yaml": "a: 1"}}, headers=ADMIN)
+    assert outside.status_code == 400 and "not a path a new file may have" in outside.json()["message"]
+    assert not (folder.parent / "x.yaml").exists()
 
 
 def test_a_bad_edit_gets_every_diagnostic_at_its_line_and_column_in_chinese_and_english(client: TestClient, folder: Path) -> None:
@@ -181,6 +203,11 @@ def test_the_impact_compares_the_served_policy_with_the_proposed_one(client: Tes
     assert answer["digest_served"] != answer["digest_proposed"]
     generated = client.post("/v1/editing/impact", json={"files": {}, "corpus": "generated", "count": 50}, headers=ADMIN).json()
     assert generated["orders"] == 50 and generated["changed"] == 0
+    # the example orders sent as JSON lines: the same orders, the same changes
+    lines = "\n".join(json.dumps(json.loads(path.read_text(encoding="utf-8"))) for path in sorted(EXAMPLES.glob("*.json")))
+    sent = client.post("/v1/editing/impact", json={"files": _window(6, folder), "corpus": "lines", "lines": lines}, headers=ADMIN).json()
+    assert sent["corpus"] == {"kind": "lines", "orders": answer["orders"]}
+    assert (sent["changed"], sent["money"]) == (answer["changed"], answer["money"])
     bad = client.post("/v1/editing/impact", json={"files": {"policy.yaml": "name: [\n"}}, headers=ADMIN)
     assert bad.status_code == 422 and bad.json()["error"] == "policy" and bad.json()["diagnostics"]
 

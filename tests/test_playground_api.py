@@ -128,6 +128,11 @@ def test_the_page_its_files_and_the_new_routes_are_served_and_described(client: 
     for asset in ("/static/playground.js", "/static/playground.css"):
         assert client.get(asset).status_code == 200, asset
         assert f'"{asset}"' in page.text
+    # the rule editor's bundle is one of its own files; its style sheet gets this answer's nonce, a new one each time
+    assert client.get("/static/vendor/codemirror.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"])
+    assert nonce and f'<meta name="style-nonce" content="{nonce.group(1)}">' in page.text
+    assert nonce.group(1) not in client.get("/").headers["content-security-policy"]
     spec = client.get("/openapi.json").json()
     assert {"/v1/explanations", "/v1/orders/read"} <= set(spec["paths"])
     assert {"Explanation", "ExplanationResponse"} <= set(spec["components"]["schemas"])

@@ -3,12 +3,16 @@
     python docs/screenshots/make.py
 
 Starts ``ruleengine serve`` on a free loopback port and drives Debian's chromium
-(``apt-get install chromium fonts-noto-cjk``) with Playwright: nothing is downloaded.
+(``apt-get install chromium fonts-noto-cjk``) with Playwright: nothing is downloaded. The 编辑规则 view is
+shot on a second server, started with ``--editing`` on a temporary copy of ``rules/`` (nothing in the
+repository is edited).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +20,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect, sync_playwright
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TOKEN = "screenshots-admin-token"
 sys.path.insert(0, str(HERE.parent.parent / "tests"))
 from server_support import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402  (the tests' own server and browser set-up)
 
@@ -85,14 +91,67 @@ def shoot(page: Page, url: str) -> list[Path]:
     return made
 
 
+def editable_copy(work: Path) -> tuple[str, ...]:
+    """``serve`` arguments for editing a copy of rules/ (with the example orders and the document its sources cite)."""
+    shutil.copytree(ROOT / "rules", work / "rules")
+    shutil.copytree(ROOT / "examples" / "orders", work / "examples" / "orders")
+    (work / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "specification.md", work / "docs" / "specification.md")
+    tokens = work / "tokens.yaml"
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    tokens.write_text(f"tokens:\n  - {{name: policy-staff, sha256: {digest}, scopes: [admin, read, decide]}}\n", encoding="utf-8")
+    return ("--rules", str(work / "rules"), "--editing", "--auth-token-file", str(tokens), "--no-watch")
+
+
+def shoot_editing(page: Page, url: str) -> list[Path]:
+    """The edit view: a misspelt name marked inline at its line, the diagnostic listed below (1280 px, then 390 px)."""
+    made: list[Path] = []
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+    page.get_by_test_id("token-input").fill(TOKEN)
+    with page.expect_navigation():
+        page.get_by_test_id("token-apply").click()
+    page.wait_for_selector("body[data-ready=true]")
+    page.get_by_test_id("tab-edit").click()
+    page.get_by_test_id("edit-file").select_option("guarantees/seven_day_return.yaml")
+    text = (ROOT / "rules" / "guarantees" / "seven_day_return.yaml").read_text(encoding="utf-8")
+    late = "expr: not within_days_after(logistics.signed_at,"
+    expect(page.get_by_test_id("edit-content")).to_contain_text("rules:")
+    page.get_by_test_id("edit-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text.replace(late, late.replace("signed_at", "signed_att"), 1))
+    expect(page.get_by_test_id("edit-status")).to_contain_text("规则无法加载")
+    page.get_by_test_id("edit-goto").first.click()
+    page.evaluate("document.activeElement.blur()")  # no focus ring in the picture; the cursor stays on the line
+    page.get_by_test_id("view-edit").evaluate("e => e.scrollIntoView({block: 'start'})")
+    path = HERE / "playground-edit.png"
+    page.get_by_test_id("view-edit").screenshot(path=str(path))
+    made.append(path)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_test_id("edit-goto").first.click()  # the narrow editor scrolls sideways to the mark
+    page.evaluate("document.activeElement.blur()")
+    page.get_by_test_id("view-edit").evaluate("e => e.scrollIntoView({block: 'start'})")
+    path = HERE / "playground-edit-phone.png"
+    page.screenshot(path=str(path))
+    made.append(path)
+    return made
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as work, running_server(Path(work)) as server, sync_playwright() as p:
+    with tempfile.TemporaryDirectory() as work, sync_playwright() as p:
         # LANG: the date and time inputs are laid out in the system locale's format
         env = {**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"}
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--hide-scrollbars"], env=env)
         page = browser.new_page(viewport={"width": 1440, "height": 960}, locale="zh-CN", timezone_id="Asia/Shanghai")
-        for path in shoot(page, server.url):
-            print(path.relative_to(HERE.parent.parent))
+        with running_server(Path(work)) as server:
+            made = shoot(page, server.url)
+        editing = Path(work) / "editing"
+        editing.mkdir()
+        with running_server(editing, *editable_copy(editing)) as server:
+            made += shoot_editing(page, server.url)
+        for path in made:
+            print(path.relative_to(ROOT))
         browser.close()
 
 

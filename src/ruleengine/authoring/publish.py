@@ -32,7 +32,7 @@ from ..errors import RuleEngineError
 from ..limits import DEFAULT_LIMITS, Limits
 from .gate import CasesFailed, CasesSummary, check_policy
 
-__all__ = ["CURRENT", "PublishError", "Published", "copy_policy_folder", "publish", "rollback"]
+__all__ = ["CURRENT", "PublishError", "Published", "copy_policy_folder", "publish", "releases_holding", "rollback"]
 
 CURRENT = "current"
 """The link in the releases folder that names the live release."""
@@ -182,6 +182,20 @@ def _release_name(releases: Path, digest: str) -> str:
         n += 1
         name = f"{base}-{n}"
     return name
+
+
+def releases_holding(folder: Path) -> Path | None:
+    """The releases folder when ``folder`` is a release or inside one (``releases/current`` too), else None.
+
+    A releases folder is one with a ``current`` link or the lock file a publish leaves; a release is never
+    changed in place (what went live is what was checked), so an editor must refuse to write into one.
+    """
+    real = Path(os.path.realpath(folder))
+    for candidate in (real, *real.parents):
+        parent = candidate.parent
+        if parent != candidate and ((parent / CURRENT).is_symlink() or (parent / ".publish.lock").is_file()):
+            return parent
+    return None
 
 
 def _current_release(releases: Path) -> str | None:

@@ -1,10 +1,10 @@
 """Editing a served policy folder in place: a proposal is checked whole, then written, recorded and revertible.
 
-A proposal is the folder as it would be with some of its files replaced (relative path → text).
-It is checked in a copy of the folder (so the regression cases read the proposed case files too),
-never in the folder itself. Publishing writes every file under a temporary name first and then
-renames each over its original; if a rename fails, the files already renamed are put back, so the
-folder holds the old policy or the new one whole. Every publish and revert is one JSON line in the
+A proposal is the folder as it would be with some of its files replaced or created (relative path →
+text) and some deleted (:mod:`.proposalfiles` says which paths may be). It is checked in a copy of the
+folder (so the regression cases read the proposed case files too), never in the folder itself.
+Publishing writes it with :func:`.proposalfiles.apply_atomically`: the folder holds the old policy or
+the new one whole. Every publish and revert is one JSON line in the
 publish log (who, when, message, the diff, digests before and after, the files' texts before and
 after: what a revert writes back), and a git commit when the folder is in a git work tree.
 """
@@ -15,25 +15,24 @@ import contextlib
 import datetime as dt
 import difflib
 import fcntl
-import hashlib
 import json
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..compile.loader import load_policy
-from ..compile.policyfolder import in_folder, policy_files
-from ..durable import fsync_folder
+from ..compile.policyfolder import in_folder
 from ..errors import Diagnostic, PolicyError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..runtime.policy import Policy
 from .cases import CaseResult
-from .gate import case_files_of, run_policy_cases
+from .gate import run_policy_cases
+from .proposalfiles import EditRefused, apply_atomically, checked_changes, editable_files, new_file_folders, sha256
 from .publish import copy_policy_folder
 
 __all__ = [
@@ -41,6 +40,7 @@ __all__ = [
     "Proposal",
     "check_proposal",
     "editable_files",
+    "new_file_folders",
     "publish_edit",
     "publish_log_path",
     "read_editable",
@@ -48,33 +48,11 @@ __all__ = [
     "zh_diagnostic",
 ]
 
-MAX_FILE_BYTES = 1 << 20
-
-
-class EditRefused(Exception):
-    """An edit that cannot be done as asked: ``kind`` (not_found, request, policy, cases, conflict, publish), a message, details."""
-
-    def __init__(self, kind: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.kind, self.message, self.extra = kind, message, extra
-
-
-def editable_files(folder: Path) -> list[dict[str, Any]]:
-    """The policy's files and its regression case files: path (relative, /-separated), kind, size and SHA-256."""
-    out = []
-    cases = set(case_files_of(folder))
-    for path in sorted({*policy_files(folder), *cases}, key=lambda p: p.relative_to(folder).as_posix()):
-        data = path.read_bytes()
-        kind = "cases" if path in cases else "policy"
-        out.append({"path": path.relative_to(folder).as_posix(), "kind": kind, "bytes": len(data), "sha256": _sha(data)})
-    return out
-
-
 def read_editable(folder: Path, relative: str) -> dict[str, Any]:
     """One file of the policy folder as text; EditRefused(not_found) for a path that is not one of ``editable_files``."""
     path = _editable_path(folder, relative)
     data = path.read_bytes()
-    return {"path": relative, "text": data.decode("utf-8", "replace"), "sha256": _sha(data)}
+    return {"path": relative, "text": data.decode("utf-8", "replace"), "sha256": sha256(data)}
 
 
 def _editable_path(folder: Path, relative: str) -> Path:
@@ -84,10 +62,6 @@ def _editable_path(folder: Path, relative: str) -> Path:
             "not_found", f"文件不存在 no such file: {relative[:200]!r} is not a file of the policy folder (list: /v1/editing/files)"
         )
     return folder / relative
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 # ---------------------------------------------------------------- checking a proposal
@@ -115,42 +89,30 @@ class Proposal:
         return out
 
 
-def _check_files(folder: Path, files: dict[str, str]) -> dict[str, bytes]:
-    known = {f["path"] for f in editable_files(folder)}
-    out = {}
-    for relative, text in files.items():
-        if relative not in known:
-            raise EditRefused(
-                "request",
-                f"文件不存在 no such file: {relative[:200]!r} is not a file of the policy folder",
-                pointer=f"/files/{relative[:200]}",
-            )
-        if not isinstance(text, str):
-            raise EditRefused(
-                "request", f"文件内容须为文本 the content of {relative!r} must be a string", pointer=f"/files/{relative[:200]}"
-            )
-        data = text.encode("utf-8")
-        if len(data) > MAX_FILE_BYTES:
-            raise EditRefused("request", f"文件过大 {relative!r} is larger than {MAX_FILE_BYTES} bytes", pointer=f"/files/{relative[:200]}")
-        out[relative] = data
-    return out
-
-
 @contextlib.contextmanager
-def _proposed_copy(folder: Path, files: dict[str, bytes]) -> Iterator[Path]:
-    """A temporary copy of the folder with the proposed files written into it."""
+def _proposed_copy(folder: Path, changes: dict[str, bytes | None]) -> Iterator[Path]:
+    """A temporary copy of the folder with the proposed files written into it (and the deleted ones removed)."""
     with tempfile.TemporaryDirectory(prefix="ruleengine-edit-") as scratch:
         copy = Path(scratch) / folder.name
         copy_policy_folder(folder, copy)
-        for relative, data in files.items():
-            (copy / relative).write_bytes(data)
+        for relative, data in changes.items():
+            if data is None:
+                (copy / relative).unlink()
+            else:
+                (copy / relative).write_bytes(data)
         yield copy
 
 
-def check_proposal(folder: Path, files: dict[str, str], limits: Limits = DEFAULT_LIMITS, *, cases: bool = True) -> Proposal:
-    """Load the folder as it would be with ``files`` and (``cases``) run its regression cases; nothing is written to ``folder``."""
-    proposed = _check_files(folder, files)
-    with _proposed_copy(folder, proposed) as copy:
+def check_proposal(
+    folder: Path, files: dict[str, str], limits: Limits = DEFAULT_LIMITS, *, cases: bool = True, deleted: Iterable[str] = ()
+) -> Proposal:
+    """Load the folder as it would be with ``files`` (replaced or new) and without ``deleted``, and (``cases``) run its
+    regression cases; nothing is written to ``folder``."""
+    return _check_changes(folder, checked_changes(folder, files, deleted), limits, cases=cases)
+
+
+def _check_changes(folder: Path, changes: dict[str, bytes | None], limits: Limits, *, cases: bool = True) -> Proposal:
+    with _proposed_copy(folder, changes) as copy:
         try:
             policy = load_policy(copy, limits=limits)
         except PolicyError as exc:
@@ -260,10 +222,11 @@ def publish_edit(
     message: str,
     log: Path,
     served: Policy,
+    deleted: Iterable[str] = (),
     override_failing_cases: bool = False,
     limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
-    """Check the proposal, write its files atomically into ``folder``, record it; the record is returned.
+    """Check the proposal, write, create and delete its files atomically in ``folder``, record it; the record is returned.
 
     Refused (EditRefused ``policy``) when it does not load, (``cases``) when a case fails and
     ``override_failing_cases`` is not set. ``served`` is the policy served now (its digest is "before").
@@ -271,7 +234,8 @@ def publish_edit(
     if not message.strip():
         raise EditRefused("request", "请写明发布说明 a publish needs a message (what changed and why)", pointer="/message")
     with _locked(log):
-        proposal = check_proposal(folder, files, limits)
+        changes = checked_changes(folder, files, deleted)
+        proposal = _check_changes(folder, changes, limits)
         if proposal.policy is None:
             raise EditRefused(
                 "policy", "规则无法加载，未发布 the proposed policy does not load; nothing was published", diagnostics=proposal.diagnostics
@@ -283,29 +247,46 @@ def publish_edit(
                 "(send override_failing_cases: true to publish anyway)",
                 cases=proposal.to_dict()["cases"],
             )
-        before = {relative: (folder / relative).read_bytes() for relative in files}
-        after = {relative: text.encode("utf-8") for relative, text in files.items()}
-        changed = {r: after[r] for r in files if after[r] != before[r]}
+        before = {r: _read(folder / r) for r in changes}
+        changed = {r: data for r, data in changes.items() if data != before[r]}
         if not changed:
             raise EditRefused("request", "没有改动 the proposed files are the same as the folder's: nothing to publish")
-        _write_all(folder, changed)
+        apply_atomically(folder, changed)
         record = {
             "action": "publish",
             "at": _now(),
             "who": who,
             "message": message,
-            "files": sorted(changed),
+            **_files_of(before, changed),
             "digest_before": served.digest,
             "digest_after": proposal.policy.digest,
             "cases": {"passed": proposal.passed, "failed": proposal.failed},
             "override_failing_cases": bool(override_failing_cases and proposal.failed),
             "diff": _diff(before, changed),
-            "before": {r: before[r].decode("utf-8", "replace") for r in sorted(changed)},
-            "after": {r: changed[r].decode("utf-8") for r in sorted(changed)},
+            "before": _texts(before, changed),
+            "after": _texts(changed, changed),
         }
         record["commit"] = _git_commit(folder, sorted(changed), who, message)
         _append(log, record)
     return record
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _texts(files: dict[str, bytes | None], changed: dict[str, bytes | None]) -> dict[str, str | None]:
+    """The changed files' texts in ``files`` (null: the file is not there: created, or deleted)."""
+    return {r: None if files[r] is None else files[r].decode("utf-8", "replace") for r in sorted(changed)}  # type: ignore[union-attr]
+
+
+def _files_of(before: dict[str, bytes | None], after: dict[str, bytes | None]) -> dict[str, list[str]]:
+    """The changed files of a record, and which of them were created and deleted."""
+    return {
+        "files": sorted(after),
+        "created": sorted(r for r in after if before[r] is None),
+        "deleted": sorted(r for r in after if after[r] is None),
+    }
 
 
 def revert_last(
@@ -322,20 +303,24 @@ def revert_last(
         if target is None:
             raise EditRefused("conflict", "没有可撤销的发布 there is no publish to revert in the publish log")
         for relative, text in target["after"].items():
-            path = folder / relative
-            if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
+            if _read(folder / relative) != (None if text is None else text.encode("utf-8")):
                 raise EditRefused(
                     "conflict",
                     f"{relative} 在发布后又被修改，无法撤销 {relative} changed after publish {target['id']}; edit it instead",
                 )
-        restore = {r: t.encode("utf-8") for r, t in target["before"].items()}
-        proposal = check_proposal(folder, {r: t for r, t in target["before"].items()}, limits)
+        restore = checked_changes(
+            folder,
+            {r: t for r, t in target["before"].items() if t is not None},
+            [r for r, t in target["before"].items() if t is None],
+            restoring=True,
+        )
+        proposal = _check_changes(folder, restore, limits)
         if proposal.policy is None:
             raise EditRefused(
                 "policy", "撤销后的规则无法加载 the policy before that publish does not load any more", diagnostics=proposal.diagnostics
             )
-        current = {r: (folder / r).read_bytes() for r in restore}
-        _write_all(folder, restore)
+        current = {r: _read(folder / r) for r in restore}
+        apply_atomically(folder, restore)
         text = message.strip() or f"撤销发布 revert publish {target['id']}: {target['message']}"
         record = {
             "action": "revert",
@@ -343,13 +328,13 @@ def revert_last(
             "who": who,
             "message": text,
             "reverts": target["id"],
-            "files": sorted(restore),
+            **_files_of(current, restore),
             "digest_before": served.digest,
             "digest_after": proposal.policy.digest,
             "cases": {"passed": proposal.passed, "failed": proposal.failed},
             "diff": _diff(current, restore),
-            "before": {r: current[r].decode("utf-8", "replace") for r in sorted(restore)},
-            "after": {r: restore[r].decode("utf-8", "replace") for r in sorted(restore)},
+            "before": _texts(current, restore),
+            "after": _texts(restore, restore),
         }
         record["commit"] = _git_commit(folder, sorted(restore), who, text)
         _append(log, record)
@@ -360,50 +345,15 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _diff(before: dict[str, bytes], after: dict[str, bytes]) -> str:
+def _diff(before: dict[str, bytes | None], after: dict[str, bytes | None]) -> str:
     parts: list[str] = []
     for relative in sorted(after):
-        old = before.get(relative, b"").decode("utf-8", "replace").splitlines(keepends=True)
-        new = after[relative].decode("utf-8", "replace").splitlines(keepends=True)
-        parts += difflib.unified_diff(old, new, f"a/{relative}", f"b/{relative}")
+        old, new = before.get(relative), after[relative]
+        old_lines = (old or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new_lines = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        names = ("/dev/null" if old is None else f"a/{relative}", "/dev/null" if new is None else f"b/{relative}")
+        parts += difflib.unified_diff(old_lines, new_lines, *names)
     return "".join(line if line.endswith("\n") else line + "\n" for line in parts)
-
-
-def _write_all(folder: Path, files: dict[str, bytes]) -> None:
-    """Every file under a temporary name first (flushed), then each renamed over its original; all or nothing."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for relative, data in files.items():
-            target = folder / relative
-            temporary = target.with_name(f".{target.name}.editing-{os.getpid()}")
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(OSError):
-                os.chmod(temporary, target.stat().st_mode & 0o7777)
-            staged.append((temporary, target))
-    except OSError as exc:
-        for temporary, _ in staged:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-        raise EditRefused("publish", f"无法写入 cannot write into {folder}: {exc.strerror or exc}; nothing was changed") from None
-    originals = {target: target.read_bytes() for _, target in staged}
-    done: list[Path] = []
-    try:
-        for temporary, target in staged:
-            os.replace(temporary, target)
-            done.append(target)
-    except OSError as exc:
-        for target in done:  # put back what was renamed: the folder holds the old policy whole
-            with contextlib.suppress(OSError):
-                target.write_bytes(originals[target])
-        for temporary, _ in staged:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-        raise EditRefused("publish", f"无法写入 cannot replace files in {folder}: {exc.strerror or exc}; nothing was changed") from None
-    for parent in {target.parent for _, target in staged}:
-        fsync_folder(parent)
 
 
 @contextlib.contextmanager

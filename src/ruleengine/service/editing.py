@@ -2,7 +2,8 @@
 
 Off unless the service is started with ``--editing``, which needs a token file with an ``admin``
 token; every route here needs that scope. ``validate``, ``cases`` and ``impact`` check a proposal
-(relative path → the file's new text) in a copy of the folder and change nothing;
+(``files``: relative path → the file's new text, a new file too; ``delete``: paths to delete) in a copy
+of the folder and change nothing;
 ``publish`` writes the files into the served folder (:mod:`ruleengine.authoring.workspace`) and
 reloads; ``revert`` undoes the last publish. Registered by :mod:`.app` (``EDITING_ROUTES``), which
 reads each request's envelope; this module never imports the app.
@@ -19,7 +20,17 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.responses import Response
 
-from ..authoring.workspace import EditRefused, check_proposal, editable_files, publish_edit, publish_log_path, read_editable, revert_last
+from ..authoring.publish import releases_holding
+from ..authoring.workspace import (
+    EditRefused,
+    check_proposal,
+    editable_files,
+    new_file_folders,
+    publish_edit,
+    publish_log_path,
+    read_editable,
+    revert_last,
+)
 from ..runtime.decision import dumps
 from .config import ServerConfig
 from .security import ConfigError, Tokens
@@ -28,7 +39,7 @@ from .workbench import RequestRefused, corpus, impact_report
 if TYPE_CHECKING:
     from .shared import Service
 
-__all__ = ["EDITING_ROUTES", "EditingRoute", "check_editing_config"]
+__all__ = ["EDITING_ROUTES", "EditingRoute", "check_editing_config", "publish_log_stamp"]
 
 STATUS = {"not_found": 404, "request": 400, "policy": 422, "cases": 422, "conflict": 409, "publish": 500}
 """The HTTP status of each kind of refused edit."""
@@ -56,8 +67,26 @@ def check_editing_config(config: ServerConfig, tokens: Tokens | None) -> None:
     if config.rules is None:
         raise ConfigError("--editing needs --rules FOLDER: the bundled default policy is not edited in place")
     folder = Path(os.path.realpath(config.rules))
+    releases = releases_holding(Path(config.rules))
+    if releases is not None:
+        raise ConfigError(
+            f"--editing: 不能编辑已发布的版本 {config.rules} is a release of {releases} (made by ruleengine publish): a release is "
+            "never changed in place. Serve the source folder with --editing, or edit the source and publish it again"
+        )
     if not os.access(folder, os.W_OK):
         raise ConfigError(f"--editing: the policy folder {folder} is not writable by this service")
+
+
+def publish_log_stamp(config: ServerConfig) -> tuple[int, int, int] | None:
+    """The publish log's identity, size and time (None: editing off, or no log yet). Each worker takes it before
+    loading the policy and reloads when it changes (:mod:`.lifecycle`): any worker's publish reaches them all."""
+    if not config.editing or config.rules is None:
+        return None
+    try:
+        found = publish_log_path(Path(os.path.realpath(config.rules)), config.publish_log).stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
 
 
 def _folder(service: Service) -> Path:
@@ -87,10 +116,20 @@ def _files(envelope: dict[str, Any]) -> dict[str, str]:
     return dict(files)
 
 
+def _deleted(envelope: dict[str, Any]) -> list[str]:
+    deleted = envelope.get("delete", [])
+    bad = next((i for i, path in enumerate(deleted) if not isinstance(path, str)), None)
+    if bad is not None:
+        message = "'delete' lists the paths of the files to delete, as text"
+        raise RequestRefused(400, "request", message, problems=[{"pointer": f"/delete/{bad}", "code": "type", "message": message}])
+    return list(deleted)
+
+
 async def list_files(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
     files = await _run(editable_files, folder)
-    return _json({"folder": folder.name, "digest": service.live.policy.digest, "files": files})
+    folders = await _run(new_file_folders, folder)
+    return _json({"folder": folder.name, "digest": service.live.policy.digest, "files": files, "new_file_folders": folders})
 
 
 async def read_file(service: Service, envelope: dict[str, Any], caller: str) -> Response:
@@ -103,20 +142,20 @@ async def read_file(service: Service, envelope: dict[str, Any], caller: str) -> 
 
 async def validate(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
-    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False)
+    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False, deleted=_deleted(envelope))
     return _json(proposal.to_dict())
 
 
 async def cases(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
-    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits)
+    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, deleted=_deleted(envelope))
     return _json(proposal.to_dict())
 
 
 async def impact(service: Service, envelope: dict[str, Any], caller: str) -> Response:
     folder = _folder(service)
     described, orders = corpus(envelope, service.config.max_batch_bytes)
-    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False)
+    proposal = await _run(check_proposal, folder, _files(envelope), service.config.limits, cases=False, deleted=_deleted(envelope))
     if proposal.policy is None:
         message = "规则无法加载，无法比较 the proposed policy does not load, so it cannot be compared"
         raise RequestRefused(422, "policy", message, diagnostics=proposal.diagnostics)
@@ -145,6 +184,7 @@ async def publish(service: Service, envelope: dict[str, Any], caller: str) -> Re
             message=envelope.get("message", ""),
             log=publish_log_path(folder, service.config.publish_log),
             served=service.live.policy,
+            deleted=_deleted(envelope),
             override_failing_cases=allowed,
             limits=service.config.limits,
         )
@@ -180,9 +220,11 @@ CORPUS_KEYS: dict[str, type] = {"corpus": str, "count": object, "seed": object, 
 EDITING_ROUTES: tuple[EditingRoute, ...] = (
     EditingRoute("GET", "/v1/editing/files", list_files, {}),
     EditingRoute("GET", "/v1/editing/file", read_file, {"path": str}),
-    EditingRoute("POST", "/v1/editing/validate", validate, {"files": dict}, "files"),
-    EditingRoute("POST", "/v1/editing/cases", cases, {"files": dict}, "files"),
-    EditingRoute("POST", "/v1/editing/impact", impact, {"files": dict, **CORPUS_KEYS}, "files"),
-    EditingRoute("POST", "/v1/editing/publish", publish, {"files": dict, "message": str, "override_failing_cases": bool}, "files"),
+    EditingRoute("POST", "/v1/editing/validate", validate, {"files": dict, "delete": list}, "files"),
+    EditingRoute("POST", "/v1/editing/cases", cases, {"files": dict, "delete": list}, "files"),
+    EditingRoute("POST", "/v1/editing/impact", impact, {"files": dict, "delete": list, **CORPUS_KEYS}, "files"),
+    EditingRoute(
+        "POST", "/v1/editing/publish", publish, {"files": dict, "delete": list, "message": str, "override_failing_cases": bool}, "files"
+    ),
     EditingRoute("POST", "/v1/editing/revert", revert, {"message": str}),
 )

@@ -1,4 +1,8 @@
-"""The service's life in one process: start, reload on SIGHUP or a file change, drain on SIGTERM, stop.
+"""The service's life in one process: start, reload on SIGHUP, a file change or a publish, drain on SIGTERM, stop.
+
+With ``--editing`` every worker follows the publish log: when any worker publishes or reverts (it
+appends a record there), each worker reloads within a quarter of a second plus the reload itself,
+with or without the file watcher (one ``stat`` every 250 ms; no signal to find the siblings by).
 
 SIGTERM does not stop the server at once: for the grace period (``--grace-period``)
 ``/readyz`` answers 503 so a load balancer stops sending, requests are still answered,
@@ -25,6 +29,7 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 
+from .editing import publish_log_stamp
 from .shared import LOG, Service
 
 __all__ = ["REPLACING", "SUPERVISOR_PID", "lifespan"]
@@ -50,6 +55,8 @@ def lifespan(service: Service) -> Callable[[Starlette], AbstractAsyncContextMana
         tasks = []
         if service.config.watch and service.config.rules is not None:
             tasks.append(loop.create_task(_watch(service, stop)))
+        if service.config.editing and service.config.rules is not None:
+            tasks.append(loop.create_task(_follow_publishes(service)))
         parent = os.environ.get(SUPERVISOR_PID)
         if parent is not None and parent.isdigit():
             tasks.append(loop.create_task(_stop_when_orphaned(int(parent))))
@@ -133,6 +140,22 @@ def _sighup(service: Service, loop: asyncio.AbstractEventLoop) -> None:
 async def _watch(service: Service, stop: asyncio.Event) -> None:
     async for trigger in service.live.changes(stop):
         await service.reload(trigger)
+
+
+FOLLOW_SECONDS = 0.25
+"""How often each worker of an editing service looks at the publish log's size and time."""
+
+
+async def _follow_publishes(service: Service, every: float = FOLLOW_SECONDS) -> None:
+    """Reload when the publish log changes: another worker (or this one) published or reverted an edit."""
+    seen = service.publishes_seen  # taken before this worker loaded its policy: a publish in between is not missed
+    while True:
+        now = publish_log_stamp(service.config)
+        if now != seen:
+            seen = service.publishes_seen = now
+            LOG.info("worker %d: the publish log changed: reloading the policy", os.getpid())
+            await service.reload("publish")
+        await asyncio.sleep(every)
 
 
 async def _stop_when_orphaned(parent: int, every: float = 1.0) -> None:

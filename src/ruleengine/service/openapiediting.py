@@ -14,8 +14,22 @@ def _operation(operation_id: str, summary: str, responses: dict[str, Any], **mor
 
 FILES = {
     "type": "object",
-    "description": "The proposed files: each file's path in the policy folder (from /v1/editing/files) → its whole new text.",
+    "description": (
+        "The proposed files: each file's path in the policy folder (from /v1/editing/files) → its whole new text. "
+        "A path not listed creates a file: a .yaml name directly in one of the listed new_file_folders."
+    ),
     "additionalProperties": {"type": "string"},
+}
+DELETE = {
+    "type": "array",
+    "description": "Paths of files to delete (from /v1/editing/files; not also in files).",
+    "items": {"type": "string"},
+}
+PROPOSED: dict[str, Any] = {
+    "type": "object",
+    "required": ["files"],
+    "additionalProperties": False,
+    "properties": {"files": FILES, "delete": DELETE},
 }
 EDITING_ERROR = _error(
     ("policy", "cases", "conflict", "publish", "not_found", "request", "query"),
@@ -58,7 +72,7 @@ def editing_paths() -> dict[str, Any]:
             "get": _operation(
                 "editingFiles",
                 "The policy's files and regression case files (editing)",
-                {"200": ok("The files.", {"type": "object", "required": ["folder", "digest", "files"]}), **errors},
+                {"200": ok("The files.", {"type": "object", "required": ["folder", "digest", "files", "new_file_folders"]}), **errors},
             )
         },
         "/v1/editing/file": {
@@ -82,9 +96,7 @@ def editing_paths() -> dict[str, Any]:
                 "editingValidate",
                 "Load the policy as it would be with the proposed files; nothing is written",
                 {"200": ok("Whether it loads, and every problem.", ref("EditingProposal")), **posted},
-                requestBody=body(
-                    {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": FILES}}
-                ),
+                requestBody=body(PROPOSED),
             )
         },
         "/v1/editing/cases": {
@@ -92,9 +104,7 @@ def editing_paths() -> dict[str, Any]:
                 "editingCases",
                 "Run the regression cases on the proposed files; nothing is written",
                 {"200": ok("Each case's result.", ref("EditingProposal")), **posted},
-                requestBody=body(
-                    {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": FILES}}
-                ),
+                requestBody=body(PROPOSED),
             )
         },
         "/v1/editing/impact": {
@@ -109,9 +119,7 @@ def editing_paths() -> dict[str, Any]:
                     **posted,
                     "422": refused,
                 },
-                requestBody=body(
-                    {"type": "object", "required": ["files"], "additionalProperties": False, "properties": {"files": FILES, **corpus}}
-                ),
+                requestBody=body({**PROPOSED, "properties": {**PROPOSED["properties"], **corpus}}),
             )
         },
         "/v1/editing/publish": {
@@ -134,6 +142,7 @@ def editing_paths() -> dict[str, Any]:
                         "additionalProperties": False,
                         "properties": {
                             "files": FILES,
+                            "delete": DELETE,
                             "message": {"type": "string", "minLength": 1},
                             "override_failing_cases": {"type": "boolean", "default": False},
                         },

@@ -143,6 +143,9 @@ def read_order(body: bytes, syntax: str, policy: Policy) -> Any:
     return read_facts(body, "request", policy, syntax=syntax)
 
 
+_KIND_NAMES = {dict: "an object", list: "an array", bool: "true or false", str: "a string"}
+
+
 def envelope(body: bytes, syntax: str, limits: Limits, keys: Mapping[str, type], required: str | None) -> dict[str, Any]:
     """A request object of the given keys and types: an unknown key, a missing or mistyped one is refused alike on every route."""
     shape = "{" + ", ".join(f'"{k}": …' for k in keys) + "}"
@@ -161,7 +164,7 @@ def envelope(body: bytes, syntax: str, limits: Limits, keys: Mapping[str, type],
         problems.append(problem("", "required", f"missing required field {required!r}"))
     for key, kind in keys.items():
         if key in data and not isinstance(data[key], kind):
-            problems.append(problem(f"/{key}", "type", f"{key!r} must be {'an object' if kind is dict else 'a string'}"))
+            problems.append(problem(f"/{key}", "type", f"{key!r} must be {_KIND_NAMES.get(kind, 'a string')}"))
     if problems:
         raise BadRequest(400, "request", "; ".join(p["message"] for p in problems) + f" (send {shape})", problems=problems)
     return data

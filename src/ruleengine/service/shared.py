@@ -23,7 +23,7 @@ from ..runtime.decision import dumps
 from ..runtime.policy import Policy
 from .config import ServerConfig
 from .decisionlog import DecisionLog, DecisionLogError
-from .editing import check_editing_config
+from .editing import check_editing_config, publish_log_stamp
 from .livepolicy import LivePolicy, ReloadResult
 from .metrics import Metrics
 from .replies import BadRequest, error_body
@@ -45,6 +45,8 @@ class Service:
         self.config = config
         self.tokens = Tokens.load(config.auth_token_file) if config.auth_token_file is not None else None
         check_editing_config(config, self.tokens)
+        self.publishes_seen = publish_log_stamp(config)
+        """The publish log as it was before the policy was loaded (editing): a later change means a newer policy."""
         self.allowed_origins = frozenset(config.allow_origins)
         self.metrics = Metrics()
         self.pool = anyio.CapacityLimiter(config.threads)
