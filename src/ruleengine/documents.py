@@ -142,6 +142,8 @@ def _get(data: Any, pointer: str) -> Any:
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _YAML11_BOOL = re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
+_WORDS = frozenset({"null", "Null", "NULL", *_BOOL, *["yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"]})
+"""The plain scalars starting with a letter that are not text (or are not text to every YAML reader)."""
 _INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _AMBIGUOUS_NUMBER = re.compile(
@@ -160,6 +162,8 @@ def resolve_plain_scalar(text: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
     Returns ``(value, error)``; a non-empty error means the scalar means
     different things to different YAML readers and must be quoted.
     """
+    if text[:1].isalpha() and text not in _WORDS:  # most scalars: text (every other form starts with a digit, sign or dot)
+        return text, ""
     if _NULL.match(text):
         return None, ""
     if text in _BOOL:
