@@ -16,6 +16,10 @@ that set of the policy's vocabulary, and :func:`completed` fills in the policy's
 codes when the policy loads. Every function that checks a document takes those
 codes as ``enums`` (``Policy.enums``); without them a marked value need only look
 like a code.
+
+Why one module of ~600 lines: reading the bundled files, their Python form, filling in
+a policy's codes, the registry, the validators and the words of their errors all work
+on the same schema trees and caches; apart, each part would import the others.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Generated from a loaded policy (``ruleengine catalogue``) into ``docs/policy.md``;
 a test fails when the committed file is stale, so it is never edited by hand.
+
+Why ~530 lines: the catalogue's data (which the service serves as JSON) and its Markdown
+are one description of rules and tables in words; the Markdown half only lays that data out.
 """
 
 from __future__ import annotations
