@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,45 @@ def test_a_static_bound_refuses_generators_that_could_run_too_long(costly: Path)
         ruleengine.load_policy(costly)
     (d,) = info.value.diagnostics
     assert d.code == "too_complex" and "could iterate 810900 times" in d.message
+
+
+def test_the_time_budget_stops_slow_rule_visits_within_a_check_of_the_deadline() -> None:
+    """The clock starts at the first check and is read at every one: slow visits under the step limit still stop."""
+    from ruleengine.lang.functions import BudgetExceeded
+    from ruleengine.runtime.evaluation import Budget
+
+    def burn(seconds: float) -> None:  # CPU work between two checks, as 64 slow rule visits would do
+        start = time.thread_time()
+        while time.thread_time() - start < seconds:
+            pass
+
+    budget = Budget(max_steps=100_000, max_seconds=0.05)
+    with pytest.raises(BudgetExceeded, match=r"0\.05 s"):
+        for _ in range(15):  # 15 checks of 64 visits: 960 steps, far below the step limit
+            burn(0.02)
+            budget(64)
+    # 20 ms before the first check starts the clock, the deadline 50 ms later: stopped at the 5th check at the latest
+    assert budget.steps <= 5 * 64
+
+
+def test_builds_that_overlap_in_threads_leave_the_garbage_collector_as_it_was() -> None:
+    import gc
+    import threading
+
+    from ruleengine.allocation import collections_paused
+
+    def build(pause: float) -> None:
+        with collections_paused():
+            time.sleep(pause)
+
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            threads = [threading.Thread(target=build, args=(0.001 * (i % 5),)) for i in range(40)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()

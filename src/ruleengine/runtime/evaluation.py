@@ -115,36 +115,28 @@ def output(
     return out
 
 
-CLOCK_EVERY = 1024
-"""Steps between two readings of the clock (the step count is checked at every charge)."""
-
-
 class Budget:
     """The steps and CPU time one evaluation may use; rule visits and generator iterations both count.
 
     The clock (this thread's CPU time: a system call, a microsecond or more, several on a busy machine)
-    is read at a charge only once ``CLOCK_EVERY`` steps have passed since its last reading, the first time
-    to start it: most orders are decided before that and never pay for it. A long evaluation is stopped
-    within ``max_seconds`` of its first reading plus the work of at most ``CLOCK_EVERY`` steps (a rule
-    visit or one generator iteration each, every one of them bounded at load).
+    is read at every check — every 64 rule visits and every 256 generator iterations — but not when the
+    evaluation starts: the first check starts it. Most orders are decided before their first check and
+    never pay for it; the work before it is the same stretch that separates any two checks, which is what
+    a check could let run past the deadline anyway.
     """
 
-    __slots__ = ("deadline", "max_seconds", "max_steps", "next_reading", "steps")
+    __slots__ = ("deadline", "max_seconds", "max_steps", "steps")
 
     def __init__(self, max_steps: int, max_seconds: float) -> None:
         self.steps = 0
         self.max_steps = max_steps
         self.max_seconds = max_seconds
         self.deadline: float | None = None
-        self.next_reading = CLOCK_EVERY
 
     def __call__(self, steps: int) -> None:
         self.steps += steps
         if self.steps > self.max_steps:
             raise BudgetExceeded(f"evaluation exceeded {self.max_steps} steps")
-        if self.steps < self.next_reading:
-            return
-        self.next_reading = self.steps + CLOCK_EVERY
         now = time.thread_time()
         if self.deadline is None:
             self.deadline = now + self.max_seconds
@@ -159,16 +151,19 @@ def not_in_effect(rule: Rule, instant: dt.datetime | None) -> str:
     """Why a rule version did not run for an order: the instant it is chosen by, and its window."""
     if instant is None:
         return f"no {rule.effective_on} to choose a version by"
-    return f"{_window(rule.effective_on, rule.effective_from, rule.effective_until, rule.version, rule.versions)}{instant.isoformat()}"
+    start = rule.effective_from.isoformat() if rule.effective_from else "…"
+    end = rule.effective_until.isoformat() if rule.effective_until else "…"
+    return f"{_window(rule.effective_on, start, end, rule.version, rule.versions)}{instant.isoformat()}"
 
 
 @functools.lru_cache(maxsize=1024)
-def _window(on: str, start: dt.datetime | None, end: dt.datetime | None, version: int, versions: int) -> str:
-    """A version's window in words, written once per version (the traced path says it for every order)."""
+def _window(on: str, start: str, end: str, version: int, versions: int) -> str:
+    """A version's window in words, written once per window (the traced path says it for every order).
+
+    Keyed by the instants as written: two equal instants with other offsets are other words.
+    """
     which = f"version {version} of {versions}" if versions > 1 else "the rule"
-    since = start.isoformat() if start else "…"
-    until = end.isoformat() if end else "…"
-    return f"{which} is in effect for {on} in [{since}, {until}); the order's is "
+    return f"{which} is in effect for {on} in [{start}, {end}); the order's is "
 
 
 def charge(budget: Budget, rule: Rule, steps: int) -> None:
