@@ -252,23 +252,9 @@ def publish_edit(
         if not changed:
             raise EditRefused("request", "没有改动 the proposed files are the same as the folder's: nothing to publish")
         apply_atomically(folder, changed)
-        record = {
-            "action": "publish",
-            "at": _now(),
-            "who": who,
-            "message": message,
-            **_files_of(before, changed),
-            "digest_before": served.digest,
-            "digest_after": proposal.policy.digest,
-            "cases": {"passed": proposal.passed, "failed": proposal.failed},
-            "override_failing_cases": bool(override_failing_cases and proposal.failed),
-            "diff": _diff(before, changed),
-            "before": _texts(before, changed),
-            "after": _texts(changed, changed),
-        }
-        record["commit"] = _git_commit(folder, sorted(changed), who, message)
-        _append(log, record)
-    return record
+        head = {"action": "publish", "at": _now(), "who": who, "message": message}
+        tail = {"override_failing_cases": bool(override_failing_cases and proposal.failed)}
+        return _recorded(log, folder, head, before, changed, (served.digest, proposal.policy.digest), proposal, tail)
 
 
 def _read(path: Path) -> bytes | None:
@@ -322,22 +308,34 @@ def revert_last(
         current = {r: _read(folder / r) for r in restore}
         apply_atomically(folder, restore)
         text = message.strip() or f"撤销发布 revert publish {target['id']}: {target['message']}"
-        record = {
-            "action": "revert",
-            "at": _now(),
-            "who": who,
-            "message": text,
-            "reverts": target["id"],
-            **_files_of(current, restore),
-            "digest_before": served.digest,
-            "digest_after": proposal.policy.digest,
-            "cases": {"passed": proposal.passed, "failed": proposal.failed},
-            "diff": _diff(current, restore),
-            "before": _texts(current, restore),
-            "after": _texts(restore, restore),
-        }
-        record["commit"] = _git_commit(folder, sorted(restore), who, text)
-        _append(log, record)
+        head = {"action": "revert", "at": _now(), "who": who, "message": text, "reverts": target["id"]}
+        return _recorded(log, folder, head, current, restore, (served.digest, proposal.policy.digest), proposal, {})
+
+
+def _recorded(
+    log: Path,
+    folder: Path,
+    head: dict[str, Any],
+    before: dict[str, bytes | None],
+    after: dict[str, bytes | None],
+    digests: tuple[str, str],
+    proposal: Proposal,
+    tail: dict[str, Any],
+) -> dict[str, Any]:
+    """A publish's or a revert's record (the files, digests, cases, diff and texts), committed and logged."""
+    record = {
+        **head,
+        **_files_of(before, after),
+        "digest_before": digests[0],
+        "digest_after": digests[1],
+        "cases": {"passed": proposal.passed, "failed": proposal.failed},
+        **tail,
+        "diff": _diff(before, after),
+        "before": _texts(before, after),
+        "after": _texts(after, after),
+    }
+    record["commit"] = _git_commit(folder, sorted(after), head["who"], head["message"])
+    _append(log, record)
     return record
 
 
