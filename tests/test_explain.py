@@ -334,3 +334,16 @@ def test_cli_explain_json_carries_the_same_trace(policy: ruleengine.Policy) -> N
     out = run(str(EXAMPLES / LATE), "--explain", "--format", "json").stdout
     assert out == policy.evaluate(load_example(LATE), explain=True).to_json(indent=2) + "\n"
     assert json.loads(out)["trace"]
+
+
+def test_a_skipped_versions_window_is_said_as_written_even_when_another_rule_has_the_same_instant() -> None:
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from ruleengine.runtime.evaluation import not_in_effect
+
+    paid = dt.datetime.fromisoformat("2026-02-01T00:00:00+08:00")
+    for written in ("2026-01-01T00:00:00+08:00", "2025-12-31T16:00:00+00:00"):  # the same instant, two offsets
+        start = dt.datetime.fromisoformat(written)
+        rule = SimpleNamespace(effective_on="paid_at", effective_from=start, effective_until=None, version=1, versions=2)
+        assert f"in [{written}, …)" in not_in_effect(rule, paid)  # type: ignore[arg-type]

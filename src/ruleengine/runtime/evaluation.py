@@ -151,19 +151,23 @@ def not_in_effect(rule: Rule, instant: dt.datetime | None) -> str:
     """Why a rule version did not run for an order: the instant it is chosen by, and its window."""
     if instant is None:
         return f"no {rule.effective_on} to choose a version by"
-    start = rule.effective_from.isoformat() if rule.effective_from else "…"
-    end = rule.effective_until.isoformat() if rule.effective_until else "…"
-    return f"{_window(rule.effective_on, start, end, rule.version, rule.versions)}{instant.isoformat()}"
+    start, end = rule.effective_from, rule.effective_until
+    offsets = (start.utcoffset() if start else None, end.utcoffset() if end else None)
+    return f"{_window(rule.effective_on, start, end, offsets, rule.version, rule.versions)}{instant.isoformat()}"
 
 
 @functools.lru_cache(maxsize=1024)
-def _window(on: str, start: str, end: str, version: int, versions: int) -> str:
+def _window(
+    on: str, start: dt.datetime | None, end: dt.datetime | None, offsets: tuple[Any, Any], version: int, versions: int
+) -> str:
     """A version's window in words, written once per window (the traced path says it for every order).
 
-    Keyed by the instants as written: two equal instants with other offsets are other words.
+    The offsets are part of the key: equal instants written with other offsets are other words.
     """
     which = f"version {version} of {versions}" if versions > 1 else "the rule"
-    return f"{which} is in effect for {on} in [{start}, {end}); the order's is "
+    since = start.isoformat() if start else "…"
+    until = end.isoformat() if end else "…"
+    return f"{which} is in effect for {on} in [{since}, {until}); the order's is "
 
 
 def charge(budget: Budget, rule: Rule, steps: int) -> None:
