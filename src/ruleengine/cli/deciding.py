@@ -79,6 +79,7 @@ def evaluate(
         try:
             data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
             decision = policy.evaluate(read_facts(data, source, policy), explain=explain)
+            decision.data  # noqa: B018 - read inside the try: a reason's text is written when the decision is first read
         except OSError as exc:
             io_error(source, "read", exc, fmt)
             status = FACTS_ERROR

@@ -128,3 +128,50 @@ def in_other_language(value: Any, formatted: str, typ: t.Type, zone: ZoneInfo, l
     lists do not, and are formatted again.
     """
     return formatted if type(value) in _SAME_IN_EVERY_LANGUAGE else format_value(value, typ, zone, lang)
+
+
+SCALARS = frozenset({t.BOOL, t.NUMBER, t.TEXT, t.TIMESTAMP, t.DURATION, t.DATE})
+"""The kinds whose values do not change once computed: a reason showing only these can be written later."""
+
+
+def text_writer(zh: list[Part], en: list[Part], zone: ZoneInfo) -> tuple[list[Placeholder], Callable[[tuple[Any, ...]], str]]:
+    """A reason's two texts as a function of its values, written when the decision is read, not when its rule runs.
+
+    Returns the placeholders whose values it needs, one per distinct expression, Chinese first, in order, and
+    ``write(values)``, which gives exactly the text the rule would have built at once: ``zh / en``, an
+    expression in both texts formatted from the same value (``in_other_language``).
+    """
+    needed: list[Placeholder] = []
+    index: dict[str, int] = {}
+    for part in (*zh, *en):
+        if not isinstance(part, str) and part.compiled.text not in index:
+            index[part.compiled.text] = len(needed)
+            needed.append(part)
+    # Each piece: text, or (value index, its formatter, type, reuse the zh text of that index).
+    plan_zh = [p if isinstance(p, str) else (index[p.compiled.text], formatter(p.compiled.type), p.compiled.type) for p in zh]
+    plan_en = [p if isinstance(p, str) else (index[p.compiled.text], formatter(p.compiled.type), p.compiled.type) for p in en]
+
+    def write(values: tuple[Any, ...]) -> str:
+        zh_texts: dict[int, str] = {}
+        out: list[str] = []
+        for piece in plan_zh:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:
+                at, fmt, typ = piece
+                text = fmt(values[at], typ, zone, "zh")
+                zh_texts.setdefault(at, text)
+                out.append(text)
+        out.append(" / ")
+        for piece in plan_en:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:
+                at, fmt, typ = piece
+                if at in zh_texts:
+                    out.append(in_other_language(values[at], zh_texts[at], typ, zone, "en"))
+                else:
+                    out.append(fmt(values[at], typ, zone, "en"))
+        return "".join(out)
+
+    return needed, write

@@ -114,6 +114,15 @@ _q_stopped[KEY] = RULE
 """
 """A matching row of a ``unique`` table: the first one is recorded (in the stops, under a key no group has)."""
 
+DEFERRED_REASON = """
+if _q_claim is None:
+    raise NEEDS_CLAIM()
+_q_x = {"rule": RULE_ID, "message": None}
+_q_claim["reasons"].append(_q_x)
+_q_texts.append((_q_x, WRITE, VALUES))
+"""
+"""A reason whose text ``WRITE(VALUES)`` gives when the decision is read: the values are taken now."""
+
 REASON = """
 _q_x = ZH + " / " + EN
 if _q_claim is None:

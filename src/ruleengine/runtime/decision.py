@@ -9,10 +9,15 @@ reader, whether it reads numbers as binary floats or not, gets the same amounts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
+
+from ..errors import EvaluationError
+
+PendingText = tuple[dict[str, Any], Callable[[tuple[Any, ...]], str], tuple[Any, ...]]
+"""A reason whose text is written when the decision is first read: (its entry, the writer, the values it shows)."""
 
 CLAIM_TERMS = (
     "outcome",
@@ -28,7 +33,6 @@ CLAIM_TERMS = (
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-@dataclass
 class Decision:
     """What a policy decided for one order (``Policy.evaluate`` returns it).
 
@@ -36,10 +40,41 @@ class Decision:
     whole document, ``to_json()`` for its canonical bytes, and the parts most
     callers read as properties (each a copy the caller may change). Money is
     ``Decimal``, rounded half-up to 0.01; timestamps are RFC 3339 text.
+
+    The reasons' texts (Chinese and English, values formatted) are written the first
+    time anything of the decision is read: a caller that reads only the outcome never
+    pays for them. Their values were taken when the rule ran, so the texts are the same
+    whenever they are written.
     """
 
-    data: dict[str, Any]
-    """The decision document itself; read it through the methods and properties, which copy."""
+    __slots__ = ("_data", "_texts")
+
+    def __init__(self, data: dict[str, Any], texts: list[PendingText] | None = None) -> None:
+        self._data = data
+        self._texts = texts or None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The decision document itself; read it through the methods and properties, which copy."""
+        texts = self._texts
+        if texts is not None:
+            for entry, write, values in texts:  # idempotent: two threads reading at once write the same texts
+                try:
+                    entry["message"] = write(values)
+                except Exception as exc:  # a value no text can show (an instant beyond year 9999 in the policy's zone)
+                    raise EvaluationError(
+                        "", f"rule '{entry['rule']}': its reason cannot be written: {type(exc).__name__}: {exc}", code="internal"
+                    ) from exc
+            self._texts = None
+        return self._data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Decision(data={self.data!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as plain data (money as Decimal); a fresh copy the caller owns."""

@@ -40,7 +40,7 @@ ZERO = Decimal("0.00")
 
 def evaluate(policy: Policy, prepared: Prepared, *, explain: bool = False, listener: Listener | None = None) -> Decision:
     if not explain and listener is None:
-        return Decision(policy.compiled.decide(prepared))
+        return policy.compiled.decide(prepared)
     trace = TraceBuilder() if explain else None
     data = policy.compiled.trace(prepared, reporters(trace, [listener] if listener is not None else []))
     if trace is not None:

@@ -153,7 +153,7 @@ class Policy:
         try:
             prepared = prepare(facts, self, trusted=trusted)
             if not explain and listener is None:
-                return Decision(self.compiled.decide(prepared))
+                return self.compiled.decide(prepared)
             return evaluate(self, prepared, explain=explain, listener=listener)
         except RuleEngineError:
             raise

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..allocation import collections_paused
 from ..lang.codegen import BUDGET_KEY
+from .decision import Decision, PendingText
 from .evaluation import Budget, output, start
 from .events import Reporters
-from .programwriter import UNNAMED, Decide, Writer
+from .programwriter import UNNAMED, Decide, Writer, reads_reasons
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -42,16 +43,19 @@ class CompiledPolicy:
         self.lock = threading.Lock()
         self.max_steps = policy.limits.max_evaluation_steps
         self.max_seconds = policy.limits.max_evaluation_seconds
+        self.reasons_read = reads_reasons(policy.rules)
+        """Some rule reads the reasons so far: their texts are written as the rules run, not when the decision is read."""
 
-    def decide(self, prepared: Prepared) -> dict[str, Any]:
-        """The decision data for prepared facts."""
-        return self.run(prepared, None)
+    def decide(self, prepared: Prepared) -> Decision:
+        """The decision for prepared facts; its reasons' texts are written when it is first read (``PendingText``)."""
+        texts: list[PendingText] = []
+        return Decision(self.run(prepared, None, texts), texts)
 
     def trace(self, prepared: Prepared, reporters: Reporters) -> dict[str, Any]:
         """The decision data for prepared facts, every rule visit and action reported as it happens (``events.reporters``)."""
-        return self.run(prepared, reporters)
+        return self.run(prepared, reporters, None)
 
-    def run(self, prepared: Prepared, reporters: Reporters | None) -> dict[str, Any]:
+    def run(self, prepared: Prepared, reporters: Reporters | None, texts: list[PendingText] | None) -> dict[str, Any]:
         policy = self.policy
         facts = prepared.facts
         claim = facts.get("claim")
@@ -89,6 +93,7 @@ class CompiledPolicy:
             placed_at,
             as_of,
             requested_at,
+            texts,
         ]
         if reporters is not None:
             arguments += reporters
@@ -113,7 +118,7 @@ class CompiledPolicy:
                 active = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
                 if key is None:  # no claim: rules on the claimed line, or versioned by the claim, never run
                     active = [r for r in active if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
-                writer = Writer(self.policy, key, traced)
+                writer = Writer(self.policy, key, traced, deferred_texts=not self.reasons_read)
                 label = "none" if key is None else "of another type" if key == UNNAMED else repr(key)
                 rules = list(self.policy.rules) if traced else active
                 with collections_paused():

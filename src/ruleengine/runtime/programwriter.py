@@ -29,10 +29,22 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EvaluationError
 from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
-from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id
-from ..lang.templates import formatter, in_other_language
+from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id, engine_id
+from ..lang.templates import SCALARS, formatter, in_other_language, text_writer
 from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leaves
-from .actioncode import REASON, SET, SET_CHECKED, UNIQUE, claim_needed, clash_of, deduction_of, money_of, refined, same_stage
+from .actioncode import (
+    DEFERRED_REASON,
+    REASON,
+    SET,
+    SET_CHECKED,
+    UNIQUE,
+    claim_needed,
+    clash_of,
+    deduction_of,
+    money_of,
+    refined,
+    same_stage,
+)
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
@@ -66,6 +78,7 @@ ARGS = (
     "_q_stopped",
     "_q_budget",
     *INSTANTS.values(),
+    "_q_texts",
 )
 
 OUTCOME = {True: "matched", False: "not_matched", None: "not_met"}
@@ -78,7 +91,7 @@ UNNAMED = "\x00unnamed"
 class Writer:
     """Writes the code of one function: its statements, the constants and closures it names, its sites."""
 
-    def __init__(self, policy: Policy, key: str | None, traced: bool = False) -> None:
+    def __init__(self, policy: Policy, key: str | None, traced: bool = False, deferred_texts: bool = False) -> None:
         self.policy = policy
         self.key = key
         """The claim type every order of this function has (None: no claim; UNNAMED: a type no rule names)."""
@@ -95,6 +108,8 @@ class Writer:
         """Complete trees in the code, by id (held, so that no id is reused during the build): checked expressions, filled templates."""
         self.claimed_keys: dict[str, str] = {}
         """Group → the local holding its stop key for the claimed line."""
+        self.deferred_texts = deferred_texts and not traced
+        """Reasons' texts are written when the decision is read (``Decision``): the code keeps their values."""
 
     def fill(self, template: str, **names: ast.expr) -> list[ast.stmt]:
         """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced.
@@ -406,6 +421,21 @@ class Writer:
     def reason(self, rule: Rule, action: Action) -> list[ast.stmt]:
         """Both texts of a reason; each zh placeholder is computed first, in order, so the en text can reuse it."""
         assert action.message is not None
+        if self.deferred_texts and any(not isinstance(p, str) for p in (*action.message[0], *action.message[1])):
+            needed, write = text_writer(action.message[0], action.message[1], self.policy.zone)
+            if all(p.compiled.type.kind in SCALARS for p in needed):
+                names = [f"_q_v{next(self.counter)}" for _ in needed]
+                values: list[ast.expr] = [load_name(name) for name in names]
+                return [
+                    *(assign(name, self.checked(p.compiled)) for name, p in zip(names, needed, strict=True)),
+                    *self.fill(
+                        DEFERRED_REASON,
+                        VALUES=ast.Tuple(values, ast.Load()),
+                        WRITE=self.bind(write, "_q_a"),
+                        NEEDS_CLAIM=self.bind(claim_needed(rule, action), "_q_a"),
+                        RULE_ID=ast.Constant(rule.id),
+                    ),
+                ]
         zone = self.bind(self.policy.zone)
         before: list[ast.stmt] = []
         shared: dict[str, tuple[ast.Name, ast.Name]] = {}
@@ -476,3 +506,35 @@ class Writer:
                 ast.Assign([ast.Subscript(load_name("_q_stopped"), self.stop_key(rule.group, line), ast.Store())], ast.Constant(rule.id))
             ]
         raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
+
+
+def reads_reasons(rules: tuple[Rule, ...]) -> bool:
+    """Whether an expression may read a reason's text from the decision so far, which then cannot wait (``Decision``).
+
+    True when some expression names ``reasons`` or ``message``, or reads the decision or its claim whole.
+    """
+    for rule in rules:
+        trees = [leaf.compiled.py for leaf in leaves(rule.when)]
+        for action in (*rule.then, *rule.otherwise):
+            if action.value is not None and action.value.compiled is not None:
+                trees.append(action.value.compiled.py)
+            for part in (*action.message[0], *action.message[1]) if action.message is not None else ():
+                if not isinstance(part, str):
+                    trees.append(part.compiled.py)
+        for tree in trees:
+            nodes = list(ast.walk(tree))
+            based = {id(n.value) for n in nodes if isinstance(n, ast.Subscript)}
+            budgeted = {id(n.args[0]) for n in nodes if isinstance(n, ast.Call) and n.args and _named(n.func, engine_id("counted"))}
+            for node in nodes:
+                if isinstance(node, ast.Constant) and node.value in ("reasons", "message"):
+                    return True
+                if _named(node, DECISION) and id(node) not in based and id(node) not in budgeted:
+                    return True
+                whole_claim = not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value != "claim")
+                if isinstance(node, ast.Subscript) and id(node) not in based and _named(node.value, DECISION) and whole_claim:
+                    return True
+    return False
+
+
+def _named(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name

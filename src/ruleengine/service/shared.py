@@ -144,7 +144,7 @@ class Service:
         record's ``facts_sha256``).
         """
         try:
-            decision = policy.evaluate(facts, explain=explain)
+            data = policy.evaluate(facts, explain=explain).data  # read here: the reasons' texts are written now
         except (FactsError, EvaluationError) as exc:
             self.metrics.errors.labels(exc.to_dict()["error"]).inc()
             line = None
@@ -159,7 +159,6 @@ class Service:
                     received=received,
                 )
             return Decided(exc, None, line)
-        data = decision.data
         self.metrics.decided(data, self.guarantees)
         text = dumps(data) if as_text else None
         if self.log is None:

@@ -1,0 +1,146 @@
+"""A reason's texts are written when the decision is first read, from the values its rule saw when it ran.
+
+The fast path keeps a reason's values and writes its two texts only when something of the decision is read
+(``Decision.data`` and everything built on it); a caller reading nothing pays nothing. What it writes must be
+exactly what the rule would have written at once — the explaining path still writes at once, so the two are
+compared — and a policy whose rules read the reasons so far gets them written as its rules run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tiny_policy import RETURN_ORDER
+
+import ruleengine
+from ruleengine.errors import EvaluationError
+
+MANIFEST = """\
+policy:
+  name: texts
+  version: "1"
+  timezone: Asia/Shanghai
+  stages: [claim, check]
+"""
+
+PARAMETERS = """\
+parameters:
+  window_days: {value: 7, type: days, description: 申请期限 / the window}
+"""
+
+CLAIM = """\
+rules:
+  - id: texts.approve
+    title: {zh: 批准, en: approve}
+    description: 批准并说明 / approve and say why
+    guarantee: seven_day_return
+    stage: claim
+    priority: 10
+    scope: claimed_line
+    when: claim.type == 'no_reason_return'
+    then:
+      - set: {claim.outcome: approved}
+      - set: {claim.refund_amount: item.paid_amount}
+      - reason:
+          zh: "{item.title} 于 {claim.requested_at} 申请，退 {item.paid_amount} 元，期限 {days(params.window_days)}，赠品 {item.gift}"
+          en: "{item.sku} requested at {claim.requested_at}, refund {item.paid_amount}, window {days(params.window_days)}, gift {item.gift}"
+      - reason: {zh: "标记 {item.flags}", en: "flags {item.flags}"}
+      - reason: {zh: 固定理由, en: a fixed reason}
+"""
+
+READS_REASONS = """\
+rules:
+  - id: texts.second_look
+    title: {zh: 复核, en: second look}
+    description: 已有理由时复核 / review when a reason was given
+    guarantee: seven_day_return
+    stage: check
+    priority: 0
+    scope: order
+    when: count(decision.claim.reasons) > 2
+    then:
+      - set: {claim.refund_timing: immediate}
+      - reason: {zh: "复核于 {as_of}", en: "reviewed at {as_of}"}
+"""
+
+
+def write_policy(folder: Path, *, reads_reasons: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    (folder / "parameters.yaml").write_text(PARAMETERS, encoding="utf-8")
+    (folder / "claim.yaml").write_text(CLAIM, encoding="utf-8")
+    if reads_reasons:
+        (folder / "check.yaml").write_text(READS_REASONS, encoding="utf-8")
+    return folder
+
+
+def order(**changes: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = json.loads(RETURN_ORDER.read_text(encoding="utf-8"))
+    facts.update(changes)
+    return facts
+
+
+def without_trace(decision: ruleengine.Decision) -> dict[str, Any]:
+    data = decision.to_dict()
+    data.pop("trace", None)
+    return data
+
+
+def test_texts_written_when_read_are_those_the_explaining_path_writes_at_once(tmp_path: Path) -> None:
+    policy = ruleengine.load_policy(write_policy(tmp_path / "texts"))
+    assert not policy.compiled.reasons_read
+    facts = order()
+    fast, explained = policy.evaluate(facts), policy.evaluate(facts, explain=True)
+    assert fast.to_dict() == without_trace(explained)
+    claim = fast.claim
+    assert claim is not None
+    first, listed, fixed = claim["reasons"]
+    assert first["rule"] == "texts.approve"
+    assert first["message"].startswith(f"{facts['items'][0]['title']} 于 2026-11-18 23:59 申请")
+    assert " 元，期限 7 天，赠品 否 / " in first["message"]
+    assert ", window 7 days, gift no" in first["message"]
+    assert listed["message"].startswith("标记 ")  # a list may change as rules run: written at once
+    assert fixed == {"rule": "texts.approve", "message": "固定理由 / a fixed reason"}
+
+
+def test_every_way_of_reading_a_decision_sees_the_texts(tmp_path: Path) -> None:
+    policy = ruleengine.load_policy(write_policy(tmp_path / "texts"))
+    facts = order()
+    expected = without_trace(policy.evaluate(facts, explain=True))
+    readers = {
+        "to_json": lambda d: json.loads(d.to_json())["claim"]["reasons"],
+        "to_dict": lambda d: d.to_dict()["claim"]["reasons"],
+        "claim": lambda d: d.claim["reasons"],
+        "data": lambda d: d.data["claim"]["reasons"],
+        "equality": lambda d: (d == policy.evaluate(facts)) and d.data["claim"]["reasons"],
+    }
+    for name, read in readers.items():
+        reasons = read(policy.evaluate(facts))
+        assert [r["message"] for r in reasons] == [r["message"] for r in expected["claim"]["reasons"]], name
+
+
+def test_a_policy_reading_the_reasons_so_far_gets_them_written_as_its_rules_run(tmp_path: Path) -> None:
+    policy = ruleengine.load_policy(write_policy(tmp_path / "texts", reads_reasons=True))
+    assert policy.compiled.reasons_read
+    decision = policy.evaluate(order())
+    claim = decision.claim
+    assert claim is not None
+    assert claim["refund_timing"] == "immediate"
+    assert decision.fired == ["texts.approve", "texts.second_look"]
+    assert decision.to_dict() == without_trace(policy.evaluate(order(), explain=True))
+
+
+def test_a_text_that_cannot_be_written_is_an_evaluation_error_when_read(tmp_path: Path) -> None:
+    """An instant at the end of year 9999 west of Greenwich is past year 9999 in Shanghai: no text can show it."""
+    policy = ruleengine.load_policy(write_policy(tmp_path / "texts"))
+    facts = order()
+    late = "9999-12-31T20:00:00-05:00"
+    facts["as_of"] = late
+    facts["claim"]["requested_at"] = late
+    with pytest.raises(EvaluationError, match=r"(?s)texts\.approve.*cannot be written"):
+        policy.evaluate(facts).to_json()
+    with pytest.raises(EvaluationError):
+        policy.evaluate(facts, explain=True)
