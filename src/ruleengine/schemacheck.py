@@ -112,6 +112,8 @@ class _Writer:
         self.constants: dict[tuple[type, Any], str] = {}
         self.counter = itertools.count()
         self.refs: list[str] = []
+        self.last_test: tuple[int, int, list[str]] | None = None
+        """The last ``fail_unless``: its line, its depth and its tests."""
 
     def function(self, name: str) -> Any:
         converts = self.converts(self.root)
@@ -151,6 +153,13 @@ class _Writer:
         self.lines.append("    " * indent + line)
 
     def fail_unless(self, indent: int, test: str) -> None:
+        """Fail unless ``test``; a test right after another at the same depth joins it (one ``if``, fewer jumps)."""
+        last = self.last_test
+        if last is not None and last[0] == len(self.lines) - 2 and last[1] == indent:
+            last[2].append(test)
+            self.lines[last[0]] = "    " * indent + "if not (" + " and ".join(f"({t})" for t in last[2]) + "):"
+            return
+        self.last_test = (len(self.lines), indent, [test])
         self.emit(indent, f"if not ({test}):")
         self.emit(indent + 1, self.fail)
 
@@ -240,46 +249,29 @@ class _Writer:
     def type_keywords(self, schema: dict[str, Any], json_type: str, var: str, kind: str, indent: int, store: str | None = None) -> None:
         """The keywords that apply to ``json_type``; those of other types are ignored, as jsonschema does."""
         if json_type in ("integer", "number"):
-            if json_type == "number":
+            if json_type == "number" and not ("minimum" in schema and "maximum" in schema):
+                # Between two bounds a NaN cannot pass (comparing it raises: "not sure"), nor an infinity.
                 self.fail_unless(indent, f"{kind} is {self.constant(int)} or {var}.is_finite()")
+            if "minimum" in schema and "maximum" in schema:
+                self.fail_unless(indent, f"{self.number(schema['minimum'])} <= {var} <= {self.number(schema['maximum'])}")
             for keyword, op in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"), ("exclusiveMaximum", "<")):
-                if keyword in schema:
+                if keyword in schema and not (keyword in ("minimum", "maximum") and "minimum" in schema and "maximum" in schema):
                     self.fail_unless(indent, f"{var} {op} {self.number(schema[keyword])}")
             if "multipleOf" in schema:  # after the bounds: the remainder of a bounded number is computed exactly
                 self.fail_unless(indent, f"not ({var} % {self.number(schema['multipleOf'])})")
         elif json_type == "string":
-            if "minLength" in schema:
-                self.fail_unless(indent, f"_c_len({var}) >= {int(schema['minLength'])}")
-            if "maxLength" in schema:
-                self.fail_unless(indent, f"_c_len({var}) <= {int(schema['maxLength'])}")
-            if "pattern" in schema:
-                search = f"{self.constant(re.compile(schema['pattern']))}.search({var}) is not None"
-                if _refuses_only_unprintable(schema["pattern"]):  # the usual text, printable throughout, without the regex
-                    search = f"{var}.isprintable() or {search}"
-                self.fail_unless(indent, search)
             fmt = schema.get("format")
-            if fmt is not None:
-                check = self.formats.get(fmt)
-                if check is None:
-                    raise Unsupported(f"format {fmt}")
-                call = f"{self.constant(check)}({var})"
-                usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
-                parse = self.parsers.get(fmt) if self.parsers is not None and store is not None else None
-                if parse is not None and fmt == "date-time":  # the usual shape parsed and so checked; the others checked, then parsed
-                    self.emit(indent, f"if {usual}:")
-                    self.emit(indent + 1, f"{store} = {self.constant(dt.datetime.fromisoformat)}({var})")
-                    self.emit(indent, "else:")
-                    self.fail_unless(indent + 1, call)
-                    self.emit(indent + 1, f"{store} = {self.constant(parse)}({var})")
-                elif parse is not None:
-                    self.fail_unless(indent, call)
-                    self.emit(indent, f"{store} = {self.constant(parse)}({var})")
-                else:
-                    if fmt == "date-time":  # the usual shape inline: see schemas.is_date_time, which does the same
-                        call = f"({usual} and {self.constant(dt.datetime.fromisoformat)}({var}) is not None) or {call}"
-                    self.fail_unless(indent, call)
-            if store is not None and (fmt is None or self.parsers is None or fmt not in self.parsers):
-                raise Unsupported("a converted text without a parser")
+            parse = self.parsers.get(fmt) if self.parsers is not None and store is not None and fmt is not None else None
+            usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
+            short = not schema.keys() & {"minLength", "pattern"} and schema.get("maxLength", 25) >= 25
+            if parse is not None and fmt == "date-time" and short:
+                # The usual shape first, parsed and so checked (its length needs no test); the others checked, then parsed.
+                self.emit(indent, f"if {usual}:")
+                self.emit(indent + 1, f"{store} = {self.constant(dt.datetime.fromisoformat)}({var})")
+                self.emit(indent, "else:")
+                self.text_keywords(schema, var, indent + 1, store)
+                return
+            self.text_keywords(schema, var, indent, store)
         elif json_type == "array":
             if "minItems" in schema:
                 self.fail_unless(indent, f"_c_len({var}) >= {int(schema['minItems'])}")
@@ -302,19 +294,55 @@ class _Writer:
         elif store is not None:
             raise Unsupported(f"a converted {json_type}")
 
+    def text_keywords(self, schema: dict[str, Any], var: str, indent: int, store: str | None) -> None:
+        """A string's lengths, pattern and format; converting (``store``), a formatted value goes there parsed."""
+        low, high = schema.get("minLength"), schema.get("maxLength")
+        if low is not None and high is not None:
+            self.fail_unless(indent, f"{int(low)} <= _c_len({var}) <= {int(high)}")
+        elif low is not None:
+            self.fail_unless(indent, f"_c_len({var}) >= {int(low)}")
+        elif high is not None:
+            self.fail_unless(indent, f"_c_len({var}) <= {int(high)}")
+        if "pattern" in schema:
+            search = f"{self.constant(re.compile(schema['pattern']))}.search({var}) is not None"
+            if _refuses_only_unprintable(schema["pattern"]):  # the usual text, printable throughout, without the regex
+                search = f"{var}.isprintable() or {search}"
+            self.fail_unless(indent, search)
+        fmt = schema.get("format")
+        if fmt is not None:
+            check = self.formats.get(fmt)
+            if check is None:
+                raise Unsupported(f"format {fmt}")
+            call = f"{self.constant(check)}({var})"
+            parse = self.parsers.get(fmt) if self.parsers is not None and store is not None else None
+            if parse is not None:
+                self.fail_unless(indent, call)
+                self.emit(indent, f"{store} = {self.constant(parse)}({var})")
+            else:
+                if fmt == "date-time":  # the usual shape inline: see schemas.is_date_time, which does the same
+                    usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
+                    call = f"({usual} and {self.constant(dt.datetime.fromisoformat)}({var}) is not None) or {call}"
+                self.fail_unless(indent, call)
+        if store is not None and (fmt is None or self.parsers is None or fmt not in self.parsers):
+            raise Unsupported("a converted text without a parser")
+
     def object(self, schema: dict[str, Any], var: str, indent: int, store: str | None = None) -> None:
         properties: dict[str, Any] = schema.get("properties", {})
         required = list(schema.get("required", []))
         extra = schema.get("additionalProperties", True)
         if extra is not False and extra is not True and extra != {}:
             raise Unsupported("additionalProperties with a schema")
-        if extra is False and set(required) == set(properties):  # every property, and only those
-            self.fail_unless(indent, f"{var}.keys() == {self.constant(frozenset(properties))}")
-        else:
-            if extra is False:
-                self.fail_unless(indent, f"{var}.keys() <= {self.constant(frozenset(properties))}")
-            if required:
-                self.fail_unless(indent, f"{var}.keys() >= {self.constant(frozenset(required))}")
+        # A required property is read as var[key]: when it is missing, the KeyError is "not sure". Without
+        # additional properties, the keys are counted instead of compared as sets (a set comparison costs more).
+        undeclared = [key for key in required if key not in properties]
+        if undeclared:
+            self.fail_unless(indent, f"{var}.keys() >= {self.constant(frozenset(undeclared))}")
+        count = None
+        if extra is False and set(required) >= set(properties):  # every property, and only those
+            self.fail_unless(indent, f"_c_len({var}) == {len(properties)}")
+        elif extra is False:
+            count = self.local()
+            self.emit(indent, f"{count} = {sum(1 for key in properties if key in required)}")
         copy = None
         if store is not None:  # the copy that holds the converted values
             copy = self.local()
@@ -329,10 +357,14 @@ class _Writer:
             else:
                 self.emit(indent, f"{value} = {var}.get({key!r}, {missing})")
                 self.emit(indent, f"if {value} is not {missing}:")
+                if count is not None:
+                    self.emit(indent + 1, f"{count} += 1")
                 before = len(self.lines)
                 self.node(sub, value, indent + 1, store=into)
                 if len(self.lines) == before:
                     self.emit(indent + 1, "pass")
+        if count is not None:
+            self.fail_unless(indent, f"_c_len({var}) == {count}")
         if store is not None:
             self.emit(indent, f"{store} = {copy}")
 
