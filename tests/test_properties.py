@@ -17,6 +17,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import DECISION_SCHEMA, EXAMPLES, RFC3339, RULES, load_example
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import ruleengine
+from ruleengine.lang.functions import make_calendar
 from ruleengine.runtime.decision import dumps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -524,3 +526,17 @@ def test_random_expressions_load_or_raise_policy_error_quickly(fuzz_root: Path, 
             else:
                 check_decision(decision, facts)
     assert elapsed < 2.0, f"loading took {elapsed:.2f} s"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    instant=st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)),
+    zone=st.sampled_from(["Asia/Shanghai", "America/New_York", "America/Havana", "Australia/Lord_Howe", "Europe/London"]),
+)
+def test_start_of_day_is_midnight_of_the_local_day_with_its_fold(instant: dt.datetime, zone: str) -> None:
+    """The calendar's start_of_day gives what ``replace(hour=0, …)`` of the local time gives, fold and offset included
+    (also in zones whose clocks change at midnight)."""
+    local = instant.astimezone(ZoneInfo(zone))
+    expected = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    got = make_calendar(zone)["start_of_day"](instant)
+    assert (got, got.fold, got.utcoffset(), got.isoformat()) == (expected, expected.fold, expected.utcoffset(), expected.isoformat())

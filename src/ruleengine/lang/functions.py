@@ -99,17 +99,23 @@ def aggregate_max(values: Iterable[Any]) -> Any:
     return max(items)
 
 
+_MIDNIGHT = (dt.time(0), dt.time(0, fold=1))
+_LAST_SECOND = dt.time(23, 59, 59)
+
+
 def make_calendar(zone: str) -> dict[str, Callable[..., Any]]:
     """Calendar functions bound to the policy time zone."""
     tz = ZoneInfo(zone)
+    combine = dt.datetime.combine
 
     def start_of_day(ts: dt.datetime) -> dt.datetime:
+        """00:00 of the instant's local day, keeping its fold (what ``replace(hour=0, …)`` gives, at a third of the cost)."""
         local = ts.astimezone(tz)
-        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return combine(local.date(), _MIDNIGHT[local.fold], tz)
 
     def end_of_date(day: dt.date) -> dt.datetime:
         """The last second of a calendar day (23:59:59)."""
-        return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=tz)
+        return combine(day, _LAST_SECOND, tz)
 
     def date_of(ts: dt.datetime) -> dt.date:
         return ts.astimezone(tz).date()
