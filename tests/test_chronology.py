@@ -132,3 +132,33 @@ def test_an_order_is_refused_exactly_when_some_documented_pair_is_out_of_order(
     with pytest.raises(ruleengine.FactsError) as info:
         policy.evaluate(facts)
     assert {p.pointer for p in info.value.problems if p.code == "chronology"} == broken
+
+
+OFFSETS = [dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5)), dt.UTC]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(sorted(TIMELINE)), st.integers(-3600, 3600), max_size=4),
+    st.dictionaries(st.sampled_from(sorted(TIMELINE)), st.sampled_from(range(len(OFFSETS))), max_size=3),
+    st.booleans(),
+)
+def test_instants_written_with_other_offsets_or_shapes_are_ordered_as_instants(
+    policy: ruleengine.Policy, shifts: dict[str, int], offsets: dict[str, int], fraction: bool
+) -> None:
+    """The check compares an order's instants as text when all are written alike; written otherwise (another offset,
+    a fraction of a second, ``Z``), as instants: the verdict is the same. Shifts are in seconds, so that instants a
+    second apart, written with different offsets, sort one way as text and the other as instants."""
+    times = {k: v * 3600 + shifts.get(k, 0) for k, v in TIMELINE.items()}
+    broken = {later if later != "/as_of" else earlier for earlier, later in MUST_PRECEDE if times[earlier] > times[later]}
+    facts = order({})
+    for pointer, seconds in times.items():
+        instant = (T0 + dt.timedelta(seconds=seconds)).astimezone(OFFSETS[offsets.get(pointer, 0)])
+        text = instant.isoformat(timespec="milliseconds" if fraction and pointer == "/as_of" else "seconds")
+        put(facts, pointer, text.replace("+00:00", "Z") if pointer == "/paid_at" else text)
+    if not broken:
+        policy.evaluate(facts)
+        return
+    with pytest.raises(ruleengine.FactsError) as info:
+        policy.evaluate(facts)
+    assert {p.pointer for p in info.value.problems if p.code == "chronology"} == broken
