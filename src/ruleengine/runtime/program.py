@@ -21,7 +21,7 @@ from ..lang.codegen import BUDGET_KEY
 from .decision import Decision, PendingText
 from .evaluation import Budget, output, start
 from .events import Reporters
-from .programwriter import UNNAMED, Decide, Writer, reads_reasons
+from .programwriter import UNNAMED, Decide, Unfused, Writer, reads_reasons
 
 if TYPE_CHECKING:
     from .facts import Prepared
@@ -40,6 +40,8 @@ class CompiledPolicy:
         """Claim types some rule requires; any other type (or none) runs the rules that require none."""
         self.functions: dict[str | None, Decide] = {}
         self.traced: dict[str | None, Decide] = {}
+        self.exact: dict[str | None, Decide] = {}
+        """Functions without fused loops, built when a fused loop fails (``Unfused``): they report the failure exactly."""
         self.lock = threading.Lock()
         self.max_steps = policy.limits.max_evaluation_steps
         self.max_seconds = policy.limits.max_evaluation_seconds
@@ -56,12 +58,23 @@ class CompiledPolicy:
         return self.run(prepared, reporters, None)
 
     def run(self, prepared: Prepared, reporters: Reporters | None, texts: list[PendingText] | None) -> dict[str, Any]:
-        policy = self.policy
         facts = prepared.facts
         claim = facts.get("claim")
         key = None if claim is None else claim["type"] if claim["type"] in self.typed else UNNAMED
-        functions = self.functions if reporters is None else self.traced
-        run = functions.get(key) or self.build(key, traced=reporters is not None)
+        if reporters is not None:
+            return self.call(self.traced.get(key) or self.build(key, traced=True), prepared, reporters, texts)
+        try:
+            return self.call(self.functions.get(key) or self.build(key), prepared, None, texts)
+        except Unfused:  # a rule failed in a fused loop: decided again rule by rule, which reports the failure as it is
+            if texts is not None:
+                texts.clear()
+            return self.call(self.exact.get(key) or self.build(key, fused=False), prepared, None, texts)
+
+    def call(self, run: Decide, prepared: Prepared, reporters: Reporters | None, texts: list[PendingText] | None) -> dict[str, Any]:
+        """Run one function over prepared facts, with a fresh decision, budget and bookkeeping; the decision data."""
+        policy = self.policy
+        facts = prepared.facts
+        claim = facts.get("claim")
         paid_at, placed_at, as_of = facts["paid_at"], facts["placed_at"], facts["as_of"]
         requested_at = claim["requested_at"] if claim is not None else None
         services, decision = start(policy, facts)
@@ -105,20 +118,20 @@ class CompiledPolicy:
         for key in (None, *sorted(self.typed), UNNAMED):
             self.build(key, traced)
 
-    def build(self, key: str | None, traced: bool = False) -> Decide:
+    def build(self, key: str | None, traced: bool = False, fused: bool = True) -> Decide:
         """The function for orders without a claim (None), with a claim of one type, or of a type no rule names.
 
         The traced function visits every rule: those the fast one leaves out are reported as skipped, or,
         when the rule index rules them out, as not matched on the condition that excludes the claim type.
         """
-        functions = self.traced if traced else self.functions
+        functions = self.traced if traced else self.functions if fused else self.exact
         with self.lock:
             run = functions.get(key)
             if run is None:
                 active = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
                 if key is None:  # no claim: rules on the claimed line, or versioned by the claim, never run
                     active = [r for r in active if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
-                writer = Writer(self.policy, key, traced, deferred_texts=not self.reasons_read)
+                writer = Writer(self.policy, key, traced, deferred_texts=not self.reasons_read, fused=fused)
                 label = "none" if key is None else "of another type" if key == UNNAMED else repr(key)
                 rules = list(self.policy.rules) if traced else active
                 with collections_paused():

@@ -31,7 +31,7 @@ from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id, engine_id
 from ..lang.templates import SCALARS, formatter, in_other_language, text_writer
-from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leaves
+from ..model.conditions import ABSENT_VALUE, Condition, NodeResult, emit, emit_traced, leaves
 from .actioncode import (
     DEFERRED_REASON,
     REASON,
@@ -91,7 +91,9 @@ UNNAMED = "\x00unnamed"
 class Writer:
     """Writes the code of one function: its statements, the constants and closures it names, its sites."""
 
-    def __init__(self, policy: Policy, key: str | None, traced: bool = False, deferred_texts: bool = False) -> None:
+    def __init__(
+        self, policy: Policy, key: str | None, traced: bool = False, deferred_texts: bool = False, fused: bool = False
+    ) -> None:
         self.policy = policy
         self.key = key
         """The claim type every order of this function has (None: no claim; UNNAMED: a type no rule names)."""
@@ -109,6 +111,8 @@ class Writer:
         self.claimed_keys: dict[str, str] = {}
         """Group → the local holding its stop key for the claimed line."""
         self.deferred_texts = deferred_texts and not traced
+        self.fused = fused and not traced
+        """Runs of line rules that only add services share one loop over the lines (``fuse``); a failure there is ``Unfused``."""
         """Reasons' texts are written when the decision is read (``Decision``): the code keeps their values."""
 
     def fill(self, template: str, **names: ast.expr) -> list[ast.stmt]:
@@ -150,8 +154,17 @@ class Writer:
             assign("_q_visits", ast.Constant(0)),
         ]
         checked_body: list[ast.stmt] = []
-        for rule in rules:
-            checked_body += self.rule(rule)
+        index = 0
+        while index < len(rules):
+            end = index
+            while end < len(rules) and self.fusable(rules[end]):
+                end += 1
+            if end - index >= 2:
+                checked_body += self.fuse(rules[index:end])
+                index = end
+            else:
+                checked_body += self.rule(rules[index])
+                index += 1
         for group, local in self.claimed_keys.items():
             body.append(assign(local, ast.Tuple([ast.Constant(group), load_name("_q_claimed_line")], ast.Load())))
         handler = ast.ExceptHandler(
@@ -191,7 +204,12 @@ class Writer:
             return 0
 
         self.namespace.update(
-            _q_fail=fail, _q_tick=tick, _q_in_other_language=in_other_language, _q_Exception=Exception, _q_EvaluationError=EvaluationError
+            _q_fail=fail,
+            _q_tick=tick,
+            _q_in_other_language=in_other_language,
+            _q_Exception=Exception,
+            _q_EvaluationError=EvaluationError,
+            _q_Unfused=Unfused,
         )
         if self.traced:
             self.namespace.update(_t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple)
@@ -215,14 +233,7 @@ class Writer:
         ):
             per.append(assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())))
         body: list[ast.stmt] = []
-        if self.traced:  # the condition as written: what the folds below settle, it computes, to show it
-            when = rule.when
-        elif self.key is None:
-            when = without_claim(rule.when)
-        elif self.key == UNNAMED:
-            when = rule.when
-        else:
-            when = known_type(rule.when, self.key, self.policy.environment)
+        when = self.condition(rule)
         for leaf in leaves(when):
             self.checked(leaf.compiled)
         if self.traced:
@@ -258,6 +269,62 @@ class Writer:
             return [*out, *block]
         elsewhere = [self.skipped(rule, None, call("_t_not_in_effect", self.bind(rule), load_name(INSTANTS[rule.effective_on])))]
         return [*out, ast.If(guard, block, elsewhere if self.traced else [])]
+
+    def condition(self, rule: Rule) -> Condition:
+        """The rule's condition as this function computes it: what the claim type settles is settled (``claimfolds``)."""
+        if self.traced:  # the condition as written: what the folds settle, it computes, to show it
+            return rule.when
+        if self.key is None:
+            return without_claim(rule.when)
+        if self.key == UNNAMED:
+            return rule.when
+        return known_type(rule.when, self.key, self.policy.environment)
+
+    def fusable(self, rule: Rule) -> bool:
+        """A line rule that only adds services, reading of the decision only its own line's services: it can share a loop."""
+        return (
+            self.fused
+            and id(rule) in self.active
+            and rule.scope == "line"
+            and rule.group not in self.stop_groups
+            and rule.table is None
+            and self.in_effect(rule) is None
+            and bool(rule.then)
+            and not rule.otherwise
+            and all(a.kind == "add_service" for a in rule.then)
+            and all(_reads_only_its_line(leaf.compiled.py) for leaf in leaves(self.condition(rule)))
+        )
+
+    def fuse(self, rules: list[Rule]) -> list[ast.stmt]:
+        """Line rules that only add services, in one loop over the lines: each line runs them in order.
+
+        What a line's services are when a rule reads them, and so every decision, is what one loop per rule gives;
+        the rules that fired are recorded after the loop, in rule order. Only an error could tell: which rule
+        and line fails first. So any exception in the loop is ``Unfused``: the order is decided again by the
+        function written without fused loops, which reports it as it would.
+        """
+        out: list[ast.stmt] = []
+        for rule in rules:  # the budget is charged as the separate loops charge it, rule by rule
+            out += self.charge(rule)
+        hits = [f"_q_hit{next(self.counter)}" for _ in rules]
+        out += [assign(hit, ast.Constant(False)) for hit in hits]
+        per: list[ast.stmt] = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load()))]
+        for rule, hit in zip(rules, hits, strict=True):
+            when = self.condition(rule)
+            for leaf in leaves(when):
+                self.checked(leaf.compiled)
+            result = emit(when, per, self.counter)
+            then: list[ast.stmt] = [assign(hit, ast.Constant(True))]
+            for action in rule.then:
+                then += self.action(rule, action, "_q_line")
+            per.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then, []))
+        unfused = ast.ExceptHandler(load_name("_q_Exception"), None, [ast.Raise(call("_q_Unfused"), ast.Constant(None))])
+        loop = ast.For(store_name(ITEM), load_name("_q_items"), per, [])
+        out += [ast.Try(body=[loop], handlers=[unfused], orelse=[], finalbody=[]), assign(ITEM, ast.Constant(None))]
+        for rule, hit in zip(rules, hits, strict=True):
+            fired = ast.Assign([ast.Subscript(load_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))
+            out.append(ast.If(load_name(hit), [fired], []))
+        return out
 
     def unless_stopped(self, rule: Rule, line: str | None, body: list[ast.stmt]) -> list[ast.stmt]:
         """``body``, unless the rule's group was stopped for this line or for the whole order (a stop in an order-scope rule)."""
@@ -506,6 +573,35 @@ class Writer:
                 ast.Assign([ast.Subscript(load_name("_q_stopped"), self.stop_key(rule.group, line), ast.Store())], ast.Constant(rule.id))
             ]
         raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
+
+
+class Unfused(EvaluationError):
+    """An exception in a fused loop (``Writer.fuse``): the order is decided again without fused loops, which reports it."""
+
+    def __init__(self) -> None:
+        super().__init__("", "a rule failed in a fused loop: decided again rule by rule", code="internal")
+
+
+def _reads_only_its_line(tree: ast.expr) -> bool:
+    """Whether the decision so far is read only as the line's own services (``D['services'][I['sku']]``), or not at all."""
+    nodes = list(ast.walk(tree))
+    allowed: set[int] = set()
+    for node in nodes:
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Subscript)
+            and _named(node.value.value, DECISION)
+            and isinstance(node.value.slice, ast.Constant)
+            and node.value.slice.value == "services"
+            and isinstance(node.slice, ast.Subscript)
+            and _named(node.slice.value, ITEM)
+            and isinstance(node.slice.slice, ast.Constant)
+            and node.slice.slice.value == "sku"
+        ):
+            allowed.add(id(node.value.value))
+        elif isinstance(node, ast.Call) and node.args and _named(node.func, engine_id("counted")):
+            allowed.add(id(node.args[0]))  # the budget, read from the decision
+    return not any(_named(node, DECISION) and id(node) not in allowed for node in nodes)
 
 
 def reads_reasons(rules: tuple[Rule, ...]) -> bool:
