@@ -262,7 +262,7 @@ class _Writer:
         elif json_type == "string":
             fmt = schema.get("format")
             parse = self.parsers.get(fmt) if self.parsers is not None and store is not None and fmt is not None else None
-            usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
+            usual = self.usual_instant(var)
             short = not schema.keys() & {"minLength", "pattern"} and schema.get("maxLength", 25) >= 25
             if parse is not None and fmt == "date-time" and short:
                 # The usual shape first, parsed and so checked (its length needs no test); the others checked, then parsed.
@@ -320,11 +320,22 @@ class _Writer:
                 self.emit(indent, f"{store} = {self.constant(parse)}({var})")
             else:
                 if fmt == "date-time":  # the usual shape inline: see schemas.is_date_time, which does the same
-                    usual = f"_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)}"
+                    usual = self.usual_instant(var)
                     call = f"({usual} and {self.constant(dt.datetime.fromisoformat)}({var}) is not None) or {call}"
                 self.fail_unless(indent, call)
         if store is not None and (fmt is None or self.parsers is None or fmt not in self.parsers):
             raise Unsupported("a converted text without a parser")
+
+    def usual_instant(self, var: str) -> str:
+        """The usual shapes of an instant, by their separators: ``2026-10-26T22:10:05+08:00`` and ``…05Z``.
+
+        ``fromisoformat`` then accepts exactly the ASCII digits RFC 3339 requires in the other places and checks
+        the calendar (``schemas.is_date_time``): no pattern to match first.
+        """
+        return (
+            f"((_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)})"
+            f" or (_c_len({var}) == 20 and {var}[4:20:3] == {USUAL_UTC!r}))"
+        )
 
     def object(self, schema: dict[str, Any], var: str, indent: int, store: str | None = None) -> None:
         properties: dict[str, Any] = schema.get("properties", {})
@@ -416,6 +427,8 @@ def _only_text(writer: _Writer, items: Any) -> bool:
 _MISSING = object()
 
 USUAL_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
+USUAL_UTC = "--T::Z"
+"""The characters at 4, 7, …, 19 of the usual instant in UTC, ``2026-10-26T14:10:05Z``."""
 """The characters at 4, 7, …, 22 of the usual RFC 3339 instant, ``2026-10-26T22:10:05+08:00``."""
 
 _UNPRINTABLE_CLASS = re.compile(r"\^\[\^((?:\\u[0-9a-fA-F]{4}(?:-\\u[0-9a-fA-F]{4})?)+)\]\*\$")
