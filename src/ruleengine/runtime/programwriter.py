@@ -110,6 +110,8 @@ class Writer:
         """Complete trees in the code, by id (held, so that no id is reused during the build): checked expressions, filled templates."""
         self.claimed_keys: dict[str, str] = {}
         """Group → the local holding its stop key for the claimed line."""
+        self.boundaries: dict[tuple[str, Any], str] = {}
+        """(instant, boundary) → the local holding ``instant < boundary`` once compared (``before``)."""
         self.deferred_texts = deferred_texts and not traced
         self.fused = fused and not traced
         """Runs of line rules that only add services share one loop over the lines (``fuse``); a failure there is ``Unfused``."""
@@ -167,6 +169,7 @@ class Writer:
                 index += 1
         for group, local in self.claimed_keys.items():
             body.append(assign(local, ast.Tuple([ast.Constant(group), load_name("_q_claimed_line")], ast.Load())))
+        body += [assign(local, ast.Constant(None)) for local in self.boundaries.values()]
         handler = ast.ExceptHandler(
             load_name("_q_Exception"),
             "_q_exc",
@@ -409,13 +412,33 @@ class Writer:
         tests: list[ast.expr] = []
         if rule.effective_on == "claim.requested_at":
             tests.append(ast.Compare(instant, [ast.IsNot()], [ast.Constant(None)]))
-        if rule.effective_from is not None:
-            tests.append(ast.Compare(self.bind(rule.effective_from), [ast.LtE()], [instant]))
-        if rule.effective_until is not None:
-            tests.append(ast.Compare(instant, [ast.Lt()], [self.bind(rule.effective_until)]))
+        if self.traced:
+            if rule.effective_from is not None:
+                tests.append(ast.Compare(self.bind(rule.effective_from), [ast.LtE()], [instant]))
+            if rule.effective_until is not None:
+                tests.append(ast.Compare(instant, [ast.Lt()], [self.bind(rule.effective_until)]))
+        else:  # from B: not (instant < B); until B: instant < B — each comparison made once an order
+            if rule.effective_from is not None:
+                tests.append(ast.UnaryOp(ast.Not(), self.before(rule.effective_on, rule.effective_from)))
+            if rule.effective_until is not None:
+                tests.append(self.before(rule.effective_on, rule.effective_until))
         if not tests:
             return None
         return tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
+
+    def before(self, on: str, bound: Any) -> ast.expr:
+        """``instant < bound``, compared at most once an order: the first version asking compares, the others read it.
+
+        Versions of a rule (and rows of a table) share their boundaries; comparing an order's instant with a
+        policy's costs ~0.35 µs when their offsets are two objects. Computed where it was first needed, so a
+        failure is where it was.
+        """
+        name = self.boundaries.get((on, bound))
+        if name is None:
+            name = self.boundaries[(on, bound)] = f"_q_e{len(self.boundaries)}"
+        compare = ast.Compare(load_name(INSTANTS[on]), [ast.Lt()], [self.bind(bound)])
+        known = ast.Compare(load_name(name), [ast.IsNot()], [ast.Constant(None)])
+        return ast.IfExp(known, load_name(name), ast.NamedExpr(store_name(name), compare))
 
     def charge(self, rule: Rule) -> list[ast.stmt]:
         """Count the visits before the rule; check the budget when enough have been counted."""
