@@ -127,26 +127,35 @@ def _absence(node: Condition, out: dict[int, bool]) -> bool:
     return absent
 
 
-def emit(node: Condition, out: list[ast.stmt], counter: Iterator[int]) -> ast.expr:
+def emit(
+    node: Condition, out: list[ast.stmt], counter: Iterator[int], tree: Callable[[Leaf], ast.expr] | None = None
+) -> ast.expr:
     """Append statements computing ``node`` (temporaries ``_rN``, N from ``counter``); return the expression holding its value.
 
-    The value is ``True``, ``False`` or ``None`` (not met); a two-valued subtree is one expression.
+    The value is ``True``, ``False`` or ``None`` (not met); a two-valued subtree is one expression. ``tree`` gives
+    the tree written for a leaf (default: its checked tree as is).
     """
     absent: dict[int, bool] = {}
     _absence(node, absent)
-    return _emit(node, out, counter, absent)
+    return _emit(node, out, counter, absent, tree or _as_checked)
 
 
-def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: dict[int, bool]) -> ast.expr:
+def _as_checked(leaf: Leaf) -> ast.expr:
+    return leaf.compiled.py
+
+
+def _emit(
+    node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: dict[int, bool], tree: Callable[[Leaf], ast.expr]
+) -> ast.expr:
     if not absent[id(node)]:
-        return _pure(node)
+        return _pure(node, tree)
     var = f"_r{next(counter)}"
     target = ast.Name(id=var, ctx=ast.Store())
     load = ast.Name(id=var, ctx=ast.Load())
     if isinstance(node, Leaf):
         out.append(
             ast.Try(
-                body=[ast.Assign([target], node.compiled.py)],
+                body=[ast.Assign([target], tree(node))],
                 handlers=[
                     ast.ExceptHandler(
                         ast.Name(id="_fn_KeyError", ctx=ast.Load()),
@@ -160,7 +169,7 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: 
         )
         return load
     if node.op == "not":
-        inner = _emit(node.children[0], out, counter, absent)
+        inner = _emit(node.children[0], out, counter, absent, tree)
         out.append(
             ast.Assign(
                 [target], ast.IfExp(ast.Compare(inner, [ast.Is()], [ast.Constant(None)]), ast.Constant(None), ast.UnaryOp(ast.Not(), inner))
@@ -171,7 +180,7 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: 
     out.append(ast.Assign([target], ast.Constant(not decisive)))
     body = out
     for child in node.children:
-        value = _emit(child, body, counter, absent)
+        value = _emit(child, body, counter, absent, tree)
         if not isinstance(value, ast.Name):  # a two-valued child: compute it once, test it twice
             temp = f"_r{next(counter)}"
             body.append(ast.Assign([ast.Name(id=temp, ctx=ast.Store())], value))
@@ -180,15 +189,15 @@ def _emit(node: Condition, out: list[ast.stmt], counter: Iterator[int], absent: 
     return load
 
 
-def _pure(node: Condition) -> ast.expr:
+def _pure(node: Condition, tree: Callable[[Leaf], ast.expr]) -> ast.expr:
     """A two-valued subtree as one Python expression (short-circuit ``and``/``or``)."""
     if isinstance(node, Leaf):
-        return node.compiled.py
+        return tree(node)
     if node.op == "not":
-        return ast.UnaryOp(ast.Not(), _pure(node.children[0]))
+        return ast.UnaryOp(ast.Not(), _pure(node.children[0], tree))
     if len(node.children) == 1:
-        return _pure(node.children[0])
-    return ast.BoolOp(ast.And() if node.op == "all" else ast.Or(), [_pure(c) for c in node.children])
+        return _pure(node.children[0], tree)
+    return ast.BoolOp(ast.And() if node.op == "all" else ast.Or(), [_pure(c, tree) for c in node.children])
 
 
 # ---------------------------------------------------------------- traced

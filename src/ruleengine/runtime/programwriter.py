@@ -47,6 +47,7 @@ from .actioncode import (
 )
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
+from .lowering import lowered
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
 
 if TYPE_CHECKING:
@@ -110,6 +111,10 @@ class Writer:
         """Complete trees in the code, by id (held, so that no id is reused during the build): checked expressions, filled templates."""
         self.claimed_keys: dict[str, str] = {}
         """Group → the local holding its stop key for the claimed line."""
+        self.lowered: dict[int, tuple[Compiled, ast.expr]] = {}
+        """The plain code's rewritten trees, by the expression's id (``checked``)."""
+        self.builtins: tuple[ast.Name, ast.Name] | None = None
+        """The code's names for isinstance and dict, once an inlined has() needs them."""
         self.boundaries: dict[tuple[str, Any], str] = {}
         """(instant, boundary) → the local holding ``instant < boundary`` once compared (``before``)."""
         self.deferred_texts = deferred_texts and not traced
@@ -130,10 +135,20 @@ class Writer:
         return statements
 
     def checked(self, compiled: Compiled) -> ast.expr:
-        """A checked expression's tree, written into the code as is: located at load, never walked again."""
+        """A checked expression's tree: as is in the traced code (located at load, never walked again), rewritten
+        in the plain code (``lowering``: has() inlined, constants computed), once per expression."""
         if hasattr(compiled.py, "lineno"):
             self.located[id(compiled.py)] = compiled.py
-        return compiled.py
+        if self.traced:
+            return compiled.py
+        cached = self.lowered.get(id(compiled))
+        if cached is None or cached[0] is not compiled:
+            if self.builtins is None:
+                self.builtins = (self.bind(isinstance), self.bind(dict))
+            cached = self.lowered[id(compiled)] = (compiled, lowered(compiled.py, self.bind, *self.builtins))
+            if hasattr(compiled.py, "lineno"):  # the copy keeps the tree's lines (a failure names its leaf by them)
+                self.located[id(cached[1])] = cached[1]
+        return cached[1]
 
     def bind(self, value: Any, prefix: str = "_q_c") -> ast.Name:
         """A global name for a value the code uses (a constant, or a closure prepared here)."""
@@ -247,7 +262,7 @@ class Writer:
             where: ast.expr = ast.Constant(None) if line is None else load_name(line)
             body.append(self.event(call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), records)))
         else:
-            result = emit(when, body, self.counter)
+            result = emit(when, body, self.counter, lambda leaf: self.checked(leaf.compiled))
         then = self.actions(rule, rule.then, line)
         if rule.table is not None and rule.table.hit == "unique":
             then = self.unique(rule, line) + then
@@ -316,7 +331,7 @@ class Writer:
             when = self.condition(rule)
             for leaf in leaves(when):
                 self.checked(leaf.compiled)
-            result = emit(when, per, self.counter)
+            result = emit(when, per, self.counter, lambda leaf: self.checked(leaf.compiled))
             then: list[ast.stmt] = [assign(hit, ast.Constant(True))]
             for action in rule.then:
                 then += self.action(rule, action, "_q_line")

@@ -1,0 +1,109 @@
+"""The plain path's rewrites of a checked tree: the same values, fewer calls per order.
+
+The traced path writes the checked trees as they are (an explanation shows them as written); the plain
+function may write a rewritten copy that computes the same value and fails the same way:
+
+- ``has(logistics.shipped_at)`` on the order or its line is inlined (``'shipped_at' in F['logistics']``, with the
+  test ``present`` makes that each level is an object): no call of ``present`` per order;
+- a pure function of constants (``days(params.window_days + 1)``) and arithmetic on constants are computed
+  once, when the code is written; one that fails then (an overflow) is left to fail where it did.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from ..lang.functions import IMPLEMENTATIONS
+from ..lang.ir import FACTS, ITEM, Const, called, copy_tree
+
+FOLDED = frozenset({"days", "hours", "scale", "divide", "round_money", "prorata", "percent_of", "clamp"})
+"""Engine functions that depend on nothing but their arguments: called with constants, computed once."""
+
+_ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+_NUMBERS = (int, Decimal)
+
+
+def lowered(tree: ast.expr, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name) -> ast.expr:
+    """A rewritten copy of ``tree`` (the tree itself is not changed); ``bind(value)`` names a constant in the code,
+    ``isinstance_`` and ``dict_`` are the names the code has for those two."""
+    return _Lower(bind, isinstance_, dict_).visit(copy_tree(tree))  # type: ignore[no-any-return]
+
+
+class _Lower(ast.NodeTransformer):
+    def __init__(self, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name) -> None:
+        self.bind = bind
+        self.isinstance = isinstance_
+        self.dict = dict_
+        self.known: dict[int, Any] = {}
+        """Folded nodes (by id, held in the tree) → their value."""
+
+    def value(self, node: ast.AST) -> tuple[bool, Any]:
+        if isinstance(node, Const):
+            return True, node.value
+        if isinstance(node, ast.Constant) and not isinstance(node.value, str | bool) and node.value is not None:
+            return True, node.value
+        if id(node) in self.known:
+            return True, self.known[id(node)]
+        return False, None
+
+    def folded(self, value: Any, node: ast.AST) -> ast.expr:
+        name = ast.copy_location(self.bind(value), node)
+        self.known[id(name)] = value
+        return name
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        compute = _ARITHMETIC.get(type(node.op))
+        (left_known, left), (right_known, right) = self.value(node.left), self.value(node.right)
+        if compute is None or not (left_known and right_known):
+            return node
+        if not (type(left) in _NUMBERS and type(right) in _NUMBERS):
+            return node
+        try:
+            return self.folded(compute(left, right), node)
+        except ArithmeticError:
+            return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        function = called(node)
+        if function in FOLDED and not node.keywords:
+            values = [self.value(arg) for arg in node.args]
+            if all(known for known, _ in values):
+                try:
+                    return self.folded(IMPLEMENTATIONS[function](*(value for _, value in values)), node)
+                except Exception:  # it fails when the order is evaluated, where it always did
+                    return node
+        if function == "present" and len(node.args) == 2:
+            return self.present(node) or node
+        return node
+
+    def present(self, node: ast.Call) -> ast.expr | None:
+        """``present(base, (k1, …, kn))`` as ``k1 in base and isinstance(base[k1], dict) and k2 in base[k1] …``.
+
+        Only for the order (``F``, an object by the time any rule runs) and its line (``I``, tested as ``present``
+        tests it), with literal keys: anything else keeps the call.
+        """
+        base, keys = node.args
+        if not (isinstance(base, ast.Name) and type(base) is ast.Name and base.id in (FACTS, ITEM) and isinstance(keys, ast.Tuple)):
+            return None
+        if not keys.elts or not all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in keys.elts):
+            return None
+        tests: list[ast.expr] = []
+        current: ast.expr = ast.Name(id=base.id, ctx=ast.Load())
+        if base.id == ITEM:  # the order itself is always an object (``facts.prepare``); a line is tested as present tests it
+            tests.append(ast.Call(self.isinstance, [current, self.dict], []))
+        for index, key in enumerate(keys.elts):
+            assert isinstance(key, ast.Constant)
+            tests.append(ast.Compare(ast.Constant(key.value), [ast.In()], [current]))
+            current = ast.Subscript(current, ast.Constant(key.value), ast.Load())
+            if index < len(keys.elts) - 1:
+                tests.append(ast.Call(self.isinstance, [current, self.dict], []))
+        inlined = ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0]
+        for part in ast.walk(inlined):
+            ast.copy_location(part, node)
+        return inlined

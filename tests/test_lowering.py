@@ -1,0 +1,164 @@
+"""The plain path's rewrites of a checked tree compute the same values and fail the same way.
+
+``has()`` on the order or its line is inlined and pure functions of constants are computed when the code is
+written (``runtime/lowering.py``); the explaining path writes the trees as checked. These tests look at the
+rewritten trees, then hold the two paths to the same decisions and errors on a policy the tests own.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import load_example
+
+import ruleengine
+from ruleengine.lang.check import compile_expression
+from ruleengine.lang.ir import called
+from ruleengine.runtime.lowering import lowered
+
+MANIFEST = """\
+policy:
+  name: lowered
+  version: "1"
+  timezone: Asia/Shanghai
+  stages: [services, claim]
+"""
+
+PARAMETERS = """\
+parameters:
+  window_days: {value: 7, type: days, description: 期限 / the window}
+  huge_days: {value: 1000000000, type: integer, description: 过大 / too many days for a date}
+"""
+
+RULES = """\
+rules:
+  - id: lowered.warranty
+    title: {zh: 保修, en: Warranty}
+    description: 有保修天数的行 / lines with a warranty
+    stage: services
+    scope: line
+    when: {expr: "has(item.warranty_days) and not has(logistics.signed_at)"}
+    then:
+      - add_service: after_sales_care
+  - id: lowered.window
+    title: {zh: 期限, en: Window}
+    description: 签收后期限内 / within the window after signing
+    stage: claim
+    scope: claimed_line
+    when: {expr: "has(logistics.signed_at) and claim.requested_at < start_of_day(logistics.signed_at) + days(params.window_days + 1)"}
+    then:
+      - set: {claim.outcome: approved}
+      - reason: {zh: "期限 {days(params.window_days + 1)}", en: "window {days(params.window_days + 1)}"}
+"""
+
+OVERFLOW = """\
+  - id: lowered.overflow
+    title: {zh: 溢出, en: Overflow}
+    description: 常量算不出 / a constant that cannot be computed
+    stage: claim
+    scope: order
+    when: {expr: "as_of < as_of + days(params.huge_days)"}
+    then:
+      - set: {claim.outcome: rejected}
+"""
+
+
+def write(folder: Path, extra: str = "") -> ruleengine.Policy:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    (folder / "parameters.yaml").write_text(PARAMETERS, encoding="utf-8")
+    (folder / "rules.yaml").write_text(RULES + extra, encoding="utf-8")
+    return ruleengine.load_policy(folder)
+
+
+def calls(tree: ast.AST) -> set[str | None]:
+    return {called(node) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+
+
+def rewrite(policy: ruleengine.Policy, text: str, item: bool = True) -> ast.expr:
+    compiled = compile_expression(text, policy.environment, item=item)
+    bound: dict[str, Any] = {}
+
+    def bind(value: Any) -> ast.Name:
+        name = f"_c{len(bound)}"
+        bound[name] = value
+        return ast.Name(id=name, ctx=ast.Load())
+
+    tree = lowered(compiled.py, bind, ast.Name(id="isinstance", ctx=ast.Load()), ast.Name(id="dict", ctx=ast.Load()))
+    tree.bound = bound  # type: ignore[attr-defined]
+    return tree
+
+
+def test_has_is_inlined_and_constants_are_computed(tmp_path: Path) -> None:
+    policy = write(tmp_path / "p")
+    inlined = rewrite(policy, "has(logistics.signed_at) and has(item.warranty_days)")
+    assert "present" not in calls(inlined)
+    folded = rewrite(policy, "start_of_day(logistics.signed_at) + days(params.window_days + 1)")
+    assert calls(folded) == {"start_of_day"}
+    assert dt.timedelta(days=8) in folded.bound.values()  # type: ignore[attr-defined]
+    kept = rewrite(policy, "item.paid_amount / (item.quantity - 1) > 0")
+    assert "divide" in calls(kept)  # not constants: computed per order
+
+
+def test_the_inlined_has_is_present_on_every_shape_a_line_can_have(tmp_path: Path) -> None:
+    policy = write(tmp_path / "p")
+    tree = rewrite(policy, "has(item.warranty_days)")
+    code = compile(ast.fix_missing_locations(ast.Expression(tree)), "<test>", "eval")
+    for line in ({"warranty_days": 30}, {}, None, [], "text", {"warranty_days": None}):
+        expected = isinstance(line, dict) and "warranty_days" in line
+        assert eval(code, {"I": line, "isinstance": isinstance, "dict": dict}) is expected, line  # our own tree, no builtins beyond the two
+
+
+def orders() -> list[dict[str, Any]]:
+    base = load_example("seven-day-return-last-minute-approved.json")
+    out = []
+    for signed, warranty, late in ((True, 30, False), (False, None, False), (True, None, True)):
+        facts = copy.deepcopy(base)
+        if not signed:
+            del facts["logistics"]["signed_at"]
+            facts["logistics"]["status"] = "in_transit"
+        if warranty is not None:
+            facts["items"][0]["warranty_days"] = warranty
+        if late:
+            facts["claim"]["requested_at"] = facts["as_of"]
+        out.append(facts)
+    return out
+
+
+def decided(policy: ruleengine.Policy, facts: dict[str, Any], explain: bool) -> Any:
+    try:
+        data = policy.evaluate(facts, explain=explain).to_dict()
+    except ruleengine.EvaluationError as exc:
+        return ("error", str(exc))
+    data.pop("trace", None)
+    return data
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_both_paths_decide_alike(tmp_path: Path, index: int) -> None:
+    policy = write(tmp_path / "p")
+    facts = orders()[index]
+    fast = decided(policy, facts, False)
+    assert fast == decided(policy, facts, True)
+    assert not isinstance(fast, tuple)
+
+
+def test_a_constant_that_cannot_be_computed_fails_where_it_did(tmp_path: Path) -> None:
+    policy = write(tmp_path / "p", OVERFLOW)
+    facts = orders()[0]
+    fast, explained = decided(policy, facts, False), decided(policy, facts, True)
+    assert fast == explained
+    assert fast[0] == "error" and "lowered.overflow" in fast[1] and "as_of + days(params.huge_days)" in fast[1]
+
+
+def test_arithmetic_on_constants_is_exact(tmp_path: Path) -> None:
+    policy = write(tmp_path / "p")
+    tree = rewrite(policy, "0.1 + 0.2 == 0.3", item=False)
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.BinOp)]
+    assert Decimal("0.3") in tree.bound.values()  # type: ignore[attr-defined]
