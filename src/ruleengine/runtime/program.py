@@ -39,6 +39,8 @@ class CompiledPolicy:
         """Claim types some rule requires; any other type (or none) runs the rules that require none."""
         self.functions: dict[str | None, Decide] = {}
         self.traced: dict[str | None, Decide] = {}
+        self.shown: dict[str | None, Decide] = {}
+        """Traced functions that record each condition node as the trace shows it (``events.Reporters.shown``)."""
         self.lock = threading.Lock()
         self.max_steps = policy.limits.max_evaluation_steps
         self.max_seconds = policy.limits.max_evaluation_seconds
@@ -56,8 +58,9 @@ class CompiledPolicy:
         facts = prepared.facts
         claim = facts.get("claim")
         key = None if claim is None else claim["type"] if claim["type"] in self.typed else UNNAMED
-        functions = self.functions if reporters is None else self.traced
-        run = functions.get(key) or self.build(key, traced=reporters is not None)
+        shown = reporters is not None and reporters.shown
+        functions = self.functions if reporters is None else self.shown if shown else self.traced
+        run = functions.get(key) or self.build(key, traced=reporters is not None, shown=shown)
         paid_at, placed_at, as_of = facts["paid_at"], facts["placed_at"], facts["as_of"]
         requested_at = claim["requested_at"] if claim is not None else None
         services, decision = start(policy, facts)
@@ -91,29 +94,30 @@ class CompiledPolicy:
             requested_at,
         ]
         if reporters is not None:
-            arguments += reporters
+            arguments += (reporters.visit, reporters.apply)
         run(*arguments)
         return output(policy, prepared.raw, services, decision, fired)
 
-    def build_all(self, traced: bool = False) -> None:
+    def build_all(self, traced: bool = False, shown: bool = False) -> None:
         """Every function now: no claim, each claim type a rule names, and the other types."""
         for key in (None, *sorted(self.typed), UNNAMED):
-            self.build(key, traced)
+            self.build(key, traced, shown)
 
-    def build(self, key: str | None, traced: bool = False) -> Decide:
+    def build(self, key: str | None, traced: bool = False, shown: bool = False) -> Decide:
         """The function for orders without a claim (None), with a claim of one type, or of a type no rule names.
 
         The traced function visits every rule: those the fast one leaves out are reported as skipped, or,
         when the rule index rules them out, as not matched on the condition that excludes the claim type.
         """
-        functions = self.traced if traced else self.functions
+        functions = self.shown if shown else self.traced if traced else self.functions
+        traced = traced or shown
         with self.lock:
             run = functions.get(key)
             if run is None:
                 active = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
                 if key is None:  # no claim: rules on the claimed line, or versioned by the claim, never run
                     active = [r for r in active if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
-                writer = Writer(self.policy, key, traced)
+                writer = Writer(self.policy, key, traced, shown)
                 label = "none" if key is None else "of another type" if key == UNNAMED else repr(key)
                 rules = list(self.policy.rules) if traced else active
                 with collections_paused():

@@ -31,7 +31,7 @@ from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id
 from ..lang.templates import formatter, in_other_language
-from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leaves
+from ..model.conditions import ABSENT_VALUE, NodeResult, emit, emit_traced, leaves, trace_node
 from .actioncode import REASON, SET, SET_CHECKED, UNIQUE, claim_needed, clash_of, deduction_of, money_of, refined, same_stage
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
@@ -78,12 +78,14 @@ UNNAMED = "\x00unnamed"
 class Writer:
     """Writes the code of one function: its statements, the constants and closures it names, its sites."""
 
-    def __init__(self, policy: Policy, key: str | None, traced: bool = False) -> None:
+    def __init__(self, policy: Policy, key: str | None, traced: bool = False, shown: bool = False) -> None:
         self.policy = policy
         self.key = key
         """The claim type every order of this function has (None: no claim; UNNAMED: a type no rule names)."""
         self.traced = traced
         """Report every rule visit and action (``_t_visit``, ``_t_apply``), and record every condition node in ``_t_rec``."""
+        self.shown = shown
+        """Traced, and each node's record is the node as the trace shows it, not a ``NodeResult`` (``events.Reporters``)."""
         self.active: set[int] = set()
         """The rules (by id) the fast function runs: only they run, and only they are charged, in both."""
         self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
@@ -212,9 +214,9 @@ class Writer:
             self.checked(leaf.compiled)
         if self.traced:
             body.append(assign("_t_rec", ast.List([], ast.Load())))
-            result = emit_traced(when, body, self.counter, self.bind)
+            result = emit_traced(when, body, self.counter, self.bind, self.shown)
             outcome = ast.Subscript(load_name("_t_outcome"), result, ast.Load())
-            records = call("_t_tuple", load_name("_t_rec"))
+            records = load_name("_t_rec") if self.shown else call("_t_tuple", load_name("_t_rec"))
             where: ast.expr = ast.Constant(None) if line is None else load_name(line)
             body.append(self.event(call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), records)))
         else:
@@ -282,7 +284,18 @@ class Writer:
             # Without a claim the leaf reads an absent fact (not met); with one, its type is not among those it requires.
             result = ast.Constant(None if self.key is None else False)
             outcome = ast.Constant("not_met" if self.key is None else "not_matched")
-            if leaf is not None:
+            if leaf is not None and self.shown:
+                shown = ast.Constant("not_met" if self.key is None else False)
+                if rule.when is not leaf:
+                    records.append(trace_node(rule.when, shown))
+                if self.key is None:
+                    node = trace_node(leaf, shown, {"claim.type": ast.Constant(None)})
+                    node.keys.append(ast.Constant("absent"))
+                    node.values.append(ast.List([ast.Constant("claim.type")], ast.Load()))
+                else:
+                    node = trace_node(leaf, shown, {"claim.type": ast.Subscript(load_name("_q_claim"), ast.Constant("type"), ast.Load())})
+                records.append(node)
+            elif leaf is not None:
                 node_result = self.bind(NodeResult).id
                 if rule.when is not leaf:
                     records.append(call(node_result, self.bind(rule.when), result, ast.Dict([], [])))
@@ -292,7 +305,8 @@ class Writer:
                 records.append(call(node_result, self.bind(leaf), result, ast.Dict([ast.Constant("claim.type")], [read])))
             line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
             where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-            visit = call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), ast.Tuple(records, ast.Load()))
+            nodes = ast.List(records, ast.Load()) if self.shown else ast.Tuple(records, ast.Load())
+            visit = call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), nodes)
             report = self.unless_stopped(rule, line, [self.event(visit)])
             if rule.scope == "line":
                 each = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())), *report]
