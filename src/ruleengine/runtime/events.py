@@ -52,7 +52,6 @@ class TraceBuilder:
 
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []
-        self._current: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     def __call__(self, event: Event) -> None:
         """The builder as a listener of events."""
@@ -90,15 +89,17 @@ class TraceBuilder:
                             break
                         if decisive is None:
                             decisive = node
-                if decisive is not None:  # the same node again, as a copy: shown twice, held once each
-                    entry["failed"] = _copied(decisive)
+                if decisive is not None:  # the node itself: the document is read through copies (``Decision``)
+                    entry["failed"] = decisive
         entry["actions"] = []
         self.entries.append(entry)
-        self._current[(rule.id, line)] = entry
 
     def applied(self, rule: Rule, line: str | None, action: Action, value: Any, status: str = "applied", note: str = "") -> None:
         """An ``ActionApplied`` event's fields, without the event."""
-        entry = self._current.get((rule.id, line), {})
+        entries = self.entries
+        entry = entries[-1] if entries else {}
+        if entry.get("rule") != rule.id or entry.get("line") != line:  # an action follows its rule's visit: never, so far
+            entry = next((e for e in reversed(entries) if e["rule"] == rule.id and e.get("line") == line), {})
         record: dict[str, Any] = {"action": action.kind}
         if action.target:
             record["target"] = action.target
@@ -167,13 +168,4 @@ def _shown_node(result: NodeResult) -> dict[str, Any]:
         out["values"] = shown
         if absent is not None:
             out["absent"] = absent
-    return out
-
-
-def _copied(node: dict[str, Any]) -> dict[str, Any]:
-    out = node.copy()
-    if "values" in node:
-        out["values"] = node["values"].copy()
-    if "absent" in node:
-        out["absent"] = list(node["absent"])
     return out
