@@ -3,7 +3,10 @@
 The evaluator emits an event for every rule visit and every action; readers
 (the trace builder here, coverage and decision logs elsewhere) subscribe with a
 listener instead of instrumenting the evaluator again. With no listener and no
-trace, no event is built at all: the fast path stays fast.
+trace, no event is built at all: the fast path stays fast. Explaining without a
+listener, none is built either: the traced code writes the trace's entries and
+nodes itself and hands them to the builder (``Reporters.shown``), which adds only
+what depends on the whole visit — the node that decided it, its actions.
 """
 
 from __future__ import annotations
@@ -63,12 +66,7 @@ class TraceBuilder:
     def visited(
         self, rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()
     ) -> None:
-        """A ``RuleVisited`` event's fields: its nodes are made the trace's nodes (copies: a listener holds the events)."""
-        self.shown(rule, line, outcome, reason, [_shown_node(result) for result in conditions])
-
-    def shown(self, rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: list[dict[str, Any]] | None = None) -> None:
-        """A rule visit with its condition nodes as the trace shows them: what the traced code calls when it builds
-        them itself (no listener: ``reporters``), and ``visited`` once it has made them."""
+        """A ``RuleVisited`` event's fields: the trace's entry, its nodes made from the records (copies: a listener holds them)."""
         entry: dict[str, Any] = {"rule": rule.id, "matched": outcome == "matched"}
         if line is not None:
             entry["line"] = line
@@ -78,19 +76,25 @@ class TraceBuilder:
         if reason:
             entry["reason"] = reason
         if conditions:
-            entry["conditions"] = conditions
-            if outcome != "matched":
-                # The node that decided it: the first leaf (a node with an expression) that was not true, else the first leaf.
-                decisive = None
-                for node in conditions:
-                    if "expr" in node:
-                        if node["result"] is not True:
-                            decisive = node
-                            break
-                        if decisive is None:
-                            decisive = node
-                if decisive is not None:  # the node itself: the document is read through copies (``Decision``)
-                    entry["failed"] = decisive
+            entry["conditions"] = [_shown_node(result) for result in conditions]
+        self.add(entry)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        """A rule visit's entry up to its conditions, as ``visited`` writes it (and the traced code that writes it
+        itself, without a listener: ``programwriter``): then the node that decided a rule that did not match, and its actions."""
+        conditions = entry.get("conditions")
+        if conditions and entry["outcome"] != "matched":
+            # The first leaf (a node with an expression) that was not true, else the first leaf.
+            decisive = None
+            for node in conditions:
+                if "expr" in node:
+                    if node["result"] is not True:
+                        decisive = node
+                        break
+                    if decisive is None:
+                        decisive = node
+            if decisive is not None:  # the node itself: the document is read through copies (``Decision``)
+                entry["failed"] = decisive
         entry["actions"] = []
         self.entries.append(entry)
 
@@ -118,15 +122,16 @@ class Reporters(NamedTuple):
     visit: Callable[..., None]
     apply: Callable[..., None]
     shown: bool = False
-    """The code records each condition node as the trace shows it, for ``TraceBuilder.shown``, instead of as a
-    ``NodeResult`` (only when no listener would receive the records)."""
+    """The code writes each visit's entry and its condition nodes as the trace shows them (``visit`` is
+    ``TraceBuilder.add``), instead of reporting a ``RuleVisited``'s fields with ``NodeResult`` records: only when
+    no listener would receive them."""
 
 
 def reporters(trace: TraceBuilder | None, listeners: list[Listener]) -> Reporters:
     """The reporters for a trace and listeners: events are built only when some listener receives them."""
     if not listeners:
         assert trace is not None
-        return Reporters(trace.shown, trace.applied, shown=True)
+        return Reporters(trace.add, trace.applied, shown=True)
 
     def visit(rule: Rule, line: str | None, outcome: str, reason: str = "", conditions: tuple[NodeResult, ...] = ()) -> None:
         event = RuleVisited(rule, line, outcome, reason, conditions)

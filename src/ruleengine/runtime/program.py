@@ -5,7 +5,8 @@ the rules can run as straight-line code instead of a loop that interprets them.
 At the first order of each kind — no claim, a claim of one type, a claim of a type
 no rule names — ``programwriter`` writes the rule versions that can apply to it
 (rules whose index, ``Rule.claim_types``, requires another type are left out);
-with a listener or to explain, its traced variant. ``CompiledPolicy`` holds those
+with a listener or to explain, its traced variant (explaining without a listener, the shown form
+of it, which writes the trace itself). ``CompiledPolicy`` holds those
 functions, builds each once (under a lock: a policy is shared between threads),
 and runs one for prepared facts. ``tests/test_paths_agree.py`` holds the plain and
 the traced functions to the same decisions and errors.
