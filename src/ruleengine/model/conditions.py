@@ -200,28 +200,6 @@ def _pure(node: Condition) -> ast.expr:
     return ast.BoolOp(ast.And() if node.op == "all" else ast.Or(), [_pure(c) for c in node.children])
 
 
-def _next_child(body: list[ast.stmt], var: str, value: ast.expr, decisive: bool) -> list[ast.stmt]:
-    """One child of ``all``/``any``: its decisive value ends the group, unknown makes it unknown, else the next child runs.
-
-    Returns the statements where the next child goes (they run only when this one was not decisive).
-    """
-    rest: list[ast.stmt] = [
-        ast.If(
-            ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
-            [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
-            [],
-        )
-    ]
-    body.append(
-        ast.If(
-            ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
-            [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
-            rest,
-        )
-    )
-    return rest
-
-
 # ---------------------------------------------------------------- traced
 
 
@@ -303,8 +281,9 @@ def emit_traced(
     return load
 
 
-def trace_node(node: Condition, result: ast.expr, values: dict[str, ast.expr] | None = None) -> ast.Dict:
-    """A display of the node as a trace shows it: its ``trace_head``, then ``result`` (and ``values``, read already plain)."""
+def trace_node(node: Condition, result: ast.expr, values: dict[str, ast.expr] | None = None, absent: list[str] | None = None) -> ast.Dict:
+    """A display of the node as a trace shows it: its ``trace_head``, then ``result`` (and ``values``, read already
+    plain, and ``absent``, the names of those not in the order)."""
     keys: list[ast.expr | None] = [ast.Constant(k) for k in node.trace_head]
     items: list[ast.expr] = [ast.Constant(v) for v in node.trace_head.values()]
     keys.append(ast.Constant("result"))
@@ -312,6 +291,9 @@ def trace_node(node: Condition, result: ast.expr, values: dict[str, ast.expr] | 
     if values:
         keys.append(ast.Constant("values"))
         items.append(ast.Dict([ast.Constant(k) for k in values], list(values.values())))
+    if absent:
+        keys.append(ast.Constant("absent"))
+        items.append(ast.List([ast.Constant(k) for k in absent], ast.Load()))
     return ast.Dict(keys, items)
 
 
@@ -324,9 +306,6 @@ def _recorded(record: ast.expr) -> ast.stmt:
     return ast.Expr(ast.Call(ast.Attribute(ast.Name(id="_t_rec", ctx=ast.Load()), "append", ast.Load()), [record], []))
 
 
-# ---------------------------------------------------------------- shown in a trace
-
-
 class _AbsentValue:
     def __repr__(self) -> str:
         return "absent"
@@ -334,6 +313,31 @@ class _AbsentValue:
 
 ABSENT_VALUE = _AbsentValue()
 """What an explanation shows for a fact that is not in the order."""
+
+
+def _next_child(body: list[ast.stmt], var: str, value: ast.expr, decisive: bool) -> list[ast.stmt]:
+    """One child of ``all``/``any``: its decisive value ends the group, unknown makes it unknown, else the next child runs.
+
+    Returns the statements where the next child goes (they run only when this one was not decisive).
+    """
+    rest: list[ast.stmt] = [
+        ast.If(
+            ast.Compare(value, [ast.Is()], [ast.Constant(None)]),
+            [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(None))],
+            [],
+        )
+    ]
+    body.append(
+        ast.If(
+            ast.Compare(value, [ast.Is()], [ast.Constant(decisive)]),
+            [ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(decisive))],
+            rest,
+        )
+    )
+    return rest
+
+
+# ---------------------------------------------------------------- shown in a trace
 
 
 SCALARS = frozenset({str, int, Decimal, bool, type(None)})

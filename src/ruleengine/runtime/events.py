@@ -102,7 +102,7 @@ class TraceBuilder:
         """An ``ActionApplied`` event's fields, without the event."""
         entries = self.entries
         entry = entries[-1] if entries else {}
-        if entry.get("rule") != rule.id or entry.get("line") != line:  # an action follows its rule's visit: never, so far
+        if entry.get("rule") != rule.id or entry.get("line") != line:  # the traced code reports an action right after its visit
             entry = next((e for e in reversed(entries) if e["rule"] == rule.id and e.get("line") == line), {})
         record: dict[str, Any] = {"action": action.kind}
         if action.target:

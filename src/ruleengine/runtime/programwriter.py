@@ -87,7 +87,8 @@ class Writer:
         self.traced = traced
         """Report every rule visit and action (``_t_visit``, ``_t_apply``), and record every condition node in ``_t_rec``."""
         self.shown = shown
-        """Traced, and each node's record is the node as the trace shows it, not a ``NodeResult`` (``events.Reporters``)."""
+        """Traced, and the code writes each visit's entry and condition node as the trace shows them, instead of
+        reporting a ``RuleVisited``'s fields and ``NodeResult`` records (``events.Reporters.shown``)."""
         self.active: set[int] = set()
         """The rules (by id) the fast function runs: only they run, and only they are charged, in both."""
         self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
@@ -287,16 +288,14 @@ class Writer:
             result = ast.Constant(None if self.key is None else False)
             outcome = ast.Constant("not_met" if self.key is None else "not_matched")
             if leaf is not None and self.shown:
-                shown = ast.Constant("not_met" if self.key is None else False)
+                said = ast.Constant("not_met" if self.key is None else False)  # the result as the trace says it
                 if rule.when is not leaf:
-                    records.append(trace_node(rule.when, shown))
+                    records.append(trace_node(rule.when, said))
                 if self.key is None:
-                    node = trace_node(leaf, shown, {"claim.type": ast.Constant(None)})
-                    node.keys.append(ast.Constant("absent"))
-                    node.values.append(ast.List([ast.Constant("claim.type")], ast.Load()))
+                    records.append(trace_node(leaf, said, {"claim.type": ast.Constant(None)}, absent=["claim.type"]))
                 else:
-                    node = trace_node(leaf, shown, {"claim.type": ast.Subscript(load_name("_q_claim"), ast.Constant("type"), ast.Load())})
-                records.append(node)
+                    claim_type = ast.Subscript(load_name("_q_claim"), ast.Constant("type"), ast.Load())
+                    records.append(trace_node(leaf, said, {"claim.type": claim_type}))
             elif leaf is not None:
                 node_result = self.bind(NodeResult).id
                 if rule.when is not leaf:
