@@ -50,6 +50,23 @@ def test_paths_agree_when_the_policy_names_only_some_claim_types(tmp_path: Path)
     assert [o["order_id"] for o in orders if _decide(subset, o, False) != _decide(subset, o, True)] == []
 
 
+def _explained(policy: ruleengine.Policy, facts: dict[str, Any], listener: ruleengine.Listener | None) -> Any:
+    try:
+        return policy.evaluate(facts, explain=True, listener=listener).to_json()
+    except ruleengine.RuleEngineError as exc:
+        return (type(exc).__name__, str(exc), getattr(exc, "code", ""))
+
+
+def test_explaining_with_and_without_a_listener_gives_the_same_bytes(policy: ruleengine.Policy, returns_policy: ruleengine.Policy) -> None:
+    """Without a listener the traced code writes the trace itself; with one, the trace is made from the events."""
+    events: list[ruleengine.Event] = []
+    orders = list(generate(800, seed=13))
+    for chosen in (policy, returns_policy):
+        differ = [o["order_id"] for o in orders if _explained(chosen, o, None) != _explained(chosen, o, events.append)]
+        assert differ == []
+    assert any(isinstance(e, ruleengine.RuleVisited) and e.conditions for e in events)
+
+
 FAILING = {
     "condition": """
   - id: broken.condition
@@ -137,6 +154,7 @@ def test_paths_report_the_same_error(case: str, tmp_path: Path) -> None:
         facts = load_example(name)
         fast, explained = _decide(policy, facts, False), _decide(policy, facts, True)
         assert fast == explained, name
+        assert _explained(policy, facts, None) == _explained(policy, facts, lambda event: None), name
         outcomes.append(fast)
     assert any(isinstance(o, tuple) and o[0] == "EvaluationError" for o in outcomes), outcomes
 

@@ -216,6 +216,14 @@ def evaluate(policy: ruleengine.Policy, facts: dict[str, Any], how: str) -> Outc
     return outcome
 
 
+def explained(policy: ruleengine.Policy, facts: dict[str, Any], listener: ruleengine.Listener | None) -> str:
+    """The explained decision's bytes, or its error, with or without a listener."""
+    try:
+        return policy.evaluate(copy.deepcopy(facts), explain=True, listener=listener).to_json()
+    except ruleengine.RuleEngineError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
 def _event(event: ruleengine.Event) -> dict[str, Any]:
     if isinstance(event, ruleengine.RuleVisited):
         return {"rule": event.rule.id, "line": event.line, "outcome": event.outcome}
@@ -420,6 +428,9 @@ def test_case(case: Case, run: str, tmp_path: Path) -> None:
             if not found and _identity(traced, root) != _identity(untraced, root):
                 found = [f"untraced gave {untraced.describe()}", f"{how} gave {traced.describe()}"]
             problems += [f"{how}: {p}" for p in found] + check_events(case, traced, how)
+        alone, heard = explained(policy, facts, None), explained(policy, facts, lambda event: None)
+        if alone != heard:  # the trace the traced code writes itself, and the one made from the events
+            problems.append(f"explain without a listener gave {alone[:300]!r}, with one {heard[:300]!r}")
     assert not problems, "\n".join(problems)
 
 

@@ -83,13 +83,15 @@ def number_lines(py: ast.expr, line: int) -> None:
             node.lineno = node.end_lineno = line  # type: ignore[attr-defined]
 
 
-def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str) -> Callable[..., Any]:
-    """Compile a translated tree into ``f(F, I, D)``; constants are bound as defaults."""
+def build_function(
+    body: ast.expr | list[ast.stmt], env: Environment, globals_: dict[str, Any], name: str, extra: tuple[str, ...] = ()
+) -> Callable[..., Any]:
+    """Compile a translated tree into ``f(F, I, D, *extra)``; constants are bound as defaults."""
     statements: list[ast.stmt] = body if isinstance(body, list) else [ast.Return(body)]
     order = sorted(place(statements))
     args = ast.arguments(
         posonlyargs=[],
-        args=[ast.arg(a) for a in _ARGS] + [ast.arg(const_id(k)) for k in order],
+        args=[ast.arg(a) for a in (*_ARGS, *extra)] + [ast.arg(const_id(k)) for k in order],
         kwonlyargs=[],
         kw_defaults=[],
         defaults=[ast.Name(id=f"_K{k}", ctx=ast.Load()) for k in order],
@@ -110,13 +112,27 @@ def build_function(body: ast.expr | list[ast.stmt], env: Environment, globals_: 
 
 
 def build_probe(
-    probes: list[tuple[str, ast.expr | None, Any]], absent: Any, *, env: Environment, globals_: dict[str, Any], name: str
+    probes: list[tuple[str, ast.expr | None, Any]],
+    absent: Any,
+    *,
+    env: Environment,
+    globals_: dict[str, Any],
+    name: str,
+    shown: Callable[[Any], Any] | None = None,
+    as_is: frozenset[type] = frozenset(),
 ) -> Callable[..., dict[str, Any]]:
     """``probe(F, I, D)``: the value of each probe tree by name (``absent`` where reading it fails), then the constants.
+
+    ``shown`` (a function making a value plain data, which gives a value of a type in ``as_is`` back as it is):
+    ``probe(F, I, D, node)`` instead, which sets the same values, each made plain, as ``node["values"]``, an absent
+    one as None named in ``node["absent"]``, and returns ``node``; for code that builds a trace itself, the values
+    need no second pass.
 
     Generators in a probe are not charged to the evaluation's budget: what an explanation shows must not
     change what the evaluation decides.
     """
+    if shown is not None:
+        return _shown_probe(probes, shown, as_is, env=env, globals_=globals_, name=name)
     statements: list[ast.stmt] = [ast.Assign([ast.Name(id="_p_v", ctx=ast.Store())], ast.Dict([], []))]
     constants: dict[str, Any] = {}
     for key, tree, constant in probes:
@@ -139,6 +155,74 @@ def build_probe(
         return values
 
     return probe
+
+
+def _shown_probe(
+    probes: list[tuple[str, ast.expr | None, Any]],
+    shown: Callable[[Any], Any],
+    as_is: frozenset[type],
+    *,
+    env: Environment,
+    globals_: dict[str, Any],
+    name: str,
+) -> Callable[..., dict[str, Any]]:
+    """``build_probe`` with ``shown``: the same values in the same order, each as ``shown`` makes it.
+
+    A constant (a parameter) is written after the trees, as the plain probe's ``update`` does: where a tree has
+    its name, the tree keeps the place and the constant the value, and is never absent.
+    """
+    constants = {key: constant for key, tree, constant in probes if tree is None}
+    free = {**globals_, engine_id("counted"): _uncounted, "_p_Exception": Exception, "_p_type": type, "_p_as_is": as_is, "_p_shown": shown}
+
+    def item(key: str) -> ast.Subscript:
+        return ast.Subscript(_load("_p_v"), ast.Constant(key), ast.Store())
+
+    statements: list[ast.stmt] = [_assign("_p_v", ast.Dict([], [])), _assign("_p_a", ast.Constant(None))]
+    for key, tree, _ in probes:
+        if tree is None:
+            continue
+        if key in constants:
+            statements.append(ast.Assign([item(key)], ast.Constant(None)))
+            continue
+        plain_value = ast.IfExp(
+            ast.Compare(ast.Call(_load("_p_type"), [_load("_p_x")], []), [ast.In()], [_load("_p_as_is")]),
+            _load("_p_x"),
+            ast.Call(_load("_p_shown"), [_load("_p_x")], []),
+        )
+        named = ast.IfExp(
+            ast.Compare(_load("_p_a"), [ast.Is()], [ast.Constant(None)]),
+            ast.List([ast.Constant(key)], ast.Load()),
+            ast.BinOp(_load("_p_a"), ast.Add(), ast.List([ast.Constant(key)], ast.Load())),
+        )
+        handler = ast.ExceptHandler(_load("_p_Exception"), None, [ast.Assign([item(key)], ast.Constant(None)), _assign("_p_a", named)])
+        statements.append(
+            ast.Try(body=[_assign("_p_x", tree)], handlers=[handler], orelse=[ast.Assign([item(key)], plain_value)], finalbody=[])
+        )
+    for index, (key, constant) in enumerate(constants.items()):
+        free[f"_p_c{index}"] = constant
+        value: ast.expr = _load(f"_p_c{index}")
+        if type(constant) not in as_is:  # made plain at every call: each trace holds its own copy
+            value = ast.Call(_load("_p_shown"), [value], [])
+        statements.append(ast.Assign([item(key)], value))
+    node = ast.Name(id="_p_node", ctx=ast.Load())
+    statements += [
+        ast.Assign([ast.Subscript(node, ast.Constant("values"), ast.Store())], _load("_p_v")),
+        ast.If(
+            ast.Compare(_load("_p_a"), [ast.IsNot()], [ast.Constant(None)]),
+            [ast.Assign([ast.Subscript(node, ast.Constant("absent"), ast.Store())], _load("_p_a"))],
+            [],
+        ),
+        ast.Return(node),
+    ]
+    return build_function(statements, env, free, name, extra=("_p_node",))
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def _assign(name: str, value: ast.expr) -> ast.stmt:
+    return ast.Assign([ast.Name(id=name, ctx=ast.Store())], value)
 
 
 def _uncounted(decision: Any, iterable: Any) -> Any:

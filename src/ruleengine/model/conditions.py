@@ -18,9 +18,11 @@ short-circuit, iterate, stop on its budget or fail differently when it is traced
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Environment
@@ -39,10 +41,8 @@ class Leaf:
     code_line: int = 0
     """The line its expression has in compiled code (``expressions.number_lines``): a failure's traceback names it."""
     env: Environment | None = field(repr=False, default=None)
-    build_probe: Callable[[list[tuple[str, ast.expr | None, Any]]], Callable[..., dict[str, Any]]] | None = field(
-        repr=False, default=None
-    )
-    """Compiles the leaf's probes (see ``probe``) into one function, when first traced."""
+    build_probe: Callable[..., Callable[..., Any]] | None = field(repr=False, default=None)
+    """Compiles the leaf's probes (see ``probe`` and ``shown_probe``) into one function, when first traced."""
 
     @property
     def text(self) -> str:
@@ -79,7 +79,16 @@ class Leaf:
         Reading them spends nothing of the evaluation's budget: tracing an evaluation does not change it.
         """
         assert self.build_probe is not None
-        return self.build_probe(self.probes)
+        probe: Callable[..., dict[str, Any]] = self.build_probe(self.probes)
+        return probe
+
+    @functools.cached_property
+    def shown_probe(self) -> Callable[..., dict[str, Any]]:
+        """``shown_probe(F, I, D, node)``: the trace's ``node`` with the values the leaf read as the trace shows them
+        (``values``, plain data; ``absent``, those not in the order), for the code that builds a trace itself."""
+        assert self.build_probe is not None
+        probe: Callable[..., dict[str, Any]] = self.build_probe(self.probes, shown=plain, as_is=SCALARS)
+        return probe
 
 
 @dataclass(eq=False)
@@ -212,15 +221,19 @@ class NodeResult:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def emit_traced(node: Condition, out: list[ast.stmt], counter: Iterator[int], name: Callable[[Any], ast.expr]) -> ast.expr:
-    """As ``emit``, and every node visited is recorded, in order, in the list ``_t_rec``: a ``NodeResult`` with the
-    node's value and, for a leaf, the values it read. ``name(obj)`` binds an object the code refers to.
+def emit_traced(
+    node: Condition, out: list[ast.stmt], counter: Iterator[int], name: Callable[[Any], ast.expr], shown: bool = False
+) -> ast.expr:
+    """As ``emit``, and every node visited is recorded, in order, in the list ``_t_rec``. ``name(obj)`` binds an
+    object the code refers to.
 
+    A record is a ``NodeResult`` with the node's value and, for a leaf, the values it read (what a listener
+    receives); or, ``shown``, the node as the trace shows it (``trace_node``), built here instead of from the
+    ``NodeResult`` afterwards, when the trace is the only reader.
     The statements are ``emit``'s, node for node: the same short-circuits decide which nodes run.
     """
     var = f"_r{next(counter)}"
     load = ast.Name(id=var, ctx=ast.Load())
-    record = ast.Call(name(NodeResult), [name(node), ast.Constant(None), ast.Dict([], [])], [])
     if isinstance(node, Leaf):
         out.append(
             ast.Try(
@@ -236,15 +249,26 @@ def emit_traced(node: Condition, out: list[ast.stmt], counter: Iterator[int], na
                 finalbody=[],
             )
         )
-        probe = ast.Call(name(node.probe), [ast.Name(id=n, ctx=ast.Load()) for n in (FACTS, ITEM, DECISION)], [])
-        record = ast.Call(name(NodeResult), [name(node), load, probe], [])
+        facts: list[ast.expr] = [ast.Name(id=n, ctx=ast.Load()) for n in (FACTS, ITEM, DECISION)]
+        record: ast.expr
+        if not shown:
+            record = ast.Call(name(NodeResult), [name(node), load, ast.Call(name(node.probe), facts, [])], [])
+        elif node.probes:
+            record = ast.Call(name(node.shown_probe), [*facts, trace_node(node, shown_result(load))], [])
+        else:
+            record = trace_node(node, shown_result(load))
         out.append(_recorded(record))
         return load
     held = f"_t_n{next(counter)}"
-    out.append(ast.Assign([ast.Name(id=held, ctx=ast.Store())], record))
+    group: ast.expr
+    if shown:
+        group = trace_node(node, ast.Constant(None))
+    else:
+        group = ast.Call(name(NodeResult), [name(node), ast.Constant(None), ast.Dict([], [])], [])
+    out.append(ast.Assign([ast.Name(id=held, ctx=ast.Store())], group))
     out.append(_recorded(ast.Name(id=held, ctx=ast.Load())))
     if node.op == "not":
-        inner = emit_traced(node.children[0], out, counter, name)
+        inner = emit_traced(node.children[0], out, counter, name, shown)
         out.append(
             ast.Assign(
                 [ast.Name(id=var, ctx=ast.Store())],
@@ -256,10 +280,35 @@ def emit_traced(node: Condition, out: list[ast.stmt], counter: Iterator[int], na
         out.append(ast.Assign([ast.Name(id=var, ctx=ast.Store())], ast.Constant(not decisive)))
         body = out
         for child in node.children:
-            value = emit_traced(child, body, counter, name)
+            value = emit_traced(child, body, counter, name, shown)
             body = _next_child(body, var, value, decisive)
-    out.append(ast.Assign([ast.Attribute(ast.Name(id=held, ctx=ast.Load()), "result", ast.Store())], load))
+    if shown:
+        target: ast.expr = ast.Subscript(ast.Name(id=held, ctx=ast.Load()), ast.Constant("result"), ast.Store())
+        out.append(ast.Assign([target], shown_result(load)))
+    else:
+        out.append(ast.Assign([ast.Attribute(ast.Name(id=held, ctx=ast.Load()), "result", ast.Store())], load))
     return load
+
+
+def trace_node(node: Condition, result: ast.expr, values: dict[str, ast.expr] | None = None, absent: list[str] | None = None) -> ast.Dict:
+    """A display of the node as a trace shows it: its ``trace_head``, then ``result`` (and ``values``, read already
+    plain, and ``absent``, the names of those not in the order)."""
+    keys: list[ast.expr | None] = [ast.Constant(k) for k in node.trace_head]
+    items: list[ast.expr] = [ast.Constant(v) for v in node.trace_head.values()]
+    keys.append(ast.Constant("result"))
+    items.append(result)
+    if values:
+        keys.append(ast.Constant("values"))
+        items.append(ast.Dict([ast.Constant(k) for k in values], list(values.values())))
+    if absent:
+        keys.append(ast.Constant("absent"))
+        items.append(ast.List([ast.Constant(k) for k in absent], ast.Load()))
+    return ast.Dict(keys, items)
+
+
+def shown_result(value: ast.expr) -> ast.expr:
+    """A node's value as the trace shows it: ``True``, ``False`` or ``"not_met"``."""
+    return ast.IfExp(ast.Compare(value, [ast.Is()], [ast.Constant(None)]), ast.Constant("not_met"), value)
 
 
 def _recorded(record: ast.expr) -> ast.stmt:
@@ -295,3 +344,64 @@ def _next_child(body: list[ast.stmt], var: str, value: ast.expr, decisive: bool)
         )
     )
     return rest
+
+
+# ---------------------------------------------------------------- shown in a trace
+
+
+SCALARS = frozenset({str, int, Decimal, bool, type(None)})
+"""The types of value a trace shows as they are."""
+
+
+def plain(value: Any) -> Any:
+    """A value as plain JSON data (Decimal stays Decimal, times become RFC 3339 text)."""
+    kind = type(value)
+    if kind in SCALARS:
+        return value
+    convert = _CONVERT.get(kind)
+    if convert is not None:
+        return convert(value)
+    return _plain_other(value)
+
+
+def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    # A list of scalars (a shop's services, a line's flags) is copied in one step, not an element at a time.
+    if SCALARS.issuperset(map(type, value)):
+        return list(value)
+    return [plain(v) for v in value]
+
+
+def _duration(value: dt.timedelta) -> str:
+    seconds = int(value.total_seconds())
+    return f"P{seconds // 86400}D" if seconds % 86400 == 0 else f"PT{seconds // 3600}H" if seconds % 3600 == 0 else f"PT{seconds}S"
+
+
+_CONVERT: dict[type, Callable[[Any], Any]] = {
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    dt.timedelta: _duration,
+    list: _sequence,
+    tuple: _sequence,
+    dict: lambda value: {k: plain(v) for k, v in value.items()},
+}
+"""``plain`` by the exact type of a value: one lookup instead of a chain of ``isinstance`` (a subclass takes the chain)."""
+
+
+def _plain_other(value: Any) -> Any:
+    if value is ABSENT_VALUE:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _duration(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (bool, int, str, Decimal)) or value is None:
+        return value
+    return str(value)

@@ -5,7 +5,8 @@ the rules can run as straight-line code instead of a loop that interprets them.
 At the first order of each kind — no claim, a claim of one type, a claim of a type
 no rule names — ``programwriter`` writes the rule versions that can apply to it
 (rules whose index, ``Rule.claim_types``, requires another type are left out);
-with a listener or to explain, its traced variant. ``CompiledPolicy`` holds those
+with a listener or to explain, its traced variant (explaining without a listener, the shown form
+of it, which writes the trace itself). ``CompiledPolicy`` holds those
 functions, builds each once (under a lock: a policy is shared between threads),
 and runs one for prepared facts. ``tests/test_paths_agree.py`` holds the plain and
 the traced functions to the same decisions and errors.
@@ -42,6 +43,8 @@ class CompiledPolicy:
         self.traced: dict[str | None, Decide] = {}
         self.exact: dict[str | None, Decide] = {}
         """Functions without fused loops, built when a fused loop fails (``Unfused``): they report the failure exactly."""
+        self.shown: dict[str | None, Decide] = {}
+        """Traced functions that record each condition node as the trace shows it (``events.Reporters.shown``)."""
         self.lock = threading.Lock()
         self.max_steps = policy.limits.max_evaluation_steps
         self.max_seconds = policy.limits.max_evaluation_seconds
@@ -62,7 +65,9 @@ class CompiledPolicy:
         claim = facts.get("claim")
         key = None if claim is None else claim["type"] if claim["type"] in self.typed else UNNAMED
         if reporters is not None:
-            return self.call(self.traced.get(key) or self.build(key, traced=True), prepared, reporters, texts)
+            shown = reporters.shown
+            traced = (self.shown if shown else self.traced).get(key) or self.build(key, traced=True, shown=shown)
+            return self.call(traced, prepared, reporters, texts)
         try:
             return self.call(self.functions.get(key) or self.build(key), prepared, None, texts)
         except Unfused:  # a rule failed in a fused loop: decided again rule by rule, which reports the failure as it is
@@ -109,29 +114,30 @@ class CompiledPolicy:
             texts,
         ]
         if reporters is not None:
-            arguments += reporters
+            arguments += (reporters.visit, reporters.apply)
         run(*arguments)
         return output(policy, prepared.raw, services, decision, fired)
 
-    def build_all(self, traced: bool = False) -> None:
+    def build_all(self, traced: bool = False, shown: bool = False) -> None:
         """Every function now: no claim, each claim type a rule names, and the other types."""
         for key in (None, *sorted(self.typed), UNNAMED):
-            self.build(key, traced)
+            self.build(key, traced, shown)
 
-    def build(self, key: str | None, traced: bool = False, fused: bool = True) -> Decide:
+    def build(self, key: str | None, traced: bool = False, shown: bool = False, fused: bool = True) -> Decide:
         """The function for orders without a claim (None), with a claim of one type, or of a type no rule names.
 
         The traced function visits every rule: those the fast one leaves out are reported as skipped, or,
         when the rule index rules them out, as not matched on the condition that excludes the claim type.
         """
-        functions = self.traced if traced else self.functions if fused else self.exact
+        functions = self.shown if shown else self.traced if traced else self.functions if fused else self.exact
+        traced = traced or shown
         with self.lock:
             run = functions.get(key)
             if run is None:
                 active = [r for r in self.policy.rules if r.claim_types is None or key in r.claim_types]
                 if key is None:  # no claim: rules on the claimed line, or versioned by the claim, never run
                     active = [r for r in active if r.scope != "claimed_line" and r.effective_on != "claim.requested_at"]
-                writer = Writer(self.policy, key, traced, deferred_texts=not self.reasons_read, fused=fused)
+                writer = Writer(self.policy, key, traced, shown, deferred_texts=not self.reasons_read, fused=fused)
                 label = "none" if key is None else "of another type" if key == UNNAMED else repr(key)
                 rules = list(self.policy.rules) if traced else active
                 with collections_paused():

@@ -10,6 +10,8 @@ The traced variant is written by the same writer from the same checked trees: ev
 visited (those the plain function leaves out are reported as skipped, or as not matched on the
 condition that excludes the claim type), and every visit and action is reported as it happens
 (``_t_visit`` and ``_t_apply``: the fields of a ``RuleVisited`` and an ``ActionApplied`` event), with every condition node recorded.
+Its *shown* form, for explaining without a listener, reports each visit as the trace's entry and
+each condition node as the trace shows it, written by the code itself (``events.Reporters.shown``).
 
 The code is assembled from the checked syntax trees of the expressions, fixed templates and the
 engine's own names — never from rule text — and compiled with no builtins. A failure is reported
@@ -31,7 +33,7 @@ from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id, engine_id
 from ..lang.templates import SCALARS, formatter, in_other_language, text_writer
-from ..model.conditions import ABSENT_VALUE, Condition, NodeResult, emit, emit_traced, leaves
+from ..model.conditions import ABSENT_VALUE, Condition, NodeResult, emit, emit_traced, leaves, trace_node
 from .actioncode import (
     DEFERRED_REASON,
     REASON,
@@ -93,13 +95,22 @@ class Writer:
     """Writes the code of one function: its statements, the constants and closures it names, its sites."""
 
     def __init__(
-        self, policy: Policy, key: str | None, traced: bool = False, deferred_texts: bool = False, fused: bool = False
+        self,
+        policy: Policy,
+        key: str | None,
+        traced: bool = False,
+        shown: bool = False,
+        deferred_texts: bool = False,
+        fused: bool = False,
     ) -> None:
         self.policy = policy
         self.key = key
         """The claim type every order of this function has (None: no claim; UNNAMED: a type no rule names)."""
         self.traced = traced
         """Report every rule visit and action (``_t_visit``, ``_t_apply``), and record every condition node in ``_t_rec``."""
+        self.shown = shown
+        """Traced, and the code writes each visit's entry and condition node as the trace shows them, instead of
+        reporting a ``RuleVisited``'s fields and ``NodeResult`` records (``events.Reporters.shown``)."""
         self.active: set[int] = set()
         """The rules (by id) the fast function runs: only they run, and only they are charged, in both."""
         self.namespace: dict[str, Any] = runtime_globals(make_calendar(policy.timezone))
@@ -256,11 +267,11 @@ class Writer:
             self.checked(leaf.compiled)
         if self.traced:
             body.append(assign("_t_rec", ast.List([], ast.Load())))
-            result = emit_traced(when, body, self.counter, self.bind)
+            result = emit_traced(when, body, self.counter, self.bind, self.shown)
             outcome = ast.Subscript(load_name("_t_outcome"), result, ast.Load())
-            records = call("_t_tuple", load_name("_t_rec"))
-            where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-            body.append(self.event(call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), records)))
+            records = load_name("_t_rec") if self.shown else call("_t_tuple", load_name("_t_rec"))
+            matched = ast.Compare(result, [ast.Is()], [ast.Constant(True)])
+            body.append(self.visit(rule, line, outcome, conditions=records, matched=matched))
         else:
             result = emit(when, body, self.counter, lambda leaf: self.checked(leaf.compiled))
         then = self.actions(rule, rule.then, line)
@@ -382,7 +393,16 @@ class Writer:
             # Without a claim the leaf reads an absent fact (not met); with one, its type is not among those it requires.
             result = ast.Constant(None if self.key is None else False)
             outcome = ast.Constant("not_met" if self.key is None else "not_matched")
-            if leaf is not None:
+            if leaf is not None and self.shown:
+                said = ast.Constant("not_met" if self.key is None else False)  # the result as the trace says it
+                if rule.when is not leaf:
+                    records.append(trace_node(rule.when, said))
+                if self.key is None:
+                    records.append(trace_node(leaf, said, {"claim.type": ast.Constant(None)}, absent=["claim.type"]))
+                else:
+                    claim_type = ast.Subscript(load_name("_q_claim"), ast.Constant("type"), ast.Load())
+                    records.append(trace_node(leaf, said, {"claim.type": claim_type}))
+            elif leaf is not None:
                 node_result = self.bind(NodeResult).id
                 if rule.when is not leaf:
                     records.append(call(node_result, self.bind(rule.when), result, ast.Dict([], [])))
@@ -391,9 +411,8 @@ class Writer:
                 )
                 records.append(call(node_result, self.bind(leaf), result, ast.Dict([ast.Constant("claim.type")], [read])))
             line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
-            where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-            visit = call("_t_visit", self.bind(rule), where, outcome, ast.Constant(""), ast.Tuple(records, ast.Load()))
-            report = self.unless_stopped(rule, line, [self.event(visit)])
+            nodes = ast.List(records, ast.Load()) if self.shown else ast.Tuple(records, ast.Load())
+            report = self.unless_stopped(rule, line, [self.visit(rule, line, outcome, conditions=nodes)])
             if rule.scope == "line":
                 each = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())), *report]
                 report = [ast.For(store_name(ITEM), load_name("_q_items"), each, []), assign(ITEM, ast.Constant(None))]
@@ -407,8 +426,47 @@ class Writer:
         return ast.Expr(report)
 
     def skipped(self, rule: Rule, line: str | None, reason: ast.expr) -> ast.stmt:
-        where: ast.expr = ast.Constant(None) if line is None else load_name(line)
-        return self.event(call("_t_visit", self.bind(rule), where, ast.Constant("skipped"), reason))
+        """A rule visit that did not run the rule: ``reason`` says why (a text, never empty)."""
+        return self.visit(rule, line, ast.Constant("skipped"), reason)
+
+    def visit(
+        self,
+        rule: Rule,
+        line: str | None,
+        outcome: ast.expr,
+        reason: ast.expr | None = None,
+        conditions: ast.expr | None = None,
+        matched: ast.expr | None = None,
+    ) -> ast.stmt:
+        """Report a rule visit: ``_t_visit`` with a ``RuleVisited``'s fields, or, ``shown``, with the trace's entry
+        itself up to its conditions, as ``TraceBuilder.visited`` writes one (``matched``: None when it cannot be).
+
+        ``line`` is the local holding the line's sku (None: order scope).
+        """
+        if not self.shown:
+            where: ast.expr = ast.Constant(None) if line is None else load_name(line)
+            fields = [self.bind(rule), where, outcome, ast.Constant("") if reason is None else reason]
+            return self.event(call("_t_visit", *fields, *([] if conditions is None else [conditions])))
+
+        def entry(with_line: bool) -> ast.Dict:
+            items: dict[str, ast.expr] = {"rule": ast.Constant(rule.id), "matched": matched or ast.Constant(False)}
+            if with_line:
+                assert line is not None
+                items["line"] = load_name(line)
+            if rule.versions > 1:
+                items["version"] = ast.Constant(rule.version)
+            items["outcome"] = outcome
+            if reason is not None:
+                assert not isinstance(reason, ast.Constant) or reason.value
+                items["reason"] = reason
+            if conditions is not None and not (isinstance(conditions, ast.List) and not conditions.elts):
+                items["conditions"] = conditions
+            return ast.Dict([ast.Constant(k) for k in items], list(items.values()))
+
+        if line is None:
+            return self.event(call("_t_visit", entry(False)))
+        has_line = ast.Compare(load_name(line), [ast.IsNot()], [ast.Constant(None)])  # as the builder: no line, no key
+        return self.event(call("_t_visit", ast.IfExp(has_line, entry(True), entry(False))))
 
     def stop_key(self, group: str, line: str | None) -> ast.expr:
         """The key of a group stopped for a line; the claimed line's keys are built once, at the start."""
