@@ -177,38 +177,22 @@ def _usual(facts: dict[str, Any]) -> Any:
         for item in items:
             lines[item["sku"]] = item
         paid, as_of = facts["paid_at"], facts["as_of"]
-        if len(lines) != len(items) or not facts["placed_at"] <= paid:
+        if len(lines) != len(items) or not facts["placed_at"] <= paid <= as_of:
             return _UNUSUAL
-        # Each instant is compared with the latest one before it that must precede it, and the chain's end with as_of:
-        # the pairs CHRONOLOGY lists that follow from these (paid before as_of, …) are not compared again.
         logistics = facts["logistics"]
         shipped, signed = logistics.get("shipped_at"), logistics.get("signed_at")
-        last, chain = paid, "paid"
-        if shipped is not None:
-            if shipped < paid:
-                return _UNUSUAL
-            last, chain = shipped, "shipped"
-        if signed is not None:
-            if shipped is not None:
-                if signed < shipped:
-                    return _UNUSUAL
-                last, chain = signed, "signed"
-            elif signed > as_of:
-                return _UNUSUAL
+        if shipped is not None and not paid <= shipped <= as_of:
+            return _UNUSUAL
+        if signed is not None and (signed > as_of or (shipped is not None and shipped > signed)):
+            return _UNUSUAL
         claim = facts.get("claim")
         if claim is None:
-            return None if last <= as_of else _UNUSUAL
-        requested = claim["requested_at"]
-        if not paid <= requested <= as_of:
+            return None
+        if not paid <= claim["requested_at"] <= as_of:
             return _UNUSUAL
-        ends_before_as_of = chain == "paid"  # paid <= requested <= as_of
         for at in (claim.get("confirmed_receipt_at"), claim.get("return_tracking_uploaded_at"), claim.get("merchant_received_at")):
-            if at is not None:
-                if at > as_of or (signed is not None and at < signed):
-                    return _UNUSUAL
-                ends_before_as_of = ends_before_as_of or chain == "signed"  # signed <= at <= as_of
-        if not ends_before_as_of and not last <= as_of:
-            return _UNUSUAL
+            if at is not None and (at > as_of or (signed is not None and at < signed)):
+                return _UNUSUAL
         line = lines[claim["sku"]]
         if claim.get("quantity", 0) > line.get("quantity", 0):
             return _UNUSUAL
