@@ -162,3 +162,21 @@ def test_instants_written_with_other_offsets_or_shapes_are_ordered_as_instants(
     with pytest.raises(ruleengine.FactsError) as info:
         policy.evaluate(facts)
     assert {p.pointer for p in info.value.problems if p.code == "chronology"} == broken
+
+
+def test_trusted_instants_in_a_zone_with_folds_are_compared_pair_by_pair(policy: ruleengine.Policy) -> None:
+    """Instants sharing a tzinfo compare by wall clock, others in UTC: ``<=`` is not transitive across them, so no
+    documented pair may be taken as following from two others. Paid 01:30 (second time) and shipped 01:45 (first
+    time) in New York on the day the clocks go back: shipped after paid by the clock, before as_of in UTC, while
+    paid is after as_of."""
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    paid = dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=new_york)  # 06:30 UTC
+    shipped = dt.datetime(2026, 11, 1, 1, 45, fold=0, tzinfo=new_york)  # 05:45 UTC
+    facts = policy.convert_facts(load_example("plain-order-no-claim.json"), "")
+    facts = dict(facts, placed_at=paid, paid_at=paid, as_of=dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.UTC))
+    facts["logistics"] = {k: v for k, v in facts["logistics"].items() if k != "signed_at"} | {"shipped_at": shipped}
+    with pytest.raises(ruleengine.FactsError) as info:
+        policy.evaluate(facts, trusted=True)
+    assert ("/paid_at", "chronology") in {(p.pointer, p.code) for p in info.value.problems}
