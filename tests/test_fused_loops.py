@@ -109,3 +109,19 @@ def test_trusted_facts_that_fail_in_the_loop_are_reported_alike(policy: ruleengi
     fast, explained = decided(policy, facts, trusted=True), decided(policy, facts, trusted=True, explain=True)
     assert fast == explained
     assert fast[0] == "error" and fast[1] == "fused.first", fast
+
+
+def test_a_budget_charged_for_the_loop_does_not_hide_the_failure_rule_by_rule_evaluation_meets_first(tmp_path: Path) -> None:
+    """The fused loop charges all its rules' visits before it runs; rule by rule, the first rule fails before the
+    later rules' visits are counted. A budget exceeded by those charges is decided again rule by rule too."""
+    import dataclasses
+
+    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "services.yaml").write_text(RULES, encoding="utf-8")
+    policy = ruleengine.load_policy(tmp_path, limits=dataclasses.replace(ruleengine.DEFAULT_LIMITS, max_evaluation_steps=40))
+    facts = two_lines(3, 2)
+    line = facts["items"][0]
+    facts["items"] = [dict(copy.deepcopy(line), sku=f"X{i}") for i in range(29)] + [dict(copy.deepcopy(line), sku="B", quantity="3")]
+    fast, explained = decided(policy, facts, trusted=True), decided(policy, facts, trusted=True, explain=True)
+    assert fast == explained
+    assert fast[0] == "error" and fast[1] == "fused.first" and "unsupported operand" in fast[2], fast

@@ -332,11 +332,11 @@ class Writer:
         and line fails first. So any exception in the loop is ``Unfused``: the order is decided again by the
         function written without fused loops, which reports it as it would.
         """
-        out: list[ast.stmt] = []
-        for rule in rules:  # the budget is charged as the separate loops charge it, rule by rule
-            out += self.charge(rule)
+        charges: list[ast.stmt] = []
+        for rule in rules:  # the budget is charged as the separate loops charge it, rule by rule (inside the try:
+            charges += self.charge(rule)  # a budget exceeded there is a failure the loops could report otherwise)
         hits = [f"_q_hit{next(self.counter)}" for _ in rules]
-        out += [assign(hit, ast.Constant(False)) for hit in hits]
+        out: list[ast.stmt] = [assign(hit, ast.Constant(False)) for hit in hits]
         per: list[ast.stmt] = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load()))]
         for rule, hit in zip(rules, hits, strict=True):
             when = self.condition(rule)
@@ -349,7 +349,7 @@ class Writer:
             per.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then, []))
         unfused = ast.ExceptHandler(load_name("_q_Exception"), None, [ast.Raise(call("_q_Unfused"), ast.Constant(None))])
         loop = ast.For(store_name(ITEM), load_name("_q_items"), per, [])
-        out += [ast.Try(body=[loop], handlers=[unfused], orelse=[], finalbody=[]), assign(ITEM, ast.Constant(None))]
+        out += [ast.Try(body=[*charges, loop], handlers=[unfused], orelse=[], finalbody=[]), assign(ITEM, ast.Constant(None))]
         for rule, hit in zip(rules, hits, strict=True):
             fired = ast.Assign([ast.Subscript(load_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))
             out.append(ast.If(load_name(hit), [fired], []))
