@@ -118,10 +118,20 @@ DEFERRED_REASON = """
 if _q_claim is None:
     raise NEEDS_CLAIM()
 _q_x = {"rule": RULE_ID, "message": None}
+if _q_wait:
+    _q_texts.append((_q_x, WRITE, VALUES))
+else:
+    _q_x["message"] = WRITE(VALUES)
 _q_claim["reasons"].append(_q_x)
-_q_texts.append((_q_x, WRITE, VALUES))
 """
-"""A reason whose text ``WRITE(VALUES)`` gives when the decision is read: the values are taken now."""
+"""A reason whose text ``WRITE(VALUES)`` gives when the decision is read (``_q_wait``: every value can wait), or now."""
+
+FORMAT_NOW = """
+if not CAN_WAIT:
+    FORMAT(VALUE, TYPE, ZONE, LANGUAGE)
+    _q_wait = False
+"""
+"""A reason's value that could change or fail to be written: written now, where the rule would write it (and fail)."""
 
 REASON = """
 _q_x = ZH + " / " + EN

@@ -73,6 +73,10 @@ class Decision:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[type[Decision], tuple[dict[str, Any]]]:
+        """Pickled as its document, texts written (the functions that write them are not data)."""
+        return (Decision, (self.data,))
+
     def __repr__(self) -> str:
         return f"Decision(data={self.data!r})"
 

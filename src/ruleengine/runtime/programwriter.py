@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime as dt
 import functools
 import itertools
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EvaluationError
+from ..lang import types as t
 from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
 from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id, engine_id
@@ -36,6 +39,7 @@ from ..lang.templates import SCALARS, formatter, in_other_language, text_writer
 from ..model.conditions import ABSENT_VALUE, Condition, NodeResult, emit, emit_traced, leaves, trace_node
 from .actioncode import (
     DEFERRED_REASON,
+    FORMAT_NOW,
     REASON,
     SET,
     SET_CHECKED,
@@ -587,18 +591,32 @@ class Writer:
         if self.deferred_texts and any(not isinstance(p, str) for p in (*action.message[0], *action.message[1])):
             needed, write = text_writer(action.message[0], action.message[1], self.policy.zone)
             if all(p.compiled.type.kind in SCALARS for p in needed):
-                names = [f"_q_v{next(self.counter)}" for _ in needed]
-                values: list[ast.expr] = [load_name(name) for name in names]
-                return [
-                    *(assign(name, self.checked(p.compiled)) for name, p in zip(names, needed, strict=True)),
-                    *self.fill(
-                        DEFERRED_REASON,
-                        VALUES=ast.Tuple(values, ast.Load()),
-                        WRITE=self.bind(write, "_q_a"),
-                        NEEDS_CLAIM=self.bind(claim_needed(rule, action), "_q_a"),
-                        RULE_ID=ast.Constant(rule.id),
-                    ),
-                ]
+                # Each value as the rule computes it, in the same order; one that could change or fail to be
+                # written (can_wait) is written at once, where the rule would write it, and the text with it.
+                zone = self.bind(self.policy.zone)
+                in_zh = {p.compiled.text for p in action.message[0] if not isinstance(p, str)}
+                out: list[ast.stmt] = [assign("_q_wait", ast.Constant(True))]
+                values: list[ast.expr] = []
+                for placeholder in needed:
+                    value = load_name(f"_q_v{next(self.counter)}")
+                    values.append(value)
+                    out.append(assign(value.id, self.checked(placeholder.compiled)))
+                    out += self.fill(
+                        FORMAT_NOW,
+                        CAN_WAIT=self.can_wait(placeholder.compiled.type, value),
+                        FORMAT=self.bind(formatter(placeholder.compiled.type), "_q_a"),
+                        VALUE=value,
+                        TYPE=self.bind(placeholder.compiled.type),
+                        ZONE=zone,
+                        LANGUAGE=ast.Constant("zh" if placeholder.compiled.text in in_zh else "en"),
+                    )
+                return out + self.fill(
+                    DEFERRED_REASON,
+                    VALUES=ast.Tuple(values, ast.Load()),
+                    WRITE=self.bind(write, "_q_a"),
+                    NEEDS_CLAIM=self.bind(claim_needed(rule, action), "_q_a"),
+                    RULE_ID=ast.Constant(rule.id),
+                )
         zone = self.bind(self.policy.zone)
         before: list[ast.stmt] = []
         shared: dict[str, tuple[ast.Name, ast.Name]] = {}
@@ -625,6 +643,26 @@ class Writer:
                 en.append(call(fmt, self.checked(part.compiled), self.bind(part.compiled.type), zone, ast.Constant("en")))
         needs = self.bind(claim_needed(rule, action), "_q_a")
         return [*before, *self.fill(REASON, ZH=joined(zh), EN=joined(en), NEEDS_CLAIM=needs, RULE_ID=ast.Constant(rule.id))]
+
+    def can_wait(self, typ: t.Type, value: ast.Name) -> ast.expr:
+        """Whether a reason's value can be written later: a value of its type that cannot change and whose text
+        cannot fail (an instant years from the calendar's ends, an amount far below the decimal precision)."""
+        kind = typ.kind
+        name = value.id
+        exact = {t.TEXT: str, t.BOOL: bool, t.DATE: dt.date, t.DURATION: dt.timedelta}
+        if kind in exact:
+            source = f"_q_type({name}) is {self.bind(exact[kind]).id}"
+        elif kind == t.TIMESTAMP:
+            source = f"_q_type({name}) is {self.bind(dt.datetime).id} and 1 < {name}.year < 9999"
+        else:  # a number: an int, or a finite Decimal, well inside what formatting an amount can round
+            integer, decimal, bound = self.bind(int).id, self.bind(Decimal).id, self.bind(Decimal(10) ** 20).id
+            source = (
+                f"(_q_type({name}) is {integer} or (_q_type({name}) is {decimal} and {name}.is_finite()))"
+                f" and -{bound} < {name} < {bound}"
+            )
+        type_name = self.bind(type).id
+        expression = ast.parse(source.replace("_q_type(", f"{type_name}("), mode="eval").body
+        return expression  # its names are ours: the type function, the value, bound constants
 
     def value(self, action: Action) -> ast.expr:
         value = action.value
