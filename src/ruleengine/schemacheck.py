@@ -427,9 +427,9 @@ def _only_text(writer: _Writer, items: Any) -> bool:
 _MISSING = object()
 
 USUAL_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
+"""The characters at 4, 7, …, 22 of the usual RFC 3339 instant, ``2026-10-26T22:10:05+08:00``."""
 USUAL_UTC = "--T::Z"
 """The characters at 4, 7, …, 19 of the usual instant in UTC, ``2026-10-26T14:10:05Z``."""
-"""The characters at 4, 7, …, 22 of the usual RFC 3339 instant, ``2026-10-26T22:10:05+08:00``."""
 
 _UNPRINTABLE_CLASS = re.compile(r"\^\[\^((?:\\u[0-9a-fA-F]{4}(?:-\\u[0-9a-fA-F]{4})?)+)\]\*\$")
 
