@@ -118,20 +118,31 @@ def test_optional_instants_are_checked_only_when_present(policy: ruleengine.Poli
     policy.evaluate(facts)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(TIMELINE)), st.integers(-200, 200), max_size=4))
-def test_an_order_is_refused_exactly_when_some_documented_pair_is_out_of_order(
-    policy: ruleengine.Policy, shifts: dict[str, int]
-) -> None:
-    times = {k: v + shifts.get(k, 0) for k, v in TIMELINE.items()}
-    broken = {later if later != "/as_of" else earlier for earlier, later in MUST_PRECEDE if times[earlier] > times[later]}
-    facts = order(times)
+def out_of_order(times: dict[str, float]) -> set[str]:
+    """The pointers the checks name for these instants: each documented pair out of order, at its later instant
+    (at the earlier one when the later is as_of)."""
+    return {later if later != "/as_of" else earlier for earlier, later in MUST_PRECEDE if times[earlier] > times[later]}
+
+
+def refused_exactly_at(policy: ruleengine.Policy, facts: dict[str, Any], broken: set[str]) -> None:
+    """The order is decided when nothing is out of order, else refused with a chronology problem at each of ``broken``."""
     if not broken:
         policy.evaluate(facts)
         return
     with pytest.raises(ruleengine.FactsError) as info:
         policy.evaluate(facts)
     assert {p.pointer for p in info.value.problems if p.code == "chronology"} == broken
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(TIMELINE)), st.integers(-200, 200), max_size=4))
+def test_an_order_is_refused_exactly_when_some_documented_pair_is_out_of_order(
+    policy: ruleengine.Policy, shifts: dict[str, int]
+) -> None:
+    times = {k: v + shifts.get(k, 0) for k, v in TIMELINE.items()}
+    facts = order(times)
+    broken = out_of_order(times)
+    refused_exactly_at(policy, facts, broken)
 
 
 OFFSETS = [dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5)), dt.UTC]
@@ -146,22 +157,17 @@ OFFSETS = [dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5
 def test_instants_written_with_other_offsets_or_shapes_are_ordered_as_instants(
     policy: ruleengine.Policy, shifts: dict[str, int], offsets: dict[str, int], fraction: bool
 ) -> None:
-    """The check compares an order's instants as text when all are written alike; written otherwise (another offset,
-    a fraction of a second, ``Z``), as instants: the verdict is the same. Shifts are in seconds, so that instants a
-    second apart, written with different offsets, sort one way as text and the other as instants."""
+    """Instants are compared as instants, however written (another offset, a fraction of a second, ``Z``). Shifts
+    are in seconds, so that instants a second apart, written with different offsets, sort one way as text and the
+    other as instants."""
     times = {k: v * 3600 + shifts.get(k, 0) for k, v in TIMELINE.items()}
-    broken = {later if later != "/as_of" else earlier for earlier, later in MUST_PRECEDE if times[earlier] > times[later]}
+    broken = out_of_order(times)
     facts = order({})
     for pointer, seconds in times.items():
         instant = (T0 + dt.timedelta(seconds=seconds)).astimezone(OFFSETS[offsets.get(pointer, 0)])
         text = instant.isoformat(timespec="milliseconds" if fraction and pointer == "/as_of" else "seconds")
         put(facts, pointer, text.replace("+00:00", "Z") if pointer == "/paid_at" else text)
-    if not broken:
-        policy.evaluate(facts)
-        return
-    with pytest.raises(ruleengine.FactsError) as info:
-        policy.evaluate(facts)
-    assert {p.pointer for p in info.value.problems if p.code == "chronology"} == broken
+    refused_exactly_at(policy, facts, broken)
 
 
 def test_trusted_instants_in_a_zone_with_folds_are_compared_pair_by_pair(policy: ruleengine.Policy) -> None:
