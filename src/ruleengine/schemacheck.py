@@ -249,24 +249,24 @@ class _Writer:
     def type_keywords(self, schema: dict[str, Any], json_type: str, var: str, kind: str, indent: int, store: str | None = None) -> None:
         """The keywords that apply to ``json_type``; those of other types are ignored, as jsonschema does."""
         if json_type in ("integer", "number"):
-            if json_type == "number" and not ("minimum" in schema and "maximum" in schema):
-                # Between two bounds a NaN cannot pass (comparing it raises: "not sure"), nor an infinity.
-                self.fail_unless(indent, f"{kind} is {self.constant(int)} or {var}.is_finite()")
-            if "minimum" in schema and "maximum" in schema:
+            between = "minimum" in schema and "maximum" in schema
+            if json_type == "number" and not between:  # between two bounds a NaN cannot pass (comparing it
+                self.fail_unless(indent, f"{kind} is {self.constant(int)} or {var}.is_finite()")  # raises), nor an infinity
+            if between:
                 self.fail_unless(indent, f"{self.number(schema['minimum'])} <= {var} <= {self.number(schema['maximum'])}")
-            for keyword, op in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"), ("exclusiveMaximum", "<")):
-                if keyword in schema and not (keyword in ("minimum", "maximum") and "minimum" in schema and "maximum" in schema):
+            bounds = (("exclusiveMinimum", ">"), ("exclusiveMaximum", "<"))
+            for keyword, op in bounds if between else (("minimum", ">="), ("maximum", "<="), *bounds):
+                if keyword in schema:
                     self.fail_unless(indent, f"{var} {op} {self.number(schema[keyword])}")
             if "multipleOf" in schema:  # after the bounds: the remainder of a bounded number is computed exactly
                 self.fail_unless(indent, f"not ({var} % {self.number(schema['multipleOf'])})")
         elif json_type == "string":
             fmt = schema.get("format")
             parse = self.parsers.get(fmt) if self.parsers is not None and store is not None and fmt is not None else None
-            usual = self.usual_instant(var)
             short = not schema.keys() & {"minLength", "pattern"} and schema.get("maxLength", 25) >= 25
             if parse is not None and fmt == "date-time" and short:
                 # The usual shape first, parsed and so checked (its length needs no test); the others checked, then parsed.
-                self.emit(indent, f"if {usual}:")
+                self.emit(indent, f"if {self.usual_instant(var)}:")
                 self.emit(indent + 1, f"{store} = {self.constant(dt.datetime.fromisoformat)}({var})")
                 self.emit(indent, "else:")
                 self.text_keywords(schema, var, indent + 1, store)

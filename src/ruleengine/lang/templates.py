@@ -147,7 +147,7 @@ def text_writer(zh: list[Part], en: list[Part], zone: ZoneInfo) -> tuple[list[Pl
         if not isinstance(part, str) and part.compiled.text not in index:
             index[part.compiled.text] = len(needed)
             needed.append(part)
-    # Each piece: text, or (value index, its formatter, type, reuse the zh text of that index).
+    # Each piece: text, or (the index of its value, its formatter, its type).
     plan_zh = [p if isinstance(p, str) else (index[p.compiled.text], formatter(p.compiled.type), p.compiled.type) for p in zh]
     plan_en = [p if isinstance(p, str) else (index[p.compiled.text], formatter(p.compiled.type), p.compiled.type) for p in en]
 

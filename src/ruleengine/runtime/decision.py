@@ -61,7 +61,7 @@ class Decision:
             for entry, write, values in texts:  # idempotent: two threads reading at once write the same texts
                 try:
                     entry["message"] = write(values)
-                except Exception as exc:  # a value no text can show (an instant beyond year 9999 in the policy's zone)
+                except Exception as exc:  # values that could fail were written at once: only another decimal context
                     raise EvaluationError(
                         "", f"rule '{entry['rule']}': its reason cannot be written: {type(exc).__name__}: {exc}", code="internal"
                     ) from exc

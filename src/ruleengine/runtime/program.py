@@ -66,8 +66,8 @@ class CompiledPolicy:
         key = None if claim is None else claim["type"] if claim["type"] in self.typed else UNNAMED
         if reporters is not None:
             shown = reporters.shown
-            traced = (self.shown if shown else self.traced).get(key) or self.build(key, traced=True, shown=shown)
-            return self.call(traced, prepared, reporters, texts)
+            function = (self.shown if shown else self.traced).get(key) or self.build(key, traced=True, shown=shown)
+            return self.call(function, prepared, reporters, texts)
         try:
             return self.call(self.functions.get(key) or self.build(key), prepared, None, texts)
         except Unfused:  # a rule failed in a fused loop: decided again rule by rule, which reports the failure as it is

@@ -133,9 +133,9 @@ class Writer:
         self.boundaries: dict[tuple[str, Any], str] = {}
         """(instant, boundary) → the local holding ``instant < boundary`` once compared (``before``)."""
         self.deferred_texts = deferred_texts and not traced
+        """Reasons' texts are written when the decision is read (``Decision``): the code keeps their values."""
         self.fused = fused and not traced
         """Runs of line rules that only add services share one loop over the lines (``fuse``); a failure there is ``Unfused``."""
-        """Reasons' texts are written when the decision is read (``Decision``): the code keeps their values."""
 
     def fill(self, template: str, **names: ast.expr) -> list[ast.stmt]:
         """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced.
@@ -343,10 +343,7 @@ class Writer:
         out: list[ast.stmt] = [assign(hit, ast.Constant(False)) for hit in hits]
         per: list[ast.stmt] = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load()))]
         for rule, hit in zip(rules, hits, strict=True):
-            when = self.condition(rule)
-            for leaf in leaves(when):
-                self.checked(leaf.compiled)
-            result = emit(when, per, self.counter, lambda leaf: self.checked(leaf.compiled))
+            result = emit(self.condition(rule), per, self.counter, lambda leaf: self.checked(leaf.compiled))
             then: list[ast.stmt] = [assign(hit, ast.Constant(True))]
             for action in rule.then:
                 then += self.action(rule, action, "_q_line")
