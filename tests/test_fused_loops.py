@@ -80,9 +80,23 @@ def decided(policy: ruleengine.Policy, facts: dict[str, Any], **kwargs: Any) -> 
     return data
 
 
-def test_the_rules_run_in_one_loop(policy: ruleengine.Policy) -> None:
+def test_the_rules_run_in_one_loop(policy: ruleengine.Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ruleengine.runtime import programwriter
+
+    fused: list[list[str]] = []
+    write = programwriter.Writer.fuse
+
+    def fuse(self: programwriter.Writer, rules: list[Any]) -> list[Any]:
+        fused.append([rule.id for rule in rules])
+        return write(self, rules)
+
+    monkeypatch.setattr(programwriter.Writer, "fuse", fuse)
     policy.compile_all()
-    assert policy.compiled.functions and not policy.compiled.exact  # built fused; nothing failed
+    assert ["fused.first", "fused.second", "fused.third"] in fused  # the fast functions: one loop for the three
+    assert not policy.compiled.exact  # nothing failed: no function without fused loops was built
+    fused.clear()
+    policy.compiled.build_all(traced=True)
+    assert fused == []  # the explaining path visits every rule as written
 
 
 def test_rules_that_fired_on_later_lines_are_recorded_in_rule_order(policy: ruleengine.Policy) -> None:
