@@ -29,6 +29,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from . import instants
+
 Check = Callable[[Any], bool]
 
 ANNOTATIONS = frozenset(
@@ -88,8 +90,9 @@ def compile_converter(
     One pass where a check and a converter would make two. The objects holding such values are copied
     (the instance is never changed), the others shared. None means "not sure" (as False for the check),
     and so does a value the function does not convert itself: a number written as text (``contentSchema``).
-    A ``date-time`` in the usual shape is parsed by ``datetime.fromisoformat``, which checks exactly what
-    its format requires there (``schemas.is_date_time``); other shapes are checked, then parsed.
+    A ``date-time`` in the usual shape is read as ``instants.usual`` reads it (``fromisoformat``, which checks
+    exactly what its format requires there: ``schemas.is_date_time``), holding its offset's shared object;
+    other shapes are checked, then parsed.
     """
     try:
         convert: Callable[[Any], Any] = _Writer(schema, formats, parsers).function(name)
@@ -266,8 +269,18 @@ class _Writer:
             short = not schema.keys() & {"minLength", "pattern"} and schema.get("maxLength", 25) >= 25
             if parse is not None and fmt == "date-time" and short:
                 # The usual shape first, parsed and so checked (its length needs no test); the others checked, then parsed.
-                self.emit(indent, f"if {self.usual_instant(var)}:")
-                self.emit(indent + 1, f"{store} = {self.constant(dt.datetime.fromisoformat)}({var})")
+                # An offset met before (the epochs hold only real ones, "±HH:MM"), inline as instants.usual reads it:
+                epoch = self.local()
+                self.emit(
+                    indent,
+                    f"{epoch} = {self.constant(instants.OFFSET_EPOCHS.get)}({var}[19:])"
+                    f" if _c_len({var}) == 25 and {var}[4:19:3] == {USUAL_SEPARATORS_BEFORE_OFFSET!r} else None",
+                )
+                self.emit(indent, f"if {epoch} is not None:")
+                naive = f"{self.constant(dt.datetime.fromisoformat)}({var}[:19])"
+                self.emit(indent + 1, f"{store} = {epoch} + ({naive} - {self.constant(instants.NAIVE_EPOCH)})")
+                self.emit(indent, f"elif {self.usual_instant(var)}:")
+                self.emit(indent + 1, f"{store} = {self.constant(instants.usual)}({var})")
                 self.emit(indent, "else:")
                 self.text_keywords(schema, var, indent + 1, store)
                 return
@@ -428,6 +441,8 @@ _MISSING = object()
 
 USUAL_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
 """The characters at 4, 7, …, 22 of the usual RFC 3339 instant, ``2026-10-26T22:10:05+08:00``."""
+USUAL_SEPARATORS_BEFORE_OFFSET = "--T::"
+"""The characters at 4, 7, …, 16 of the usual RFC 3339 instant: the date's and the time's separators."""
 USUAL_UTC = "--T::Z"
 """The characters at 4, 7, …, 19 of the usual instant in UTC, ``2026-10-26T14:10:05Z``."""
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from . import instants
 from .bundled import schemas_dir
 from .schemacheck import USUAL_SEPARATORS, compile_check, compile_converter
 from .text import shorten
@@ -83,13 +84,13 @@ def format_checker() -> FormatChecker:
 
 
 def parse_timestamp(value: str) -> dt.datetime:
-    """An RFC 3339 timestamp as an aware datetime; ValueError if it has no offset."""
+    """An RFC 3339 timestamp as an aware datetime holding its offset's shared object (``instants``); ValueError if it has no offset."""
     if not _DATE_TIME.match(value):
         raise ValueError(f"not an RFC 3339 timestamp with an offset: {shorten(value, 40)!r}")
     parsed = dt.datetime.fromisoformat(value.replace("z", "Z"))
     if parsed.tzinfo is None:  # pragma: no cover - the pattern requires an offset
         raise ValueError("timestamp without an offset")
-    return parsed
+    return instants.shared(parsed)
 
 
 VOCABULARY = "x-vocabulary"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from .. import instants
 from ..errors import FactsError, FactsProblem
 from ..lang import types as t
 from ..schemas import parse_timestamp
@@ -104,7 +105,7 @@ def _usual_timestamp(value: Any) -> dt.datetime:
         raise _GiveUp
     # The usual two shapes first: every third character from the fifth is a separator ("--T::+:", "--T::Z").
     if (len(value) == 25 and value[4:23:3] in _WITH_OFFSET) or (len(value) == 20 and value[4:20:3] == "--T::Z"):
-        return dt.datetime.fromisoformat(value)
+        return instants.usual(value)
     if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":" or value[16] != ":":
         raise _GiveUp
     if value[-1] == "Z":
@@ -115,7 +116,7 @@ def _usual_timestamp(value: Any) -> dt.datetime:
         raise _GiveUp
     if fraction != 0 and not (2 <= fraction <= 10 and value[19] == "."):
         raise _GiveUp
-    return dt.datetime.fromisoformat(value)
+    return instants.shared(dt.datetime.fromisoformat(value))
 
 
 def _usual_date(value: Any) -> dt.date:
@@ -147,8 +148,9 @@ class _HappyPath:
             "_h_date": _usual_date,
             "_h_str": str,
             "_h_len": len,
-            "_h_WITH_OFFSET": _WITH_OFFSET,
             "_h_fromisoformat": dt.datetime.fromisoformat,
+            "_h_epoch": instants.OFFSET_EPOCHS.get,
+            "_h_naive_epoch": instants.NAIVE_EPOCH,
         }
         self.counter = itertools.count()
 
@@ -202,21 +204,24 @@ class _HappyPath:
             return [ast.Assign([store], ast.Call(_n("_h_date"), [_n(value)], []))]
         if typ.kind == t.TIMESTAMP:
             assert store is not None
-            # The first shape _usual_timestamp accepts, tested here without the call; the others through it.
+            # The first shape _usual_timestamp accepts, at an offset met before, read inline as instants.usual
+            # reads it (the epochs hold only real offsets, "±HH:MM"); the others through _usual_timestamp.
+            epoch = self.local("Z")
             usual = ast.BoolOp(
                 ast.And(),
                 [
                     _is(_n(value), "_h_str"),
                     ast.Compare(ast.Call(_n("_h_len"), [_n(value)], []), [ast.Eq()], [ast.Constant(25)]),
-                    ast.Compare(
-                        ast.Subscript(_n(value), ast.Slice(ast.Constant(4), ast.Constant(23), ast.Constant(3)), ast.Load()),
-                        [ast.In()],
-                        [_n("_h_WITH_OFFSET")],
-                    ),
+                    ast.Compare(_slice(value, 4, 19, 3), [ast.Eq()], [ast.Constant("--T::")]),
                 ],
             )
-            parse = ast.Call(_n("_h_fromisoformat"), [_n(value)], [])
-            return [ast.Assign([store], ast.IfExp(usual, parse, ast.Call(_n("_h_timestamp"), [_n(value)], [])))]
+            lookup = ast.Call(_n("_h_epoch"), [_slice(value, 19, None)], [])
+            wall = ast.BinOp(ast.Call(_n("_h_fromisoformat"), [_slice(value, None, 19)], []), ast.Sub(), _n("_h_naive_epoch"))
+            known = ast.Compare(_n(epoch), [ast.IsNot()], [ast.Constant(None)])
+            return [
+                ast.Assign([_s(epoch)], ast.IfExp(usual, lookup, ast.Constant(None))),
+                ast.Assign([store], ast.IfExp(known, ast.BinOp(_n(epoch), ast.Add(), wall), ast.Call(_n("_h_timestamp"), [_n(value)], []))),
+            ]
         if typ.kind == t.NUMBER:
             kind = self.local("T")
             finite = ast.Call(ast.Attribute(_n(value), "is_finite", ast.Load()), [], [])
@@ -264,6 +269,12 @@ def _s(name: str) -> ast.Name:
 def _is(value: ast.expr, kind: str, typed: bool = False) -> ast.expr:
     """``type(value) is kind`` (``value is kind`` when ``value`` already holds a type)."""
     return ast.Compare(value if typed else ast.Call(_n("_h_type"), [value], []), [ast.Is()], [_n(kind)])
+
+
+def _slice(value: str, lower: int | None, upper: int | None, step: int | None = None) -> ast.expr:
+    """``value[lower:upper:step]``."""
+    bounds = [None if b is None else ast.Constant(b) for b in (lower, upper, step)]
+    return ast.Subscript(_n(value), ast.Slice(*bounds), ast.Load())
 
 
 def _give_up_unless(test: ast.expr) -> ast.stmt:
