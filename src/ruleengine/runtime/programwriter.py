@@ -194,6 +194,14 @@ class Writer:
             if end - index >= 2:
                 checked_body += self.fuse(rules[index:end])
                 index = end
+                continue
+            end = index
+            while end < len(rules) and not self.traced and rules[end].scope == "claimed_line":
+                end += 1
+            if end > index:  # plain rules on the claimed line, one after another: the line is set once for all of them
+                run = [statement for rule in rules[index:end] for statement in self.rule(rule, claimed_set=True)]
+                checked_body += self.on_claimed_line(run, [])
+                index = end
             else:
                 checked_body += self.rule(rules[index])
                 index += 1
@@ -252,7 +260,8 @@ class Writer:
         return decide
 
     # -- one rule version
-    def rule(self, rule: Rule) -> list[ast.stmt]:
+    def rule(self, rule: Rule, claimed_set: bool = False) -> list[ast.stmt]:
+        """The rule version's code; ``claimed_set``: a rule on the claimed line whose caller has set the line (``on_claimed_line``)."""
         if id(rule) not in self.active:
             return self.left_out(rule)
         out = self.charge(rule)
@@ -289,19 +298,20 @@ class Writer:
             block = per
         elif rule.scope == "line":
             block = [ast.For(store_name(ITEM), load_name("_q_items"), per, []), assign(ITEM, ast.Constant(None))]
+        elif claimed_set:
+            block = per
         else:
-            block = [
-                ast.If(
-                    ast.Compare(load_name("_q_claimed"), [ast.IsNot()], [ast.Constant(None)]),
-                    [assign(ITEM, load_name("_q_claimed")), *per, assign(ITEM, ast.Constant(None))],
-                    [self.skipped(rule, None, ast.Constant("no claim in the order"))] if self.traced else [],
-                )
-            ]
+            block = self.on_claimed_line(per, [self.skipped(rule, None, ast.Constant("no claim in the order"))] if self.traced else [])
         guard = self.in_effect(rule)
         if guard is None:
             return [*out, *block]
         elsewhere = [self.skipped(rule, None, call("_t_not_in_effect", self.bind(rule), load_name(INSTANTS[rule.effective_on])))]
         return [*out, ast.If(guard, block, elsewhere if self.traced else [])]
+
+    def on_claimed_line(self, body: list[ast.stmt], without: list[ast.stmt]) -> list[ast.stmt]:
+        """``body`` with the claimed line as the item (``without``: when the order has no claim)."""
+        claimed = ast.Compare(load_name("_q_claimed"), [ast.IsNot()], [ast.Constant(None)])
+        return [ast.If(claimed, [assign(ITEM, load_name("_q_claimed")), *body, assign(ITEM, ast.Constant(None))], without)]
 
     def condition(self, rule: Rule) -> Condition:
         """The rule's condition as this function computes it: what the claim type settles is settled (``claimfolds``)."""
@@ -371,7 +381,10 @@ class Writer:
             stopper = ast.BoolOp(ast.Or(), by) if len(by) > 1 else by[0]
             reason = joined([ast.Constant(f"group '{rule.group}' stopped by "), stopper])
             stopped = [self.skipped(rule, line, reason)]
-        return [ast.If(ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0], body, stopped)]
+        # Until the first stop (most orders have none, or one late) the empty bookkeeping answers for both keys.
+        held = ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0]
+        unstopped = ast.BoolOp(ast.Or(), [ast.UnaryOp(ast.Not(), load_name("_q_stopped")), held])
+        return [ast.If(unstopped, body, stopped)]
 
     def unique(self, rule: Rule, line: str | None) -> list[ast.stmt]:
         """A row of a ``unique`` table that matches: an error if another row of the table matched (for this line)."""
