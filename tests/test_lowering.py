@@ -20,7 +20,7 @@ from conftest import load_example
 import ruleengine
 from ruleengine.lang.check import compile_expression
 from ruleengine.lang.ir import called
-from ruleengine.runtime.lowering import lowered
+from ruleengine.runtime.lowering import Held, lowered
 
 MANIFEST = """\
 policy:
@@ -81,7 +81,7 @@ def calls(tree: ast.AST) -> set[str | None]:
     return {called(node) for node in ast.walk(tree) if isinstance(node, ast.Call)}
 
 
-def rewrite(policy: ruleengine.Policy, text: str, item: bool = True) -> ast.expr:
+def rewrite(policy: ruleengine.Policy, text: str, item: bool = True, held: Held | None = None) -> ast.expr:
     compiled = compile_expression(text, policy.environment, item=item)
     bound: dict[str, Any] = {}
 
@@ -90,7 +90,7 @@ def rewrite(policy: ruleengine.Policy, text: str, item: bool = True) -> ast.expr
         bound[name] = value
         return ast.Name(id=name, ctx=ast.Load())
 
-    tree = lowered(compiled.py, bind, ast.Name(id="isinstance", ctx=ast.Load()), ast.Name(id="dict", ctx=ast.Load()))
+    tree = lowered(compiled.py, bind, ast.Name(id="isinstance", ctx=ast.Load()), ast.Name(id="dict", ctx=ast.Load()), held)
     tree.bound = bound  # type: ignore[attr-defined]
     return tree
 
@@ -162,3 +162,28 @@ def test_arithmetic_on_constants_is_exact(tmp_path: Path) -> None:
     tree = rewrite(policy, "0.1 + 0.2 == 0.3", item=False)
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.BinOp)]
     assert Decimal("0.3") in tree.bound.values()  # type: ignore[attr-defined]
+
+
+CLAIM_HELD: Held = {("D", "claim"): "_q_claim", ("F", "claim"): "_q_fclaim", ("D", "services"): "_q_services"}
+
+
+def test_parts_the_function_holds_are_read_from_its_locals(tmp_path: Path) -> None:
+    """A function for orders with a claim holds the claim of the order and of the decision; has() asks only what is left."""
+    policy = write(tmp_path / "p")
+    text = "claim.requested_at < as_of and decision.claim.outcome == 'approved' and has_service(item, 'installation')"
+    held = ast.unparse(rewrite(policy, text, held=CLAIM_HELD))
+    assert "_q_fclaim['requested_at']" in held and "_q_claim['outcome']" in held and "_q_services[I['sku']]" in held
+    assert "F['claim']" not in held and "D[" not in held
+    assert ast.unparse(rewrite(policy, "has(claim.merchant_received_at)", held=CLAIM_HELD)) == (
+        "isinstance(_q_fclaim, dict) and 'merchant_received_at' in _q_fclaim"
+    )
+    assert ast.unparse(rewrite(policy, "has(claim)", held=CLAIM_HELD)) == "True"
+    assert "F['claim']" in ast.unparse(rewrite(policy, text))  # nothing held: read where it is
+
+
+def test_a_claim_that_is_not_an_object_is_not_read_as_one(tmp_path: Path) -> None:
+    """Held or not, has() under the claim still asks whether it is an object (trusted facts can be anything)."""
+    policy = write(tmp_path / "p")
+    code = compile(ast.fix_missing_locations(ast.Expression(rewrite(policy, "has(claim.sku)", held=CLAIM_HELD))), "<t>", "eval")
+    for claim in ({"sku": "A"}, {}, "sku", ["sku"]):
+        assert eval(code, {"_q_fclaim": claim, "isinstance": isinstance, "dict": dict}) is (isinstance(claim, dict) and "sku" in claim)

@@ -6,7 +6,9 @@ function may write a rewritten copy that computes the same value and fails the s
 - ``has(logistics.shipped_at)`` on the order or its line is inlined (``'shipped_at' in F['logistics']``, with the
   test ``present`` makes that each level is an object): no call of ``present`` per order;
 - a pure function of constants (``days(params.window_days + 1)``) and arithmetic on constants are computed
-  once, when the code is written; one that fails then (an overflow) is left to fail where it did.
+  once, when the code is written; one that fails then (an overflow) is left to fail where it did;
+- a part of the order or the decision that the function holds in a local for all its orders (``D['services']``,
+  and with a claim ``D['claim']``, ``F['claim']``) is read from it.
 """
 
 from __future__ import annotations
@@ -27,17 +29,22 @@ _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {ast.Add: ope
 _NUMBERS = (int, Decimal)
 
 
-def lowered(tree: ast.expr, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name) -> ast.expr:
+Held = dict[tuple[str, str], str]
+"""(``F`` or ``D``, key) → the local holding that part in every order the function decides (it always exists)."""
+
+
+def lowered(tree: ast.expr, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name, held: Held | None = None) -> ast.expr:
     """A rewritten copy of ``tree`` (the tree itself is not changed); ``bind(value)`` names a constant in the code,
     ``isinstance_`` and ``dict_`` are the names the code has for those two."""
-    return _Lower(bind, isinstance_, dict_).visit(copy_tree(tree))  # type: ignore[no-any-return]
+    return _Lower(bind, isinstance_, dict_, held or {}).visit(copy_tree(tree))  # type: ignore[no-any-return]
 
 
 class _Lower(ast.NodeTransformer):
-    def __init__(self, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name) -> None:
+    def __init__(self, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name, held: Held) -> None:
         self.bind = bind
         self.isinstance = isinstance_
         self.dict = dict_
+        self.held = held
         self.known: dict[int, Any] = {}
         """Folded nodes (by id, held in the tree) → their value."""
 
@@ -67,6 +74,17 @@ class _Lower(ast.NodeTransformer):
             return self.folded(compute(left, right), node)
         except ArithmeticError:
             return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        self.generic_visit(node)
+        local = self.held_as(node.value, node.slice)
+        return node if local is None else ast.copy_location(ast.Name(id=local, ctx=ast.Load()), node)
+
+    def held_as(self, base: ast.expr, key: ast.expr) -> str | None:
+        """The local holding ``base[key]``, if the function holds it."""
+        if type(base) is ast.Name and isinstance(key, ast.Constant) and isinstance(key.value, str):
+            return self.held.get((base.id, key.value))
+        return None
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
@@ -99,11 +117,15 @@ class _Lower(ast.NodeTransformer):
             tests.append(ast.Call(self.isinstance, [current, self.dict], []))
         for index, key in enumerate(keys.elts):
             assert isinstance(key, ast.Constant)
-            tests.append(ast.Compare(ast.Constant(key.value), [ast.In()], [current]))
-            current = ast.Subscript(current, ast.Constant(key.value), ast.Load())
+            local = self.held_as(current, key) if index == 0 else None
+            if local is not None:  # always there: only whether it is an object is a question
+                current = ast.Name(id=local, ctx=ast.Load())
+            else:
+                tests.append(ast.Compare(ast.Constant(key.value), [ast.In()], [current]))
+                current = ast.Subscript(current, ast.Constant(key.value), ast.Load())
             if index < len(keys.elts) - 1:
                 tests.append(ast.Call(self.isinstance, [current, self.dict], []))
-        inlined = ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0]
+        inlined = ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0] if tests else ast.Constant(True)
         for part in ast.walk(inlined):
             ast.copy_location(part, node)
         return inlined

@@ -53,7 +53,7 @@ from .actioncode import (
 )
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
-from .lowering import lowered
+from .lowering import Held, lowered
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
 
 if TYPE_CHECKING:
@@ -136,6 +136,13 @@ class Writer:
         """Reasons' texts are written when the decision is read (``Decision``): the code keeps their values."""
         self.fused = fused and not traced
         """Runs of line rules that only add services share one loop over the lines (``fuse``); a failure there is ``Unfused``."""
+        self.held: Held = {}
+        """Parts of the decision and the order the plain code reads from its locals (``lowering``): with a claim, the claims."""
+        if not traced:
+            self.held = {(DECISION, "services"): "_q_services", (DECISION, "compensations"): "_q_compensations"}
+            self.held[DECISION, "violations"] = "_q_violations"
+            if key is not None:
+                self.held |= {(DECISION, "claim"): "_q_claim", (FACTS, "claim"): "_q_fclaim"}
 
     def fill(self, template: str, **names: ast.expr) -> list[ast.stmt]:
         """The statements of ``template`` (fixed code of this module) with each NAME in capitals replaced.
@@ -146,6 +153,8 @@ class Writer:
         for value in names.values():
             locate(value, self.located)
         statements: list[ast.stmt] = [filled_copy(statement, names) for statement in parsed_template(template)]
+        if self.key is not None:  # every order of the function has a claim: no action needs to ask
+            statements = [statement for statement in statements if not _asks_for_the_claim(statement)]
         self.located.update((id(statement), statement) for statement in statements)
         return statements
 
@@ -160,7 +169,7 @@ class Writer:
         if cached is None or cached[0] is not compiled:
             if self.builtins is None:
                 self.builtins = (self.bind(isinstance), self.bind(dict))
-            cached = self.lowered[id(compiled)] = (compiled, lowered(compiled.py, self.bind, *self.builtins))
+            cached = self.lowered[id(compiled)] = (compiled, lowered(compiled.py, self.bind, *self.builtins, held=self.held))
             if hasattr(compiled.py, "lineno"):  # the copy keeps the tree's lines (a failure names its leaf by them)
                 self.located[id(cached[1])] = cached[1]
         return cached[1]
@@ -185,6 +194,8 @@ class Writer:
             assign("_q_site", ast.Constant(0)),
             assign("_q_visits", ast.Constant(0)),
         ]
+        if (FACTS, "claim") in self.held:
+            body.append(assign("_q_fclaim", ast.Subscript(load_name(FACTS), ast.Constant("claim"), ast.Load())))
         checked_body: list[ast.stmt] = []
         index = 0
         while index < len(rules):
@@ -774,6 +785,18 @@ def reads_reasons(rules: tuple[Rule, ...]) -> bool:
                 if isinstance(node, ast.Subscript) and id(node) not in based and _named(node.value, DECISION) and whole_claim:
                     return True
     return False
+
+
+def _asks_for_the_claim(statement: ast.stmt) -> bool:
+    """``if _q_claim is None: raise …`` (an action's templates): an error only an order without a claim can meet."""
+    return (
+        isinstance(statement, ast.If)
+        and isinstance(statement.test, ast.Compare)
+        and _named(statement.test.left, "_q_claim")
+        and isinstance(statement.test.ops[0], ast.Is)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], ast.Raise)
+    )
 
 
 def _named(node: ast.AST, name: str) -> bool:
