@@ -139,3 +139,59 @@ def test_a_budget_charged_for_the_loop_does_not_hide_the_failure_rule_by_rule_ev
     fast, explained = decided(policy, facts, trusted=True), decided(policy, facts, trusted=True, explain=True)
     assert fast == explained
     assert fast[0] == "error" and fast[1] == "fused.first" and "unsupported operand" in fast[2], fast
+
+
+SHOP_RULES = """\
+rules:
+  - id: fused.shop
+    title: {zh: 店铺, en: Shop}
+    description: 店铺加入七天无理由的非赠品行 / non-gift lines of an enrolled shop
+    stage: services
+    scope: line
+    when: {expr: "not item.gift and 'price_protection' in shop.services"}
+    then:
+      - add_service: seven_day_return
+  - id: fused.channel
+    title: {zh: 直播, en: Livestream}
+    description: 直播间的非赠品行 / non-gift lines sold in a livestream
+    stage: services
+    scope: line
+    when: {expr: "not item.gift and channel == 'livestream' and 'price_protection' in shop.services"}
+    then:
+      - add_service: fast_refund
+"""
+
+
+@pytest.fixture
+def shop_policy(tmp_path: Path) -> ruleengine.Policy:
+    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "services.yaml").write_text(SHOP_RULES, encoding="utf-8")
+    return ruleengine.load_policy(tmp_path)
+
+
+@pytest.mark.parametrize("gifts", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("channel", ["livestream", "app"])
+@pytest.mark.parametrize("enrolled", [True, False])
+def test_what_is_the_same_for_every_line_is_read_once_and_decides_as_each_line_reading_it(
+    shop_policy: ruleengine.Policy, gifts: tuple[bool, bool], channel: str, enrolled: bool
+) -> None:
+    """The shop's services and the channel are read before the loop, 'not item.gift' once per line: the same decisions."""
+    facts = two_lines(1, 1)
+    for line, gift in zip(facts["items"], gifts, strict=True):
+        line["gift"] = gift
+    facts["channel"] = channel
+    facts["shop"]["services"] = ["price_protection"] if enrolled else []
+    assert decided(shop_policy, facts) == decided(shop_policy, facts, explain=True)
+    assert not shop_policy.compiled.exact
+
+
+def test_a_part_read_before_the_loop_that_fails_where_no_line_would_read_it_is_decided_again(shop_policy: ruleengine.Policy) -> None:
+    """Trusted facts without a shop: no line reads it (all gifts), but the loop reads it first; decided again, no error."""
+    facts = two_lines(1, 1)
+    for line in facts["items"]:
+        line["gift"] = True
+    del facts["shop"]
+    fast, explained = decided(shop_policy, facts, trusted=True), decided(shop_policy, facts, trusted=True, explain=True)
+    assert fast == explained
+    assert fast["services"] == {"A": [], "B": []} and fast["fired"] == []
+    assert shop_policy.compiled.exact  # the read before the loop failed: decided again without the fused loop

@@ -187,3 +187,56 @@ def test_a_claim_that_is_not_an_object_is_not_read_as_one(tmp_path: Path) -> Non
     code = compile(ast.fix_missing_locations(ast.Expression(rewrite(policy, "has(claim.sku)", held=CLAIM_HELD))), "<t>", "eval")
     for claim in ({"sku": "A"}, {}, "sku", ["sku"]):
         assert eval(code, {"_q_fclaim": claim, "isinstance": isinstance, "dict": dict}) is (isinstance(claim, dict) and "sku" in claim)
+
+
+def _loop_body(code: str) -> list[ast.stmt]:
+    return ast.parse(code).body
+
+
+def test_what_is_the_same_at_every_turn_of_a_loop_is_computed_once_before_it() -> None:
+    from ruleengine.runtime.lowering import hoisted
+
+    body = _loop_body(
+        "if (not I['gift'] and 'x' in F['shop']['services'] and F['channel'] == _q_c1) is True: pass\n"
+        "if ('x' in F['shop']['services'] and isinstance(F['buyer'], _q_c9) and I['a']) is True: pass\n"
+        "if (any(v > 1 for v in F['items']) and len(F['items']) > 1 and I['q'] > F['min']) is True: pass\n"
+        "try:\n    r = F['campaign']['id'] == 'c'\nexcept KeyError:\n    r = None\n"
+    )
+    fixed = lambda name: name.id == "F" or name.id.startswith("_q_c")  # noqa: E731
+    once = hoisted(body, fixed, frozenset({"isinstance"}), "_h")
+    assert [ast.unparse(a) for a in once] == [
+        "_h0 = 'x' in F['shop']['services']",  # met twice, computed once
+        "_h1 = F['channel'] == _q_c1",
+        "_h2 = isinstance(F['buyer'], _q_c9)",  # a pure call of fixed values
+        "_h3 = F['items']",  # the iterable of a comprehension, which is itself computed per turn
+        "_h4 = F['min']",
+    ]
+    code = "\n".join(ast.unparse(s) for s in body)
+    assert "(not I['gift'] and _h0 and _h1) is True" in code and "(_h0 and _h2 and I['a']) is True" in code
+    assert "any((v > 1 for v in _h3))" in code and "len(_h3) > 1" in code  # a comprehension, a call not named pure
+    assert "I['q'] > _h4" in code
+    assert "r = F['campaign']['id'] == 'c'" in code  # inside a try: an absent fact there is a value, not an error
+
+
+def test_what_several_tests_read_first_is_read_once() -> None:
+    from ruleengine.runtime.lowering import first_reads
+
+    tests = [
+        ast.parse(text, mode="eval").body
+        for text in (
+            "(not I['gift'] and a) is True",
+            "(not I['gift']) is True",
+            "(I['category'] in k and not I['gift']) is True",
+            "(x in _q_own and b) is True",
+            "(x in _q_own) is True",
+        )
+    ]
+    first = first_reads(tests, frozenset({"_q_own"}), "_l")
+    assert [ast.unparse(a) for a in first] == ["_l0 = not I['gift']"]
+    assert [ast.unparse(t) for t in tests] == [
+        "(_l0 and a) is True",
+        "_l0 is True",
+        "(I['category'] in k and _l0) is True",  # read once, used wherever it is read
+        "(x in _q_own and b) is True",  # what the actions change is read where it is
+        "(x in _q_own) is True",
+    ]

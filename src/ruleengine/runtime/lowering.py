@@ -129,3 +129,101 @@ class _Lower(ast.NodeTransformer):
         for part in ast.walk(inlined):
             ast.copy_location(part, node)
         return inlined
+
+
+_INVARIANT_PARTS = (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Subscript, ast.Tuple, ast.IfExp, ast.Call, ast.Constant, ast.Name)
+_OPERATORS = (ast.expr_context, ast.cmpop, ast.boolop, ast.unaryop)
+_COMPUTED = (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Subscript, ast.Call)
+"""What is worth a local: it computes something (a name or a constant is read as cheaply from where it is)."""
+
+
+def hoisted(statements: list[ast.stmt], fixed: Callable[[ast.Name], bool], pure: frozenset[str], prefix: str) -> list[ast.stmt]:
+    """Rewrite ``statements`` (a loop's body) in place: each part that is the same at every turn computed once, before.
+
+    A part is the same at every turn when the only names it reads are ``fixed`` (the order, constants) and the only
+    functions it calls are ``pure`` (by name): no comprehension, no budget, nothing the loop assigns. Parts inside a
+    ``try`` stay where they are (a fact absent there is a value, not an error). The returned assignments (locals
+    ``prefix0``, ``prefix1`` …) compute them in the order the loop first meets them; run before it, they can fail
+    where the loop would not have reached them, so the caller runs them where any failure is answered exactly
+    (``Writer.fuse``: the order is decided again without the fused loop).
+    """
+    hoister = _Hoist(fixed, pure, prefix)
+    statements[:] = [hoister.visit(statement) for statement in statements]
+    return hoister.assignments
+
+
+class _Hoist(ast.NodeTransformer):
+    def __init__(self, fixed: Callable[[ast.Name], bool], pure: frozenset[str], prefix: str) -> None:
+        self.fixed = fixed
+        self.pure = pure
+        self.prefix = prefix
+        self.assignments: list[ast.stmt] = []
+        self.names: dict[str, str] = {}
+        """A hoisted part's code → its local: the same part met again reads the same local."""
+
+    def visit_Try(self, node: ast.Try) -> ast.Try:
+        return node
+
+    def visit(self, node: ast.AST) -> Any:
+        if isinstance(node, _COMPUTED) and self.invariant(node):
+            code = ast.dump(node)
+            local = self.names.get(code)
+            if local is None:
+                local = self.names[code] = f"{self.prefix}{len(self.names)}"
+                self.assignments.append(ast.copy_location(ast.Assign([ast.Name(id=local, ctx=ast.Store())], node), node))
+            return ast.copy_location(ast.Name(id=local, ctx=ast.Load()), node)
+        return super().visit(node)
+
+    def invariant(self, node: ast.AST) -> bool:
+        if not isinstance(node, _INVARIANT_PARTS):
+            return False
+        if isinstance(node, ast.Name):
+            return isinstance(node.ctx, ast.Load) and self.fixed(node)
+        if isinstance(node, ast.Call):
+            if node.keywords or not (type(node.func) is ast.Name and node.func.id in self.pure):
+                return False
+            return all(self.invariant(arg) for arg in node.args)
+        return all(self.invariant(child) for child in ast.iter_child_nodes(node) if not isinstance(child, _OPERATORS))
+
+
+def first_reads(tests: list[ast.expr], varying: frozenset[str], prefix: str) -> list[ast.stmt]:
+    """Rewrite ``tests`` in place: what two or more of them read first (``not I['gift']``) read once, into a local.
+
+    The first operand of a test is computed whenever the test is, so computing it before the tests computes nothing
+    new; only what ``varying`` names (what the tests' actions change) is left where it is. The returned assignments
+    (locals ``prefix0`` …) go before the tests.
+    """
+    heads: dict[str, ast.expr] = {}
+    seen: dict[str, int] = {}
+    for test in tests:
+        head = _first_operand(test)
+        if head is not None and not any(isinstance(n, ast.Name) and n.id in varying for n in ast.walk(head)):
+            code = ast.dump(head)
+            heads.setdefault(code, head)
+            seen[code] = seen.get(code, 0) + 1
+    names = {code: f"{prefix}{index}" for index, code in enumerate(c for c in heads if seen[c] > 1)}
+    if not names:
+        return []
+    rewriter = _Replace(names)
+    tests[:] = [rewriter.visit(test) for test in tests]
+    return [ast.copy_location(ast.Assign([ast.Name(id=names[c], ctx=ast.Store())], heads[c]), heads[c]) for c in names]
+
+
+def _first_operand(test: ast.expr) -> ast.expr | None:
+    """What ``test`` (``(a and b …) is True``) computes first, when that is a computation."""
+    node = test.left if isinstance(test, ast.Compare) else test
+    while isinstance(node, ast.BoolOp):
+        node = node.values[0]
+    return node if isinstance(node, _COMPUTED) else None
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def visit(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.expr):
+            local = self.names.get(ast.dump(node))
+            if local is not None:
+                return ast.copy_location(ast.Name(id=local, ctx=ast.Load()), node)
+        return super().visit(node)

@@ -34,7 +34,7 @@ from ..errors import EvaluationError
 from ..lang import types as t
 from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
-from ..lang.ir import DECISION, FACTS, ITEM, Compiled, const_id, engine_id
+from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Const, const_id, engine_id
 from ..lang.templates import SCALARS, formatter, in_other_language, text_writer
 from ..model.conditions import ABSENT_VALUE, Condition, NodeResult, emit, emit_traced, leaves, trace_node
 from .actioncode import (
@@ -53,7 +53,7 @@ from .actioncode import (
 )
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
-from .lowering import Held, lowered
+from .lowering import Held, first_reads, hoisted, lowered
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
 
 if TYPE_CHECKING:
@@ -362,20 +362,37 @@ class Writer:
             charges += self.charge(rule)  # a budget exceeded there is a failure the loops could report otherwise)
         hits = [f"_q_hit{next(self.counter)}" for _ in rules]
         out: list[ast.stmt] = [assign(hit, ast.Constant(False)) for hit in hits]
-        per: list[ast.stmt] = [assign("_q_line", ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load()))]
+        per: list[ast.stmt] = []
         for rule, hit in zip(rules, hits, strict=True):
             result = emit(self.condition(rule), per, self.counter, lambda leaf: self.checked(leaf.compiled))
             then: list[ast.stmt] = [assign(hit, ast.Constant(True))]
             for action in rule.then:
                 then += self.action(rule, action, "_q_line")
             per.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then, []))
+        # What is the same for every line (the shop's services, the channel …) is computed once, before the loop; a
+        # failure there is a failure in the loop (Unfused). The line's own services are read once per line.
+        assert self.builtins is not None  # the conditions were lowered
+        once = hoisted(per, self.fixed, frozenset({self.builtins[0].id}), f"_q_f{next(self.counter)}_")
+        own = ast.Subscript(load_name("_q_services"), load_name("_q_line"), ast.Load())
+        per[:] = [_OwnServices().visit(statement) for statement in per]
+        tests = [statement for statement in per if isinstance(statement, ast.If)]
+        conditions = [statement.test for statement in tests]
+        first = first_reads(conditions, frozenset({"_q_own", "_q_x", DECISION}), f"_q_l{next(self.counter)}_")
+        for statement, condition in zip(tests, conditions, strict=True):
+            statement.test = condition
+        sku = ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())
+        per[:0] = [assign("_q_line", sku), assign("_q_own", own), *first]
         unfused = ast.ExceptHandler(load_name("_q_Exception"), None, [ast.Raise(call("_q_Unfused"), ast.Constant(None))])
         loop = ast.For(store_name(ITEM), load_name("_q_items"), per, [])
-        out += [ast.Try(body=[*charges, loop], handlers=[unfused], orelse=[], finalbody=[]), assign(ITEM, ast.Constant(None))]
+        out += [ast.Try(body=[*charges, *once, loop], handlers=[unfused], orelse=[], finalbody=[]), assign(ITEM, ast.Constant(None))]
         for rule, hit in zip(rules, hits, strict=True):
             fired = ast.Assign([ast.Subscript(load_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))
             out.append(ast.If(load_name(hit), [fired], []))
         return out
+
+    def fixed(self, name: ast.Name) -> bool:
+        """Whether a name in the plain code holds the same value all through an order: the order, a constant."""
+        return name.id == FACTS or isinstance(name, Const) or (type(name) is ast.Name and name.id.startswith("_q_c"))
 
     def unless_stopped(self, rule: Rule, line: str | None, body: list[ast.stmt]) -> list[ast.stmt]:
         """``body``, unless the rule's group was stopped for this line or for the whole order (a stop in an order-scope rule)."""
@@ -785,6 +802,22 @@ def reads_reasons(rules: tuple[Rule, ...]) -> bool:
                 if isinstance(node, ast.Subscript) and id(node) not in based and _named(node.value, DECISION) and whole_claim:
                     return True
     return False
+
+
+class _OwnServices(ast.NodeTransformer):
+    """In a fused loop, the line's own services (``_q_services[_q_line]``, ``_q_services[I['sku']]``) as the local ``_q_own``."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        self.generic_visit(node)
+        if _named(node.value, "_q_services") and (_named(node.slice, "_q_line") or _is_the_sku(node.slice)):
+            return ast.copy_location(load_name("_q_own"), node)
+        return node
+
+
+def _is_the_sku(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Subscript) and _named(node.value, ITEM) and isinstance(node.slice, ast.Constant) and node.slice.value == "sku"
+    )
 
 
 def _asks_for_the_claim(statement: ast.stmt) -> bool:
