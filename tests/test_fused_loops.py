@@ -195,3 +195,22 @@ def test_a_part_read_before_the_loop_that_fails_where_no_line_would_read_it_is_d
     assert fast == explained
     assert fast["services"] == {"A": [], "B": []} and fast["fired"] == []
     assert shop_policy.compiled.exact  # the read before the loop failed: decided again without the fused loop
+
+
+@pytest.mark.parametrize("lines", [20, 21, 22, 23])
+@pytest.mark.parametrize("max_steps", [40, 64, 65, 100_000])
+def test_the_loops_charges_added_at_once_check_the_budget_where_rule_by_rule_charges_would(
+    tmp_path: Path, lines: int, max_steps: int
+) -> None:
+    """Three rules over 21 lines stay under a check (63 visits): added at once; over 22, each rule's charge is checked."""
+    import dataclasses
+
+    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "services.yaml").write_text(RULES, encoding="utf-8")
+    policy = ruleengine.load_policy(tmp_path, limits=dataclasses.replace(ruleengine.DEFAULT_LIMITS, max_evaluation_steps=max_steps))
+    facts = two_lines(3, 2)
+    line = facts["items"][0]
+    facts["items"] = [dict(copy.deepcopy(line), sku=f"X{i}") for i in range(lines)]
+    fast, explained = decided(policy, facts), decided(policy, facts, explain=True)
+    assert fast == explained
+    assert isinstance(fast, tuple) is (lines * 3 >= 64 and max_steps < lines * 3), fast  # a check charges all visits so far

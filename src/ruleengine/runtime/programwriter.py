@@ -360,6 +360,7 @@ class Writer:
         charges: list[ast.stmt] = []
         for rule in rules:  # the budget is charged as the separate loops charge it, rule by rule (inside the try:
             charges += self.charge(rule)  # a budget exceeded there is a failure the loops could report otherwise)
+        charges = self.at_once(charges)
         hits = [f"_q_hit{next(self.counter)}" for _ in rules]
         out: list[ast.stmt] = [assign(hit, ast.Constant(False)) for hit in hits]
         per: list[ast.stmt] = []
@@ -389,6 +390,35 @@ class Writer:
             fired = ast.Assign([ast.Subscript(load_name("_q_fired"), ast.Constant(rule.id), ast.Store())], ast.Constant(None))
             out.append(ast.If(load_name(hit), [fired], []))
         return out
+
+    @staticmethod
+    def at_once(charges: list[ast.stmt]) -> list[ast.stmt]:
+        """Charges of several rules as one addition when none of them would reach a check: the same count, no test each.
+
+        ``charges`` are ``charge``'s statements; when the visits so far and theirs stay under ``CHARGE_EVERY``, none
+        of their checks would run, so adding them at once leaves the count where they would; otherwise they run as
+        written (each check where it falls).
+        """
+        additions = [statement.value for statement in charges if isinstance(statement, ast.AugAssign)]
+        if len(additions) < 2:
+            return charges
+        lines, fixed = 0, 0  # the visits: so many times the order's lines, plus so many
+        for visits in additions:
+            if isinstance(visits, ast.BinOp) and isinstance(visits.right, ast.Constant) and isinstance(visits.right.value, int):
+                fixed += visits.right.value
+                visits = visits.left
+            if isinstance(visits, ast.Constant) and isinstance(visits.value, int):
+                fixed += visits.value
+            else:
+                assert isinstance(visits, ast.Name) and visits.id == "_q_nitems", ast.dump(visits)
+                lines += 1
+
+        def total() -> ast.expr:
+            each: ast.expr = ast.BinOp(ast.Constant(lines), ast.Mult(), load_name("_q_nitems"))
+            return ast.BinOp(each, ast.Add(), ast.Constant(fixed)) if fixed else each
+
+        under = ast.Compare(ast.BinOp(load_name("_q_visits"), ast.Add(), total()), [ast.Lt()], [ast.Constant(CHARGE_EVERY)])
+        return [ast.If(under, [ast.AugAssign(store_name("_q_visits"), ast.Add(), total())], charges)]
 
     def fixed(self, name: ast.Name) -> bool:
         """Whether a name in the plain code holds the same value all through an order: the order, a constant."""
