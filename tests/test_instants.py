@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ruleengine import instants, load_policy
+from ruleengine import FactsError, instants, load_policy
 from ruleengine.compile.declarations import fact_types
 from ruleengine.runtime.conversion import _HappyPath
 from ruleengine.runtime.facts import prepare
@@ -120,3 +120,37 @@ def test_an_orders_instants_and_the_policys_boundaries_share_one_offset_object()
         assert len({id(value.tzinfo) for value in read}) == 1
     converted = _HappyPath().function(fact_types()[0])(order)
     assert converted["as_of"].tzinfo is boundaries[0].tzinfo
+
+
+def _unseen_offset() -> str:
+    for minutes in range(1, 24 * 60):
+        text = dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(minutes=minutes))).isoformat()[-6:]
+        if text not in instants.OFFSET_EPOCHS:
+            return text
+    raise AssertionError("every offset seen")  # pragma: no cover
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_an_instant_holding_a_nul_is_refused_and_changes_nothing_for_the_orders_after_it(trusted: bool) -> None:
+    """fromisoformat stops reading at a NUL ("…22:Z\\x00:05+08:00" reads as 22:00 UTC): such text is no instant, and
+    the first order holding an offset must not teach the process another reading of it."""
+    policy = load_policy(ROOT / "rules")
+    order = copy.deepcopy(next(o for o in generate(50, seed=3) if "claim" in o))
+    offset = _unseen_offset()
+    poisoned = copy.deepcopy(order)
+    poisoned["placed_at"] = f"2026-10-26T22:Z\x00:05{offset}"
+    with pytest.raises(FactsError) as refused:
+        policy.evaluate(poisoned, trusted=trusted)
+    assert [(p.pointer, p.code) for p in refused.value.problems] == [("/placed_at", "format")]
+    text = f"2026-11-08T20:03:45{offset}"
+    _same_instant(instants.usual(text), dt.datetime.fromisoformat(text))
+    with pytest.raises(ValueError):
+        instants.usual(f"2026-10-26T22:Z\x00:05{offset}")  # refused through the offset's epoch too
+
+
+@pytest.mark.parametrize("offset", ["+ab:cd", "-\u4e00\u4e01:\u4e02\u4e03", "+０８:００"])
+def test_only_an_offset_written_in_ascii_digits_gets_an_epoch(offset: str) -> None:
+    for text in (f"2026-10-26T22:Z\x00:05{offset}", f"2026-10-26T22:10:05{offset}"):
+        with pytest.raises(ValueError):
+            instants.usual(text)
+    assert offset not in instants.OFFSET_EPOCHS

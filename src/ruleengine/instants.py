@@ -15,15 +15,18 @@ NAIVE_EPOCH)``; when the offset has no epoch yet, :func:`usual` itself.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 
 OFFSET_EPOCHS: dict[str, dt.datetime] = {}
 """By the text of an offset (``+08:00``): midnight of 1970-01-01 at that offset, holding its shared object.
 
-Filled by :func:`usual` from instants ``fromisoformat`` read whole, so it holds only real offsets
-written ``±HH:MM`` — at most one per minute of ±24 hours.
+Filled by :func:`usual`, only with texts ``±HH:MM`` in ASCII digits that ``fromisoformat`` reads as that offset
+alone — a few thousand at most, whatever the orders hold.
 """
+
+_OFFSET = re.compile(r"[+-][0-9]{2}:[0-9]{2}\Z")
 
 _ZONES: dict[tuple[dt.timedelta | None, str | None], dt.tzinfo] = {}
 """The shared object of each offset (and name, which ``fromisoformat`` never gives) met so far."""
@@ -39,10 +42,18 @@ def usual(text: str) -> dt.datetime:
     if len(text) == 25:
         epoch = OFFSET_EPOCHS.get(text[19:])
         if epoch is not None:
-            return epoch + (dt.datetime.fromisoformat(text[:19]) - NAIVE_EPOCH)
+            try:
+                return epoch + (dt.datetime.fromisoformat(text[:19]) - NAIVE_EPOCH)
+            except TypeError:  # the wall time read with an offset of its own: no instant of this shape
+                raise ValueError(f"not an instant: {text!r}") from None
+    if "\x00" in text:  # fromisoformat stops reading at a NUL and would give another instant
+        raise ValueError(f"not an instant: {text!r}")
     value = shared(dt.datetime.fromisoformat(text))
-    if len(text) == 25 and value.tzinfo is not None and text[19] in "+-":
-        OFFSET_EPOCHS.setdefault(text[19:], dt.datetime(1970, 1, 1, tzinfo=value.tzinfo))
+    offset = text[19:]
+    if len(text) == 25 and _OFFSET.match(offset):  # the epoch from the offset's own text, never from an order's reading
+        epoch = shared(dt.datetime.fromisoformat("1970-01-01T00:00:00" + offset))
+        if epoch.utcoffset() == value.utcoffset():
+            OFFSET_EPOCHS.setdefault(offset, epoch)
     return value
 
 

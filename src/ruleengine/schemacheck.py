@@ -334,7 +334,7 @@ class _Writer:
             else:
                 if fmt == "date-time":  # the usual shape inline: see schemas.is_date_time, which does the same
                     usual = self.usual_instant(var)
-                    call = f"({usual} and {self.constant(dt.datetime.fromisoformat)}({var}) is not None) or {call}"
+                    call = f"({usual} and {self.constant(instants.usual)}({var}) is not None) or {call}"
                 self.fail_unless(indent, call)
         if store is not None and (fmt is None or self.parsers is None or fmt not in self.parsers):
             raise Unsupported("a converted text without a parser")

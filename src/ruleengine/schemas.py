@@ -50,12 +50,13 @@ def is_date_time(value: object) -> bool:
     """RFC 3339: a real calendar instant with an explicit offset (no naive times).
 
     The usual shape (``2026-10-26T22:10:05+08:00``) skips the pattern: with its separators in place,
-    ``fromisoformat`` accepts exactly the ASCII digits the pattern requires elsewhere, and checks the calendar.
+    ``fromisoformat`` accepts exactly the ASCII digits the pattern requires elsewhere, and checks the calendar
+    (read by ``instants.usual``, which also refuses a NUL, where ``fromisoformat`` would stop reading).
     """
     if not isinstance(value, str):
         return True
     if len(value) == 25 and value[4:23:3] in USUAL_SEPARATORS:
-        dt.datetime.fromisoformat(value)  # ValueError when it is no instant
+        instants.usual(value)  # ValueError when it is no instant
         return True
     if not _DATE_TIME.match(value):
         return False
