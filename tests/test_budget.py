@@ -96,3 +96,28 @@ def test_builds_that_overlap_in_threads_leave_the_garbage_collector_as_it_was() 
             assert gc.isenabled() is enabled
         finally:
             gc.enable()
+
+
+def test_rules_on_the_claimed_line_are_charged_alike_when_the_order_has_no_claimed_line(tmp_path: Path) -> None:
+    """The plain code sets the claimed line once for a run of such rules; a budget charge written between them stays
+    outside that block, so trusted facts whose claim names no line are charged as the explaining path charges them."""
+    import dataclasses
+
+    (tmp_path / "policy.yaml").write_text('policy:\n  name: claimed-run\n  version: "1"\n  timezone: Asia/Shanghai\n  stages: [claim]\n')
+    rules = ["rules:"]
+    for n in range(70):
+        rules.append(
+            f"  - id: c.r{n:02d}\n    title: {{zh: 规则{n}, en: Rule {n}}}\n    description: 认领行 / claimed line\n"
+            '    stage: claim\n    scope: claimed_line\n    when: {expr: "item.quantity > 1000"}\n'
+            "    then:\n      - set: {claim.outcome: rejected}"
+        )
+    (tmp_path / "rules.yaml").write_text("\n".join(rules) + "\n", encoding="utf-8")
+    policy = ruleengine.load_policy(tmp_path, limits=dataclasses.replace(ruleengine.DEFAULT_LIMITS, max_evaluation_steps=10))
+    facts = load_example("quality-defect-repair-approved.json")
+    facts["items"] = []  # trusted: a claim without a sku, an order without lines
+    del facts["claim"]["sku"]
+    with pytest.raises(ruleengine.EvaluationError) as explained:
+        policy.evaluate(facts, trusted=True, explain=True)
+    with pytest.raises(ruleengine.EvaluationError) as plain:
+        policy.evaluate(facts, trusted=True)
+    assert str(plain.value) == str(explained.value) and plain.value.code == "budget"

@@ -206,13 +206,12 @@ class Writer:
                 checked_body += self.fuse(rules[index:end])
                 index = end
                 continue
-            end = index
-            while end < len(rules) and not self.traced and rules[end].scope == "claimed_line":
-                end += 1
-            if end > index:  # plain rules on the claimed line, one after another: the line is set once for all of them
-                run = [statement for rule in rules[index:end] for statement in self.rule(rule, claimed_set=True)]
+            run: list[ast.stmt] = []  # plain rules on the claimed line, one after another: the line is set once for all
+            while index < len(rules) and self.joins_the_claimed_line(rules[index]):
+                run += self.rule(rules[index], claimed_set=True)
+                index += 1
+            if run:
                 checked_body += self.on_claimed_line(run, [])
-                index = end
             else:
                 checked_body += self.rule(rules[index])
                 index += 1
@@ -318,6 +317,13 @@ class Writer:
             return [*out, *block]
         elsewhere = [self.skipped(rule, None, call("_t_not_in_effect", self.bind(rule), load_name(INSTANTS[rule.effective_on])))]
         return [*out, ast.If(guard, block, elsewhere if self.traced else [])]
+
+    def joins_the_claimed_line(self, rule: Rule) -> bool:
+        """A plain rule on the claimed line whose code is its own visit alone: no budget charge written before it, no
+        version window around it. Those stay outside the claimed-line test, where an order without a claimed line
+        still meets them."""
+        windowed = rule.effective_on == "claim.requested_at" or rule.effective_from is not None or rule.effective_until is not None
+        return not self.traced and rule.scope == "claimed_line" and self.pending + 1 < BATCH and not windowed
 
     def on_claimed_line(self, body: list[ast.stmt], without: list[ast.stmt]) -> list[ast.stmt]:
         """``body`` with the claimed line as the item (``without``: when the order has no claim)."""
@@ -552,7 +558,7 @@ class Writer:
         return load_name(name)
 
     def in_effect(self, rule: Rule) -> ast.expr | None:
-        """The test choosing this version by its effective window (None: every order)."""
+        """The test choosing this version by its effective window (None: every order; ``joins_the_claimed_line`` knows when)."""
         instant = load_name(INSTANTS[rule.effective_on])
         tests: list[ast.expr] = []
         if rule.effective_on == "claim.requested_at":
@@ -586,7 +592,8 @@ class Writer:
         return ast.IfExp(known, load_name(name), ast.NamedExpr(store_name(name), compare))
 
     def charge(self, rule: Rule) -> list[ast.stmt]:
-        """Count the visits before the rule; check the budget when enough have been counted."""
+        """Count the visits before the rule; check the budget when enough have been counted (a rule on the order or the
+        claimed line adds to ``pending``, written as code every ``BATCH`` rules)."""
         if rule.scope == "line":
             visits: ast.expr = load_name("_q_nitems")
             if self.pending:
