@@ -428,7 +428,8 @@ class Writer:
 
     def fixed(self, name: ast.Name) -> bool:
         """Whether a name in the plain code holds the same value all through an order: the order, a constant."""
-        return name.id == FACTS or isinstance(name, Const) or (type(name) is ast.Name and name.id.startswith("_q_c"))
+        bound = type(name) is ast.Name and name.id.startswith("_q_c") and name.id[4:].isdigit()  # bind()'s names, not _q_claim
+        return name.id == FACTS or isinstance(name, Const) or bound
 
     def unless_stopped(self, rule: Rule, line: str | None, body: list[ast.stmt]) -> list[ast.stmt]:
         """``body``, unless the rule's group was stopped for this line or for the whole order (a stop in an order-scope rule)."""
