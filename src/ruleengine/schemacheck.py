@@ -255,14 +255,16 @@ class _Writer:
             between = "minimum" in schema and "maximum" in schema
             if json_type == "number" and not between:  # between two bounds a NaN cannot pass (comparing it
                 self.fail_unless(indent, f"{kind} is {self.constant(int)} or {var}.is_finite()")  # raises), nor an infinity
+            exact = json_type == "number"  # a number is mostly a Decimal: compared with Decimal bounds, no int to convert
             if between:
-                self.fail_unless(indent, f"{self.number(schema['minimum'])} <= {var} <= {self.number(schema['maximum'])}")
+                low, high = self.number(schema["minimum"], exact), self.number(schema["maximum"], exact)
+                self.fail_unless(indent, f"{low} <= {var} <= {high}")
             bounds = (("exclusiveMinimum", ">"), ("exclusiveMaximum", "<"))
             for keyword, op in bounds if between else (("minimum", ">="), ("maximum", "<="), *bounds):
                 if keyword in schema:
-                    self.fail_unless(indent, f"{var} {op} {self.number(schema[keyword])}")
+                    self.fail_unless(indent, f"{var} {op} {self.number(schema[keyword], exact)}")
             if "multipleOf" in schema:  # after the bounds: the remainder of a bounded number is computed exactly
-                self.fail_unless(indent, f"not ({var} % {self.number(schema['multipleOf'])})")
+                self.fail_unless(indent, f"not ({var} % {self.number(schema['multipleOf'], exact)})")
         elif json_type == "string":
             fmt = schema.get("format")
             parse = self.parsers.get(fmt) if self.parsers is not None and store is not None and fmt is not None else None
@@ -422,10 +424,11 @@ class _Writer:
         self.emit(indent, "else:")
         self.emit(indent + 1, self.fail)
 
-    def number(self, value: Any) -> str:
+    def number(self, value: Any, exact: bool = False) -> str:
+        """A bound as a constant; ``exact``: as a Decimal (the same number: comparing it with a Decimal converts nothing)."""
         if type(value) not in (int, Decimal):
             raise Unsupported(f"bound {value!r}")
-        return self.constant(value)
+        return self.constant(Decimal(value) if exact else value)
 
 
 def _only_text(writer: _Writer, items: Any) -> bool:
