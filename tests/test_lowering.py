@@ -19,7 +19,7 @@ from conftest import load_example
 
 import ruleengine
 from ruleengine.lang.check import compile_expression
-from ruleengine.lang.ir import called
+from ruleengine.lang.ir import Const, called
 from ruleengine.runtime.lowering import Held, lowered
 
 MANIFEST = """\
@@ -240,3 +240,59 @@ def test_what_several_tests_read_first_is_read_once() -> None:
         "(x in _q_own and b) is True",  # what the actions change is read where it is
         "(x in _q_own) is True",
     ]
+
+
+AGGREGATES = """\
+  - id: lowered.first_total
+    title: {zh: 合计一, en: Total one}
+    description: 非赠品实付合计 / the paid total of non-gift lines
+    stage: claim
+    scope: claimed_line
+    when: {expr: "sum(l.paid_amount / (l.quantity - 2) for l in items if not l.gift) > 0 and item.quantity > 0"}
+    then:
+      - compensation: {type: late_shipment, amount: "1.00", form: red_packet, payer: merchant}
+  - id: lowered.second_total
+    title: {zh: 合计二, en: Total two}
+    description: 同一合计与已有赔付 / the same total, and the compensations so far
+    stage: claim
+    scope: claimed_line
+    when: {expr: "sum(l.paid_amount / (l.quantity - 2) for l in items if not l.gift) > count(decision.compensations)"}
+    then:
+      - set: {claim.outcome: approved}
+"""
+
+
+def test_an_aggregate_of_the_order_is_computed_once_an_order_and_of_the_decision_every_time(tmp_path: Path) -> None:
+    """The same sum over the lines in two rules is one kept value; a count of the decision's compensations is not kept."""
+    from ruleengine.runtime.lowering import memoized
+
+    policy = write(tmp_path / "p", AGGREGATES)
+    kept: list[str] = []
+
+    def memo(part: ast.expr) -> ast.expr:
+        kept.append(ast.dump(part))
+        return ast.Name(id=f"_m{len(kept) - 1}", ctx=ast.Load())
+
+    fixed = lambda name: name.id == "F" or isinstance(name, Const)  # noqa: E731
+    for rule in policy.rules[-2:]:
+        memoized(rule.when.compiled.py, fixed, memo)  # type: ignore[union-attr]
+    from ruleengine.runtime.programwriter import _canonical_generators
+
+    assert len(kept) == 2 and "paid_amount" in kept[0]  # the order's sum, met twice; never the count
+    assert kept[0] != kept[1] and _canonical_generators(kept[0]) == _canonical_generators(kept[1])  # one key: one value kept
+
+
+@pytest.mark.parametrize("quantity", [2, 3])
+def test_a_kept_aggregate_decides_and_fails_where_each_rule_computing_it_would(tmp_path: Path, quantity: int) -> None:
+    """Quantity 2 divides by zero in the first rule that sums (an error there, as explaining reports it); 3 decides."""
+    policy = write(tmp_path / "p", AGGREGATES)
+    facts = orders()[0]
+    for line in facts["items"]:
+        line["quantity"] = quantity
+    facts["claim"]["quantity"] = 1
+    fast, explained = decided(policy, facts, False), decided(policy, facts, True)
+    assert fast == explained
+    if quantity == 2:
+        assert fast[0] == "error" and "lowered.first_total" in fast[1]
+    else:
+        assert "lowered.first_total" in fast["fired"] and "lowered.second_total" in fast["fired"]

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..lang.functions import IMPLEMENTATIONS
-from ..lang.ir import FACTS, ITEM, Const, called, copy_tree
+from ..lang.ir import FACTS, ITEM, Const, Engine, called, copy_tree
 
 FOLDED = frozenset({"days", "hours", "scale", "divide", "round_money", "prorata", "percent_of", "clamp"})
 """Engine functions that depend on nothing but their arguments: called with constants, computed once."""
@@ -227,3 +227,40 @@ class _Replace(ast.NodeTransformer):
             if local is not None:
                 return ast.copy_location(ast.Name(id=local, ctx=ast.Load()), node)
         return super().visit(node)
+
+
+def memoized(tree: ast.expr, fixed: Callable[[ast.Name], bool], memo: Callable[[ast.expr], ast.expr]) -> ast.expr:
+    """``tree`` with each aggregate (a call over a generator) of what is fixed all through an order as ``memo(part)``.
+
+    A definition is written out wherever it is used (``order_actual_price`` sums the lines in every rule that reads
+    it); such a part gives the same value each time in an order, so the function computes it once, where it is first
+    needed (``memo`` returns code reading the value kept, or computing and keeping it; a part that fails keeps
+    nothing and fails again where it is next read). ``fixed`` says which names hold the same value all through the
+    order; a generator's own variables are its own.
+    """
+    return _Memo(fixed, memo).visit(tree)  # type: ignore[no-any-return]
+
+
+class _Memo(ast.NodeTransformer):
+    def __init__(self, fixed: Callable[[ast.Name], bool], memo: Callable[[ast.expr], ast.expr]) -> None:
+        self.fixed = fixed
+        self.memo = memo
+
+    def visit(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Call) and any(isinstance(arg, ast.GeneratorExp) for arg in node.args) and self.kept(node):
+            return self.memo(node)
+        return super().visit(node)
+
+    def kept(self, node: ast.Call) -> bool:
+        """Whether ``node`` reads only fixed names, calls only the engine's functions, assigns nothing."""
+        parts = list(ast.walk(node))
+        targets = [part.target for part in parts if isinstance(part, ast.comprehension)]
+        own = {name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name)}
+        for part in parts:
+            if isinstance(part, (ast.NamedExpr, ast.Lambda, ast.Attribute, ast.Await, ast.Yield, ast.YieldFrom)):
+                return False
+            if isinstance(part, ast.Call) and not (isinstance(part.func, Engine) and part.func.function != "counted"):
+                return False
+            if isinstance(part, ast.Name) and part.id not in own and not (isinstance(part, Engine) or self.fixed(part)):
+                return False
+        return True

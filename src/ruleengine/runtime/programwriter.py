@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import functools
 import itertools
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,7 @@ from .actioncode import (
 )
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
-from .lowering import Held, first_reads, hoisted, lowered
+from .lowering import Held, first_reads, hoisted, lowered, memoized
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
 
 if TYPE_CHECKING:
@@ -136,6 +137,10 @@ class Writer:
         """Reasons' texts are written when the decision is read (``Decision``): the code keeps their values."""
         self.fused = fused and not traced
         """Runs of line rules that only add services share one loop over the lines (``fuse``); a failure there is ``Unfused``."""
+        self.scope: str | None = None
+        """The scope of the rule being written (``rule``, ``fuse``): on the claimed line, the item is the same all through."""
+        self.memos: dict[str, str] = {}
+        """A part computed once an order (``lowering.memoized``), by its code → the local keeping its value."""
         self.held: Held = {}
         """Parts of the decision and the order the plain code reads from its locals (``lowering``): with a claim, the claims."""
         if not traced:
@@ -169,7 +174,8 @@ class Writer:
         if cached is None or cached[0] is not compiled:
             if self.builtins is None:
                 self.builtins = (self.bind(isinstance), self.bind(dict))
-            cached = self.lowered[id(compiled)] = (compiled, lowered(compiled.py, self.bind, *self.builtins, held=self.held))
+            tree = memoized(lowered(compiled.py, self.bind, *self.builtins, held=self.held), self.fixed_in_rule, self.memo)
+            cached = self.lowered[id(compiled)] = (compiled, tree)
             if hasattr(compiled.py, "lineno"):  # the copy keeps the tree's lines (a failure names its leaf by them)
                 self.located[id(cached[1])] = cached[1]
         return cached[1]
@@ -218,6 +224,7 @@ class Writer:
         for group, local in self.claimed_keys.items():
             body.append(assign(local, ast.Tuple([ast.Constant(group), load_name("_q_claimed_line")], ast.Load())))
         body += [assign(local, ast.Constant(None)) for local in self.boundaries.values()]
+        body += [assign(local, load_name("_q_unset")) for local in self.memos.values()]
         handler = ast.ExceptHandler(
             load_name("_q_Exception"),
             "_q_exc",
@@ -261,6 +268,7 @@ class Writer:
             _q_Exception=Exception,
             _q_EvaluationError=EvaluationError,
             _q_Unfused=Unfused,
+            _q_unset=_UNSET,
         )
         if self.traced:
             self.namespace.update(_t_outcome=OUTCOME, _t_not_in_effect=not_in_effect, _t_tuple=tuple)
@@ -274,6 +282,7 @@ class Writer:
         """The rule version's code; ``claimed_set``: a rule on the claimed line whose caller has set the line (``on_claimed_line``)."""
         if id(rule) not in self.active:
             return self.left_out(rule)
+        self.scope = rule.scope
         out = self.charge(rule)
         per: list[ast.stmt] = [assign("_q_site", self.site(rule, None))]
         line = {"order": None, "line": "_q_line", "claimed_line": "_q_claimed_line"}[rule.scope]
@@ -367,6 +376,7 @@ class Writer:
         for rule in rules:  # the budget is charged as the separate loops charge it, rule by rule (inside the try:
             charges += self.charge(rule)  # a budget exceeded there is a failure the loops could report otherwise)
         charges = self.at_once(charges)
+        self.scope = "line"
         hits = [f"_q_hit{next(self.counter)}" for _ in rules]
         out: list[ast.stmt] = [assign(hit, ast.Constant(False)) for hit in hits]
         per: list[ast.stmt] = []
@@ -425,6 +435,23 @@ class Writer:
 
         under = ast.Compare(ast.BinOp(load_name("_q_visits"), ast.Add(), total()), [ast.Lt()], [ast.Constant(CHARGE_EVERY)])
         return [ast.If(under, [ast.AugAssign(store_name("_q_visits"), ast.Add(), total())], charges)]
+
+    def fixed_in_rule(self, name: ast.Name) -> bool:
+        """``fixed``, and in a function for orders with a claim the order's claim; on the claimed line, the line."""
+        return self.fixed(name) or name.id == "_q_fclaim" or (name.id == ITEM and self.scope == "claimed_line")
+
+    def memo(self, part: ast.expr) -> ast.expr:
+        """``part`` computed at most once an order: ``(m if m is not _q_unset else (m := part))``."""
+        key = _canonical_generators(ast.dump(part))
+        local = self.memos.get(key)
+        if local is None:
+            local = self.memos[key] = f"_q_m{len(self.memos)}"
+        known = ast.Compare(load_name(local), [ast.IsNot()], [load_name("_q_unset")])
+        kept = ast.IfExp(known, load_name(local), ast.NamedExpr(store_name(local), part))
+        for node in ast.walk(kept):
+            if node is not part and "lineno" in node._attributes:
+                ast.copy_location(node, part)
+        return kept
 
     def fixed(self, name: ast.Name) -> bool:
         """Whether a name in the plain code holds the same value all through an order: the order, a constant."""
@@ -783,6 +810,16 @@ class Writer:
                 ast.Assign([ast.Subscript(load_name("_q_stopped"), self.stop_key(rule.group, line), ast.Store())], ast.Constant(rule.id))
             ]
         raise AssertionError(f"unknown action {kind}")  # pragma: no cover - the rule schema lists the kinds
+
+
+def _canonical_generators(code: str) -> str:
+    """``code`` (an ``ast.dump``) with its generators' variables numbered in order: the same part written twice is one key."""
+    numbers: dict[str, str] = {}
+    return re.sub(r"'_v\d+_", lambda m: numbers.setdefault(m.group(), f"'_v{len(numbers)}_"), code)
+
+
+_UNSET: Any = object()
+"""What a memo local holds before its part is computed (``Writer.memo``)."""
 
 
 class Unfused(EvaluationError):
