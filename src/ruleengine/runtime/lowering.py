@@ -229,8 +229,13 @@ class _Replace(ast.NodeTransformer):
         return super().visit(node)
 
 
+KEPT = frozenset({"sum", "count", "any", "all", "aggregate_min", "aggregate_max", "prorata", "start_of_day"})
+"""The engine's functions whose calls are worth keeping: those over a generator, and the default policy's definitions that
+repeat a microsecond of arithmetic or calendar (``claimed_prorata``, the start of a day)."""
+
+
 def memoized(tree: ast.expr, fixed: Callable[[ast.Name], bool], memo: Callable[[ast.expr], ast.expr]) -> ast.expr:
-    """``tree`` with each aggregate (a call over a generator) of what is fixed all through an order as ``memo(part)``.
+    """``tree`` with each call of a ``KEPT`` function on what is fixed all through an order as ``memo(part)``.
 
     A definition is written out wherever it is used (``order_actual_price`` sums the lines in every rule that reads
     it); such a part gives the same value each time in an order, so the function computes it once, where it is first
@@ -247,7 +252,7 @@ class _Memo(ast.NodeTransformer):
         self.memo = memo
 
     def visit(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Call) and any(isinstance(arg, ast.GeneratorExp) for arg in node.args) and self.kept(node):
+        if isinstance(node, ast.Call) and isinstance(node.func, Engine) and node.func.function in KEPT and self.kept(node):
             return self.memo(node)
         return super().visit(node)
 
