@@ -383,14 +383,14 @@ class Writer:
         for rule, hit in zip(rules, hits, strict=True):
             result = emit(self.condition(rule), per, self.counter, lambda leaf: self.checked(leaf.compiled))
             then: list[ast.stmt] = [assign(hit, ast.Constant(True))]
-            for action in rule.then:
-                then += self.action(rule, action, "_q_line")
+            for action in rule.then:  # add_service (``fusable``), to the line's own services
+                service = ast.Constant(action.target)
+                then.append(ast.If(not_in(service, "_q_own"), [method_call("_q_own", "append", service)], []))
             per.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then, []))
         # What is the same for every line (the shop's services, the channel …) is computed once, before the loop; a
         # failure there is a failure in the loop (Unfused). The line's own services are read once per line.
         assert self.builtins is not None  # the conditions were lowered
         once = hoisted(per, self.fixed, frozenset({self.builtins[0].id}), f"_q_f{next(self.counter)}_")
-        own = ast.Subscript(load_name("_q_services"), load_name("_q_line"), ast.Load())
         per[:] = [_OwnServices().visit(statement) for statement in per]
         tests = [statement for statement in per if isinstance(statement, ast.If)]
         conditions = [statement.test for statement in tests]
@@ -398,7 +398,10 @@ class Writer:
         for statement, condition in zip(tests, conditions, strict=True):
             statement.test = condition
         sku = ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())
-        per[:0] = [assign("_q_line", sku), assign("_q_own", own), *first]
+        reads_line = any(_named(node, "_q_line") for statement in per for node in ast.walk(statement))
+        line = [assign("_q_line", sku)] if reads_line else []  # the line's sku, when something still reads it
+        own = ast.Subscript(load_name("_q_services"), load_name("_q_line") if reads_line else sku, ast.Load())
+        per[:0] = [*line, assign("_q_own", own), *first]
         unfused = ast.ExceptHandler(load_name("_q_Exception"), None, [ast.Raise(call("_q_Unfused"), ast.Constant(None))])
         loop = ast.For(store_name(ITEM), load_name("_q_items"), per, [])
         out += [ast.Try(body=[*charges, *once, loop], handlers=[unfused], orelse=[], finalbody=[]), assign(ITEM, ast.Constant(None))]
