@@ -229,9 +229,14 @@ class _Replace(ast.NodeTransformer):
         return super().visit(node)
 
 
-KEPT = frozenset({"sum", "count", "any", "all", "aggregate_min", "aggregate_max", "prorata", "start_of_day"})
-"""The engine's functions whose calls are worth keeping: those over a generator, and the default policy's definitions that
-repeat a microsecond of arithmetic or calendar (``claimed_prorata``, the start of a day)."""
+KEPT = frozenset(
+    {
+        *("sum", "count", "any", "all", "aggregate_min", "aggregate_max"),
+        *("prorata", "start_of_day", "end_of_date", "date_of", "days_between", "hours_between", "add_days", "add_hours"),
+    }
+)
+"""The engine's functions whose calls are worth keeping: those over a generator, and the arithmetic and calendar
+that definitions repeat (``claimed_prorata``, a day's start or end: time-zone conversions)."""
 
 
 def memoized(tree: ast.expr, fixed: Callable[[ast.Name], bool], memo: Callable[[ast.expr], ast.expr]) -> ast.expr:
