@@ -121,3 +121,21 @@ def test_rules_on_the_claimed_line_are_charged_alike_when_the_order_has_no_claim
     with pytest.raises(ruleengine.EvaluationError) as plain:
         policy.evaluate(facts, trusted=True)
     assert str(plain.value) == str(explained.value) and plain.value.code == "budget"
+
+
+def test_a_generators_first_256_items_are_charged_as_steps_and_later_ones_read_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short list of the decision costs no system call; a long one is still timed, and every item is still charged."""
+    from ruleengine.lang.codegen import BUDGET_KEY, counted
+    from ruleengine.lang.functions import BudgetExceeded
+    from ruleengine.runtime import evaluation
+
+    reads: list[float] = []
+    monkeypatch.setattr(evaluation.time, "thread_time", lambda: reads.append(0.0) or 0.0)
+    budget = evaluation.Budget(max_steps=1100, max_seconds=1.0)
+    assert sum(1 for _ in counted({BUDGET_KEY: budget}, range(256))) == 256
+    assert (budget.steps, reads) == (256, [])
+    assert sum(1 for _ in counted({BUDGET_KEY: budget}, range(600))) == 600
+    assert budget.steps == 256 + 3 * 256 and len(reads) == 2  # items 256 and 512 began a block: the clock was read
+    with pytest.raises(BudgetExceeded, match="1100 steps"):
+        for _ in counted({BUDGET_KEY: budget}, range(10)):  # the steps are checked from the first item, as before
+            pass

@@ -30,8 +30,8 @@ class Limits:
     max_evaluation_steps: int = 100_000
     """Rule and line visits plus generator iterations in one evaluation."""
     max_evaluation_seconds: float = 1.0
-    """CPU-time budget of one evaluation (its thread's), checked every 64 rule visits and 256 generator
-    iterations, counted from the first check (see ``runtime.evaluation.Budget``)."""
+    """CPU-time budget of one evaluation (its thread's), checked every 64 rule visits and every 256 generator
+    iterations after a generator's first 256, counted from the first check (see ``runtime.evaluation.Budget``)."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -119,8 +119,9 @@ class Budget:
     """The steps and CPU time one evaluation may use; rule visits and generator iterations both count.
 
     The clock (this thread's CPU time: a system call, a microsecond or more, several on a busy machine)
-    is read at every check — every 64 rule visits and every 256 generator iterations — but not when the
-    evaluation starts: the first check starts it. Most orders are decided before their first check and
+    is read at every check — every 64 rule visits, and every 256 iterations of a generator after its first
+    256 (``codegen.counted``: those are charged as steps only) — but not when the evaluation starts: the
+    first check starts it. Most orders are decided before their first check and
     never pay for it; the work before it is the same stretch that separates any two checks, which is what
     a check could let run past the deadline anyway.
     """
@@ -133,10 +134,14 @@ class Budget:
         self.max_seconds = max_seconds
         self.deadline: float | None = None
 
-    def __call__(self, steps: int) -> None:
+    def count(self, steps: int) -> None:
+        """Charge steps without reading the clock (a generator's first 256 iterations)."""
         self.steps += steps
         if self.steps > self.max_steps:
             raise BudgetExceeded(f"evaluation exceeded {self.max_steps} steps")
+
+    def __call__(self, steps: int) -> None:
+        self.count(steps)
         now = time.thread_time()
         if self.deadline is None:
             self.deadline = now + self.max_seconds
