@@ -9,6 +9,7 @@ fused loop decides the order again rule by rule: the error is the one the explai
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,19 @@ rules:
 """
 
 
+def written(folder: Path, rules: str, max_steps: int | None = None) -> ruleengine.Policy:
+    """A policy of the manifest and ``rules``, with the default limits or a step budget of ``max_steps``."""
+    (folder / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    (folder / "services.yaml").write_text(rules, encoding="utf-8")
+    limits = ruleengine.DEFAULT_LIMITS
+    if max_steps is not None:
+        limits = dataclasses.replace(limits, max_evaluation_steps=max_steps)
+    return ruleengine.load_policy(folder, limits=limits)
+
+
 @pytest.fixture
 def policy(tmp_path: Path) -> ruleengine.Policy:
-    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
-    (tmp_path / "services.yaml").write_text(RULES, encoding="utf-8")
-    return ruleengine.load_policy(tmp_path)
+    return written(tmp_path, RULES)
 
 
 def two_lines(quantity_a: int, quantity_b: int) -> dict[str, Any]:
@@ -128,11 +137,7 @@ def test_trusted_facts_that_fail_in_the_loop_are_reported_alike(policy: ruleengi
 def test_a_budget_charged_for_the_loop_does_not_hide_the_failure_rule_by_rule_evaluation_meets_first(tmp_path: Path) -> None:
     """The fused loop charges all its rules' visits before it runs; rule by rule, the first rule fails before the
     later rules' visits are counted. A budget exceeded by those charges is decided again rule by rule too."""
-    import dataclasses
-
-    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
-    (tmp_path / "services.yaml").write_text(RULES, encoding="utf-8")
-    policy = ruleengine.load_policy(tmp_path, limits=dataclasses.replace(ruleengine.DEFAULT_LIMITS, max_evaluation_steps=40))
+    policy = written(tmp_path, RULES, max_steps=40)
     facts = two_lines(3, 2)
     line = facts["items"][0]
     facts["items"] = [dict(copy.deepcopy(line), sku=f"X{i}") for i in range(29)] + [dict(copy.deepcopy(line), sku="B", quantity="3")]
@@ -164,9 +169,7 @@ rules:
 
 @pytest.fixture
 def shop_policy(tmp_path: Path) -> ruleengine.Policy:
-    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
-    (tmp_path / "services.yaml").write_text(SHOP_RULES, encoding="utf-8")
-    return ruleengine.load_policy(tmp_path)
+    return written(tmp_path, SHOP_RULES)
 
 
 @pytest.mark.parametrize("gifts", [(False, False), (True, False), (True, True)])
@@ -203,11 +206,7 @@ def test_the_loops_charges_added_at_once_check_the_budget_where_rule_by_rule_cha
     tmp_path: Path, lines: int, max_steps: int
 ) -> None:
     """Three rules over 21 lines stay under a check (63 visits): added at once; over 22, each rule's charge is checked."""
-    import dataclasses
-
-    (tmp_path / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
-    (tmp_path / "services.yaml").write_text(RULES, encoding="utf-8")
-    policy = ruleengine.load_policy(tmp_path, limits=dataclasses.replace(ruleengine.DEFAULT_LIMITS, max_evaluation_steps=max_steps))
+    policy = written(tmp_path, RULES, max_steps=max_steps)
     facts = two_lines(3, 2)
     line = facts["items"][0]
     facts["items"] = [dict(copy.deepcopy(line), sku=f"X{i}") for i in range(lines)]
