@@ -449,11 +449,12 @@ class Writer:
         local = self.memos.get(key)
         if local is None:
             local = self.memos[key] = f"_q_m{len(self.memos)}"
-        known = ast.Compare(load_name(local), [ast.IsNot()], [load_name("_q_unset")])
-        kept = ast.IfExp(known, load_name(local), ast.NamedExpr(store_name(local), part))
-        for node in ast.walk(kept):
-            if node is not part and "lineno" in node._attributes:
-                ast.copy_location(node, part)
+        names = [load_name(local), load_name("_q_unset"), load_name(local), store_name(local)]
+        known = ast.Compare(names[0], [ast.IsNot()], [names[1]])
+        computed = ast.NamedExpr(names[3], part)
+        kept = ast.IfExp(known, names[2], computed)
+        for node in (kept, known, computed, *names):  # where the part is (a failure names its leaf by the line)
+            ast.copy_location(node, part)
         return kept
 
     def fixed(self, name: ast.Name) -> bool:
