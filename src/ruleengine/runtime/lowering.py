@@ -8,7 +8,12 @@ function may write a rewritten copy that computes the same value and fails the s
 - a pure function of constants (``days(params.window_days + 1)``) and arithmetic on constants are computed
   once, when the code is written; one that fails then (an overflow) is left to fail where it did;
 - a part of the order or the decision that the function holds in a local for all its orders (``D['services']``,
-  and with a claim ``D['claim']``, ``F['claim']``) is read from it.
+  and with a claim ``D['claim']``, ``F['claim']``) is read from it;
+- a call of an aggregate, or of repeated arithmetic and calendar, on what is fixed for the order is computed once
+  an order, where first needed (``memoized``).
+
+And for a loop over the lines (``Writer.fuse``): what is the same at every turn is computed before it
+(``hoisted``), what several tests read first once per turn (``first_reads``).
 """
 
 from __future__ import annotations
