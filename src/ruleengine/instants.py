@@ -19,6 +19,13 @@ import re
 
 NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 
+USUAL_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
+"""The characters at 4, 7, …, 22 of the usual RFC 3339 instant, ``2026-10-26T22:10:05+08:00``."""
+USUAL_SEPARATORS_BEFORE_OFFSET = "--T::"
+"""The characters at 4, 7, …, 16 of the usual RFC 3339 instant: the date's and the time's separators."""
+USUAL_UTC = "--T::Z"
+"""The characters at 4, 7, …, 19 of the usual instant in UTC, ``2026-10-26T14:10:05Z``."""
+
 OFFSET_EPOCHS: dict[str, dt.datetime] = {}
 """By the text of an offset (``+08:00``): midnight of 1970-01-01 at that offset, holding its shared object.
 

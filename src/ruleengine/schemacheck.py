@@ -276,7 +276,7 @@ class _Writer:
                 self.emit(
                     indent,
                     f"{epoch} = {self.constant(instants.OFFSET_EPOCHS.get)}({var}[19:])"
-                    f" if _c_len({var}) == 25 and {var}[4:19:3] == {USUAL_SEPARATORS_BEFORE_OFFSET!r} else None",
+                    f" if _c_len({var}) == 25 and {var}[4:19:3] == {instants.USUAL_SEPARATORS_BEFORE_OFFSET!r} else None",
                 )
                 self.emit(indent, f"if {epoch} is not None:")
                 naive = f"{self.constant(dt.datetime.fromisoformat)}({var}[:19])"
@@ -348,8 +348,8 @@ class _Writer:
         the calendar (``schemas.is_date_time``): no pattern to match first.
         """
         return (
-            f"((_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(USUAL_SEPARATORS)})"
-            f" or (_c_len({var}) == 20 and {var}[4:20:3] == {USUAL_UTC!r}))"
+            f"((_c_len({var}) == 25 and {var}[4:23:3] in {self.constant(instants.USUAL_SEPARATORS)})"
+            f" or (_c_len({var}) == 20 and {var}[4:20:3] == {instants.USUAL_UTC!r}))"
         )
 
     def object(self, schema: dict[str, Any], var: str, indent: int, store: str | None = None) -> None:
@@ -441,13 +441,6 @@ def _only_text(writer: _Writer, items: Any) -> bool:
 
 
 _MISSING = object()
-
-USUAL_SEPARATORS = frozenset({"--T::+:", "--T::-:"})
-"""The characters at 4, 7, …, 22 of the usual RFC 3339 instant, ``2026-10-26T22:10:05+08:00``."""
-USUAL_SEPARATORS_BEFORE_OFFSET = "--T::"
-"""The characters at 4, 7, …, 16 of the usual RFC 3339 instant: the date's and the time's separators."""
-USUAL_UTC = "--T::Z"
-"""The characters at 4, 7, …, 19 of the usual instant in UTC, ``2026-10-26T14:10:05Z``."""
 
 _UNPRINTABLE_CLASS = re.compile(r"\^\[\^((?:\\u[0-9a-fA-F]{4}(?:-\\u[0-9a-fA-F]{4})?)+)\]\*\$")
 

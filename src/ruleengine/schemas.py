@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import instants
 from .bundled import schemas_dir
-from .schemacheck import USUAL_SEPARATORS, compile_check, compile_converter
+from .schemacheck import compile_check, compile_converter
 from .text import shorten
 
 if TYPE_CHECKING:  # jsonschema and referencing are imported when an explanation is first needed
@@ -55,7 +55,7 @@ def is_date_time(value: object) -> bool:
     """
     if not isinstance(value, str):
         return True
-    if len(value) == 25 and value[4:23:3] in USUAL_SEPARATORS:
+    if len(value) == 25 and value[4:23:3] in instants.USUAL_SEPARATORS:
         instants.usual(value)  # ValueError when it is no instant
         return True
     if not _DATE_TIME.match(value):

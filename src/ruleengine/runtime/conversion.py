@@ -93,7 +93,6 @@ class _GiveUp(Exception):
     """The happy path met something unusual: the exact converter takes over."""
 
 
-_WITH_OFFSET = frozenset({"--T::+:", "--T::-:"})
 
 
 def _usual_timestamp(value: Any) -> dt.datetime:
@@ -104,7 +103,7 @@ def _usual_timestamp(value: Any) -> dt.datetime:
     if type(value) is not str or len(value) < 20:
         raise _GiveUp
     # The usual two shapes first: every third character from the fifth is a separator ("--T::+:", "--T::Z").
-    if (len(value) == 25 and value[4:23:3] in _WITH_OFFSET) or (len(value) == 20 and value[4:20:3] == "--T::Z"):
+    if (len(value) == 25 and value[4:23:3] in instants.USUAL_SEPARATORS) or (len(value) == 20 and value[4:20:3] == instants.USUAL_UTC):
         return instants.usual(value)
     if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":" or value[16] != ":":
         raise _GiveUp
@@ -212,7 +211,7 @@ class _HappyPath:
                 [
                     _is(_n(value), "_h_str"),
                     ast.Compare(ast.Call(_n("_h_len"), [_n(value)], []), [ast.Eq()], [ast.Constant(25)]),
-                    ast.Compare(_slice(value, 4, 19, 3), [ast.Eq()], [ast.Constant("--T::")]),
+                    ast.Compare(_slice(value, 4, 19, 3), [ast.Eq()], [ast.Constant(instants.USUAL_SEPARATORS_BEFORE_OFFSET)]),
                 ],
             )
             lookup = ast.Call(_n("_h_epoch"), [_slice(value, 19, None)], [])
