@@ -296,3 +296,6 @@ def test_a_kept_aggregate_decides_and_fails_where_each_rule_computing_it_would(t
         assert fast[0] == "error" and "lowered.first_total" in fast[1]
     else:
         assert "lowered.first_total" in fast["fired"] and "lowered.second_total" in fast["fired"]
+    (decide,) = policy.compiled.functions.values()  # the one fast function built keeps the two rules' sum in one local
+    kept = [name for name in (*decide.__code__.co_varnames, *decide.__code__.co_cellvars) if name.startswith("_q_m")]
+    assert len(kept) == 2, kept  # the window rule's start of day, and the sum both total rules read: one local, not two
