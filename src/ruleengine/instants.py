@@ -30,7 +30,8 @@ OFFSET_EPOCHS: dict[str, dt.datetime] = {}
 """By the text of an offset (``+08:00``): midnight of 1970-01-01 at that offset, holding its shared object.
 
 Filled by :func:`usual`, only with texts ``±HH:MM`` in ASCII digits that ``fromisoformat`` reads as that offset
-alone — a few thousand at most, whatever the orders hold.
+alone — a few thousand at most, whatever the orders hold. Every key is six characters: code that finds
+``text[19:]`` here knows ``text`` is 25 characters long.
 """
 
 _OFFSET = re.compile(r"[+-][0-9]{2}:[0-9]{2}\Z")

@@ -271,12 +271,13 @@ class _Writer:
             short = not schema.keys() & {"minLength", "pattern"} and schema.get("maxLength", 25) >= 25
             if parse is not None and fmt == "date-time" and short:
                 # The usual shape first, parsed and so checked (its length needs no test); the others checked, then parsed.
-                # An offset met before (the epochs hold only real ones, "±HH:MM"), inline as instants.usual reads it:
+                # An offset met before, inline as instants.usual reads it. The epochs' keys are all six characters
+                # ("±HH:MM"), so finding one says the text is 25 characters long: no test of its length.
                 epoch = self.local()
                 self.emit(
                     indent,
                     f"{epoch} = {self.constant(instants.OFFSET_EPOCHS.get)}({var}[19:])"
-                    f" if _c_len({var}) == 25 and {var}[4:19:3] == {instants.USUAL_SEPARATORS_BEFORE_OFFSET!r} else None",
+                    f" if {var}[4:19:3] == {instants.USUAL_SEPARATORS_BEFORE_OFFSET!r} else None",
                 )
                 self.emit(indent, f"if {epoch} is not None:")
                 naive = f"{self.constant(dt.datetime.fromisoformat)}({var}[:19])"
