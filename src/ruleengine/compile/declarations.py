@@ -12,7 +12,7 @@ from ..errors import PolicyError
 from ..lang import types as t
 from ..lang.check import compile_definition
 from ..lang.functions import SIGNATURES
-from ..lang.ir import Definition, Environment, ExpressionProblem
+from ..lang.ir import Definition, Environment, ExpressionProblem, walk
 from ..lang.parse import parse
 from ..model.parameters import Declaration
 from ..model.rules import Citation, Location, Parameter, Source
@@ -235,7 +235,7 @@ def compile_definitions(c: Compilation, env: Environment) -> None:
             c.expression_error(docs[name], d.pointer, exc)
             uses[name] = set()
             continue
-        uses[name] = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in env.definitions}
+        uses[name] = {n.id for n in walk(tree) if isinstance(n, ast.Name) and n.id in env.definitions}
     state: dict[str, int] = {}
 
     def visit(name: str, chain: tuple[str, ...]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from . import ir
-from .ir import DECISION, Environment, ExpressionProblem
+from .ir import DECISION, Environment, ExpressionProblem, child_nodes, walk
 
 EXPANDED_NODES_FACTOR = 4
 """An expression may grow this many times its own size limit once definitions are written out."""
@@ -29,7 +29,7 @@ def bound_work(py: ast.expr, env: Environment) -> ast.expr:
     """
     size = 0
     generators = False
-    for node in ast.walk(py):
+    for node in walk(py):
         size += 1
         generators = generators or isinstance(node, ast.GeneratorExp)
     limit = env.limits.max_expression_nodes * EXPANDED_NODES_FACTOR
@@ -62,7 +62,7 @@ def _iterations(node: ast.AST, env: Environment, outer: int, depth: int = 0) -> 
             + sum(_iterations(child, env, bound, depth + 1) for child in inner)
             + _iterations(node.generators[0].iter, env, outer, depth)
         )
-    return sum(_iterations(child, env, outer, depth) for child in ast.iter_child_nodes(node))
+    return sum(_iterations(child, env, outer, depth) for child in child_nodes(node))
 
 
 def _iter_bound(node: ast.expr, env: Environment) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .functions import IMPLEMENTATIONS
-from .ir import DECISION, FACTS, ITEM, Const, Environment, const_id, engine_id
+from .ir import DECISION, FACTS, ITEM, Const, Environment, child_nodes, const_id, engine_id, walk
 
 _ARGS = (FACTS, ITEM, DECISION)
 
@@ -75,7 +75,7 @@ def place(statements: list[ast.stmt]) -> set[int]:
             node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
         if isinstance(node, Const):
             used.add(node.index)
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(child_nodes(node))
     return used
 
 
@@ -85,7 +85,7 @@ def number_lines(py: ast.expr, line: int) -> None:
     A condition's tree gets a line of its own (from 2: the code written around it is on line 1), so a
     failure's traceback names the condition that failed, whichever code ran it — at no cost when none fails.
     """
-    for node in ast.walk(py):
+    for node in walk(py):
         if "lineno" in node._attributes:
             node.lineno = node.end_lineno = line  # type: ignore[attr-defined]
 

@@ -13,7 +13,7 @@ import tokenize
 
 from ..limits import DEFAULT_LIMITS, Limits
 from ..text import find_refused_character, shorten
-from .ir import ExpressionProblem
+from .ir import ExpressionProblem, child_nodes
 
 _ALLOWED_NODES = (
     ast.Expression,
@@ -126,7 +126,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> ast.expr:
             raise ExpressionProblem(
                 f"{type(node).__name__} is not allowed in an expression", _node_offset(text, node), "expression_feature"
             )
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        stack.extend((child, depth + 1) for child in child_nodes(node))
     assert isinstance(tree, ast.Expression)
     return tree.body
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..lang.functions import IMPLEMENTATIONS
-from ..lang.ir import FACTS, ITEM, Const, Engine, called, copy_tree
+from ..lang.ir import FACTS, ITEM, Const, Engine, called, child_nodes, copy_tree, walk
 
 FOLDED = frozenset({"days", "hours", "scale", "divide", "round_money", "prorata", "percent_of", "clamp"})
 """Engine functions that depend on nothing but their arguments: called with constants, computed once."""
@@ -131,7 +131,7 @@ class _Lower(ast.NodeTransformer):
             if index < len(keys.elts) - 1:
                 tests.append(ast.Call(self.isinstance, [current, self.dict], []))
         inlined = ast.BoolOp(ast.And(), tests) if len(tests) > 1 else tests[0] if tests else ast.Constant(True)
-        for part in ast.walk(inlined):
+        for part in walk(inlined):
             ast.copy_location(part, node)
         return inlined
 
@@ -188,7 +188,7 @@ class _Hoist(ast.NodeTransformer):
             if node.keywords or not (type(node.func) is ast.Name and node.func.id in self.pure):
                 return False
             return all(self.invariant(arg) for arg in node.args)
-        return all(self.invariant(child) for child in ast.iter_child_nodes(node) if not isinstance(child, _OPERATORS))
+        return all(self.invariant(child) for child in child_nodes(node) if not isinstance(child, _OPERATORS))
 
 
 def first_reads(tests: list[ast.expr], varying: frozenset[str], prefix: str) -> list[ast.stmt]:
@@ -202,7 +202,7 @@ def first_reads(tests: list[ast.expr], varying: frozenset[str], prefix: str) -> 
     seen: dict[str, int] = {}
     for test in tests:
         head = _first_operand(test)
-        if head is not None and not any(isinstance(n, ast.Name) and n.id in varying for n in ast.walk(head)):
+        if head is not None and not any(isinstance(n, ast.Name) and n.id in varying for n in walk(head)):
             code = ast.dump(head)
             heads.setdefault(code, head)
             seen[code] = seen.get(code, 0) + 1
@@ -268,9 +268,9 @@ class _Memo(ast.NodeTransformer):
 
     def kept(self, node: ast.Call) -> bool:
         """Whether ``node`` reads only fixed names, calls only the engine's functions, assigns nothing."""
-        parts = list(ast.walk(node))
+        parts = walk(node)
         targets = [part.target for part in parts if isinstance(part, ast.comprehension)]
-        own = {name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name)}
+        own = {name.id for target in targets for name in walk(target) if isinstance(name, ast.Name)}
         for part in parts:
             if isinstance(part, (ast.NamedExpr, ast.Lambda, ast.Attribute, ast.Await, ast.Yield, ast.YieldFrom)):
                 return False

@@ -35,7 +35,7 @@ from ..errors import EvaluationError
 from ..lang import types as t
 from ..lang.codegen import runtime_globals
 from ..lang.functions import make_calendar
-from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Const, const_id, engine_id
+from ..lang.ir import DECISION, FACTS, ITEM, Compiled, Const, const_id, engine_id, walk
 from ..lang.templates import SCALARS, formatter, in_other_language, text_writer
 from ..model.conditions import ABSENT_VALUE, Condition, NodeResult, emit, emit_traced, leaves, trace_node
 from .actioncode import (
@@ -398,7 +398,7 @@ class Writer:
         for statement, condition in zip(tests, conditions, strict=True):
             statement.test = condition
         sku = ast.Subscript(load_name(ITEM), ast.Constant("sku"), ast.Load())
-        reads_line = any(_named(node, "_q_line") for statement in per for node in ast.walk(statement))
+        reads_line = any(_named(node, "_q_line") for statement in per for node in walk(statement))
         line = [assign("_q_line", sku)] if reads_line else []  # the line's sku, when something still reads it
         own = ast.Subscript(load_name("_q_services"), load_name("_q_line") if reads_line else sku, ast.Load())
         per[:0] = [*line, assign("_q_own", own), *first]
@@ -835,7 +835,7 @@ class Unfused(EvaluationError):
 
 def _reads_only_its_line(tree: ast.expr) -> bool:
     """Whether the decision so far is read only as the line's own services (``D['services'][I['sku']]``), or not at all."""
-    nodes = list(ast.walk(tree))
+    nodes = walk(tree)
     allowed: set[int] = set()
     for node in nodes:
         if (
@@ -869,7 +869,7 @@ def reads_reasons(rules: tuple[Rule, ...]) -> bool:
                 if not isinstance(part, str):
                     trees.append(part.compiled.py)
         for tree in trees:
-            nodes = list(ast.walk(tree))
+            nodes = walk(tree)
             based = {id(n.value) for n in nodes if isinstance(n, ast.Subscript)}
             budgeted = {id(n.args[0]) for n in nodes if isinstance(n, ast.Call) and n.args and _named(n.func, engine_id("counted"))}
             for node in nodes:

@@ -6,6 +6,8 @@ import ast
 import functools
 from typing import Any
 
+from ..lang.ir import child_nodes
+
 
 def load_name(name: str) -> ast.Name:
     return ast.Name(id=name, ctx=ast.Load())
@@ -66,4 +68,4 @@ def locate(root: ast.AST, located: dict[int, ast.AST]) -> None:
         if "lineno" in node._attributes:
             node.lineno = node.end_lineno = 1  # type: ignore[attr-defined]
             node.col_offset = node.end_col_offset = 0  # type: ignore[attr-defined]
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(child_nodes(node))
