@@ -8,6 +8,7 @@ hours. ``{{`` and ``}}`` are literal braces.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -28,25 +29,43 @@ class Placeholder:
 Part = str | Placeholder
 
 
+_BRACE = re.compile(r"[{}]")
+
+
 def split(template: str) -> list[tuple[str, int, bool]]:
-    """``(text, offset, is_expression)`` pieces; raises ExpressionProblem on unbalanced braces."""
+    """``(text, offset, is_expression)`` pieces; raises ExpressionProblem on unbalanced braces.
+
+    A text piece's offset is where it ends less its length (an escaped brace is one character of it).
+    The text between braces is taken whole: a policy's reasons and descriptions are read at every load.
+    """
     pieces: list[tuple[str, int, bool]] = []
     buf: list[str] = []
+    size = 0
+    """Characters in ``buf``."""
     i = 0
     n = len(template)
-    while i < n:
-        ch = template[i]
-        if ch == "{" and template.startswith("{{", i):
+    while True:
+        found = _BRACE.search(template, i)
+        at = n if found is None else found.start()
+        if at > i:
+            buf.append(template[i:at])
+            size += at - i
+        if found is None:
+            break
+        ch = template[at]
+        if ch == "{" and template.startswith("{{", at):
             buf.append("{")
-            i += 2
-        elif ch == "}" and template.startswith("}}", i):
+            size += 1
+            i = at + 2
+        elif ch == "}" and template.startswith("}}", at):
             buf.append("}")
-            i += 2
+            size += 1
+            i = at + 2
         elif ch == "{":
             if buf:
-                pieces.append(("".join(buf), i - len(buf), False))
-                buf = []
-            end, quote = i + 1, ""
+                pieces.append(("".join(buf), at - size, False))
+                buf, size = [], 0
+            end, quote = at + 1, ""
             while end < n and (template[end] != "}" or quote):
                 c = template[end]
                 if quote and c == quote:
@@ -55,19 +74,16 @@ def split(template: str) -> list[tuple[str, int, bool]]:
                     quote = c
                 end += 1
             if end >= n:
-                raise ExpressionProblem("'{' without a closing '}' (write '{{' for a literal brace)", i, "template")
-            expr = template[i + 1 : end]
+                raise ExpressionProblem("'{' without a closing '}' (write '{{' for a literal brace)", at, "template")
+            expr = template[at + 1 : end]
             if not expr.strip():
-                raise ExpressionProblem("empty placeholder {}", i, "template")
-            pieces.append((expr, i + 1, True))
+                raise ExpressionProblem("empty placeholder {}", at, "template")
+            pieces.append((expr, at + 1, True))
             i = end + 1
-        elif ch == "}":
-            raise ExpressionProblem("'}' without an opening '{' (write '}}' for a literal brace)", i, "template")
         else:
-            buf.append(ch)
-            i += 1
+            raise ExpressionProblem("'}' without an opening '{' (write '}}' for a literal brace)", at, "template")
     if buf:
-        pieces.append(("".join(buf), n - len(buf), False))
+        pieces.append(("".join(buf), n - size, False))
     return pieces
 
 
