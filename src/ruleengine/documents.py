@@ -112,7 +112,11 @@ class Document:
         """1-based line and column of a character offset (line starts computed once per document)."""
         starts = self.__dict__.get("_line_starts")
         if starts is None:
-            starts = [0, *(i + 1 for i, ch in enumerate(self.text) if ch == "\n")]
+            starts = [0]
+            find, at = self.text.find, self.text.find("\n")
+            while at != -1:
+                starts.append(at + 1)
+                at = find("\n", at + 1)
             self.__dict__["_line_starts"] = starts
         line = bisect.bisect_right(starts, offset)
         return line, offset - starts[line - 1] + 1

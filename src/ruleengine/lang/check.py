@@ -48,11 +48,23 @@ class Checker:
         self.env = env
         self.text = text
         self.flat = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+        self.flat_bytes = self.flat.encode()
+        """The parser's columns count UTF-8 bytes: ``segment`` slices these."""
         self.reads: dict[str, ast.expr] = {}
         self.params_used: set[str] = set()
         self.definitions_used: set[str] = set()
         self.uses_item = False
         self.may_be_absent = False
+
+    def segment(self, node: ast.AST) -> str | None:
+        """``ast.get_source_segment(self.flat, node)``, for the one line the expression is parsed as.
+
+        The standard function splits and encodes the text again for every node it is asked about.
+        """
+        line, end_line = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if line != 1 or end_line != 1:
+            return ast.get_source_segment(self.flat, node)
+        return self.flat_bytes[node.col_offset : node.end_col_offset].decode()  # type: ignore[attr-defined]
 
     def fail(self, message: str, node: ast.AST, code: str = "expression_type") -> ExpressionProblem:
         return ExpressionProblem(message, _node_offset(self.text, node), code)
@@ -98,7 +110,7 @@ class Checker:
                 raise self.fail(f"number out of range (limit {self.env.limits.max_integer})", node, "out_of_range")
             return ast.Constant(value), t.scalar(t.NUMBER, integer=True)
         if isinstance(value, float):
-            source = ast.get_source_segment(self.flat, node) or repr(value)
+            source = self.segment(node) or repr(value)
             try:
                 exact = Decimal(source.replace("_", ""))
             except InvalidOperation:
@@ -168,7 +180,7 @@ class Checker:
         fld = base_type.fields.get(node.attr)
         if fld is None:
             hint = did_you_mean(node.attr, base_type.fields)
-            owner = ast.get_source_segment(self.flat, node.value) or base_type.name
+            owner = self.segment(node.value) or base_type.name
             raise self.fail_at_name(
                 f"'{owner}' has no field '{node.attr}'"
                 + (f" (did you mean '{hint}'?)" if hint else f"; its fields are: {', '.join(base_type.fields)}"),
@@ -179,7 +191,7 @@ class Checker:
         if fld.optional:
             self.may_be_absent = True
         if fld.type.kind not in (t.OBJECT,):
-            source = ast.get_source_segment(self.flat, node)
+            source = self.segment(node)
             if source and source.split(".")[0] not in scope.variables and not scope.substitutions:
                 self.reads[source] = py
         return py, fld.type
@@ -306,7 +318,7 @@ class Checker:
             value = str(lit.value)
             if value not in typ.enum:
                 hint = did_you_mean(value, typ.enum)
-                what = ast.get_source_segment(self.flat, subject) or "this field"
+                what = self.segment(subject) or "this field"
                 raise self.fail(
                     f"'{shorten(value, 40)}' is not a value of {what}"
                     + (f" (did you mean '{hint}'?)" if hint else "")
@@ -484,11 +496,11 @@ class Checker:
         saved = self.may_be_absent
         base, keys, typ, optional = self._path(node.args[0], scope)
         if not optional:
-            what = ast.get_source_segment(self.flat, node.args[0])
+            what = self.segment(node.args[0])
             raise self.fail(
                 f"{what} is always present (required by the order schema); {name}() is not needed", node.args[0], "needless_presence_check"
             )
-        source = ast.get_source_segment(self.flat, node.args[0]) or ".".join(keys)
+        source = self.segment(node.args[0]) or ".".join(keys)
         if not any(v in source.split(".")[0] for v in scope.variables):
             self.reads[source] = ir.call("dig", [base, ir.keys(keys), ast.Constant(None)])
         self.may_be_absent = saved
