@@ -23,6 +23,7 @@ constants, never from instance data, and runs with no builtins.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -273,19 +274,22 @@ class _Writer:
                 # The usual shape first, parsed and so checked (its length needs no test); the others checked, then parsed.
                 # An offset met before, inline as instants.usual reads it. The epochs' keys are all six characters
                 # ("±HH:MM"), so finding one says the text is 25 characters long: no test of its length.
+                # Any other shape through one call (it raises where the function would give up): two lines an
+                # instant, where a third of the function's code was these branches, run for one order in many.
                 epoch = self.local()
                 self.emit(
                     indent,
                     f"{epoch} = {self.constant(instants.OFFSET_EPOCHS.get)}({var}[19:])"
                     f" if {var}[4:19:3] == {instants.USUAL_SEPARATORS_BEFORE_OFFSET!r} else None",
                 )
-                self.emit(indent, f"if {epoch} is not None:")
                 naive = f"{self.constant(dt.datetime.fromisoformat)}({var}[:19])"
-                self.emit(indent + 1, f"{store} = {epoch} + ({naive} - {self.constant(instants.NAIVE_EPOCH)})")
-                self.emit(indent, f"elif {self.usual_instant(var)}:")
-                self.emit(indent + 1, f"{store} = {self.constant(instants.usual)}({var})")
-                self.emit(indent, "else:")
-                self.text_keywords(schema, var, indent + 1, store)
+                if fmt not in self.formats:
+                    raise Unsupported(f"format {fmt}")
+                other = self.constant(_other_instant(schema.get("maxLength"), self.formats[fmt], parse))
+                self.emit(
+                    indent,
+                    f"{store} = {epoch} + ({naive} - {self.constant(instants.NAIVE_EPOCH)}) if {epoch} is not None else {other}({var})",
+                )
                 return
             self.text_keywords(schema, var, indent, store)
         elif json_type == "array":
@@ -411,6 +415,8 @@ class _Writer:
                 raise Unsupported("anyOf branches of overlapping types")
             seen |= set(python)
             chosen.append((python, branch))
+        if self.parsers is not None:  # a number written as text: the exact converter reads it, so no branch here
+            chosen = [(python, branch) for python, branch in chosen if "contentSchema" not in self.resolved(branch)]
         kind = self.local()
         self.emit(indent, f"{kind} = _c_type({var})")
         for index, (python, branch) in enumerate(chosen):
@@ -418,18 +424,42 @@ class _Writer:
             self.emit(indent, f"{'if' if index == 0 else 'elif'} {test}:")
             before = len(self.lines)
             self.node(branch, var, indent + 1, (kind, tuple(python)))
-            if self.parsers is not None and "contentSchema" in (self.resolve(branch["$ref"]) if "$ref" in branch else branch):
-                self.emit(indent + 1, self.fail)  # a number written as text: the exact converter reads it
             if len(self.lines) == before:
                 self.emit(indent + 1, "pass")
-        self.emit(indent, "else:")
-        self.emit(indent + 1, self.fail)
+        if chosen:
+            self.emit(indent, "else:")
+            self.emit(indent + 1, self.fail)
+        else:
+            self.emit(indent, self.fail)
+
+    def resolved(self, branch: dict[str, Any]) -> dict[str, Any]:
+        return self.resolve(branch["$ref"]) if "$ref" in branch else branch
 
     def number(self, value: Any, exact: bool = False) -> str:
         """A bound as a constant; ``exact``: as a Decimal (the same number: comparing it with a Decimal converts nothing)."""
         if type(value) not in (int, Decimal):
             raise Unsupported(f"bound {value!r}")
         return self.constant(Decimal(value) if exact else value)
+
+
+@functools.lru_cache(maxsize=64)
+def _other_instant(
+    longest: int | None, is_valid: Callable[[str], bool], parse: Callable[[str], Any]
+) -> Callable[[str], Any]:
+    """A ``date-time`` text in a shape other than the one read inline: parsed, or ValueError ("not sure").
+
+    The usual shapes at an offset met for the first time, or in UTC, as ``instants.usual`` reads them;
+    any other checked (its length, then its format), then parsed.
+    """
+
+    def other(text: str) -> Any:
+        if (len(text) == 25 and text[4:23:3] in instants.USUAL_SEPARATORS) or (len(text) == 20 and text[4:20:3] == instants.USUAL_UTC):
+            return instants.usual(text)
+        if (longest is not None and len(text) > longest) or not is_valid(text):
+            raise ValueError("not an instant of the schema")
+        return parse(text)
+
+    return other
 
 
 def _only_text(writer: _Writer, items: Any) -> bool:
