@@ -172,3 +172,53 @@ def test_a_decision_with_texts_to_write_can_be_pickled(tmp_path: Path) -> None:
     copied = pickle.loads(pickle.dumps(decision))
     assert copied == decision
     assert copied.to_json() == decision.to_json()
+
+
+CONSTANTS = """\
+rules:
+  - id: texts.constants
+    title: {zh: 常量, en: constants}
+    description: 只含参数的理由 / a reason of parameters only
+    guarantee: seven_day_return
+    stage: claim
+    priority: 10
+    scope: order
+    when: claim.type == 'no_reason_return'
+    then:
+      - set: {claim.outcome: needs_review}
+      - reason: {zh: "期限 {days(params.window_days)}，截至 {params.cutoff}", en: "window {days(params.window_days)}, until {params.cutoff}"}
+"""
+
+
+def constants_policy(folder: Path, cutoff: str) -> ruleengine.Policy:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "policy.yaml").write_text(MANIFEST, encoding="utf-8")
+    cutoff_line = f'  cutoff: {{value: "{cutoff}", type: timestamp, description: 截止 / the cut-off}}\n'
+    (folder / "parameters.yaml").write_text(PARAMETERS + cutoff_line, encoding="utf-8")
+    (folder / "claim.yaml").write_text(CONSTANTS, encoding="utf-8")
+    return ruleengine.load_policy(folder)
+
+
+def test_a_reason_of_constants_is_judged_once_when_the_code_is_written(tmp_path: Path) -> None:
+    """Parameters cannot change and are known when the function is written: whether their texts can wait is asked
+    then, not for every order — the fast function holds no type test at all — and the texts are the same."""
+    policy = constants_policy(tmp_path / "constants", "2026-12-01T00:00:00+08:00")
+    decision = policy.evaluate(order())
+    assert decision.to_dict() == without_trace(policy.evaluate(order(), explain=True))
+    assert "截至 2026-12-01 00:00" in decision.to_json()
+    (decide,) = policy.compiled.functions.values()
+    used = [decide.__globals__.get(name) for name in decide.__code__.co_names]
+    assert type not in used
+
+
+def test_a_constant_that_cannot_wait_is_still_written_at_once(tmp_path: Path) -> None:
+    """A cut-off at the end of year 9999 west of Greenwich has no text in Shanghai: the rule fails where it writes
+    the reason, as the explaining path fails."""
+    policy = constants_policy(tmp_path / "constants", "9999-12-31T20:00:00-05:00")
+    errors = []
+    for explain in (False, True):
+        with pytest.raises(EvaluationError) as info:
+            policy.evaluate(order(), explain=explain)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+    assert "texts.constants" in errors[0] and "in action 'reason'" in errors[0]

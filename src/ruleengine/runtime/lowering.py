@@ -44,28 +44,33 @@ def lowered(tree: ast.expr, bind: Callable[[Any], ast.Name], isinstance_: ast.Na
     return _Lower(bind, isinstance_, dict_, held or {}).visit(copy_tree(tree))  # type: ignore[no-any-return]
 
 
+class Folded(ast.Name):
+    """A value computed when the code is written (a pure function of constants), by the name it is bound to.
+
+    Like a constant (``ir.Const``), its ``value`` is known before any order: the code writer asks about it once.
+    """
+
+    value: Any
+
+
 class _Lower(ast.NodeTransformer):
     def __init__(self, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name, held: Held) -> None:
         self.bind = bind
         self.isinstance = isinstance_
         self.dict = dict_
         self.held = held
-        self.known: dict[int, Any] = {}
-        """Folded nodes (by id, held in the tree) → their value."""
 
     def value(self, node: ast.AST) -> tuple[bool, Any]:
-        if isinstance(node, Const):
+        if isinstance(node, Const | Folded):
             return True, node.value
         if isinstance(node, ast.Constant) and not isinstance(node.value, str | bool) and node.value is not None:
             return True, node.value
-        if id(node) in self.known:
-            return True, self.known[id(node)]
         return False, None
 
     def folded(self, value: Any, node: ast.AST) -> ast.expr:
-        name = ast.copy_location(self.bind(value), node)
-        self.known[id(name)] = value
-        return name
+        folded = Folded(id=self.bind(value).id, ctx=ast.Load())
+        folded.value = value
+        return ast.copy_location(folded, node)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         self.generic_visit(node)

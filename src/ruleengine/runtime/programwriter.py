@@ -54,7 +54,7 @@ from .actioncode import (
 )
 from .claimfolds import excluding, known_type, without_claim
 from .evaluation import Budget, action_failure, charge, checked, field_type, locate_failure, not_in_effect
-from .lowering import Held, first_reads, hoisted, lowered, memoized
+from .lowering import Folded, Held, first_reads, hoisted, lowered, memoized
 from .pytrees import assign, call, filled_copy, joined, load_name, locate, method_call, not_in, parsed_template, store_name
 
 if TYPE_CHECKING:
@@ -460,7 +460,7 @@ class Writer:
     def fixed(self, name: ast.Name) -> bool:
         """Whether a name in the plain code holds the same value all through an order: the order, a constant."""
         bound = type(name) is ast.Name and name.id.startswith("_q_c") and name.id[4:].isdigit()  # bind()'s names, not _q_claim
-        return name.id == FACTS or isinstance(name, Const) or bound
+        return name.id == FACTS or isinstance(name, Const | Folded) or bound
 
     def unless_stopped(self, rule: Rule, line: str | None, body: list[ast.stmt]) -> list[ast.stmt]:
         """``body``, unless the rule's group was stopped for this line or for the whole order (a stop in an order-scope rule)."""
@@ -707,7 +707,10 @@ class Writer:
                 for placeholder in needed:
                     value = load_name(f"_q_v{next(self.counter)}")
                     values.append(value)
-                    out.append(assign(value.id, self.checked(placeholder.compiled)))
+                    tree = self.checked(placeholder.compiled)
+                    out.append(assign(value.id, tree))
+                    if isinstance(tree, Const | Folded) and self.waits(placeholder.compiled.type, tree.value):
+                        continue  # a constant (a parameter, or computed from them) that can wait: known when written
                     out += self.fill(
                         FORMAT_NOW,
                         CAN_WAIT=self.can_wait(placeholder.compiled.type, value),
@@ -770,6 +773,12 @@ class Writer:
         type_name = self.bind(type).id
         expression = ast.parse(source.replace("_q_type(", f"{type_name}("), mode="eval").body
         return expression  # its names are ours: the type function, the value, bound constants
+
+    def waits(self, typ: t.Type, value: Any) -> bool:
+        """``can_wait`` for a value known when the code is written: the same test, asked once."""
+        name = f"_q_v{next(self.counter)}"
+        test = ast.Expression(self.can_wait(typ, load_name(name)))
+        return bool(eval(compile(test, "<can wait>", "eval"), {**self.namespace, name: value}))  # our own names only
 
     def value(self, action: Action) -> ast.expr:
         value = action.value
