@@ -95,9 +95,9 @@ def test_the_rules_run_in_one_loop(policy: ruleengine.Policy, monkeypatch: pytes
     fused: list[list[str]] = []
     write = programwriter.Writer.fuse
 
-    def fuse(self: programwriter.Writer, rules: list[Any]) -> list[Any]:
+    def fuse(self: programwriter.Writer, rules: list[Any], added: set[str] | None) -> list[Any]:
         fused.append([rule.id for rule in rules])
-        return write(self, rules)
+        return write(self, rules, added)
 
     monkeypatch.setattr(programwriter.Writer, "fuse", fuse)
     policy.compile_all()
@@ -113,6 +113,44 @@ def test_rules_that_fired_on_later_lines_are_recorded_in_rule_order(policy: rule
     decision = policy.evaluate(facts)
     assert decision.fired == ["fused.first", "fused.second", "fused.third"]
     assert decision.services == {"A": ["fast_refund", "authenticity"], "B": ["seven_day_return", "authenticity"]}
+    assert decided(policy, facts) == decided(policy, facts, explain=True)
+
+
+BEFORE_AND_AGAIN = RULES.replace(
+    "rules:\n",
+    """rules:
+  - id: fused.before
+    title: {zh: 先, en: Before}
+    description: 循环之前的服务 / services before the loop
+    stage: services
+    scope: line
+    when: {expr: "item.sku == 'A'"}
+    then:
+      - add_service: authenticity
+    else:
+      - add_service: fast_refund
+""",
+) + """  - id: fused.again
+    title: {zh: 再, en: Again}
+    description: 再给一次 / the same service again
+    stage: services
+    scope: line
+    when: {expr: "item.quantity > 0"}
+    then:
+      - add_service: seven_day_return
+"""
+
+
+def test_a_service_a_line_may_already_have_is_added_once(tmp_path: Path) -> None:
+    """A service is appended without looking only when nothing before it in the function could have added it: here
+    a rule before the loop adds two of the loop's services, and the loop adds one service twice."""
+    policy = written(tmp_path, BEFORE_AND_AGAIN)
+    facts = two_lines(3, 2)
+    decision = policy.evaluate(facts)
+    assert decision.services == {
+        "A": ["authenticity", "fast_refund", "seven_day_return"],
+        "B": ["fast_refund", "seven_day_return", "authenticity"],
+    }
     assert decided(policy, facts) == decided(policy, facts, explain=True)
 
 

@@ -209,7 +209,7 @@ class Writer:
             while end < len(rules) and self.fusable(rules[end]):
                 end += 1
             if end - index >= 2:
-                checked_body += self.fuse(rules[index:end])
+                checked_body += self.fuse(rules[index:end], _services_added(rules[:index]))
                 index = end
                 continue
             run: list[ast.stmt] = []  # plain rules on the claimed line, one after another: the line is set once for all
@@ -364,14 +364,19 @@ class Writer:
             and all(_reads_only_its_line(leaf.compiled.py) for leaf in leaves(self.condition(rule)))
         )
 
-    def fuse(self, rules: list[Rule]) -> list[ast.stmt]:
+    def fuse(self, rules: list[Rule], added: set[str] | None) -> list[ast.stmt]:
         """Line rules that only add services, in one loop over the lines: each line runs them in order.
 
         What a line's services are when a rule reads them, and so every decision, is what one loop per rule gives;
         the rules that fired are recorded after the loop, in rule order. Only an error could tell: which rule
         and line fails first. So any exception in the loop is ``Unfused``: the order is decided again by the
         function written without fused loops, which reports it as it would.
+
+        ``added``: the services the rules before may have added (None: any). A service no rule before and none
+        earlier in the loop adds cannot be on the line yet (its sku is its own: facts with a repeated sku are
+        refused before any rule runs), so it is appended without looking.
         """
+        added = None if added is None else set(added)
         charges: list[ast.stmt] = []
         for rule in rules:  # the budget is charged as the separate loops charge it, rule by rule (inside the try:
             charges += self.charge(rule)  # a budget exceeded there is a failure the loops could report otherwise)
@@ -385,7 +390,11 @@ class Writer:
             then: list[ast.stmt] = [assign(hit, ast.Constant(True))]
             for action in rule.then:  # add_service (``fusable``), to the line's own services
                 service = ast.Constant(action.target)
-                then.append(ast.If(not_in(service, "_q_own"), [method_call("_q_own", "append", service)], []))
+                if added is not None and action.target not in added:
+                    added.add(action.target)
+                    then.append(method_call("_q_own", "append", service))
+                else:
+                    then.append(ast.If(not_in(service, "_q_own"), [method_call("_q_own", "append", service)], []))
             per.append(ast.If(ast.Compare(result, [ast.Is()], [ast.Constant(True)]), then, []))
         # What is the same for every line (the shop's services, the channel …) is computed once, before the loop; a
         # failure there is a failure in the loop (Unfused). The line's own services are read once per line.
@@ -840,6 +849,13 @@ class Unfused(EvaluationError):
 
     def __init__(self) -> None:
         super().__init__("", "a rule failed in a fused loop: decided again rule by rule", code="internal")
+
+
+def _services_added(rules: list[Rule]) -> set[str] | None:
+    """The services these rules' actions may add to a line; None when a table's outputs could add any."""
+    if any(rule.table is not None for rule in rules):
+        return None
+    return {a.target for rule in rules for a in (*rule.then, *rule.otherwise) if a.kind == "add_service"}
 
 
 def _reads_only_its_line(tree: ast.expr) -> bool:
