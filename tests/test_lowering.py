@@ -19,7 +19,7 @@ from conftest import load_example
 
 import ruleengine
 from ruleengine.lang.check import compile_expression
-from ruleengine.lang.ir import Const, called
+from ruleengine.lang.ir import Const, called, dotted_path
 from ruleengine.runtime.lowering import Held, lowered
 
 MANIFEST = """\
@@ -81,7 +81,7 @@ def calls(tree: ast.AST) -> set[str | None]:
     return {called(node) for node in ast.walk(tree) if isinstance(node, ast.Call)}
 
 
-def rewrite(policy: ruleengine.Policy, text: str, item: bool = True, held: Held | None = None) -> ast.expr:
+def rewrite(policy: ruleengine.Policy, text: str, item: bool = True, held: Held | None = None, claim_type: str | None = None) -> ast.expr:
     compiled = compile_expression(text, policy.environment, item=item)
     bound: dict[str, Any] = {}
 
@@ -90,7 +90,7 @@ def rewrite(policy: ruleengine.Policy, text: str, item: bool = True, held: Held 
         bound[name] = value
         return ast.Name(id=name, ctx=ast.Load())
 
-    tree = lowered(compiled.py, bind, ast.Name(id="isinstance", ctx=ast.Load()), ast.Name(id="dict", ctx=ast.Load()), held)
+    tree = lowered(compiled.py, bind, ast.Name(id="isinstance", ctx=ast.Load()), ast.Name(id="dict", ctx=ast.Load()), held, claim_type)
     tree.bound = bound  # type: ignore[attr-defined]
     return tree
 
@@ -113,6 +113,47 @@ def test_the_inlined_has_is_present_on_every_shape_a_line_can_have(tmp_path: Pat
     for line in ({"warranty_days": 30}, {}, None, [], "text", {"warranty_days": None}):
         expected = isinstance(line, dict) and "warranty_days" in line
         assert eval(code, {"I": line, "isinstance": isinstance, "dict": dict}) is expected, line  # our own tree, no builtins beyond the two
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("claim.type == 'no_reason_return' and item.gift", "I['gift']"),
+        ("claim.type == 'repair' and item.gift", "False"),
+        ("claim.type != 'no_reason_return' or item.gift", "I['gift']"),
+        ("claim.type in ('repair', 'no_reason_return')", "True"),
+        ("not (claim.type == 'repair')", "True"),
+        ("'refund' if claim.type == 'no_reason_return' else claim.resolution_requested", "'refund'"),
+        ("item.gift and claim.type == 'repair'", "I['gift'] and False"),  # not leading: item.gift is still read first
+    ],
+)
+def test_in_a_function_for_one_claim_type_the_type_is_a_constant(tmp_path: Path, text: str, written: str) -> None:
+    policy = write(tmp_path / "p")
+    assert ast.unparse(rewrite(policy, text, claim_type="no_reason_return")) == written
+    assert any(dotted_path(node) == "claim.type" for node in ast.walk(rewrite(policy, text)))  # a function for no one type reads it
+
+
+TYPES = """\
+  - id: lowered.by_type
+    title: {zh: 按类型, en: By type}
+    description: 按申请类型退款 / refund by claim type
+    stage: claim
+    scope: claimed_line
+    when: {expr: "claim.type in ('no_reason_return', 'quality_issue') and not (claim.type == 'quality_issue' and item.gift)"}
+    then:
+      - set: {claim.resolution: {expr: "'refund' if claim.type == 'no_reason_return' else claim.resolution_requested"}}
+"""
+
+
+@pytest.mark.parametrize("claim_type", ["no_reason_return", "quality_issue", "repair"])
+def test_rules_reading_the_claim_type_decide_alike_in_each_function(tmp_path: Path, claim_type: str) -> None:
+    policy = write(tmp_path / "p", TYPES)
+    for facts in orders():
+        facts["claim"]["type"] = claim_type
+        facts["claim"]["resolution_requested"] = "exchange"
+        fast, explained = decided(policy, facts, False), decided(policy, facts, True)
+        assert fast == explained
+        assert ("lowered.by_type" in fast["fired"]) is (claim_type != "repair")
 
 
 def orders() -> list[dict[str, Any]]:

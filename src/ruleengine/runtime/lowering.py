@@ -9,6 +9,9 @@ function may write a rewritten copy that computes the same value and fails the s
   once, when the code is written; one that fails then (an overflow) is left to fail where it did;
 - a part of the order or the decision that the function holds in a local for all its orders (``D['services']``,
   and with a claim ``D['claim']``, ``F['claim']``) is read from it;
+- in a function for one claim type, ``claim.type`` is that type, wherever it is read (``claim.type ==
+  'no_reason_return' and …``, ``'refund' if claim.type == … else …``): comparisons of constants are computed,
+  and a condition's or a choice's constant test settles it (``True and x`` is ``x``, Python's own reading);
 - a call of an aggregate, or of repeated arithmetic and calendar, on what is fixed for the order is computed once
   an order, where first needed (``memoized``).
 
@@ -25,23 +28,37 @@ from decimal import Decimal
 from typing import Any
 
 from ..lang.functions import IMPLEMENTATIONS
-from ..lang.ir import FACTS, ITEM, Const, Engine, called, child_nodes, copy_tree, walk
+from ..lang.ir import FACTS, ITEM, Const, Engine, called, child_nodes, copy_tree, dotted_path, walk
 
 FOLDED = frozenset({"days", "hours", "scale", "divide", "round_money", "prorata", "percent_of", "clamp"})
 """Engine functions that depend on nothing but their arguments: called with constants, computed once."""
 
 _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
 _NUMBERS = (int, Decimal)
+_COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
 
 
 Held = dict[tuple[str, str], str]
 """(``F`` or ``D``, key) → the local holding that part in every order the function decides (it always exists)."""
 
 
-def lowered(tree: ast.expr, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name, held: Held | None = None) -> ast.expr:
+def lowered(
+    tree: ast.expr,
+    bind: Callable[[Any], ast.Name],
+    isinstance_: ast.Name,
+    dict_: ast.Name,
+    held: Held | None = None,
+    claim_type: str | None = None,
+) -> ast.expr:
     """A rewritten copy of ``tree`` (the tree itself is not changed); ``bind(value)`` names a constant in the code,
-    ``isinstance_`` and ``dict_`` are the names the code has for those two."""
-    return _Lower(bind, isinstance_, dict_, held or {}).visit(copy_tree(tree))  # type: ignore[no-any-return]
+    ``isinstance_`` and ``dict_`` are the names the code has for those two; ``claim_type``: the type of every
+    order's claim (None: not one type)."""
+    return _Lower(bind, isinstance_, dict_, held or {}, claim_type).visit(copy_tree(tree))  # type: ignore[no-any-return]
 
 
 class Folded(ast.Name):
@@ -54,11 +71,12 @@ class Folded(ast.Name):
 
 
 class _Lower(ast.NodeTransformer):
-    def __init__(self, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name, held: Held) -> None:
+    def __init__(self, bind: Callable[[Any], ast.Name], isinstance_: ast.Name, dict_: ast.Name, held: Held, claim_type: str | None) -> None:
         self.bind = bind
         self.isinstance = isinstance_
         self.dict = dict_
         self.held = held
+        self.claim_type = claim_type
 
     def value(self, node: ast.AST) -> tuple[bool, Any]:
         if isinstance(node, Const | Folded):
@@ -86,6 +104,8 @@ class _Lower(ast.NodeTransformer):
             return node
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        if self.claim_type is not None and dotted_path(node) == "claim.type":  # every order's claim is of this type
+            return ast.copy_location(ast.Constant(self.claim_type), node)
         self.generic_visit(node)
         local = self.held_as(node.value, node.slice)
         return node if local is None else ast.copy_location(ast.Name(id=local, ctx=ast.Load()), node)
@@ -95,6 +115,45 @@ class _Lower(ast.NodeTransformer):
         if type(base) is ast.Name and isinstance(key, ast.Constant) and isinstance(key.value, str):
             return self.held.get((base.id, key.value))
         return None
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        """A comparison of constants (``'no_reason_return' == 'repair'``) computed: Python's own answer, now."""
+        self.generic_visit(node)
+        operands = [node.left, *node.comparators]
+        if not all(type(op) in _COMPARISONS for op in node.ops) or not all(isinstance(o, ast.Constant | Const | Folded) for o in operands):
+            return node
+        values = [o.value for o in operands]  # type: ignore[attr-defined]
+        try:
+            result = all(_COMPARISONS[type(op)](a, b) for op, a, b in zip(node.ops, values, values[1:], strict=False))
+        except Exception:  # it fails when the order is evaluated, where it always did
+            return node
+        return ast.copy_location(ast.Constant(result), node)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        """Leading constants of ``and`` / ``or`` settle it or drop out: ``True and x`` is ``x``, ``False and x`` is ``False``."""
+        self.generic_visit(node)
+        values = list(node.values)
+        settles = isinstance(node.op, ast.Or)  # the truth that ends an ``or``; an ``and`` ends on a false value
+        while len(values) > 1 and isinstance(values[0], ast.Constant):
+            if bool(values[0].value) == settles:
+                return values[0]
+            values.pop(0)
+        if len(values) == 1:
+            return values[0]
+        node.values = values
+        return node
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and isinstance(node.operand, ast.Constant):
+            return ast.copy_location(ast.Constant(not node.operand.value), node)
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)

@@ -174,7 +174,9 @@ class Writer:
         if cached is None or cached[0] is not compiled:
             if self.builtins is None:
                 self.builtins = (self.bind(isinstance), self.bind(dict))
-            tree = memoized(lowered(compiled.py, self.bind, *self.builtins, held=self.held), self.fixed_in_rule, self.memo)
+            claim_type = None if self.key is None or self.key == UNNAMED else self.key
+            tree = lowered(compiled.py, self.bind, *self.builtins, held=self.held, claim_type=claim_type)
+            tree = memoized(tree, self.fixed_in_rule, self.memo)
             cached = self.lowered[id(compiled)] = (compiled, tree)
             if hasattr(compiled.py, "lineno"):  # the copy keeps the tree's lines (a failure names its leaf by them)
                 self.located[id(cached[1])] = cached[1]
