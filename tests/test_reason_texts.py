@@ -186,7 +186,9 @@ rules:
     when: claim.type == 'no_reason_return'
     then:
       - set: {claim.outcome: needs_review}
-      - reason: {zh: "期限 {days(params.window_days)}，截至 {params.cutoff}", en: "window {days(params.window_days)}, until {params.cutoff}"}
+      - reason:
+          zh: "期限 {days(params.window_days)}，截至 {params.cutoff}"
+          en: "window {days(params.window_days)}, until {params.cutoff}"
 """
 
 
