@@ -40,6 +40,11 @@ _ZONES: dict[tuple[dt.timedelta | None, str | None], dt.tzinfo] = {}
 """The shared object of each offset (and name, which ``fromisoformat`` never gives) met so far."""
 
 
+def usual_shape(text: str) -> bool:
+    """Whether ``text`` has the usual instant's separators: ``2026-10-26T22:10:05+08:00`` or ``…05Z`` (then :func:`usual` reads it)."""
+    return (len(text) == 25 and text[4:23:3] in USUAL_SEPARATORS) or (len(text) == 20 and text[4:20:3] == USUAL_UTC)
+
+
 def usual(text: str) -> dt.datetime:
     """``2026-10-26T22:10:05+08:00`` or ``…05Z``, whose separators the caller has checked, read.
 

@@ -347,7 +347,8 @@ class _Writer:
             raise Unsupported("a converted text without a parser")
 
     def usual_instant(self, var: str) -> str:
-        """The usual shapes of an instant, by their separators: ``2026-10-26T22:10:05+08:00`` and ``…05Z``.
+        """The usual shapes of an instant, by their separators: ``2026-10-26T22:10:05+08:00`` and ``…05Z``
+        (``instants.usual_shape``, written inline).
 
         ``fromisoformat`` then accepts exactly the ASCII digits RFC 3339 requires in the other places and checks
         the calendar (``schemas.is_date_time``): no pattern to match first.
@@ -453,7 +454,7 @@ def _other_instant(
     """
 
     def other(text: str) -> Any:
-        if (len(text) == 25 and text[4:23:3] in instants.USUAL_SEPARATORS) or (len(text) == 20 and text[4:20:3] == instants.USUAL_UTC):
+        if instants.usual_shape(text):
             return instants.usual(text)
         if (longest is not None and len(text) > longest) or not is_valid(text):
             raise ValueError("not an instant of the schema")

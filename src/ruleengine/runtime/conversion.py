@@ -103,7 +103,7 @@ def _usual_timestamp(value: Any) -> dt.datetime:
     if type(value) is not str or len(value) < 20:
         raise _GiveUp
     # The usual two shapes first: every third character from the fifth is a separator ("--T::+:", "--T::Z").
-    if (len(value) == 25 and value[4:23:3] in instants.USUAL_SEPARATORS) or (len(value) == 20 and value[4:20:3] == instants.USUAL_UTC):
+    if instants.usual_shape(value):
         return instants.usual(value)
     if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":" or value[16] != ":":
         raise _GiveUp
